@@ -1,0 +1,39 @@
+# Two entry points: `make run` (set up, run the embedded default study) and `make test`.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-stamp
+CORES ?= 8
+export HF_HUB_OFFLINE := 1
+export DVC_NO_ANALYTICS := 1
+export PYTHONHASHSEED := 0
+
+.PHONY: setup run test lint bench clean
+
+# Idempotent: reinstalls only when the pinned requirements or pyproject change.
+$(STAMP): requirements/lock.txt pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements/lock.txt 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e . 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/snakemake --cores $(CORES) --printshellcmds
+	$(BIN)/snakemake --report results/report.html
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+
+lint: setup
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile rules
+
+bench: setup
+	$(BIN)/python benchmarks/isp.py
+	$(BIN)/python benchmarks/train_input.py
+
+clean:
+	rm -rf results logs .snakemake

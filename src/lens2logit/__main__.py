@@ -1,0 +1,5 @@
+import sys
+
+from lens2logit.cli import main
+
+sys.exit(main())

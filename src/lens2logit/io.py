@@ -1,0 +1,80 @@
+"""Atomic file output: a killed job never leaves a file that looks finished.
+
+Every writer goes through :func:`atomic_path`: the data land in a temporary sibling
+(``.name.<random>.tmp``) that is renamed over the target only after a successful write.
+``os.replace`` is atomic on POSIX within one file system.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+
+    Args:
+        target: the final file path; parent folders are created.
+        suffix: suffix for the temporary file (defaults to the target's, so that libraries
+            which pick a format from the extension keep working).
+
+    On an exception the temporary file is removed and ``target`` is left untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Hidden, marked ".tmp", yet ending in the real extension for format-sniffing writers.
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp" + (target.suffix if suffix is None else suffix), dir=target.parent
+    )
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(target: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(target: str | os.PathLike, text: str) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(target: str | os.PathLike, obj: Any) -> None:
+    write_text(target, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def save_npy(target: str | os.PathLike, array: np.ndarray) -> None:
+    """Save ``array`` as ``.npy`` (memory-mappable with ``np.load(mmap_mode='r')``)."""
+    with atomic_path(target, suffix=".npy") as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def write_csv(target: str | os.PathLike, frame) -> None:
+    """Write a pandas DataFrame as CSV without the index, atomically."""
+    with atomic_path(target, suffix=".csv") as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def save_torch(target: str | os.PathLike, obj: Any) -> None:
+    import torch
+
+    with atomic_path(target, suffix=".pt") as tmp:
+        torch.save(obj, tmp)

@@ -1,0 +1,47 @@
+"""The twelve static ISP views of the paper (reference-spec §1.3), in the paper's order."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+DEMOSAICERS = ("bilinear", "malvar2004", "menon2007")
+SHARPENERS = ("sharpening_filter", "unsharp_masking")
+DENOISERS = ("median_denoising", "gaussian_denoising")
+
+
+@dataclass(frozen=True)
+class View:
+    """One static ISP configuration.
+
+    ``label`` is the paper's short name (``bi,s,me``); ``slug`` is its file-system form (``bi-s-me``).
+    """
+
+    demosaic: str
+    sharpen: str
+    denoise: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.demosaic[:2]},{self.sharpen[0]},{self.denoise[:2]}"
+
+    @property
+    def slug(self) -> str:
+        return self.label.replace(",", "-")
+
+
+# Paper order: demosaic (outer) × sharpening × denoising (inner).
+VIEW_SPECS: tuple[View, ...] = tuple(View(d, s, n) for d, s, n in itertools.product(DEMOSAICERS, SHARPENERS, DENOISERS))
+VIEWS: list[str] = [v.label for v in VIEW_SPECS]
+VIEW_SLUGS: list[str] = [v.slug for v in VIEW_SPECS]
+_BY_NAME = {**{v.label: v for v in VIEW_SPECS}, **{v.slug: v for v in VIEW_SPECS}}
+
+
+def get_view(view: "str | View") -> View:
+    """Look up a view by label (``bi,s,me``) or slug (``bi-s-me``)."""
+    if isinstance(view, View):
+        return view
+    try:
+        return _BY_NAME[view]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown view {view!r}; expected one of {VIEWS} (or slugs {VIEW_SLUGS})") from None
