@@ -1,0 +1,27 @@
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/views.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/corruptions.smk"
+include: "rules/aggregate.smk"
+include: "rules/forensics.smk"
+include: "rules/customization.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        get_final_output(),

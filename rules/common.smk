@@ -1,0 +1,276 @@
+from snakemake.utils import validate
+
+from lens2logit.data.layout import intensity_slug
+from lens2logit.isp.views import VIEWS, get_view
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+
+# ---- configuration, resolved once --------------------------------------------------------
+
+TASKS = config["tasks"]
+TASK_KIND = {
+    "microscopy": "classification",
+    "drone_segmentation": "segmentation",
+    "drone_classification": "classification",
+}
+# Raw source dataset (on-disk root) of each task.
+TASK_SOURCE = {
+    "microscopy": "microscopy",
+    "drone_segmentation": "drone",
+    "drone_classification": "drone",
+}
+SOURCES = sorted({TASK_SOURCE[t] for t in TASKS})
+VIEW_LABELS = VIEWS if config.get("views", "all") == "all" else list(config["views"])
+VIEW_SLUGS = [get_view(v).slug for v in VIEW_LABELS]
+AUGMENTATIONS = config["drift"]["augmentations"]
+PRIMARY_AUG = AUGMENTATIONS[0]
+FOLDS = list(range(config["drift"]["folds"]))
+REF = intensity_slug(1.0)
+
+INTENSITY = config.get("intensity_drift", {})
+INTENSITY_ENABLED = INTENSITY.get("enabled", True)
+INTENSITY_VIEW = get_view(INTENSITY.get("view", "ma,s,ga")).slug
+INTENSITY_SLUGS = [
+    intensity_slug(i)
+    for i in INTENSITY.get("intensities", [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0])
+]
+INTENSITY_FOLDS = FOLDS[: INTENSITY.get("folds", len(FOLDS))]
+CORRUPTIONS = config.get("corruptions", {})
+CORRUPTIONS_ENABLED = CORRUPTIONS.get("enabled", True)
+
+if INTENSITY_ENABLED and REF not in INTENSITY_SLUGS:
+    raise ValueError(
+        "config intensity_drift.intensities must include the reference intensity 1.0"
+    )
+if INTENSITY_ENABLED and INTENSITY_VIEW not in VIEW_SLUGS:
+    raise ValueError(
+        f"config intensity_drift.view {INTENSITY['view']!r} is not among config views {VIEW_LABELS}"
+    )
+
+
+wildcard_constraints:
+    task="|".join(TASK_KIND),
+    source="microscopy|drone",
+    intensity=r"\d{3}",
+    view=r"[a-z]{2}-[su]-[a-z]{2}",
+    aug="none|weak|strong",
+    fold=r"\d+",
+
+
+# ---- input functions and params ---------------------------------------------------------
+
+
+DATA_ROOT = config["data"]["root"]
+
+
+def source_root(source):
+    return f"{DATA_ROOT}/{source}"
+
+
+def source_root_param(wildcards):
+    return source_root(wildcards.source)
+
+
+def task_root_param(wildcards):
+    return source_root(TASK_SOURCE[wildcards.task])
+
+
+def dataset_marker(wildcards):
+    """The file that says a source dataset is complete (its verified manifest)."""
+    if config["data"]["source"] == "path":
+        return []
+    return f"{source_root(TASK_SOURCE[wildcards.task])}/MANIFEST.sha256"
+
+
+def synth_params(wildcards):
+    return config["data"].get("synthetic", {}).get(wildcards.source, {})
+
+
+def task_kind(wildcards):
+    return TASK_KIND[wildcards.task]
+
+
+def view_label(wildcards):
+    return get_view(wildcards.view).label
+
+
+def training_params(wildcards):
+    params = dict(config["training"][TASK_KIND[wildcards.task]])
+    params["threads"] = config["training"].get("threads", 1)
+    params["progress"] = config["training"].get("progress", True)
+    return params
+
+
+def model_path(task, aug, intensity, view, fold):
+    return f"results/models/{task}/{aug}/{intensity}/{view}/fold{fold}.pt"
+
+
+def metrics_path(task, aug, intensity, view, fold):
+    return f"results/metrics/{task}/{aug}/{intensity}/{view}/fold{fold}.csv"
+
+
+def test_sets(wildcards):
+    """(view slug, intensity slug) pairs a model is scored on.
+
+    Models trained at the reference intensity are tested on every view; models of the
+    intensity-drift view are also tested at every intensity.
+    """
+    pairs = []
+    if wildcards.intensity == REF:
+        pairs += [(v, REF) for v in VIEW_SLUGS]
+    if (
+        INTENSITY_ENABLED
+        and wildcards.view == INTENSITY_VIEW
+        and wildcards.aug == PRIMARY_AUG
+    ):
+        pairs += [
+            (wildcards.view, i)
+            for i in INTENSITY_SLUGS
+            if (wildcards.view, i) not in pairs
+        ]
+    return pairs
+
+
+def test_set_views(wildcards):
+    return [
+        f"results/views/{wildcards.task}/{i}/{v}.npy" for v, i in test_sets(wildcards)
+    ]
+
+
+def test_set_targets(wildcards):
+    return [
+        f"results/data/{wildcards.task}/{i}/targets.npy"
+        for v, i in test_sets(wildcards)
+    ]
+
+
+def test_set_labels(wildcards):
+    return [
+        {"test_view": get_view(v).label, "test_intensity": float(int(i)) / 100}
+        for v, i in test_sets(wildcards)
+    ]
+
+
+def drift_metrics(wildcards):
+    return [
+        metrics_path(wildcards.task, aug, REF, v, k)
+        for aug in AUGMENTATIONS
+        for v in VIEW_SLUGS
+        for k in FOLDS
+    ]
+
+
+def corruption_models(wildcards):
+    return [
+        model_path(wildcards.task, wildcards.aug, REF, wildcards.view, k) for k in FOLDS
+    ]
+
+
+def corruption_tables(wildcards):
+    return [
+        f"results/corruptions/{wildcards.task}/{PRIMARY_AUG}/{v}.csv"
+        for v in VIEW_SLUGS
+    ]
+
+
+def primary_drift_metrics(wildcards):
+    return [
+        metrics_path(wildcards.task, PRIMARY_AUG, REF, v, k)
+        for v in VIEW_SLUGS
+        for k in FOLDS
+    ]
+
+
+def intensity_metrics(wildcards):
+    return [
+        metrics_path(wildcards.task, PRIMARY_AUG, i, INTENSITY_VIEW, k)
+        for i in INTENSITY_SLUGS
+        for k in INTENSITY_FOLDS
+    ]
+
+
+# ---- targets -----------------------------------------------------------------------------
+
+
+def data_outputs():
+    return [f"results/data/{t}/{REF}/meta.json" for t in TASKS]
+
+
+def view_outputs():
+    return [f"results/views/{t}/{REF}/{v}.npy" for t in TASKS for v in VIEW_SLUGS]
+
+
+def drift_outputs():
+    return [
+        f"results/drift/{t}/{name}"
+        for t in TASKS
+        for name in ("matrix.csv", "matrix.png", "difference.png", "summary.json")
+    ]
+
+
+def corruption_outputs():
+    if not CORRUPTIONS_ENABLED:
+        return []
+    return [
+        f"results/corruptions/{t}/{name}"
+        for t in TASKS
+        for name in ("table.csv", "comparison.csv", "figure.png")
+    ]
+
+
+def intensity_outputs():
+    if not INTENSITY_ENABLED:
+        return []
+    return [
+        f"results/intensity/{t}/{name}"
+        for t in TASKS
+        for name in ("matrix.csv", "matrix.png")
+    ]
+
+
+def forensics_outputs():
+    if not config.get("forensics", {}).get("enabled", False):
+        return []
+    return [
+        f"results/forensics/{t}/{name}"
+        for t in TASKS
+        for name in ("table.csv", "figure.png")
+    ]
+
+
+def customization_outputs():
+    if not config.get("customization", {}).get("enabled", False):
+        return []
+    return [
+        f"results/customization/{t}/{name}"
+        for t in TASKS
+        for name in ("curves.csv", "final.csv", "figure.png")
+    ]
+
+
+def summary_corruption_inputs():
+    return [p for p in corruption_outputs() if p.endswith("comparison.csv")]
+
+
+def summary_intensity_inputs():
+    return [p for p in intensity_outputs() if p.endswith(".csv")]
+
+
+def summary_forensics_inputs():
+    return [p for p in forensics_outputs() if p.endswith(".csv")]
+
+
+def summary_customization_inputs():
+    return [p for p in customization_outputs() if p.endswith("final.csv")]
+
+
+def get_final_output():
+    return (
+        drift_outputs()
+        + corruption_outputs()
+        + intensity_outputs()
+        + forensics_outputs()
+        + customization_outputs()
+        + ["results/summary.md"]
+    )

@@ -1,0 +1,21 @@
+rule score_corruptions:
+    input:
+        models=corruption_models,
+        views=f"results/views/{{task}}/{REF}/{{view}}.npy",
+        targets=f"results/data/{{task}}/{REF}/targets.npy",
+    output:
+        table="results/corruptions/{task}/{aug}/{view}.csv",
+    log:
+        "logs/score_corruptions/{task}/{aug}/{view}.log",
+    benchmark:
+        "results/benchmarks/score_corruptions/{task}/{aug}/{view}.tsv"
+    conda:
+        "../envs/lens2logit.yaml"
+    threads: 1
+    params:
+        names=CORRUPTIONS.get("names", []),
+        severity=CORRUPTIONS.get("severity", 3),
+        seed=config["seed"],
+        label=view_label,
+    script:
+        "../scripts/score_corruptions.py"

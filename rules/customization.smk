@@ -1,0 +1,38 @@
+if config.get("customization", {}).get("enabled", False):
+
+    rule isp_customization:
+        input:
+            raw=customization_raw,
+            targets=customization_targets,
+            meta=customization_meta,
+            views=customization_views,
+            folds="results/splits/{task}.json",
+        output:
+            curves="results/customization/{task}/curves.csv",
+            final=report(
+                "results/customization/{task}/final.csv",
+                caption="../report/customization_final.rst",
+                category="5 ISP customization",
+                subcategory="{task}",
+            ),
+            figure=report(
+                "results/customization/{task}/figure.png",
+                caption="../report/customization_figure.rst",
+                category="5 ISP customization",
+                subcategory="{task}",
+            ),
+            stages=directory("results/customization/{task}/stages"),
+        log:
+            "logs/isp_customization/{task}.log",
+        benchmark:
+            "results/benchmarks/isp_customization/{task}.tsv"
+        conda:
+            "../envs/lens2logit.yaml"
+        threads: 1
+        params:
+            customization=config.get("customization", {}),
+            intensities=CUSTOMIZATION_INTENSITIES,
+            training=training_params,
+            seed=config["seed"],
+        script:
+            "../scripts/customization.py"

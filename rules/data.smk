@@ -1,0 +1,54 @@
+if config["data"]["source"] == "synthetic":
+
+    rule synthesize_data:
+        output:
+            manifest=f"{DATA_ROOT}/{{source}}/MANIFEST.sha256",
+        log:
+            "logs/synthesize_data/{source}.log",
+        benchmark:
+            "results/benchmarks/synthesize_data/{source}.tsv"
+        conda:
+            "../envs/lens2logit.yaml"
+        params:
+            root=source_root_param,
+            seed=config["seed"],
+            synth=synth_params,
+        script:
+            "../scripts/synthesize_data.py"
+
+elif config["data"]["source"] in ("zenodo", "b2"):
+
+    rule download_data:
+        output:
+            manifest=f"{DATA_ROOT}/{{source}}/MANIFEST.sha256",
+        log:
+            "logs/download_data/{source}.log",
+        benchmark:
+            "results/benchmarks/download_data/{source}.tsv"
+        conda:
+            "../envs/lens2logit.yaml"
+        params:
+            root=DATA_ROOT,
+            source=config["data"]["source"],
+        script:
+            "../scripts/download_data.py"
+
+
+rule prepare_dataset:
+    input:
+        marker=dataset_marker,
+    output:
+        raw="results/data/{task}/{intensity}/raw.npy",
+        targets="results/data/{task}/{intensity}/targets.npy",
+        meta="results/data/{task}/{intensity}/meta.json",
+    log:
+        "logs/prepare_dataset/{task}/{intensity}.log",
+    benchmark:
+        "results/benchmarks/prepare_dataset/{task}/{intensity}.tsv"
+    conda:
+        "../envs/lens2logit.yaml"
+    params:
+        root=task_root_param,
+        tile_size=config["data"].get("tile_size", 256),
+    script:
+        "../scripts/prepare_dataset.py"

@@ -1,0 +1,19 @@
+rule evaluate_model:
+    input:
+        model="results/models/{task}/{aug}/{intensity}/{view}/fold{fold}.pt",
+        views=test_set_views,
+        targets=test_set_targets,
+    output:
+        metrics="results/metrics/{task}/{aug}/{intensity}/{view}/fold{fold}.csv",
+    log:
+        "logs/evaluate_model/{task}/{aug}/{intensity}/{view}/fold{fold}.log",
+    benchmark:
+        "results/benchmarks/evaluate_model/{task}/{aug}/{intensity}/{view}/fold{fold}.tsv"
+    conda:
+        "../envs/lens2logit.yaml"
+    threads: 1
+    params:
+        labels=test_set_labels,
+        batch_size=config.get("evaluation", {}).get("batch_size", 64),
+    script:
+        "../scripts/evaluate_model.py"

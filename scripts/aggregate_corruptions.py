@@ -1,0 +1,14 @@
+from lens2logit.experiments.aggregate import write_corruptions
+from lens2logit.workflow import job
+
+with job(snakemake):
+    write_corruptions(
+        snakemake.input.tables,
+        snakemake.input.drift,
+        snakemake.params.views,
+        snakemake.params.kind,
+        table_path=snakemake.output.table,
+        comparison_path=snakemake.output.comparison,
+        figure_path=snakemake.output.figure,
+        task=snakemake.wildcards.task,
+    )

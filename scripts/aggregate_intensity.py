@@ -1,0 +1,12 @@
+from lens2logit.experiments.aggregate import write_intensity
+from lens2logit.workflow import job
+
+with job(snakemake):
+    write_intensity(
+        snakemake.input.metrics,
+        snakemake.params.view,
+        snakemake.params.kind,
+        matrix_path=snakemake.output.matrix,
+        figure_path=snakemake.output.figure,
+        task=snakemake.wildcards.task,
+    )

@@ -1,0 +1,68 @@
+"""`dvc pull` for the Snakemake study: restore results, explain failures, fix file times.
+
+    python scripts/dvc/pull.py [-r REMOTE] [other `dvc pull` options]     (or `make pull`)
+
+1. `dvc pull` (remotes have `verify = true`: every downloaded object is re-hashed).
+2. If it fails, re-fetch verbosely and name every object that failed verification, with the
+   workspace files it belongs to: DVC itself only reports "Checkout failed ... Is your cache
+   up to date?". Nothing else is done, so an interrupted or failed pull never looks complete
+   (DVC writes each file under a temporary name and renames it; missing files stay missing).
+3. On success, give all pulled outputs one modification time (sync_mtimes.py), so that
+   `snakemake -n` reports nothing to do.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sync_mtimes import sync_mtimes, tracked_outputs  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+DVC = shutil.which("dvc", path=str(Path(sys.executable).parent)) or "dvc"
+CORRUPTED = re.compile(r"corrupted cache file '.*?/files/md5/([0-9a-f]{2})/([0-9a-f]+)'")
+
+
+def owners(md5s: set[str], lock: Path, cache: Path) -> dict[str, list[str]]:
+    """Map object hashes to the workspace paths that hold them (file outs and .dir manifests)."""
+    found: dict[str, list[str]] = {m: [] for m in md5s}
+    stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
+    for out in (o for s in stages.values() for o in s.get("outs", [])):
+        md5 = out.get("md5", "")
+        if md5 in found:
+            found[md5].append(out["path"])
+        if md5.endswith(".dir"):
+            manifest = cache / md5[:2] / md5[2:]
+            if manifest.exists():
+                for entry in json.loads(manifest.read_text()):
+                    if entry["md5"] in found:
+                        found[entry["md5"]].append(f"{out['path']}/{entry['relpath']}")
+    return found
+
+
+def main(args: list[str]) -> int:
+    if subprocess.run([DVC, "pull", *args], cwd=ROOT).returncode == 0:
+        n = sync_mtimes(tracked_outputs(ROOT / "dvc.lock"))
+        print(f"pull: done; {n} files share one modification time, `snakemake -n` has nothing to do")
+        return 0
+    fetch_args = [a for a in args if a not in ("-f", "--force")]
+    log = subprocess.run([DVC, "fetch", "-v", *fetch_args], cwd=ROOT, capture_output=True, text=True)
+    bad = {a + b for a, b in CORRUPTED.findall(log.stdout + log.stderr)}
+    if bad:
+        print("\nERROR: objects in the remote failed verification (their content does not match their", file=sys.stderr)
+        print("hash): the remote copy is corrupted. They were not checked out:", file=sys.stderr)
+        for md5, paths in owners(bad, ROOT / "dvc.lock", ROOT / ".dvc/cache/files/md5").items():
+            print(f"  {md5}  {', '.join(paths) or '(unknown path)'}", file=sys.stderr)
+        print("Re-upload them from a machine with a good copy (`dvc push`), or rebuild with `dvc repro`.", file=sys.stderr)
+    else:
+        print("\nERROR: dvc pull failed (see above); outputs it could not restore are missing, not partial.", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

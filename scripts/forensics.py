@@ -1,0 +1,20 @@
+from lens2logit.experiments.forensics import run_forensics
+from lens2logit.workflow import job
+
+with job(snakemake):
+    options = dict(snakemake.params.forensics)
+    options.pop("enabled", None)
+    options.pop("folds", None)  # selects the model inputs, see rules/common.smk
+    run_forensics(
+        list(snakemake.input.models),
+        snakemake.input.raw,
+        snakemake.input.targets,
+        snakemake.input.meta,
+        table_path=snakemake.output.table,
+        figure_path=snakemake.output.figure,
+        strips_path=snakemake.output.strips,
+        params_path=snakemake.output.params,
+        seed=snakemake.params.seed,
+        bce_weight=snakemake.params.training.get("bce_weight", 0.0),
+        **options,
+    )

@@ -1,0 +1,13 @@
+from lens2logit.experiments.prepare import export_dataset
+from lens2logit.workflow import job
+
+with job(snakemake):
+    export_dataset(
+        snakemake.wildcards.task,
+        snakemake.params.root,
+        int(snakemake.wildcards.intensity) / 100,
+        tile_size=snakemake.params.tile_size,
+        raw_path=snakemake.output.raw,
+        targets_path=snakemake.output.targets,
+        meta_path=snakemake.output.meta,
+    )

@@ -1,0 +1,14 @@
+from lens2logit.experiments.scoring import score_corruptions
+from lens2logit.workflow import job
+
+with job(snakemake):
+    score_corruptions(
+        snakemake.input.models,
+        snakemake.input.views,
+        snakemake.input.targets,
+        snakemake.output.table,
+        view=snakemake.params.label,
+        names=snakemake.params.names,
+        severity=snakemake.params.severity,
+        seed=snakemake.params.seed,
+    )

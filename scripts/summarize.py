@@ -1,0 +1,14 @@
+from lens2logit.experiments.summary import write_summary
+from lens2logit.workflow import job
+
+with job(snakemake):
+    i = snakemake.input
+    write_summary(
+        snakemake.output.summary,
+        tasks=snakemake.params.tasks,
+        drift=i.drift,
+        corruptions=i.corruptions,
+        intensity=i.intensity,
+        forensics=i.forensics,
+        customization=i.customization,
+    )

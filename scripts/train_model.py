@@ -1,0 +1,25 @@
+import json
+
+from lens2logit.experiments.train import save_checkpoint, train_on_view
+from lens2logit.workflow import job
+
+with job(snakemake):
+    p = snakemake.params.training
+    ckpt = train_on_view(
+        snakemake.input.views,
+        snakemake.input.targets,
+        snakemake.input.folds,
+        int(snakemake.wildcards.fold),
+        task=snakemake.params.kind,
+        arch=p["arch"],
+        epochs=p["epochs"],
+        batch_size=p["batch_size"],
+        lr=p["lr"],
+        augmentation=snakemake.wildcards.aug,
+        seed=snakemake.params.seed,
+        classes=json.load(open(snakemake.input.meta))["classes"],
+        pretrained=p.get("pretrained"),
+        threads=snakemake.threads,
+        progress=p["progress"],
+    )
+    save_checkpoint(snakemake.output.model, ckpt)

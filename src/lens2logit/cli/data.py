@@ -1,0 +1,140 @@
+"""``lens2logit data download|synth|verify|info``: get, make, check and describe the raw datasets.
+
+``--root`` is always the dataset's own root, the folder ``load_dataset`` reads
+(e.g. ``data/synthetic/microscopy``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+from lens2logit.errors import InputError
+
+
+def register(subparsers) -> None:
+    data = subparsers.add_parser("data", help="raw datasets: download, synthesize, verify, describe")
+    commands = data.add_subparsers(dest="data_command", required=True)
+
+    p = commands.add_parser("download", help="download a real dataset (Zenodo or the original B2 bucket), verified")
+    p.add_argument("dataset", choices=("microscopy", "drone"))
+    p.add_argument("--source", choices=("zenodo", "b2"), default="zenodo")
+    p.add_argument("--root", type=Path, required=True, help="the dataset's own root (created)")
+    p.add_argument("--zenodo-url", default=None, help="Zenodo base URL (default $LENS2LOGIT_ZENODO_URL or https://zenodo.org)")
+    p.add_argument("--zenodo-record", type=int, default=None, help="Zenodo record id (default 5235536)")
+    p.add_argument("--b2-bucket", default=None, help="B2 bucket (default perturbed-minds); key from B2_APPLICATION_KEY_ID/B2_APPLICATION_KEY")
+    p.set_defaults(func=_download)
+
+    p = commands.add_parser("synth", help="write the embedded synthetic dataset in the real layout")
+    p.add_argument("dataset", choices=("microscopy", "drone"))
+    p.add_argument("--root", type=Path, required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--n", type=int, default=None,
+                   help="microscopy: images per class (default 20); drone: full images of 6×8 tiles (default 8)")
+    p.add_argument("--size", type=int, default=None,
+                   help="microscopy: image side (default 64; 256 = real); drone: tile size the full images are built around (default 64)")
+    p.set_defaults(func=_synth)
+
+    p = commands.add_parser("verify", help="re-check every file listed in MANIFEST.sha256")
+    p.add_argument("dataset", choices=("microscopy", "drone", "custom"))
+    p.add_argument("--root", type=Path, required=True)
+    p.set_defaults(func=_verify)
+
+    p = commands.add_parser("info", help="counts per class and intensity")
+    p.add_argument("dataset", choices=("microscopy", "drone", "drone_segmentation", "drone_classification", "custom"))
+    p.add_argument("--root", type=Path, required=True)
+    p.add_argument("--tile-size", type=int, default=None, help="drone tile size (default 256)")
+    p.set_defaults(func=_info)
+
+
+def _progress_wanted() -> bool:
+    return sys.stderr.isatty()
+
+
+def _download(args) -> int:
+    from lens2logit.data.download import B2_BUCKET, ZENODO_RECORD, download
+
+    root = download(
+        args.dataset, args.root, source=args.source, zenodo_base_url=args.zenodo_url,
+        zenodo_record=args.zenodo_record or ZENODO_RECORD, b2_bucket=args.b2_bucket or B2_BUCKET,
+        progress=_progress_wanted(),
+    )
+    print(f"{args.dataset}: complete in {root}")
+    return 0
+
+
+def _synth(args) -> int:
+    from lens2logit.data.synth import synthesize
+
+    root = synthesize(args.dataset, args.root, seed=args.seed, n=args.n, size=args.size, progress=_progress_wanted())
+    print(f"{args.dataset}: synthesized in {root}")
+    return 0
+
+
+def _verify(args) -> int:
+    from lens2logit.data.manifest import read_manifest, verify_manifest
+
+    problems = verify_manifest(args.root)
+    for problem in problems:
+        print(f"{args.root}: {problem}", file=sys.stderr)
+    if problems:
+        print(f"lens2logit: error: {args.root}: {len(problems)} file(s) missing or changed", file=sys.stderr)
+        return 1
+    print(f"{args.root}: {len(read_manifest(args.root))} files OK")
+    return 0
+
+
+def _info(args) -> int:
+    for line in dataset_info(args.dataset, args.root, tile_size=args.tile_size):
+        print(line)
+    return 0
+
+
+def dataset_info(dataset: str, root: Path, *, tile_size: int | None = None) -> list[str]:
+    """Lines: one per task, with the intensities present and the count per class (from names and masks)."""
+    from lens2logit.data.files import intensity_folders
+    from lens2logit.data.layout import DRONE_CLASSES, DRONE_IMAGES_FULL, DRONE_TILE_SIZE, MICROSCOPY_IMAGES
+
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: dataset root not found")
+    if dataset == "microscopy":
+        from lens2logit.data.microscopy import microscopy_samples
+
+        ids, classes, labels = microscopy_samples(root)
+        counts = Counter(labels[s] for s in ids)
+        intensities = sorted(intensity_folders(root / MICROSCOPY_IMAGES))
+        return [_line("microscopy", len(ids), intensities, {c: counts[c] for c in classes})]
+    if dataset.startswith("drone"):
+        from lens2logit.data.drone import drone_sources, tile_selection
+
+        size = tile_size or DRONE_TILE_SIZE
+        sources = drone_sources(root)
+        selection = tile_selection(sources, root, size, root / f"tiles_{size}")
+        intensities = sorted(intensity_folders(root / DRONE_IMAGES_FULL))
+        labels = Counter(int(v) for v in selection["labels"])
+        lines = [f"drone: {len(sources.stems)} full images, tile size {size}"]
+        if dataset in ("drone", "drone_segmentation"):
+            lines.append(_line("drone_segmentation", len(selection["segmentation"]), intensities, {"tiles with cars": len(selection["segmentation"])}))
+        if dataset in ("drone", "drone_classification"):
+            lines.append(_line("drone_classification", len(selection["classification"]), intensities,
+                               {name: labels[k] for k, name in enumerate(DRONE_CLASSES)}))
+        return lines
+    from lens2logit.data import load_dataset
+    from lens2logit.data.custom import custom_folders
+
+    intensities = sorted(custom_folders(root))
+    loaded = load_dataset("custom", root, intensities[-1])
+    if loaded.task == "classification":
+        counts = Counter(int(t) for t in loaded.targets)
+        per_class = {c: counts[k] for k, c in enumerate(loaded.classes)}
+    else:
+        per_class = {"with foreground": int((loaded.targets.reshape(len(loaded.ids), -1).max(axis=1) > 0).sum())}
+    return [_line(f"custom ({loaded.task}, {loaded.camera.pattern.value})", len(loaded.ids), intensities, per_class)]
+
+
+def _line(name: str, total: int, intensities, per_class: dict) -> str:
+    levels = ", ".join(f"{i:g}" for i in intensities)
+    classes = ", ".join(f"{k}: {v}" for k, v in per_class.items())
+    return f"{name}: {total} samples at each of {len(intensities)} intensities [{levels}]; {classes}"

@@ -1,0 +1,269 @@
+"""ISP customization (paper §5.3): learn the ISP jointly with the task model at low light.
+
+At each configured intensity a fresh task model (same arch as the drift models) is trained
+
+* ``static``: on the rendered static view (``bi,s,ga`` by default),
+* ``parametrized``: on raw mosaics through a :class:`~lens2logit.isp.parametrized.ParametrizedISP`
+  initialised from the camera profile, both trained jointly,
+* ``neural``: on raw mosaics through a :class:`~lens2logit.isp.neural.NeuralISP`, jointly,
+
+for each of the first ``folds`` folds; the validation metric per epoch gives the learning curves
+(paper fig. 3). For every processing the model starts from the same seeded initialisation and
+standardises its input with the statistics of its processor's *initial* output on the training
+split (for the parametrized ISP this equals the static view's statistics).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from lens2logit.errors import InputError
+from lens2logit.experiments.forensics import TASK_METRICS, differentiable_demosaic, load_task_data
+from lens2logit.experiments.splits import load_folds
+from lens2logit.experiments.train import ArrayBatches, channel_statistics, check_view_array, fit, open_array, task_loss
+from lens2logit.io import write_csv
+from lens2logit.isp.neural import NeuralISP
+from lens2logit.isp.parametrized import ParametrizedISP, ScaledGroups, tap_stages
+from lens2logit.isp.views import get_view
+from lens2logit.models import build_model, standardized
+
+log = logging.getLogger(__name__)
+
+PROCESSINGS = ("static", "parametrized", "neural")
+CURVE_COLUMNS = ["processing", "intensity", "epoch", "fold", "split", "metric", "value"]
+FINAL_COLUMNS = ["processing", "intensity", "metric", "mean", "std", "n"]
+STATISTICS_BATCH = 64
+
+
+def check_processings(processings: Sequence[str]) -> list[str]:
+    processings = list(processings)
+    if not processings:
+        raise InputError("customization needs at least one processing (option 'processings')")
+    unknown = [p for p in processings if p not in PROCESSINGS]
+    if unknown:
+        raise InputError(f"unknown processing(s) {unknown} (option 'processings'); expected some of {list(PROCESSINGS)}")
+    return processings
+
+
+@torch.no_grad()
+def processor_statistics(processor: nn.Module, raw: torch.Tensor, indices: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of ``processor(raw[indices])``, in eval mode, in chunks."""
+    mode = processor.training
+    processor.eval()
+    try:
+        chunks = [processor(raw[torch.as_tensor(indices[i : i + STATISTICS_BATCH])]).numpy() for i in range(0, len(indices), STATISTICS_BATCH)]
+    finally:
+        processor.train(mode)
+    rendered = np.concatenate(chunks)
+    return channel_statistics(rendered, np.arange(len(rendered)))
+
+
+# Step-size scale of ISP groups under the shared Adam learning rate (see ScaledGroups): the black
+# level sits under a signal of ~0.0025 at 1 % light, so a full-size step would erase the image.
+DEFAULT_GROUP_LR_SCALES = {"black_level": 0.01}
+
+
+def build_processor(
+    processing: str, camera, *, view: str, neural: dict[str, Any], constrain: bool, group_lr_scales: dict[str, float] | None = None
+) -> nn.Module | None:
+    """The ISP module of a processing (None for ``static``)."""
+    if processing == "static":
+        return None
+    if processing == "parametrized":
+        isp = ParametrizedISP(camera, demosaic=differentiable_demosaic(view), constrain=constrain)
+        scales = DEFAULT_GROUP_LR_SCALES if group_lr_scales is None else group_lr_scales
+        return ScaledGroups(isp, scales) if scales else isp
+    return NeuralISP(
+        camera,
+        encoder=neural.get("encoder", "resnet18"),
+        encoder_depth=int(neural.get("encoder_depth", 3)),
+        decoder_channels=tuple(neural.get("decoder_channels", (32, 16, 8))),
+    )
+
+
+def train_processing(
+    processing: str,
+    *,
+    raw: torch.Tensor,
+    views: np.ndarray,
+    targets: np.ndarray,
+    camera,
+    fold: dict[str, list[int]],
+    fold_index: int,
+    task: str,
+    n_classes: int,
+    arch: str,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    view: str = "bi,s,ga",
+    neural: dict[str, Any] | None = None,
+    constrain: bool = False,
+    group_lr_scales: dict[str, float] | None = None,
+    bce_weight: float = 0.0,
+    stage_samples: int = 0,
+    stage_path_pattern: str | None = None,
+) -> tuple[list[dict[str, Any]], nn.Module | None]:
+    """Train one (processing, fold); return the :func:`~lens2logit.experiments.train.fit` history
+    and the trained processor (None for ``static``).
+
+    With ``stage_samples`` > 0 and a ``stage_path_pattern`` (``str.format`` with ``epoch``), the
+    learned ISP's stage images and task-loss gradients for the first validation samples are
+    saved as a PNG grid after every epoch.
+    """
+    from lens2logit.plots_isp import plot_stage_grid
+
+    train_idx = np.asarray(fold["train"], dtype=np.int64)
+    val_idx = np.asarray(fold["val"], dtype=np.int64)
+    if train_idx.size == 0 or val_idx.size == 0:
+        raise InputError(f"fold {fold_index} needs both training and validation samples")
+    torch.manual_seed(seed + fold_index)
+    net = build_model(arch, task, n_classes)  # same initial weights for every processing
+    processor = build_processor(processing, camera, view=view, neural=neural or {}, constrain=constrain, group_lr_scales=group_lr_scales)
+    if processor is None:
+        mean, std = channel_statistics(views, train_idx)
+        images = views
+    else:
+        mean, std = processor_statistics(processor, raw, train_idx)
+        images = raw.numpy()
+    model = standardized(net, mean, std)
+    shuffle = torch.Generator().manual_seed(seed + 1 + fold_index)
+    train_batches = ArrayBatches(images, targets, train_idx, batch_size, generator=shuffle)
+    val_batches = ArrayBatches(images, targets, val_idx, batch_size)
+
+    on_epoch_end = None
+    if processor is not None and stage_samples > 0 and stage_path_pattern:
+        tap_idx = torch.as_tensor(np.sort(val_idx)[:stage_samples])
+        tap_raw, tap_targets = raw[tap_idx], torch.from_numpy(np.asarray(targets[tap_idx.numpy()]))
+
+        def on_epoch_end(epoch: int, rows: list[dict[str, Any]]) -> None:
+            taps = tap_stages(processor, model, tap_raw, tap_targets, lambda logits, y: task_loss(logits, y, task, bce_weight))
+            plot_stage_grid(taps, stage_path_pattern.format(epoch=epoch), title=f"{processing} ISP, epoch {epoch}")
+
+    history = fit(
+        model, train_batches, val_batches, task=task, epochs=epochs, lr=lr, processor=processor,
+        train_processor=processor is not None, train_model=True, augmentation="none", seed=seed + fold_index,
+        progress=False, on_epoch_end=on_epoch_end, bce_weight=bce_weight,
+    )  # fmt: skip
+    return history, processor
+
+
+def run_customization(
+    intensities: Sequence[float],
+    raw_paths: Sequence[str | os.PathLike],
+    targets_paths: Sequence[str | os.PathLike],
+    meta_paths: Sequence[str | os.PathLike],
+    view_paths: Sequence[str | os.PathLike],
+    folds_path,
+    *,
+    curves_path,
+    final_path,
+    figure_path,
+    stages_dir,
+    arch: str,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int = 1,
+    processings: Sequence[str] = PROCESSINGS,
+    folds: int = 2,
+    view: str = "bi,s,ga",
+    neural: dict[str, Any] | None = None,
+    constrain: bool = False,
+    group_lr_scales: dict[str, float] | None = None,
+    bce_weight: float = 0.0,
+    stage_samples: int = 4,
+) -> pd.DataFrame:
+    """ISP customization for one task; writes curves, final table, figure and stage grids.
+
+    Args:
+        intensities: light levels, one per entry of the path lists (same order).
+        raw_paths, targets_paths, meta_paths: the task's arrays at each intensity.
+        view_paths: the static ``view`` rendered at each intensity (``(N, 3, H, W)``).
+        folds_path: folds JSON; the first ``folds`` folds are used.
+        curves_path: CSV ``processing,intensity,epoch,fold,split,metric,value``.
+        final_path: CSV ``processing,intensity,metric,mean,std,n`` (last epoch, validation, over folds).
+        figure_path: validation metric per epoch, mean ± std over folds (paper fig. 3).
+        stages_dir: PNG grids ``{processing}_{intensity slug}_epoch{E}.png`` of the learned ISPs
+            (first fold; stage images and task-loss gradients of ``stage_samples`` validation samples).
+        arch, epochs, batch_size, lr, bce_weight: task model and Adam settings (shared by ISP and model).
+        neural: ``NeuralISP`` options (``encoder``, ``encoder_depth``, ``decoder_channels``).
+        constrain: constrained parametrized ISP (softplus gamma, kernels keeping their DC gain).
+        group_lr_scales: ``{group: scale}`` step-size scales of parametrized-ISP groups under the
+            shared learning rate (default ``{"black_level": 0.01}``; ``{}`` for none).
+
+    Returns:
+        The curves table.
+    """
+    from lens2logit.data.layout import intensity_slug
+    from lens2logit.plots_isp import plot_customization
+
+    processings = check_processings(processings)
+    differentiable_demosaic(view)
+    intensities = [float(i) for i in intensities]
+    lists = {"raw_paths": raw_paths, "targets_paths": targets_paths, "meta_paths": meta_paths, "view_paths": view_paths}
+    if not intensities:
+        raise InputError("customization needs at least one intensity (option 'intensities')")
+    for name, values in lists.items():
+        if len(values) != len(intensities):
+            raise InputError(f"customization: {len(values)} {name} for {len(intensities)} intensities")
+    all_folds = load_folds(folds_path)
+    if not isinstance(folds, int) or not 1 <= folds <= len(all_folds):
+        raise InputError(f"customization folds must be between 1 and {len(all_folds)} (option 'folds'), got {folds!r}")
+
+    rows: list[dict[str, Any]] = []
+    task = None
+    for intensity, raw_path, targets_path, meta_path, view_path in zip(intensities, raw_paths, targets_paths, meta_paths, view_paths):
+        raw, targets_t, meta, camera = load_task_data(raw_path, targets_path, meta_path)
+        targets = targets_t.numpy()
+        task = meta.get("task")
+        if task not in TASK_METRICS:
+            raise InputError(f"meta file {meta_path}: unknown task {task!r} (key 'task')")
+        n_classes = len(meta.get("classes", [])) if task == "classification" else 1
+        if task == "classification" and n_classes < 2:
+            raise InputError(f"meta file {meta_path}: classification needs at least 2 classes (key 'classes')")
+        views = open_array(view_path, "views")
+        check_view_array(views, view_path)
+        if views.shape[0] != raw.shape[0] or tuple(views.shape[-2:]) != tuple(raw.shape[-2:]):
+            raise InputError(f"views file {view_path} {views.shape} does not match raw file {raw_path} {tuple(raw.shape)}")
+        slug = intensity_slug(intensity)
+        for processing in processings:
+            for k in range(folds):
+                pattern = str(Path(stages_dir) / f"{processing}_{slug}_epoch{{epoch:03d}}.png") if k == 0 else None
+                history, _ = train_processing(
+                    processing, raw=raw, views=views, targets=targets, camera=camera, fold=all_folds[k], fold_index=k,
+                    task=task, n_classes=n_classes, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                    view=view, neural=neural, constrain=constrain, group_lr_scales=group_lr_scales, bce_weight=bce_weight,
+                    stage_samples=stage_samples, stage_path_pattern=pattern,
+                )  # fmt: skip
+                for entry in history:
+                    for metric, value in entry.items():
+                        if metric in ("epoch", "split"):
+                            continue
+                        rows.append({"processing": processing, "intensity": intensity, "epoch": entry["epoch"], "fold": k,
+                                     "split": entry["split"], "metric": metric, "value": float(value)})  # fmt: skip
+                log.info("%s @ %s fold %d: %s", processing, intensity, k, history[-1] if history else None)
+
+    curves = pd.DataFrame.from_records(rows, columns=CURVE_COLUMNS)
+    write_csv(curves_path, curves)
+    write_csv(final_path, final_table(curves))
+    Path(stages_dir).mkdir(parents=True, exist_ok=True)
+    plot_customization(curves, figure_path, metric=TASK_METRICS[task][0], title=f"{meta.get('name', '')}: ISP customization ({get_view(view).label} vs learned ISPs)")
+    return curves
+
+
+def final_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """Validation metrics of the last epoch: mean, sample std and count over folds."""
+    val = curves[curves["split"] == "val"]
+    last = val[val["epoch"] == val.groupby(["processing", "intensity", "fold"])["epoch"].transform("max")]
+    table = last.groupby(["processing", "intensity", "metric"], sort=False)["value"].agg(mean="mean", std="std", n="count").reset_index()
+    return table[FINAL_COLUMNS]

@@ -1,0 +1,383 @@
+"""Drift forensics (paper §5.2): which ISP parameters can a small change turn against a task model?
+
+For a task model trained on the static view ``bi,s,ga`` (equal to the initial output of the
+:class:`~lens2logit.isp.parametrized.ParametrizedISP`), each parameter group of the ISP — and all
+groups together — is optimised to *raise* the frozen model's task loss while staying close to
+the reference ISP's output:
+
+    minimise over θ_group   L(θ) = −task_loss(f(P_θ(x)), y) + λ · R(P_θ₀(x), P_θ(x)),
+
+R = mean squared error (``mse``) or ``1 − SSIM`` (``ssim``). Fixed against the paper code
+(reference-spec §6, 14 and 19): R is a mean with the right sign for SSIM, and the reference ISP
+P_θ₀ is a separate frozen copy, never a submodule of what is optimised.
+
+The attack is fitted on a fold's training indices; the frozen model's metric is then measured
+on the fold's validation indices through the adversarial ISP (and through the reference ISP:
+group ``none``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from lens2logit.errors import InputError
+from lens2logit.experiments.ssim import REGULARIZERS, get_regularizer, mse_distance, ssim_distance
+from lens2logit.experiments.train import load_model, task_loss
+from lens2logit.io import write_csv, write_json
+from lens2logit.isp.camera import CameraProfile, get_camera
+from lens2logit.isp.parametrized import GROUPS, ParametrizedISP
+from lens2logit.isp.views import get_view
+from lens2logit.metrics import classification_scores, confusion_matrix, segmentation_counts, segmentation_scores
+
+log = logging.getLogger(__name__)
+
+ALL_GROUPS = "all"
+CLEAN = "none"  # the reference ISP, no attack
+# Static views with a differentiable twin, and the demosaicer of that twin.
+DIFFERENTIABLE_VIEWS = {"bi,s,ga": "bilinear", "ma,s,ga": "malvar2004"}
+# Metrics reported per task; the first is the headline metric of figures.
+TASK_METRICS = {"classification": ("accuracy", "f1"), "segmentation": ("iou_dataset", "iou_image")}
+# Output distances to the reference ISP, reported as extra "metrics" on the validation set.
+DISTANCE_METRICS = ("mse_to_reference", "ssim_to_reference")
+TABLE_COLUMNS = ["parameter_group", "lambda", "regularizer", "metric", "mean", "std", "n"]
+EVAL_BATCH = 64
+
+
+# ---------------------------------------------------------------------------------------- data
+def load_task_data(raw_path, targets_path, meta_path) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any], CameraProfile]:
+    """Read a task's workflow arrays: ``raw (N, H, W)`` float32, targets, ``meta.json`` and its camera.
+
+    Raises:
+        InputError: a file is missing or unreadable, shapes disagree, or the camera is unknown.
+    """
+    from lens2logit.experiments.prepare import _camera_from_meta
+    from lens2logit.experiments.train import open_array
+
+    raw = open_array(raw_path, "raw")
+    targets = open_array(targets_path, "targets")
+    meta_path = Path(meta_path)
+    if not meta_path.is_file():
+        raise InputError(f"meta file not found: {meta_path}")
+    try:
+        meta = json.loads(meta_path.read_text())
+        camera = _camera_from_meta(meta, get_camera)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"meta file {meta_path}: cannot read the camera profile (key 'camera'): {exc}") from exc
+    if raw.ndim != 3 or len(targets) != len(raw):
+        raise InputError(f"raw file {raw_path} must be (N, H, W) with one target per mosaic, got {raw.shape} and {targets.shape}")
+    return torch.from_numpy(np.array(raw, dtype=np.float32)), torch.from_numpy(np.array(targets)), meta, camera
+
+
+def differentiable_demosaic(view: str) -> str:
+    """Demosaicer of the differentiable twin of a static view; InputError if the view has none."""
+    label = get_view(view).label
+    if label not in DIFFERENTIABLE_VIEWS:
+        raise InputError(
+            f"view {view!r} has no differentiable twin (option 'view'); forensics and customization start from one of {sorted(DIFFERENTIABLE_VIEWS)}"
+        )
+    return DIFFERENTIABLE_VIEWS[label]
+
+
+def check_groups(groups: Sequence[str]) -> list[str]:
+    """Validate the configured parameter groups (names of :data:`GROUPS` or ``all``)."""
+    groups = list(groups)
+    if not groups:
+        raise InputError("forensics needs at least one parameter group (option 'groups')")
+    unknown = [g for g in groups if g not in GROUPS and g != ALL_GROUPS]
+    if unknown:
+        raise InputError(f"unknown parameter group(s) {unknown} (option 'groups'); expected some of {list(GROUPS) + [ALL_GROUPS]}")
+    return groups
+
+
+def check_lambdas(lambdas: Sequence[float]) -> list[float]:
+    lambdas = [float(x) for x in lambdas]
+    if not lambdas:
+        raise InputError("forensics needs at least one λ (option 'lambdas')")
+    if any(not math.isfinite(x) or x < 0 for x in lambdas):
+        raise InputError(f"λ values must be finite and ≥ 0 (option 'lambdas'), got {lambdas}")
+    return lambdas
+
+
+def check_regularizers(regularizers: Sequence[str]) -> list[str]:
+    regularizers = list(regularizers)
+    if not regularizers:
+        raise InputError("forensics needs at least one regularizer (option 'regularizers')")
+    for name in regularizers:
+        get_regularizer(name)
+    return regularizers
+
+
+# ------------------------------------------------------------------------------------ evaluation
+@torch.no_grad()
+def evaluate(isp: nn.Module, model: nn.Module, raw: torch.Tensor, targets: torch.Tensor, *, task: str, reference: nn.Module | None = None) -> dict[str, float]:
+    """Metrics of ``model(isp(raw))`` (both in eval mode), plus distances to ``reference(raw)`` if given.
+
+    Args:
+        raw: ``(N, H, W)`` mosaics; targets ``(N,)`` labels or ``(N, H, W)`` masks.
+
+    Returns:
+        ``{metric: value}`` with the metrics of :data:`TASK_METRICS` (and :data:`DISTANCE_METRICS`).
+    """
+    modes = (isp.training, model.training)
+    isp.eval()
+    model.eval()
+    cm, counts, mse_sum, ssim_sum = None, [], 0.0, 0.0
+    try:
+        for start in range(0, len(raw), EVAL_BATCH):
+            x, y = raw[start : start + EVAL_BATCH], targets[start : start + EVAL_BATCH]
+            rgb = isp(x)
+            logits = model(rgb)
+            if task == "classification":
+                part = confusion_matrix(y, logits.argmax(dim=1), logits.shape[1])
+                cm = part if cm is None else cm + part
+            else:
+                counts.append(segmentation_counts(logits, y))
+            if reference is not None:
+                ref = reference(x)
+                mse_sum += float(mse_distance(ref, rgb)) * len(x)
+                ssim_sum += float(1.0 - ssim_distance(ref, rgb)) * len(x)
+    finally:
+        isp.train(modes[0])
+        model.train(modes[1])
+    if task == "classification":
+        scores = classification_scores(cm)
+    else:
+        scores = segmentation_scores(torch.cat([c[0] for c in counts]), torch.cat([c[1] for c in counts]))
+    result = {m: scores[m] for m in TASK_METRICS[task]}
+    if reference is not None:
+        result["mse_to_reference"] = mse_sum / len(raw)
+        result["ssim_to_reference"] = ssim_sum / len(raw)
+    return result
+
+
+# ---------------------------------------------------------------------------------------- attack
+def attack_isp(
+    reference: ParametrizedISP,
+    model: nn.Module,
+    raw: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    task: str,
+    group: str,
+    lam: float,
+    regularizer: str,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    bce_weight: float = 0.0,
+) -> tuple[ParametrizedISP, list[dict[str, float]]]:
+    """Optimise one parameter group of a copy of ``reference`` against a frozen task model.
+
+    Minimises ``−task_loss + λ·R(reference(x), adversarial(x))`` with Adam over the group's
+    parameters only. Neither ``reference`` nor ``model`` is modified (the model's
+    ``requires_grad`` flags and mode are restored).
+
+    Args:
+        reference: the initial ISP (left untouched; outputs computed without gradients).
+        model: task model ``(B, 3, H, W) → logits``, kept in eval mode.
+        raw: ``(N, H, W)`` training mosaics; targets as :func:`~lens2logit.experiments.train.task_loss` expects.
+        group: a name of :data:`GROUPS` present in ``reference``, or ``"all"``.
+        lam: λ ≥ 0; regularizer: ``mse`` or ``ssim``.
+        steps: Adam steps, each on a random minibatch of ``batch_size`` (seeded by ``seed``).
+
+    Returns:
+        ``(adversarial ISP in eval mode, [{"step", "loss", "task_loss", "distance"}, ...])``.
+    """
+    distance = get_regularizer(regularizer)
+    if task not in TASK_METRICS:
+        raise InputError(f"unknown task {task!r}; expected one of {sorted(TASK_METRICS)}")
+    if not isinstance(steps, int) or steps < 1:
+        raise InputError(f"steps must be a positive integer (option 'steps'), got {steps!r}")
+    if len(raw) == 0:
+        raise InputError("forensics: the training split is empty")
+    adversarial = copy.deepcopy(reference).eval()
+    selected = adversarial.select_groups(group)
+    for p in adversarial.parameters():
+        p.requires_grad_(False)
+    for p in selected:
+        p.requires_grad_(True)
+    model_flags = [(p, p.requires_grad) for p in model.parameters()]
+    model_mode = model.training
+    model.eval()
+    for p, _ in model_flags:
+        p.requires_grad_(False)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(selected, lr=lr)
+    history = []
+    try:
+        for step in range(steps):
+            idx = torch.randperm(len(raw), generator=generator)[:batch_size]
+            x, y = raw[idx], targets[idx]
+            with torch.no_grad():
+                ref = reference(x)
+            out = adversarial(x)
+            harm = task_loss(model(out), y, task, bce_weight)
+            dist = distance(ref, out)
+            loss = -harm + lam * dist
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            history.append({"step": step + 1, "loss": loss.item(), "task_loss": harm.item(), "distance": dist.item()})
+    finally:
+        for p, flag in model_flags:
+            p.requires_grad_(flag)
+        model.train(model_mode)
+    for p in adversarial.parameters():
+        p.requires_grad_(False)
+    return adversarial, history
+
+
+def _param_summary(isp: ParametrizedISP, group: str) -> dict[str, Any]:
+    values = isp.effective_parameters()
+    names = list(values) if group == ALL_GROUPS else [group]
+    out: dict[str, Any] = {}
+    for name in names:
+        v = values[name]
+        # The additive image is large: keep its magnitude, not its pixels.
+        out[name] = {"mean_abs": float(v.abs().mean()), "max_abs": float(v.abs().max())} if name == "additive" else v.tolist()
+    return out
+
+
+# ------------------------------------------------------------------------------------ experiment
+def run_forensics(
+    model_paths: Sequence[str | os.PathLike],
+    raw_path,
+    targets_path,
+    meta_path,
+    *,
+    table_path,
+    figure_path,
+    strips_path,
+    params_path,
+    groups: Sequence[str] = tuple(GROUPS) + (ALL_GROUPS,),
+    lambdas: Sequence[float] = (0.0, 10.0, 1000.0),
+    regularizers: Sequence[str] = ("mse",),
+    view: str = "bi,s,ga",
+    steps: int = 10,
+    lr: float = 0.01,
+    batch_size: int = 16,
+    seed: int = 1,
+    constrain: bool = False,
+    strip_samples: int = 4,
+    bce_weight: float = 0.0,
+) -> pd.DataFrame:
+    """Drift forensics for one task over its folds; writes table, figure, strips and parameters.
+
+    Args:
+        model_paths: one checkpoint per fold (:func:`~lens2logit.experiments.train.load_model`),
+            trained on the static ``view``; each carries its ``train_indices``/``val_indices``.
+        raw_path, targets_path, meta_path: the task's arrays at the reference intensity.
+        table_path: CSV ``parameter_group,lambda,regularizer,metric,mean,std,n`` (over folds;
+            group ``none`` = clean, with empty λ and regularizer).
+        figure_path: metric vs λ per group (paper fig. 2); strips_path: reference vs adversarial
+            images of the first fold; params_path: learned parameter values (first fold).
+        groups: parameter groups to attack one at a time (``all`` = every group together).
+        lambdas, regularizers: the grid of regulariser weights and types.
+        view: the static view the models were trained on (``bi,s,ga`` or ``ma,s,ga``).
+        steps, lr, batch_size: Adam attack per (group, λ, regularizer, fold).
+        seed: same seed and inputs → same table.
+
+    Returns:
+        The table as a DataFrame.
+    """
+    from lens2logit.plots_isp import plot_forensics, plot_strips
+
+    groups, lambdas, regularizers = check_groups(groups), check_lambdas(lambdas), check_regularizers(regularizers)
+    demosaic = differentiable_demosaic(view)
+    if not model_paths:
+        raise InputError("forensics needs at least one trained model (input 'models')")
+    raw, targets, meta, camera = load_task_data(raw_path, targets_path, meta_path)
+    height, width = raw.shape[-2:]
+    additive = (height, width) if ("additive" in groups or ALL_GROUPS in groups) else None
+    reference = ParametrizedISP(camera, demosaic=demosaic, additive_size=additive, constrain=constrain).eval()
+    for p in reference.parameters():
+        p.requires_grad_(False)
+
+    records: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"camera": camera.name, "view": get_view(view).label, "reference": _param_summary(reference, ALL_GROUPS), "attacks": []}
+    strips: dict[str, torch.Tensor] = {}
+    strip_lambda = next((x for x in lambdas if x > 0), lambdas[0])
+    for fold, path in enumerate(model_paths):
+        model, ckpt = load_model(path)
+        task = ckpt["task"]
+        if meta.get("task") not in (None, task):
+            raise InputError(f"model {path} is a {task} model but {meta_path} describes a {meta['task']} task")
+        trained_on = Path(str(ckpt.get("config", {}).get("views_path", ""))).stem
+        if trained_on and trained_on != get_view(view).slug:
+            raise InputError(f"model {path} was trained on view {trained_on!r}, but forensics starts from {get_view(view).slug!r} (option 'view')")
+        train_idx = torch.as_tensor(ckpt["train_indices"], dtype=torch.long)
+        val_idx = torch.as_tensor(ckpt["val_indices"], dtype=torch.long)
+        if len(val_idx) == 0:
+            raise InputError(f"model {path} has no validation indices")
+        x_train, y_train = raw[train_idx], targets[train_idx]
+        x_val, y_val = raw[val_idx], targets[val_idx]
+        clean = evaluate(reference, model, x_val, y_val, task=task, reference=reference)
+        records += [{"parameter_group": CLEAN, "lambda": np.nan, "regularizer": "", "fold": fold, "metric": m, "value": v} for m, v in clean.items()]
+        if fold == 0:
+            with torch.no_grad():
+                strips["reference"] = reference(x_val[:strip_samples])
+        for reg_index, regularizer in enumerate(regularizers):
+            for lam_index, lam in enumerate(lambdas):
+                for group_index, group in enumerate(groups):
+                    attack_seed = seed + 1000 * fold + 100 * reg_index + 10 * lam_index + group_index
+                    adversarial, history = attack_isp(
+                        reference, model, x_train, y_train, task=task, group=group, lam=lam, regularizer=regularizer,
+                        steps=steps, lr=lr, batch_size=batch_size, seed=attack_seed, bce_weight=bce_weight,
+                    )  # fmt: skip
+                    scores = evaluate(adversarial, model, x_val, y_val, task=task, reference=reference)
+                    records += [
+                        {"parameter_group": group, "lambda": lam, "regularizer": regularizer, "fold": fold, "metric": m, "value": v}
+                        for m, v in scores.items()
+                    ]
+                    log.info("fold %d %s λ=%g %s: %s (clean %s)", fold, group, lam, regularizer, scores, clean)
+                    if fold == 0:
+                        params["attacks"].append(
+                            {"parameter_group": group, "lambda": lam, "regularizer": regularizer,
+                             "final_task_loss": history[-1]["task_loss"], "values": _param_summary(adversarial, group)}
+                        )  # fmt: skip
+                        if reg_index == 0 and lam == strip_lambda:
+                            with torch.no_grad():
+                                strips[group] = adversarial(x_val[:strip_samples])
+    table = summarise(pd.DataFrame.from_records(records))
+    write_csv(table_path, table)
+    write_json(params_path, params)
+    headline = TASK_METRICS[task][0]
+    plot_forensics(table, figure_path, metric=headline, title=f"{meta.get('name', '')} drift forensics ({get_view(view).label})")
+    plot_strips(strips, strips_path, title=f"reference vs adversarial ISP (λ = {strip_lambda:g}, {regularizers[0]})")
+    return table
+
+
+def summarise(records: pd.DataFrame) -> pd.DataFrame:
+    """Mean, sample std and count over folds per (group, λ, regularizer, metric)."""
+    keys = ["parameter_group", "lambda", "regularizer", "metric"]
+    grouped = records.groupby(keys, dropna=False, sort=False)["value"]
+    table = grouped.agg(mean="mean", std="std", n="count").reset_index()
+    return table[TABLE_COLUMNS]
+
+
+__all__ = [
+    "ALL_GROUPS",
+    "CLEAN",
+    "DIFFERENTIABLE_VIEWS",
+    "REGULARIZERS",
+    "TABLE_COLUMNS",
+    "attack_isp",
+    "check_groups",
+    "check_lambdas",
+    "differentiable_demosaic",
+    "evaluate",
+    "load_task_data",
+    "run_forensics",
+]

@@ -1,0 +1,412 @@
+"""The differentiable ISP: the static view ``bi,s,ga`` (or ``ma,s,ga``) with learnable constants.
+
+Every step of the static pipeline (reference-spec §1.2) becomes a differentiable operation
+whose constants are ``nn.Parameter`` groups (reference-spec §2.4):
+
+=====================  ===============  ==================================================
+group                  shape            initial value
+=====================  ===============  ==================================================
+``black_level``        (4,)             camera black level (sites R, G1, G2, B)
+``white_balance``      (3,)             camera white balance
+``colour_correction``  (3, 3)           camera colour matrix
+``gamma``              ()               2.2
+``demosaic``           (3, 3, 3, 3)     bilinear kernels on the diagonal (3→3 convolution)
+                       (3, 4, 5, 5)     or Malvar 2004: one 5×5 filter per output colour and CFA site
+``sharpening``         (3, 3)           sharpening kernel, on luma
+``blur``               (5, 5)           Gaussian σ 0.5, on luma
+``additive``           (3, H, W)        zeros, optional, sized to the input
+=====================  ===============  ==================================================
+
+Initialised from a camera profile its output equals the static view (borders included: the
+borders are padded as the static pipeline pads them — :func:`~lens2logit.isp.filters.pad2d`
+``"reflect"`` (half-sample symmetric, SciPy's default) for demosaicing and blur; zeros for the
+sharpening kernel). Fixed against the
+paper code: no BatchNorm (reference-spec §6, 20/21), additive layer sized to the input (23).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lens2logit.errors import InputError
+from lens2logit.isp.camera import CameraProfile, get_camera
+from lens2logit.isp.cfa import BayerPattern
+from lens2logit.isp.color import GAMMA, RGB_TO_YUV, YUV_TO_RGB
+from lens2logit.isp.demosaic import (  # Malvar 2004 filters, defined once with the static demosaicer
+    MALVAR_G_AT_RB,
+    MALVAR_RB_AT_BR,
+    MALVAR_RB_AT_G_HORIZONTAL,
+    MALVAR_RB_AT_G_VERTICAL,
+)
+from lens2logit.isp.filters import DENOISE_GAUSSIAN_SIGMA, K_BILINEAR_G, K_BILINEAR_RB, K_SHARP, gaussian_kernel1d, pad2d
+from lens2logit.isp.neural import sparse_planes
+
+GROUPS: tuple[str, ...] = (
+    "black_level",
+    "white_balance",
+    "colour_correction",
+    "gamma",
+    "demosaic",
+    "sharpening",
+    "blur",
+    "additive",
+)
+"""Names of the learnable parameter groups, in pipeline order."""
+
+STAGES: tuple[str, ...] = (
+    "black_level",
+    "demosaic",
+    "white_balance",
+    "colour_correction",
+    "sharpening",
+    "blur",
+    "clipped",
+    "gamma",
+    "additive",
+)
+"""Intermediate images returned by ``forward(..., return_stages=True)`` (``additive`` only if present)."""
+
+DEMOSAICERS = ("bilinear", "malvar2004")
+
+
+
+def site_masks(pattern: BayerPattern | str, height: int, width: int, *, dtype=torch.float32, device=None) -> torch.Tensor:
+    """Binary masks of the four CFA sites in the order R, G1 (red row), G2 (blue row), B.
+
+    Returns:
+        ``(4, H, W)``.
+    """
+    pattern = BayerPattern.parse(pattern)
+    masks = torch.zeros(4, height, width, dtype=dtype, device=device)
+    for site, (dy, dx) in enumerate(pattern.site_order()):
+        masks[site, dy::2, dx::2] = 1
+    return masks
+
+
+def bilinear_demosaic_weight() -> torch.Tensor:
+    """Initial 3→3 demosaicing kernel: bilinear kernels on the diagonal, zeros elsewhere.
+
+    Returns:
+        ``(3, 3, 3, 3)`` (out channel, in channel, ky, kx).
+    """
+    weight = torch.zeros(3, 3, 3, 3)
+    for c, kernel in enumerate((K_BILINEAR_RB, K_BILINEAR_G, K_BILINEAR_RB)):
+        weight[c, c] = kernel
+    return weight
+
+
+def malvar_demosaic_weight() -> torch.Tensor:
+    """Malvar–He–Cutler (2004) as one 5×5 filter per output colour and CFA site.
+
+    The Malvar demosaicer is linear: at each pixel an output colour is either the sample
+    itself (a delta filter) or one of four gradient-corrected filters applied to the mosaic.
+
+    Returns:
+        ``(3, 4, 5, 5)`` indexed (output colour R/G/B, site R/G1/G2/B, ky, kx).
+    """
+    delta = torch.zeros(5, 5)
+    delta[2, 2] = 1
+    g_at_rb = MALVAR_G_AT_RB.float()
+    across = MALVAR_RB_AT_BR.float()
+    # G1 lies in the red row (R left/right, B above/below); G2 in the blue row.
+    horizontal, vertical = MALVAR_RB_AT_G_HORIZONTAL.float(), MALVAR_RB_AT_G_VERTICAL.float()
+    return torch.stack(
+        [
+            torch.stack([delta, horizontal, vertical, across]),  # R
+            torch.stack([g_at_rb, delta, delta, g_at_rb]),  # G
+            torch.stack([across, vertical, horizontal, delta]),  # B
+        ]
+    )
+
+
+def power_law(x: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+    """``x ** (1 / gamma)`` for ``x`` in [0, 1], differentiable in ``gamma`` (0 maps to 0).
+
+    ``log`` is taken of ``max(x, tiny)`` so that black pixels give no NaN gradient (the paper
+    clipped at 1e-5 instead, which shifted black to 0.005).
+    """
+    tiny = torch.finfo(x.dtype).tiny
+    return torch.where(x > 0, torch.exp(torch.log(x.clamp_min(tiny)) / gamma), torch.zeros_like(x))
+
+
+def _inverse_softplus(y: float) -> float:
+    return y + math.log(-math.expm1(-y))
+
+
+class ParametrizedISP(nn.Module):
+    """Differentiable twin of the static views ``bi,s,ga`` / ``ma,s,ga`` with learnable constants.
+
+    Args:
+        camera: profile name or :class:`CameraProfile` (initial constants and Bayer layout).
+        demosaic: ``"bilinear"`` (3→3 3×3 convolution) or ``"malvar2004"`` (per-site 5×5 filters).
+        additive_size: ``(H, W)`` to add a learnable additive image after gamma; ``None`` for none.
+        constrain: if True, gamma is kept positive through a softplus and every kernel is
+            rescaled to keep its initial sum (DC gain). Off by default (paper behaviour).
+
+    Shape:
+        ``(N, H, W)`` mosaic in [0, 1] → ``(N, 3, H, W)`` RGB (in [0, 1] without additive layer).
+
+    Example:
+        >>> isp = ParametrizedISP("drone")
+        >>> isp(torch.rand(2, 16, 16)).shape
+        torch.Size([2, 3, 16, 16])
+    """
+
+    def __init__(
+        self,
+        camera: "str | CameraProfile",
+        *,
+        demosaic: str = "bilinear",
+        additive_size: tuple[int, int] | None = None,
+        constrain: bool = False,
+    ) -> None:
+        super().__init__()
+        try:
+            profile = get_camera(camera)
+        except ValueError as err:
+            raise InputError(str(err)) from None
+        if demosaic not in DEMOSAICERS:
+            raise InputError(f"demosaic must be one of {DEMOSAICERS}, got {demosaic!r}")
+        self.camera_name = profile.name
+        self.pattern = BayerPattern.parse(profile.pattern)
+        self.demosaic_method = demosaic
+        self.constrain = constrain
+
+        self.black_level = nn.Parameter(torch.tensor(profile.black_level, dtype=torch.float32))
+        self.white_balance = nn.Parameter(torch.tensor(profile.white_balance, dtype=torch.float32))
+        self.colour_correction = nn.Parameter(torch.tensor(profile.colour_matrix, dtype=torch.float32))
+        gamma0 = _inverse_softplus(GAMMA) if constrain else GAMMA
+        self.gamma = nn.Parameter(torch.tensor(gamma0, dtype=torch.float32))
+        demosaic_weight = bilinear_demosaic_weight() if demosaic == "bilinear" else malvar_demosaic_weight()
+        self.demosaic = nn.Parameter(demosaic_weight)
+        self.sharpening = nn.Parameter(torch.as_tensor(K_SHARP, dtype=torch.float32).clone())
+        self.blur = nn.Parameter(torch.outer(*(2 * [gaussian_kernel1d(DENOISE_GAUSSIAN_SIGMA)])))
+        if additive_size is not None:
+            if len(additive_size) != 2 or min(additive_size) < 1:
+                raise InputError(f"additive_size must be (H, W) with positive entries, got {additive_size!r}")
+            self.additive = nn.Parameter(torch.zeros(3, int(additive_size[0]), int(additive_size[1])))
+        else:
+            self.additive = None
+        # Kernel sums at initialisation: the DC gains kept by `constrain`.
+        self.register_buffer("demosaic_sum", demosaic_weight.sum(dim=(-1, -2), keepdim=True).clone())
+        self.register_buffer("sharpening_sum", self.sharpening.detach().sum().clone())
+        self.register_buffer("blur_sum", self.blur.detach().sum().clone())
+        self.register_buffer("rgb_to_yuv", torch.as_tensor(RGB_TO_YUV, dtype=torch.float32).clone())
+        self.register_buffer("yuv_to_rgb", torch.as_tensor(YUV_TO_RGB, dtype=torch.float32).clone())
+
+    # -- effective (constrained) values ---------------------------------------------------
+    def gamma_value(self) -> torch.Tensor:
+        """Effective gamma exponent (softplus of the parameter when constrained)."""
+        return F.softplus(self.gamma) if self.constrain else self.gamma
+
+    def _kernel(self, weight: torch.Tensor, initial_sum: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+        if not self.constrain:
+            return weight
+        # Keep each kernel's DC gain at its initial value; zero-sum kernels (none here) stay as they are.
+        keep = initial_sum != 0
+        current = torch.where(keep, weight.sum(dim=dims, keepdim=True), torch.ones_like(initial_sum))
+        return torch.where(keep, weight * initial_sum / current, weight)
+
+    def effective_parameters(self) -> dict[str, torch.Tensor]:
+        """Detached effective values of every group (after constraints), for logging."""
+        values = {
+            "black_level": self.black_level,
+            "white_balance": self.white_balance,
+            "colour_correction": self.colour_correction,
+            "gamma": self.gamma_value(),
+            "demosaic": self._kernel(self.demosaic, self.demosaic_sum, (-1, -2)),
+            "sharpening": self._kernel(self.sharpening, self.sharpening_sum, (-1, -2)),
+            "blur": self._kernel(self.blur, self.blur_sum, (-1, -2)),
+        }
+        if self.additive is not None:
+            values["additive"] = self.additive
+        return {k: v.detach().clone() for k, v in values.items()}
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Learnable parameters by group name (``additive`` only when present)."""
+        return {name: [getattr(self, name)] for name in GROUPS if getattr(self, name) is not None}
+
+    def select_groups(self, names: "str | list[str] | tuple[str, ...]") -> list[nn.Parameter]:
+        """Parameters of the named groups (``"all"`` for every group); unknown names raise InputError."""
+        groups = self.parameter_groups()
+        names = [names] if isinstance(names, str) else list(names)
+        if names == ["all"]:
+            return [p for params in groups.values() for p in params]
+        unknown = [n for n in names if n not in groups]
+        if unknown or not names:
+            raise InputError(f"unknown parameter group(s) {unknown or names}; expected 'all' or some of {list(groups)}")
+        return [p for n in names for p in groups[n]]
+
+    # -- forward ----------------------------------------------------------------------
+    def forward(self, raw: torch.Tensor, *, return_stages: bool = False):
+        """Render RGB from a mosaic.
+
+        Args:
+            raw: ``(N, H, W)`` mosaic on the normalised raw scale (DN / 65535).
+            return_stages: also return the intermediate image after each step.
+
+        Returns:
+            ``(N, 3, H, W)``, or ``(rgb, {stage: tensor})`` with stages as in :data:`STAGES`
+            (``black_level`` is ``(N, 3, H, W)`` sparse planes for both demosaicers).
+        """
+        if raw.ndim != 3 or not raw.is_floating_point():
+            raise InputError(f"raw mosaic must be a float (N, H, W) tensor, got {raw.dtype} {tuple(raw.shape)}")
+        n, h, w = raw.shape
+        if h % 2 or w % 2 or h < 3 or w < 3:
+            raise InputError(f"raw mosaic height and width must be even and ≥ 4, got {(h, w)}")
+        if self.additive is not None and tuple(self.additive.shape[-2:]) != (h, w):
+            raise InputError(f"additive layer is {tuple(self.additive.shape[-2:])} but the input is {(h, w)}")
+
+        stages: dict[str, torch.Tensor] = {}
+        planes = sparse_planes(raw, self.pattern, self.black_level.to(raw.dtype))
+        stages["black_level"] = planes
+        demosaic = self._kernel(self.demosaic, self.demosaic_sum, (-1, -2))
+        if self.demosaic_method == "bilinear":
+            rgb = F.conv2d(pad2d(planes, 1, 1, "reflect"), demosaic)
+        else:
+            # Malvar is linear per site: filter the full mosaic with all 12 filters, keep each
+            # site's own filter per output colour.
+            flat = planes.sum(dim=1, keepdim=True)
+            filtered = F.conv2d(pad2d(flat, 2, 2, "reflect"), demosaic.reshape(12, 1, 5, 5)).reshape(n, 3, 4, h, w)
+            masks = site_masks(self.pattern, h, w, dtype=raw.dtype, device=raw.device)
+            rgb = (filtered * masks).sum(dim=2)
+        stages["demosaic"] = rgb
+
+        rgb = rgb * self.white_balance.view(1, 3, 1, 1)
+        stages["white_balance"] = rgb
+        rgb = torch.einsum("kc,nchw->nkhw", self.colour_correction, rgb)
+        stages["colour_correction"] = rgb
+
+        # Sharpening and blur act on luma only (YUV round trip, as the static pipeline).
+        yuv = torch.einsum("kc,nchw->nkhw", self.rgb_to_yuv.to(raw.dtype), rgb)
+        luma, chroma = yuv[:, :1], yuv[:, 1:]
+        sharpening = self._kernel(self.sharpening, self.sharpening_sum, (-1, -2))
+        luma = F.conv2d(luma, sharpening.view(1, 1, 3, 3), padding=1)  # zero fill, as convolve2d 'same'
+        if return_stages:
+            # Route the tapped image through the graph (an exact round trip up to rounding), so
+            # its task-loss gradient exists, as the paper's tracking did.
+            stages["sharpening"] = self._to_rgb(luma, chroma)
+            yuv = torch.einsum("kc,nchw->nkhw", self.rgb_to_yuv.to(raw.dtype), stages["sharpening"])
+            luma, chroma = yuv[:, :1], yuv[:, 1:]
+        blur = self._kernel(self.blur, self.blur_sum, (-1, -2))
+        luma = F.conv2d(pad2d(luma, 2, 2, "reflect"), blur.view(1, 1, 5, 5))
+        rgb = self._to_rgb(luma, chroma)
+        stages["blur"] = rgb
+
+        rgb = rgb.clamp(0.0, 1.0)
+        stages["clipped"] = rgb
+        rgb = power_law(rgb, self.gamma_value())
+        stages["gamma"] = rgb
+        if self.additive is not None:
+            rgb = rgb + self.additive
+            stages["additive"] = rgb
+        return (rgb, stages) if return_stages else rgb
+
+    def _to_rgb(self, luma: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("kc,nchw->nkhw", self.yuv_to_rgb.to(luma.dtype), torch.cat([luma, chroma], dim=1))
+
+    def extra_repr(self) -> str:
+        return f"camera={self.camera_name!r}, pattern={self.pattern.value}, demosaic={self.demosaic_method!r}, constrain={self.constrain}"
+
+
+def tap_stages(
+    isp: nn.Module,
+    model: nn.Module,
+    raw: torch.Tensor,
+    targets: torch.Tensor,
+    loss_fn,
+    *,
+    gradients: bool = True,
+) -> dict[str, dict[str, torch.Tensor]]:
+    """Intermediate images of an ISP and (optionally) the task-loss gradient at each of them.
+
+    Gradients are taken with :func:`torch.autograd.grad` with respect to the stage tensors only,
+    so no ``.grad`` buffer of the ISP or the model is touched (the paper code leaked them,
+    reference-spec §6, 18). Both modules run in eval mode for the tap and are restored after.
+
+    Args:
+        isp: a module with ``forward(raw, return_stages=True) -> (rgb, {stage: tensor})``.
+        model: task model taking the ISP output.
+        raw: ``(N, H, W)`` fixed samples.
+        targets: labels ``(N,)`` or masks, as ``loss_fn`` expects.
+        loss_fn: ``loss_fn(logits, targets) -> scalar``.
+
+    Returns:
+        ``{stage: {"image": (N, C, H, W), "gradient": (N, C, H, W)}}`` (detached; ``gradient``
+        only with ``gradients=True``).
+    """
+    modes = (isp.training, model.training)
+    isp.eval()
+    model.eval()
+    try:
+        with torch.enable_grad():
+            rgb, stages = isp(raw, return_stages=True)
+            taps = {name: {"image": t.detach().clone()} for name, t in stages.items()}
+            if gradients:
+                names = [k for k, t in stages.items() if t.requires_grad]
+                loss = loss_fn(model(rgb), targets)
+                grads = torch.autograd.grad(loss, [stages[k] for k in names], allow_unused=True)
+                for name, grad in zip(names, grads):
+                    taps[name]["gradient"] = torch.zeros_like(stages[name]) if grad is None else grad.detach()
+    finally:
+        isp.train(modes[0])
+        model.train(modes[1])
+    return taps
+
+
+class ScaledGroups(nn.Module):
+    """Per-group step sizes for a single-learning-rate optimiser: ``θ_group = scale · φ_group``.
+
+    Adam moves each parameter by about ``lr`` per step whatever its gradient, which is far too
+    much for constants with a small natural scale (a black level ~0.06 under a 0.0025 signal at
+    1 % light). Optimising ``φ = θ / scale`` instead moves ``θ`` by about ``scale · lr``. The
+    wrapped ISP's own copies of the scaled groups are frozen; its forward runs with ``θ`` substituted.
+
+    Args:
+        isp: a :class:`ParametrizedISP`.
+        scales: ``{group: scale}`` for the groups to rescale (others keep their step size).
+
+    Shape:
+        as the wrapped ISP; ``forward(raw, return_stages=...)`` is passed through.
+
+    Example:
+        >>> wrapped = ScaledGroups(ParametrizedISP("drone"), {"black_level": 0.01})
+        >>> wrapped(torch.rand(1, 8, 8)).shape
+        torch.Size([1, 3, 8, 8])
+    """
+
+    def __init__(self, isp: ParametrizedISP, scales: dict[str, float]) -> None:
+        super().__init__()
+        groups = isp.parameter_groups()
+        for name, scale in scales.items():
+            if name not in groups:
+                raise InputError(f"cannot rescale unknown parameter group {name!r} (option 'group_lr_scales'); expected some of {list(groups)}")
+            if not (scale > 0 and math.isfinite(scale)):
+                raise InputError(f"learning-rate scale of {name!r} must be a positive number (option 'group_lr_scales'), got {scale!r}")
+        self.isp = isp
+        self.scales = {name: float(s) for name, s in scales.items()}
+        self.scaled = nn.ParameterDict()
+        for name, scale in self.scales.items():
+            original = getattr(isp, name)
+            original.requires_grad_(False)
+            self.scaled[name] = nn.Parameter(original.detach().clone() / scale)
+
+    def effective(self) -> dict[str, torch.Tensor]:
+        """The substituted ISP parameters ``{qualified name: scale · φ}``."""
+        return {name: self.scaled[name] * scale for name, scale in self.scales.items()}
+
+    def forward(self, raw: torch.Tensor, *, return_stages: bool = False):
+        return torch.func.functional_call(self.isp, self.effective(), (raw,), {"return_stages": return_stages}, strict=False)
+
+    def merged(self) -> ParametrizedISP:
+        """A copy of the ISP with the learned values written back (for saving or inspection)."""
+        isp = copy.deepcopy(self.isp)
+        with torch.no_grad():
+            for name, value in self.effective().items():
+                getattr(isp, name).copy_(value)
+        return isp

@@ -1,0 +1,152 @@
+"""Figures of the learned ISPs: forensics curves and strips, customization curves, stage grids.
+
+All functions take plain tensors/tables, write one PNG atomically and return nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from lens2logit.io import atomic_path  # noqa: E402
+
+DPI = 110
+
+
+def _save(fig, path) -> None:
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=DPI, bbox_inches="tight", format="png")
+    plt.close(fig)
+
+
+def _to_display(image: torch.Tensor) -> np.ndarray:
+    """``(C, H, W)`` → ``(H, W, 3)`` in [0, 1] for imshow (single channels become grey)."""
+    image = image.detach().float()
+    if image.shape[0] == 1:
+        image = image.expand(3, -1, -1)
+    return image.clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def _normalise(image: torch.Tensor) -> torch.Tensor:
+    """Min–max scale one image to [0, 1] (for stages outside [0, 1] and gradients)."""
+    lo, hi = image.min(), image.max()
+    return (image - lo) / (hi - lo) if hi > lo else torch.zeros_like(image)
+
+
+def plot_forensics(table: pd.DataFrame, path, *, metric: str, title: str) -> None:
+    """Metric vs λ per parameter group, one panel per regularizer (paper fig. 2).
+
+    Args:
+        table: forensics table (``parameter_group, lambda, regularizer, metric, mean, std, n``);
+            group ``none`` is the clean reference and is drawn as a horizontal band.
+    """
+    sub = table[table["metric"] == metric]
+    clean = sub[sub["parameter_group"] == "none"]
+    attacks = sub[sub["parameter_group"] != "none"]
+    regularizers = list(dict.fromkeys(attacks["regularizer"])) or [""]
+    lambdas = sorted(attacks["lambda"].dropna().unique())
+    fig, axes = plt.subplots(1, len(regularizers), figsize=(4.6 * len(regularizers), 3.6), squeeze=False, sharey=True)
+    for ax, reg in zip(axes[0], regularizers):
+        part = attacks[attacks["regularizer"] == reg]
+        positions = {lam: i for i, lam in enumerate(lambdas)}  # categorical: λ = 0 has no log position
+        for group, rows in part.groupby("parameter_group", sort=False):
+            rows = rows.sort_values("lambda")
+            x = [positions[v] for v in rows["lambda"]]
+            ax.errorbar(x, rows["mean"], yerr=rows["std"].fillna(0), marker="o", ms=3, capsize=2, label=group,
+                        lw=2 if group == "all" else 1)  # fmt: skip
+        if len(clean):
+            m, s = float(clean["mean"].iloc[0]), float(np.nan_to_num(clean["std"].iloc[0]))
+            ax.axhline(m, color="k", ls="--", lw=1, label="clean")
+            ax.axhspan(m - s, m + s, color="k", alpha=0.08)
+        ax.set_xticks(range(len(lambdas)), [f"{v:g}" for v in lambdas])
+        ax.set_xlabel(f"λ ({reg})")
+        ax.set_ylabel(f"validation {metric}")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(title, fontsize=9)
+    _save(fig, path)
+
+
+def plot_strips(images: Mapping[str, torch.Tensor], path, *, title: str) -> None:
+    """One row per ISP (``reference`` first, then each attacked group), one column per sample.
+
+    Args:
+        images: ``{row name: (N, 3, H, W)}`` with the same N for every row.
+    """
+    names = list(images)
+    n = max(int(images[k].shape[0]) for k in names)
+    fig, axes = plt.subplots(len(names), n, figsize=(1.3 * n + 1.2, 1.3 * len(names)), squeeze=False)
+    for r, name in enumerate(names):
+        for c in range(n):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < images[name].shape[0]:
+                ax.imshow(_to_display(images[name][c]), interpolation="nearest")
+            if c == 0:
+                ax.set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
+    fig.suptitle(title, fontsize=9)
+    _save(fig, path)
+
+
+def plot_stage_grid(taps: Mapping[str, Mapping[str, torch.Tensor]], path, *, title: str) -> None:
+    """ISP stages (rows) × samples (columns); with gradients, a |gradient| row under each stage.
+
+    Tiles outside [0, 1] (e.g. before the clip) and gradient magnitudes are min–max scaled per
+    tile. The grid is one image (one ``imshow``), which keeps per-epoch saving cheap.
+
+    Args:
+        taps: output of :func:`lens2logit.isp.parametrized.tap_stages`:
+            ``{stage: {"image": (N, C, H, W), "gradient"?: (N, C, H, W)}}``.
+    """
+    rows: list[tuple[str, torch.Tensor]] = []
+    for stage, tap in taps.items():
+        rows.append((stage, tap["image"]))
+        if "gradient" in tap:
+            rows.append((f"|∇| {stage}", tap["gradient"].abs()))
+    n = max(int(t.shape[0]) for _, t in rows)
+    h, w = rows[0][1].shape[-2:]
+    gap = max(1, h // 16)
+    canvas = np.ones((len(rows) * (h + gap) - gap, n * (w + gap) - gap, 3))
+    for r, (name, batch) in enumerate(rows):
+        for c in range(min(n, batch.shape[0])):
+            image = batch[c].detach().float()
+            in_range = bool(image.min() >= 0 and image.max() <= 1) and not name.startswith("|∇|")
+            tile = _to_display(image if in_range else _normalise(image))
+            canvas[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = tile
+    fig, ax = plt.subplots(figsize=(1.0 * n + 1.6, 1.0 * len(rows) * h / w + 0.6))
+    ax.imshow(canvas, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([r * (h + gap) + h / 2 for r in range(len(rows))], [name for name, _ in rows], fontsize=7)
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)
+
+
+def plot_customization(curves: pd.DataFrame, path, *, metric: str, title: str) -> None:
+    """Validation metric per epoch, mean ± std over folds, one panel per intensity (paper fig. 3)."""
+    val = curves[(curves["split"] == "val") & (curves["metric"] == metric)]
+    intensities = sorted(val["intensity"].unique())
+    fig, axes = plt.subplots(1, max(len(intensities), 1), figsize=(4.2 * max(len(intensities), 1), 3.4), squeeze=False, sharey=True)
+    for ax, intensity in zip(axes[0], intensities):
+        part = val[val["intensity"] == intensity]
+        for processing, rows in part.groupby("processing", sort=False):
+            stats = rows.groupby("epoch")["value"].agg(["mean", "std"]).reset_index()
+            std = stats["std"].fillna(0)
+            (line,) = ax.plot(stats["epoch"], stats["mean"], marker="o", ms=3, label=processing)
+            ax.fill_between(stats["epoch"], stats["mean"] - std, stats["mean"] + std, color=line.get_color(), alpha=0.2)
+        ax.set_title(f"intensity {intensity:g}", fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.set_ylabel(f"validation {metric}")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    _save(fig, path)

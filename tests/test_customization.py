@@ -1,0 +1,150 @@
+"""ISP customization on a tiny real task: all three processings train, outputs are complete and honest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from isp_task_helpers import write_task
+from PIL import Image
+
+from lens2logit.errors import InputError
+from lens2logit.experiments.customization import (
+    CURVE_COLUMNS,
+    FINAL_COLUMNS,
+    build_processor,
+    final_table,
+    run_customization,
+    train_processing,
+)
+from lens2logit.experiments.forensics import load_task_data
+from lens2logit.experiments.splits import load_folds
+from lens2logit.isp.camera import DRONE
+from lens2logit.isp.neural import NeuralISP
+from lens2logit.isp.parametrized import ParametrizedISP, ScaledGroups
+
+torch.set_num_threads(1)
+TINY_NEURAL = {"encoder": "resnet18", "encoder_depth": 3, "decoder_channels": [8, 8, 8]}
+
+
+def _two_intensities(root, task="classification", n=32, size=16):
+    low = write_task(root, task, n=n, size=size, seed=0, intensity_slug="001", scale=0.01)
+    mid = write_task(root, task, n=n, size=size, seed=0, intensity_slug="005", scale=0.05)
+    return [0.01, 0.05], [low, mid]
+
+
+def _run(root, intensities, paths, **options):
+    out = {"curves_path": root / "out" / "curves.csv", "final_path": root / "out" / "final.csv",
+           "figure_path": root / "out" / "figure.png", "stages_dir": root / "out" / "stages"}  # fmt: skip
+    defaults = dict(arch="small_cnn", epochs=2, batch_size=8, lr=3e-3, seed=1, folds=2, neural=TINY_NEURAL, stage_samples=2)
+    defaults.update(options)
+    curves = run_customization(
+        intensities, [p["raw"] for p in paths], [p["targets"] for p in paths], [p["meta"] for p in paths],
+        [p["view"] for p in paths], paths[0]["folds"], **out, **defaults,
+    )  # fmt: skip
+    return curves, out
+
+
+def test_all_processings_train_and_write_curves_final_figure_and_stages(tmp_path):
+    intensities, paths = _two_intensities(tmp_path)
+    curves, out = _run(tmp_path, intensities, paths)
+    written = pd.read_csv(out["curves_path"])
+    assert list(written.columns) == CURVE_COLUMNS
+    assert set(written["processing"]) == {"static", "parametrized", "neural"}
+    assert set(written["intensity"]) == {0.01, 0.05}
+    assert set(written["epoch"]) == {1, 2} and set(written["fold"]) == {0, 1} and set(written["split"]) == {"train", "val"}
+    assert {"loss", "accuracy", "f1"} <= set(written["metric"])
+    acc = written[written["metric"] == "accuracy"]["value"]
+    assert acc.between(0, 1).all()
+    final = pd.read_csv(out["final_path"])
+    assert list(final.columns) == FINAL_COLUMNS
+    assert len(final[final["metric"] == "accuracy"]) == 3 * 2 and (final["n"] == 2).all()
+    # final = last-epoch validation rows averaged over folds
+    last = written[(written["split"] == "val") & (written["epoch"] == 2) & (written["metric"] == "accuracy")]
+    expected = last.groupby(["processing", "intensity"])["value"].mean()
+    for (processing, intensity), value in expected.items():
+        row = final[(final["processing"] == processing) & (final["intensity"] == intensity) & (final["metric"] == "accuracy")]
+        assert row["mean"].iloc[0] == pytest.approx(value)
+    stages = sorted(p.name for p in out["stages_dir"].iterdir())
+    assert stages == sorted(f"{proc}_{slug}_epoch{e:03d}.png" for proc in ("parametrized", "neural") for slug in ("001", "005") for e in (1, 2))
+    for path in (out["figure_path"], out["stages_dir"] / stages[0]):
+        with Image.open(path) as image:
+            assert min(image.size) > 100
+
+
+def test_parametrized_customization_is_deterministic(tmp_path):
+    intensities, paths = _two_intensities(tmp_path, n=24)
+    first, _ = _run(tmp_path, intensities[:1], paths[:1], processings=["parametrized"], folds=1, epochs=1, stage_samples=0)
+    second, _ = _run(tmp_path, intensities[:1], paths[:1], processings=["parametrized"], folds=1, epochs=1, stage_samples=0)
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_joint_training_moves_every_isp_group_with_scaled_black_level_steps(tmp_path):
+    _, paths = _two_intensities(tmp_path, n=16)
+    raw, targets, _, camera = load_task_data(paths[0]["raw"], paths[0]["targets"], paths[0]["meta"])
+    views = np.load(paths[0]["view"])
+    fold = load_folds(paths[0]["folds"])[0]
+    lr, steps = 1e-3, 1  # one epoch of 8 training samples in one batch = one Adam step
+    _, processor = train_processing(
+        "parametrized", raw=raw, views=views, targets=targets.numpy(), camera=camera, fold=fold, fold_index=0,
+        task="classification", n_classes=2, arch="small_cnn", epochs=steps, batch_size=8, lr=lr, seed=0,
+    )  # fmt: skip
+    learned, initial = processor.merged(), ParametrizedISP(camera)
+    for name in ("white_balance", "colour_correction", "gamma", "demosaic", "sharpening", "blur"):
+        change = (getattr(learned, name) - getattr(initial, name)).abs().max().item()
+        assert change == pytest.approx(lr, rel=0.05), name  # Adam's first step ≈ lr
+    change = (learned.black_level - initial.black_level).abs().max().item()
+    assert change == pytest.approx(lr * 0.01, rel=0.05)
+
+
+def test_segmentation_keeps_full_resolution_through_the_learned_isps(tmp_path):
+    intensities, paths = _two_intensities(tmp_path, task="segmentation", n=12, size=16)
+    curves, _ = _run(tmp_path, intensities[:1], paths[:1], arch="small_unet", processings=["parametrized", "neural"],
+                     folds=1, epochs=1, stage_samples=1, bce_weight=1.0)  # fmt: skip
+    ious = curves[curves["metric"] == "iou_dataset"]
+    assert set(ious["processing"]) == {"parametrized", "neural"} and ious["value"].between(0, 1).all()
+
+
+def test_build_processor_variants():
+    assert build_processor("static", DRONE, view="bi,s,ga", neural={}, constrain=False) is None
+    scaled = build_processor("parametrized", DRONE, view="ma,s,ga", neural={}, constrain=False)
+    assert isinstance(scaled, ScaledGroups) and scaled.isp.demosaic_method == "malvar2004"
+    plain = build_processor("parametrized", DRONE, view="bi,s,ga", neural={}, constrain=True, group_lr_scales={})
+    assert isinstance(plain, ParametrizedISP) and plain.constrain
+    assert isinstance(build_processor("neural", DRONE, view="bi,s,ga", neural=TINY_NEURAL, constrain=False), NeuralISP)
+
+
+def test_final_table_takes_the_last_epoch_of_each_fold():
+    rows = [("neural", 0.01, e, f, "val", "accuracy", v) for f, vals in enumerate([[0.1, 0.5], [0.2, 0.7]]) for e, v in zip((1, 2), vals)]
+    table = final_table(pd.DataFrame(rows, columns=CURVE_COLUMNS))
+    assert table["mean"].iloc[0] == pytest.approx(0.6)
+    assert table["std"].iloc[0] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+    assert table["n"].iloc[0] == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"processings": ["dcraw"]}, "unknown processing"),
+        ({"processings": []}, "at least one processing"),
+        ({"folds": 3}, "between 1 and 2"),
+        ({"view": "bi,u,ga"}, "no differentiable twin"),
+        ({"group_lr_scales": {"exposure": 0.1}, "processings": ["parametrized"]}, "unknown parameter group"),
+    ],
+)
+def test_bad_options_raise_input_error(tmp_path, options, message):
+    intensities, paths = _two_intensities(tmp_path, n=8)
+    with pytest.raises(InputError, match=message):
+        _run(tmp_path, intensities, paths, epochs=1, **options)
+    assert not (tmp_path / "out" / "curves.csv").exists()
+
+
+def test_mismatched_inputs_raise_input_error(tmp_path):
+    intensities, paths = _two_intensities(tmp_path, n=8)
+    with pytest.raises(InputError, match="view_paths"):
+        run_customization(
+            intensities, [p["raw"] for p in paths], [p["targets"] for p in paths], [p["meta"] for p in paths],
+            [paths[0]["view"]], paths[0]["folds"], curves_path=tmp_path / "c.csv", final_path=tmp_path / "f.csv",
+            figure_path=tmp_path / "f.png", stages_dir=tmp_path / "s", arch="small_cnn", epochs=1, batch_size=4, lr=1e-3,
+        )  # fmt: skip

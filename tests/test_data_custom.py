@@ -1,0 +1,116 @@
+"""The custom dataset: a user's DNG files (any Bayer pattern) with labels.csv or masks/."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lens2logit.data import load_dataset
+from lens2logit.errors import InputError
+
+pidng = pytest.importorskip("pidng")
+SHAPE = (32, 48)
+BLACK, WHITE = 256, 4095
+
+
+def write_dng(path, mosaic: np.ndarray, pattern: str = "GRBG"):
+    """A DNG made from a real photograph's mosaic, as a camera would write it."""
+    from pidng.core import RAW2DNG, DNGTags, Tag
+    from pidng.defs import CalibrationIlluminant, CFAPattern, DNGVersion, PhotometricInterpretation
+
+    tags = DNGTags()
+    tags.set(Tag.ImageWidth, mosaic.shape[1])
+    tags.set(Tag.ImageLength, mosaic.shape[0])
+    tags.set(Tag.TileWidth, mosaic.shape[1])
+    tags.set(Tag.TileLength, mosaic.shape[0])
+    tags.set(Tag.PhotometricInterpretation, PhotometricInterpretation.Color_Filter_Array)
+    tags.set(Tag.SamplesPerPixel, 1)
+    tags.set(Tag.BitsPerSample, 16)
+    tags.set(Tag.CFARepeatPatternDim, [2, 2])
+    tags.set(Tag.CFAPattern, getattr(CFAPattern, pattern))
+    tags.set(Tag.BlackLevel, BLACK)
+    tags.set(Tag.WhiteLevel, WHITE)
+    tags.set(Tag.ColorMatrix1, [[1, 1], [0, 1], [0, 1], [0, 1], [1, 1], [0, 1], [0, 1], [0, 1], [1, 1]])
+    tags.set(Tag.CalibrationIlluminant1, CalibrationIlluminant.D65)
+    tags.set(Tag.AsShotNeutral, [[1, 2], [1, 1], [2, 3]])
+    tags.set(Tag.Make, "lens2logit")
+    tags.set(Tag.Model, "test")
+    tags.set(Tag.DNGVersion, DNGVersion.V1_4)
+    tags.set(Tag.DNGBackwardVersion, DNGVersion.V1_2)
+    writer = RAW2DNG()
+    writer.options(tags, path=str(path.parent), compress=False)
+    writer.convert(mosaic, filename=path.stem)
+
+
+def photo_mosaics(count):
+    """Mosaics cut from a real photograph (skimage's astronaut), linearised, 12-bit."""
+    from skimage import data
+
+    photo = data.astronaut().astype(np.float64) / 255.0
+    out = []
+    for k in range(count):
+        crop = photo[40 * k : 40 * k + SHAPE[0], 60 : 60 + SHAPE[1]] ** 2.2
+        mosaic = crop[..., 1].copy()  # GRBG: G R / B G
+        mosaic[0::2, 1::2] = crop[0::2, 1::2, 0]
+        mosaic[1::2, 0::2] = crop[1::2, 0::2, 2]
+        out.append((BLACK + mosaic * (WHITE - BLACK)).round().astype(np.uint16))
+    return out
+
+
+@pytest.fixture
+def dng_folder(tmp_path):
+    mosaics = photo_mosaics(3)
+    for name, mosaic in zip(["a", "b", "c"], mosaics):
+        write_dng(tmp_path / f"{name}.dng", mosaic)
+    return tmp_path, mosaics
+
+
+def test_classification_from_labels_csv(dng_folder):
+    root, mosaics = dng_folder
+    (root / "labels.csv").write_text("file,label\na.dng,cat\nb,dog\nc.dng,cat\n")
+    data = load_dataset("custom", root, 1.0)
+    assert data.task == "classification" and data.ids == ["a", "b", "c"]
+    assert data.classes == ["cat", "dog"] and data.targets.tolist() == [0, 1, 0]
+    assert data.raw.shape == (3, *SHAPE) and data.raw.dtype == np.float32
+    assert np.array_equal(data.raw[1], mosaics[1].astype(np.float32) / 65535)  # DN / 65535, bit-identical
+    assert data.camera.pattern.value == "GRBG"
+    assert data.camera.black_level[0] == pytest.approx(BLACK / 65535)
+
+
+def test_segmentation_from_masks(dng_folder):
+    root, _ = dng_folder
+    (root / "masks").mkdir()
+    for k, name in enumerate("abc"):
+        mask = np.zeros(SHAPE, np.uint8)
+        mask[k : k + 4, 2:9] = 255
+        Image.fromarray(mask).save(root / "masks" / f"{name}.png")
+    data = load_dataset("custom", root, 1.0)
+    assert data.task == "segmentation" and data.targets.shape == (3, *SHAPE)
+    assert data.targets[2].sum() == 4 * 7 and data.targets[2][2, 2] == 1
+    with pytest.raises(InputError, match="intensity"):
+        load_dataset("custom", root, 0.5)
+
+
+@pytest.mark.parametrize("breakage, expected", [
+    ("label_for_missing", "zzz.dng"), ("image_without_label", "c.dng"), ("mask_size", "b.png"),
+    ("both_targets", "exactly one"), ("not_a_dng", "b.dng"),
+])
+def test_custom_bad_input_names_the_file(dng_folder, breakage, expected):
+    root, _ = dng_folder
+    labels = "file,label\na.dng,cat\nb.dng,dog\nc.dng,cat\n"
+    if breakage == "label_for_missing":
+        labels += "zzz.dng,cat\n"
+    elif breakage == "image_without_label":
+        labels = "file,label\na.dng,cat\nb.dng,dog\n"
+    elif breakage == "not_a_dng":
+        (root / "b.dng").write_bytes(b"garbage")
+    if breakage in ("mask_size", "both_targets"):
+        (root / "masks").mkdir()
+        for name in "abc":
+            shape = (SHAPE[0], SHAPE[1] + 2) if name == "b" else SHAPE
+            Image.fromarray(np.zeros(shape, np.uint8)).save(root / "masks" / f"{name}.png")
+    if breakage != "mask_size":
+        (root / "labels.csv").write_text(labels)
+    with pytest.raises(InputError, match=expected):
+        load_dataset("custom", root, 1.0)

@@ -1,0 +1,288 @@
+"""DVC: the study is reproduced once (`dvc repro`, tiny config), pushed, and pulled into fresh clones.
+
+Everything happens in temp copies: the real repository's .dvc cache, remote and results are
+never touched. Remotes: the committed default local-directory remote (path overridden in
+.dvc/config.local) and the committed S3-compatible `b2` remote pointed at a moto server on
+127.0.0.1. The real workflow runs; nothing is mocked.
+"""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import BIN, free_port, run, snakemake_has_nothing_to_do, tool_env
+
+pytestmark = pytest.mark.slow
+
+
+def clone(study, name: str, remote_url: Path | None = None) -> Path:
+    dest = study.base / name
+    run(["git", "clone", "-q", str(study.origin), str(dest)], study.base)
+    run(["dvc", "remote", "modify", "--local", "local", "url", str(remote_url or study.remote)], dest)
+    return dest
+
+
+def pull(repo: Path, *args: str, env=None, check=True):
+    """The documented pull (`make pull`): dvc pull, clear errors, one mtime for all outputs."""
+    return run([str(BIN / "python"), "scripts/dvc/pull.py", *args], repo, env=env, check=check)
+
+
+def workspace_vs_lock(repo: Path) -> tuple[list[str], list[str], list[str]]:
+    """(correct, wrong, missing) files of every output in dvc.lock, by content hash."""
+    correct, wrong, missing = [], [], []
+    cache = repo / ".dvc/cache/files/md5"
+
+    def check(path: Path, md5: str):
+        if not path.exists():
+            missing.append(str(path))
+        elif hashlib.md5(path.read_bytes()).hexdigest() == md5:
+            correct.append(str(path))
+        else:
+            wrong.append(str(path))
+
+    stages = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    for out in (o for s in stages.values() for o in s.get("outs", [])):
+        md5 = out["md5"]
+        if md5.endswith(".dir"):
+            manifest = cache / md5[:2] / md5[2:]
+            if not manifest.exists():  # directory never fetched: all of it is missing
+                missing.append(out["path"])
+                continue
+            for entry in json.loads(manifest.read_text()):
+                check(repo / out["path"] / entry["relpath"], entry["md5"])
+        else:
+            check(repo / out["path"], md5)
+    return correct, wrong, missing
+
+
+def dvc_status(repo: Path) -> dict:
+    return json.loads(run(["dvc", "status", "--json"], repo).stdout or "{}")
+
+
+def job_counts(dry_run_output: str) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a Snakemake dry run."""
+    counts, in_table = {}, False
+    for line in dry_run_output.splitlines():
+        if line.startswith("Job stats"):
+            in_table = True
+        elif in_table:
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+                counts[parts[0]] = int(parts[1])
+            elif parts and parts[0] == "total":
+                break
+    return counts
+
+
+# ---- the study itself --------------------------------------------------------------------
+
+
+def test_repro_leaves_a_clean_pipeline_with_metrics_and_plots(dvc_study):
+    origin = dvc_study.origin
+    assert dvc_status(origin) == {}, "dvc status must be clean right after dvc repro"
+    nothing, out = snakemake_has_nothing_to_do(origin)
+    assert nothing, out[-3000:]
+    assert (origin / ".snakemake/metadata").is_dir()
+
+    metrics = json.loads(run(["dvc", "metrics", "show", "--json"], origin).stdout)
+    summary = metrics[""]["data"]["results/drift/microscopy/summary.json"]["data"]
+    for key in ("metric", "diagonal_mean", "off_diagonal_mean"):
+        assert key in summary, summary
+    assert 0.0 <= summary["diagonal_mean"] <= 1.0
+
+    plots = run(["dvc", "plots", "show", "--json"], origin).stdout
+    data = json.loads(plots)["data"]  # "errors" lists the tasks this config does not run
+    rendered = data["results/drift/microscopy/matrix.csv"][0]["content"]
+    values = rendered["data"]["values"]
+    matrix = (origin / "results/drift/microscopy/matrix.csv").read_text().splitlines()
+    assert len(values) == len(matrix) - 1
+    assert {"train_view", "test_view", "mean"} <= set(values[0])
+    print(f"\n[timing] copy {dvc_study.seconds['copy']:.1f}s, dvc repro {dvc_study.seconds['repro']:.1f}s, "
+          f"dvc push {dvc_study.seconds['push']:.1f}s")
+
+
+# ---- fresh clone + pull from the local-directory remote ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def pulled(dvc_study):
+    repo = clone(dvc_study, "clone_local")
+    assert not (repo / "results").exists()
+    t = time.monotonic()
+    pull(repo)
+    print(f"\n[timing] clone + pull {time.monotonic() - t:.1f}s")
+    return repo
+
+
+def test_pull_restores_every_artifact(pulled):
+    correct, wrong, missing = workspace_vs_lock(pulled)
+    assert not wrong and not missing, (wrong, missing)
+    assert len(correct) > 50
+    assert (pulled / ".snakemake/metadata").is_dir()
+    assert dvc_status(pulled) == {}
+
+
+def test_pulled_study_has_nothing_to_do(pulled):
+    nothing, out = snakemake_has_nothing_to_do(pulled)
+    assert nothing, out[-3000:]
+
+
+def test_file_times_matter_and_pull_fixes_them(pulled):
+    """An input newer than its outputs triggers reruns (as after a plain `dvc pull`); sync_mtimes undoes it."""
+    raw = pulled / "results/data/microscopy/100/raw.npy"
+    later = time.time() + 60
+    os.utime(raw, (later, later))
+    # --max-checksum-file-size 1: behave as for the paper's large files, which are never checksummed.
+    nothing, out = snakemake_has_nothing_to_do(pulled, "--max-checksum-file-size", "1")
+    assert not nothing and "render_view" in job_counts(out), out[-3000:]
+    run([str(BIN / "python"), "scripts/dvc/sync_mtimes.py"], pulled)
+    nothing, out = snakemake_has_nothing_to_do(pulled, "--max-checksum-file-size", "1")
+    assert nothing, out[-3000:]
+
+
+def test_config_change_reruns_exactly_the_affected_jobs(pulled):
+    config = yaml.safe_load((pulled / "config.yaml").read_text())
+    config["corruptions"]["severity"] = config["corruptions"]["severity"] % 5 + 1
+    (pulled / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    n_views = len(config["views"])
+
+    _, out = snakemake_has_nothing_to_do(pulled)
+    assert job_counts(out) == {
+        "score_corruptions": n_views,
+        "aggregate_corruptions": 1,
+        "summarize": 1,
+        "all": 1,
+    }, out[-3000:]
+    assert "drift" in dvc_status(pulled)
+
+    untouched = sorted((pulled / "results/models").rglob("*.pt")) + sorted((pulled / "results/metrics").rglob("*.csv"))
+    before = {p: p.stat().st_mtime_ns for p in untouched}
+    table = pulled / "results/corruptions/microscopy/table.csv"
+    old_table = table.read_bytes()
+    t = time.monotonic()
+    run(["dvc", "repro"], pulled, timeout=1200)
+    print(f"\n[timing] dvc repro after one config change {time.monotonic() - t:.1f}s")
+    assert {p: p.stat().st_mtime_ns for p in untouched} == before, "models/metrics must not be recomputed"
+    assert table.read_bytes() != old_table
+    assert dvc_status(pulled) == {}
+    nothing, out = snakemake_has_nothing_to_do(pulled)
+    assert nothing, out[-3000:]
+
+
+# ---- the same round trip over the S3 protocol (moto server on loopback) ------------------
+
+
+@pytest.fixture(scope="module")
+def moto_s3(tmp_path_factory):
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "w")
+    proc = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        import boto3
+
+        url = f"http://127.0.0.1:{port}"
+        s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        for _ in range(100):
+            try:
+                s3.list_buckets()
+                break
+            except Exception:
+                if proc.poll() is not None:
+                    pytest.fail(f"moto_server exited with {proc.returncode}")
+                time.sleep(0.1)
+        s3.create_bucket(Bucket="lens2logit-test")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def use_moto(repo: Path, url: str):
+    """Point the committed `b2` remote at moto, in the git-ignored .dvc/config.local only."""
+    run(["dvc", "remote", "modify", "--local", "b2", "url", "s3://lens2logit-test/cache"], repo)
+    run(["dvc", "remote", "modify", "--local", "b2", "endpointurl", url], repo)
+
+
+def test_s3_round_trip(dvc_study, moto_s3):
+    env = tool_env(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    use_moto(dvc_study.origin, moto_s3)
+    t = time.monotonic()
+    run(["dvc", "push", "-r", "b2"], dvc_study.origin, env=env)
+    pushed = time.monotonic() - t
+
+    repo = clone(dvc_study, "clone_s3", remote_url=dvc_study.base / "no-such-remote")
+    use_moto(repo, moto_s3)
+    t = time.monotonic()
+    pull(repo, "-r", "b2", env=env)
+    print(f"\n[timing] S3 push {pushed:.1f}s, pull {time.monotonic() - t:.1f}s")
+    correct, wrong, missing = workspace_vs_lock(repo)
+    assert not wrong and not missing and correct, (wrong, missing)
+    assert dvc_status(repo) == {}
+    nothing, out = snakemake_has_nothing_to_do(repo)
+    assert nothing, out[-3000:]
+    committed = run(["git", "show", "HEAD:.dvc/config"], repo).stdout
+    assert "verify = true" in committed and "testing" not in committed and "127.0.0.1" not in committed
+
+
+# ---- failures: corrupted remote object, interrupted pull ---------------------------------
+
+
+def test_corrupted_remote_object_is_detected(dvc_study):
+    bad_remote = dvc_study.base / "remote_corrupted"
+    subprocess.run(["cp", "-a", str(dvc_study.remote), str(bad_remote)], check=True)
+    victim = dvc_study.origin / "results/drift/microscopy/summary.json"
+    md5 = hashlib.md5(victim.read_bytes()).hexdigest()
+    obj = bad_remote / "files/md5" / md5[:2] / md5[2:]
+    obj.chmod(0o644)
+    obj.write_text('{"metric": "accuracy", "diagonal_mean": 1.0}')
+
+    repo = clone(dvc_study, "clone_corrupted", remote_url=bad_remote)
+    proc = pull(repo, check=False)
+    assert proc.returncode != 0
+    assert "failed verification" in proc.stderr and md5 in proc.stderr, proc.stderr[-3000:]
+    assert "results/drift/microscopy/summary.json" in proc.stderr
+    correct, wrong, missing = workspace_vs_lock(repo)
+    assert not wrong, wrong
+    assert not (repo / "results/drift/microscopy/summary.json").exists()
+    assert dvc_status(repo) != {}
+
+
+def test_interrupted_pull_leaves_nothing_that_looks_complete(dvc_study):
+    repo = clone(dvc_study, "clone_interrupted")
+    proc = subprocess.Popen([str(BIN / "python"), "scripts/dvc/pull.py"], cwd=repo, env=tool_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if any((repo / "results").glob("*/*")):  # checkout has begun
+                time.sleep(0.02)
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.002)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    correct, wrong, missing = workspace_vs_lock(repo)
+    if proc.returncode == 0 or not missing:
+        pytest.skip("the pull finished before it could be interrupted")
+    assert not wrong, f"files with wrong content after an interrupted pull: {wrong}"
+    assert dvc_status(repo) != {}
+    pull(repo)
+    correct, wrong, missing = workspace_vs_lock(repo)
+    assert not wrong and not missing
+    assert dvc_status(repo) == {}

@@ -1,0 +1,167 @@
+"""Drift forensics on a tiny real task: attacks hurt, regularisation holds the output, bad options fail."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from isp_task_helpers import train_models, write_task
+from PIL import Image
+from skimage.metrics import structural_similarity
+
+from lens2logit.errors import InputError
+from lens2logit.experiments.forensics import TABLE_COLUMNS, attack_isp, evaluate, load_task_data, run_forensics
+from lens2logit.experiments.ssim import get_regularizer, ssim, ssim_distance, ssim_map
+from lens2logit.experiments.train import load_model
+from lens2logit.isp.parametrized import ParametrizedISP
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def task(tmp_path_factory):
+    root = tmp_path_factory.mktemp("forensics")
+    paths = write_task(root, "classification", n=40, size=16, seed=0)
+    paths["models"] = train_models(paths, "classification", root / "models", epochs=5)
+    return paths
+
+
+def _fold_data(task, fold=0):
+    raw, targets, _, camera = load_task_data(task["raw"], task["targets"], task["meta"])
+    model, ckpt = load_model(task["models"][fold])
+    tr, va = torch.as_tensor(ckpt["train_indices"]), torch.as_tensor(ckpt["val_indices"])
+    reference = ParametrizedISP(camera).eval()
+    for p in reference.parameters():
+        p.requires_grad_(False)
+    return model, reference, (raw[tr], targets[tr]), (raw[va], targets[va])
+
+
+def test_ssim_matches_scikit_image_inside_the_border():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 32, 32, generator=g)
+    y = (x + 0.1 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    ours = ssim_map(x, y)[0, :, 5:-5, 5:-5]
+    for c in range(3):
+        _, full = structural_similarity(
+            x[0, c].numpy(), y[0, c].numpy(), data_range=1.0, gaussian_weights=True, sigma=1.5,
+            use_sample_covariance=False, full=True,
+        )  # fmt: skip
+        assert np.allclose(ours[c].numpy(), full[5:-5, 5:-5], atol=1e-5)
+    assert ssim(x, x).item() == pytest.approx(1.0, abs=1e-6)
+    assert ssim_distance(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    assert 0 < ssim_distance(x, y).item() < ssim_distance(x, torch.rand(x.shape, generator=g)).item()
+    assert get_regularizer("mse")(x, y).item() == pytest.approx(float(((x - y) ** 2).mean()), rel=1e-6)
+
+
+def test_unregularised_attack_lowers_the_metric_and_leaves_reference_and_model_alone(task):
+    model, reference, (x_tr, y_tr), (x_va, y_va) = _fold_data(task)
+    clean = evaluate(reference, model, x_va, y_va, task="classification")
+    assert clean["accuracy"] >= 0.75  # the task model works on its own view
+    ref_state = {k: v.clone() for k, v in reference.state_dict().items()}
+    model_state = {k: v.clone() for k, v in model.state_dict().items()}
+    adversarial, history = attack_isp(
+        reference, model, x_tr, y_tr, task="classification", group="all", lam=0.0, regularizer="mse",
+        steps=12, lr=0.02, batch_size=16, seed=0,
+    )  # fmt: skip
+    attacked = evaluate(adversarial, model, x_va, y_va, task="classification", reference=reference)
+    assert attacked["accuracy"] < clean["accuracy"]
+    assert history[-1]["task_loss"] > history[0]["task_loss"]
+    assert all(torch.equal(v, ref_state[k]) for k, v in reference.state_dict().items())
+    assert all(torch.equal(v, model_state[k]) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters()) and not model.training
+    assert adversarial is not reference and not any(p is q for p in adversarial.parameters() for q in reference.parameters())
+
+
+def test_only_the_selected_group_moves(task):
+    model, reference, (x_tr, y_tr), _ = _fold_data(task)
+    adversarial, _ = attack_isp(
+        reference, model, x_tr, y_tr, task="classification", group="gamma", lam=0.0, regularizer="ssim",
+        steps=3, lr=0.05, batch_size=8, seed=1,
+    )  # fmt: skip
+    moved = {n for n, p in adversarial.named_parameters() if not torch.equal(p, dict(reference.named_parameters())[n])}
+    assert moved == {"gamma"}
+
+
+@pytest.mark.parametrize("regularizer", ["mse", "ssim"])
+def test_large_lambda_keeps_the_output_close_to_the_reference(task, regularizer):
+    model, reference, (x_tr, y_tr), (x_va, y_va) = _fold_data(task)
+    distances = {}
+    for lam in (0.0, 1e4):
+        adversarial, _ = attack_isp(
+            reference, model, x_tr, y_tr, task="classification", group="all", lam=lam, regularizer=regularizer,
+            steps=10, lr=0.02, batch_size=16, seed=2,
+        )  # fmt: skip
+        distances[lam] = evaluate(adversarial, model, x_va, y_va, task="classification", reference=reference)
+    assert distances[1e4]["mse_to_reference"] < 0.2 * distances[0.0]["mse_to_reference"]
+    assert distances[1e4]["ssim_to_reference"] > distances[0.0]["ssim_to_reference"]
+
+
+def test_run_forensics_writes_table_figure_strips_and_params(task, tmp_path):
+    out = {name: tmp_path / f"{name}.{ext}" for name, ext in [("table", "csv"), ("figure", "png"), ("strips", "png"), ("params", "json")]}
+    table = run_forensics(
+        task["models"], task["raw"], task["targets"], task["meta"],
+        table_path=out["table"], figure_path=out["figure"], strips_path=out["strips"], params_path=out["params"],
+        groups=["white_balance", "blur", "all"], lambdas=[0.0, 100.0], regularizers=["mse", "ssim"],
+        steps=3, lr=0.02, batch_size=16, seed=3,
+    )  # fmt: skip
+    written = pd.read_csv(out["table"])
+    assert list(written.columns) == TABLE_COLUMNS
+    assert len(written) == len(table)
+    attacks = written[written["parameter_group"] != "none"]
+    assert set(attacks["parameter_group"]) == {"white_balance", "blur", "all"}
+    assert set(attacks["lambda"]) == {0.0, 100.0} and set(attacks["regularizer"]) == {"mse", "ssim"}
+    assert (written["n"] == 2).all()  # one value per fold
+    clean = written[(written["parameter_group"] == "none") & (written["metric"] == "accuracy")]
+    assert len(clean) == 1 and 0.0 <= clean["mean"].iloc[0] <= 1.0
+    assert set(written["metric"]) == {"accuracy", "f1", "mse_to_reference", "ssim_to_reference"}
+    params = json.loads(out["params"].read_text())
+    assert len(params["attacks"]) == 3 * 2 * 2 and params["reference"]["gamma"] == pytest.approx(2.2)
+    for name in ("figure", "strips"):
+        with Image.open(out[name]) as image:
+            assert image.size[0] > 100 and image.size[1] > 100
+
+
+def test_run_forensics_is_deterministic(task, tmp_path):
+    kwargs = dict(groups=["colour_correction"], lambdas=[0.0], regularizers=["mse"], steps=2, lr=0.02, batch_size=8, seed=4)
+    tables = [
+        run_forensics(task["models"][:1], task["raw"], task["targets"], task["meta"], table_path=tmp_path / f"t{i}.csv",
+                      figure_path=tmp_path / f"f{i}.png", strips_path=tmp_path / f"s{i}.png", params_path=tmp_path / f"p{i}.json", **kwargs)
+        for i in range(2)
+    ]  # fmt: skip
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"groups": ["tone_curve"]}, "unknown parameter group"),
+        ({"groups": []}, "at least one parameter group"),
+        ({"lambdas": []}, "at least one λ"),
+        ({"lambdas": [-1.0]}, "≥ 0"),
+        ({"regularizers": ["l1"]}, "unknown regularizer"),
+        ({"view": "me,s,ga"}, "no differentiable twin"),
+        ({"view": "ma,s,ga"}, "trained on view 'bi-s-ga'"),
+    ],
+)
+def test_bad_options_raise_input_error(task, tmp_path, options, message):
+    with pytest.raises(InputError, match=message):
+        run_forensics(
+            task["models"], task["raw"], task["targets"], task["meta"], table_path=tmp_path / "t.csv",
+            figure_path=tmp_path / "f.png", strips_path=tmp_path / "s.png", params_path=tmp_path / "p.json",
+            steps=1, **options,
+        )  # fmt: skip
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_segmentation_model_on_a_classification_task_is_rejected(tmp_path):
+    seg = write_task(tmp_path / "seg", "segmentation", n=8, size=16, seed=1)
+    cls = write_task(tmp_path / "cls", "classification", n=8, size=16, seed=1)
+    models = train_models(seg, "segmentation", tmp_path / "models", epochs=1, folds=1)
+    with pytest.raises(InputError, match="segmentation model"):
+        run_forensics(
+            models, cls["raw"], cls["targets"], cls["meta"], table_path=tmp_path / "t.csv", figure_path=tmp_path / "f.png",
+            strips_path=tmp_path / "s.png", params_path=tmp_path / "p.json", steps=1,
+        )  # fmt: skip

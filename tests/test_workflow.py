@@ -1,0 +1,246 @@
+"""The Snakemake workflow, run for real on the tiny config (configs/test.yaml).
+
+One run is shared by the module: the outputs' shapes and contents, a second run that does
+nothing, a parameter change that reruns only what depends on it, and a training job killed
+with SIGKILL that is never taken as finished.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from lens2logit.isp.views import get_view
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report", "envs", "config.yaml", "configs", "profiles")
+TEST_CONFIG = yaml.safe_load((REPO / "configs" / "test.yaml").read_text())
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
+
+pytestmark = pytest.mark.slow
+
+
+def copy_workflow(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    cmd = [str(SNAKEMAKE), "--configfile", "configs/test.yaml", "--cores", "2", *args]
+    proc = subprocess.run(cmd, cwd=workdir, env=ENV, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Parse the 'Job stats' table of a dry run into {rule: count}."""
+    counts = {}
+    for line in output.splitlines():
+        m = re.match(r"^\s*([a-z_]+)\s+(\d+)\s*$", line)
+        if m and m.group(1) != "total":
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
+    snakemake(workdir)
+    return workdir
+
+
+VIEWS = TEST_CONFIG["views"]
+TASKS = TEST_CONFIG["tasks"]
+FOLDS = TEST_CONFIG["drift"]["folds"]
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_drift_matrix_has_every_pair_and_metric(run, task):
+    table = pd.read_csv(run / f"results/drift/{task}/matrix.csv")
+    assert list(table.columns[:6]) == ["train_view", "test_view", "metric", "mean", "std", "n"]
+    metrics = {"accuracy", "precision", "recall", "f1"} if task != "drone_segmentation" else {"iou_image", "iou_dataset"}
+    assert set(table["metric"]) == metrics
+    assert len(table) == len(VIEWS) ** 2 * len(metrics)
+    for metric in metrics:
+        sub = table[table.metric == metric]
+        assert set(zip(sub.train_view, sub.test_view)) == {(a, b) for a in VIEWS for b in VIEWS}
+    assert (table["n"] == FOLDS).all()
+    assert table["mean"].between(0, 1).all() and (table["std"].dropna() >= 0).all()
+    # labels contain commas, so the CSV must quote them
+    assert '"bi,s,me"' in (run / f"results/drift/{task}/matrix.csv").read_text()
+    for name in ("matrix.png", "difference.png"):
+        assert (run / f"results/drift/{task}/{name}").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_per_model_metrics_match_a_fresh_evaluation(run, task):
+    """The aggregated cell equals the mean of the per-fold tables, which equal a fresh evaluation."""
+    from lens2logit.experiments.evaluate import evaluate_model
+
+    aug = TEST_CONFIG["drift"]["augmentations"][0]
+    view = get_view(VIEWS[0])
+    values = []
+    for k in range(FOLDS):
+        model = run / f"results/models/{task}/{aug}/100/{view.slug}/fold{k}.pt"
+        fresh = evaluate_model(model, [{"views": run / f"results/views/{task}/100/{get_view(VIEWS[-1]).slug}.npy",
+                                        "targets": run / f"results/data/{task}/100/targets.npy", "test_view": VIEWS[-1]}])
+        metric = fresh["metric"].iloc[0]
+        stored = pd.read_csv(run / f"results/metrics/{task}/{aug}/100/{view.slug}/fold{k}.csv")
+        row = stored[(stored.test_view == VIEWS[-1]) & (stored.metric == metric) & np.isclose(stored.test_intensity, 1.0)]
+        assert row["value"].iloc[0] == pytest.approx(fresh["value"].iloc[0], abs=1e-6)
+        values.append(row["value"].iloc[0])
+    table = pd.read_csv(run / f"results/drift/{task}/matrix.csv")
+    cell = table[(table.train_view == VIEWS[0]) & (table.test_view == VIEWS[-1]) & (table.metric == metric)]
+    assert cell["mean"].iloc[0] == pytest.approx(np.mean(values))
+
+
+def test_folds_partition_the_dataset(run):
+    import json
+
+    for task in TASKS:
+        folds = json.loads((run / f"results/splits/{task}.json").read_text())["folds"]
+        n = len(np.load(run / f"results/data/{task}/100/targets.npy", mmap_mode="r"))
+        vals = sorted(i for f in folds for i in f["val"])
+        assert vals == list(range(n))
+        for f in folds:
+            assert not set(f["train"]) & set(f["val"])
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_corruption_table_and_comparison(run, task):
+    table = pd.read_csv(run / f"results/corruptions/{task}/table.csv")
+    assert list(table.columns) == ["view", "corruption", "metric", "mean", "std", "n"]
+    names = set(TEST_CONFIG["corruptions"]["names"]) | {"identity"}
+    assert set(table["corruption"]) == names
+    assert set(table["view"]) == set(VIEWS)
+    assert (table["n"] == FOLDS).all()
+    comp = pd.read_csv(run / f"results/corruptions/{task}/comparison.csv")
+    assert comp["view"].tolist() == VIEWS + ["all"]
+    # the clean score of the corruption run is the drift matrix's diagonal
+    drift = pd.read_csv(run / f"results/drift/{task}/matrix.csv")
+    metric = comp["metric"].iloc[0]
+    diag = drift[(drift.metric == metric) & (drift.train_view == drift.test_view)].set_index("train_view")["mean"]
+    for _, row in comp.iloc[:-1].iterrows():
+        assert row["clean"] == pytest.approx(diag[row["view"]], abs=1e-6)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_intensity_matrix(run, task):
+    table = pd.read_csv(run / f"results/intensity/{task}/matrix.csv")
+    assert list(table.columns) == ["train_intensity", "test_intensity", "metric", "mean", "std", "n"]
+    levels = sorted(TEST_CONFIG["intensity_drift"]["intensities"])
+    for metric, sub in table.groupby("metric"):
+        assert sorted(set(sub.train_intensity)) == levels and sorted(set(sub.test_intensity)) == levels
+        assert len(sub) == len(levels) ** 2
+    assert (run / f"results/intensity/{task}/matrix.png").exists()
+
+
+def test_summary_and_report(run):
+    text = (run / "results/summary.md").read_text()
+    for task in TASKS:
+        assert task in text
+    snakemake(run, "--report", "results/report.html")
+    assert (run / "results/report.html").stat().st_size > 10_000
+
+
+def test_second_run_has_nothing_to_do(run):
+    out = snakemake(run, "-n").stdout
+    assert "Nothing to be done" in out, out[-2000:]
+
+
+def test_changing_one_view_parameter_reruns_only_its_dependents(run):
+    """unsharp=2d changes only the unsharp-masked views ('u' in the label)."""
+    out = snakemake(run, "-n", "--config", "unsharp=2d").stdout
+    jobs = planned_jobs(out)
+    u_views = [v for v in VIEWS if get_view(v).sharpen == "unsharp_masking"]
+    assert u_views, "the test config must contain an unsharp-masked view"
+    assert jobs.get("render_view") == len(u_views), jobs
+    assert jobs.get("train_model") == len(u_views) * FOLDS * len(TEST_CONFIG["drift"]["augmentations"]), jobs
+    assert "prepare_dataset" not in jobs and "synthesize_data" not in jobs and "make_splits" not in jobs
+
+
+def test_sigkill_mid_training_never_leaves_a_finished_model(run):
+    task, view = "microscopy", get_view(VIEWS[0]).slug
+    aug = TEST_CONFIG["drift"]["augmentations"][0]
+    target = run / f"results/models/{task}/{aug}/100/{view}/fold0.pt"
+    target.unlink()
+    log = run / f"logs/train_model/{task}/{aug}/100/{view}/fold0.log"
+    log.unlink(missing_ok=True)
+    slow = ["--config", "training={classification: {arch: small_cnn, epochs: 400, batch_size: 4, lr: 0.002}, "
+            "segmentation: {arch: small_unet, epochs: 1, batch_size: 16, lr: 0.002}, threads: 1, progress: false}"]
+    cmd = [str(SNAKEMAKE), "--configfile", "configs/test.yaml", "--cores", "1", str(target.relative_to(run)), *slow]
+    proc = subprocess.Popen(cmd, cwd=run, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while not log.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        assert log.exists(), "training job never started"
+        time.sleep(4)  # well inside the 400 epochs
+        assert proc.poll() is None, "training finished before it could be killed; make it slower"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not target.exists(), "a killed training job left a model file"
+    leftovers = [p.name for p in target.parent.iterdir() if p.name.endswith(".pt") and not p.name.startswith(".")]
+    assert "fold0.pt" not in leftovers
+    # Snakemake remembers the job as incomplete and reruns it; the final model loads.
+    assert "train_model" in planned_jobs(snakemake(run, "-n", "--rerun-incomplete").stdout)
+    snakemake(run, "--rerun-incomplete")
+    from lens2logit.experiments.train import load_model
+
+    model, ckpt = load_model(target)
+    assert ckpt["fold"] == 0
+    assert "Nothing to be done" in snakemake(run, "-n").stdout
+
+
+@pytest.mark.parametrize(
+    "override, needle",
+    [
+        ({"views": ["bi,s,me", "xx,s,me"]}, "views"),
+        ({"tasks": ["microscopy", "histology"]}, "tasks"),
+        ({"training": {"classification": {"arch": "small_cnn", "epochs": -1, "batch_size": 4, "lr": 0.1},
+                       "segmentation": {"arch": "small_unet", "epochs": 1, "batch_size": 4, "lr": 0.1}}}, "epochs"),
+    ],
+)
+def test_bad_config_is_rejected_before_any_job(tmp_path, override, needle):
+    workdir = copy_workflow(tmp_path / "wf")
+    cfg = {**TEST_CONFIG, **override}
+    (workdir / "configs" / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run([str(SNAKEMAKE), "--configfile", "configs/bad.yaml", "-n", "--cores", "1"], cwd=workdir,
+                          env=ENV, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert needle in (proc.stdout + proc.stderr)
+    assert not (workdir / "results").exists() and not (workdir / "data").exists()
+
+
+def test_lint_is_clean():
+    proc = subprocess.run([str(SNAKEMAKE), "--lint"], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_paper_config_builds_its_dag():
+    proc = subprocess.run([str(SNAKEMAKE), "--configfile", "configs/paper.yaml", "-n", "--cores", "8", "--quiet", "rules"],
+                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = planned_jobs(proc.stdout)
+    # 3 tasks × 12 views × 5 folds × 3 augmentations at full light, plus the intensity models
+    assert jobs["train_model"] == 3 * 12 * 5 * 3 + 3 * 6 * 5
