@@ -60,6 +60,11 @@ def main(argv=None) -> int:
     parser.add_argument("--camera", default="drone", choices=sorted(isp.CAMERAS))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chunk-pixels", type=int, default=None, help="override isp.pipeline.CHUNK_PIXELS")
+    parser.add_argument(
+        "--literal",
+        action="store_true",
+        help="also time the literal torch path (isp.render_steps: each view from scratch, full YUV round trips)",
+    )
     args = parser.parse_args(argv)
 
     camera = isp.get_camera(args.camera)
@@ -76,6 +81,22 @@ def main(argv=None) -> int:
     lib_time, lib_cpu = best_of(lambda: isp.render_views(batch, camera, threads=args.threads), args.repeats)
     lib_rate = len(batch) / lib_time
 
+    if args.literal:
+        small = batch[: min(8, len(batch))]
+
+        def literal():
+            for view in isp.VIEW_SPECS:
+                isp.render_steps(small, view, camera)
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # same footing as render_views' single-threaded workers
+        literal()  # warm-up
+        lit_time, _ = best_of(literal, 1)
+        torch.set_num_threads(threads)
+        shared_time, _ = best_of(lambda: isp.render_views(small, camera, threads=1), 1)
+        print(f"literal torch path (per view, YUV round trips, 1 batch): {len(small) / lit_time:8.2f} tiles/s; "
+              f"render_views threads=1 on the same tiles: {len(small) / shared_time:8.2f} tiles/s")
+
     # Peak Python-heap allocations of one reference tile, and the process's peak RSS (library batch included).
     tracemalloc.start()
     ref.reference_views(ref_tiles[0], isp.VIEW_SPECS, camera)
@@ -91,7 +112,8 @@ def main(argv=None) -> int:
     # On a shared machine the wall clock includes waiting for the CPU; CPU time does not.
     ref_per_cpu, lib_per_cpu = len(ref_tiles) / ref_cpu, len(batch) / lib_cpu
     print(f"per CPU-second: reference {ref_per_cpu:.2f} tiles, library {lib_per_cpu:.2f} tiles "
-          f"(ratio {lib_per_cpu / ref_per_cpu:.1f}x); load average {os.getloadavg()[0]:.1f}")
+          f"(ratio {lib_per_cpu / ref_per_cpu:.1f}x); library got {lib_cpu / lib_time:.2f} CPUs on average; "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"memory: reference peak heap per tile {ref_peak / 2**20:.1f} MiB; library outputs {out_bytes / 2**20:.1f} MiB; "
           f"process peak RSS {peak_rss / 2**20:.0f} MiB")
     return 0

@@ -76,6 +76,11 @@ def task_root_param(wildcards):
     return source_root(TASK_SOURCE[wildcards.task])
 
 
+def tile_cache_param(wildcards):
+    # Derived tiles stay out of the dataset folder, which DVC versions as it was made.
+    return f"results/cache/tiles/{TASK_SOURCE[wildcards.task]}"
+
+
 def dataset_marker(wildcards):
     """The file that says a source dataset is complete (its verified manifest)."""
     if config["data"]["source"] == "path":

@@ -28,7 +28,7 @@ elif config["data"]["source"] in ("zenodo", "b2"):
         conda:
             "../envs/lens2logit.yaml"
         params:
-            root=DATA_ROOT,
+            root=source_root_param,
             source=config["data"]["source"],
         script:
             "../scripts/download_data.py"
@@ -50,5 +50,6 @@ rule prepare_dataset:
     params:
         root=task_root_param,
         tile_size=config["data"].get("tile_size", 256),
+        cache_dir=tile_cache_param,
     script:
         "../scripts/prepare_dataset.py"

@@ -7,6 +7,7 @@ with job(snakemake):
         snakemake.params.root,
         int(snakemake.wildcards.intensity) / 100,
         tile_size=snakemake.params.tile_size,
+        cache_dir=snakemake.params.cache_dir,
         raw_path=snakemake.output.raw,
         targets_path=snakemake.output.targets,
         meta_path=snakemake.output.meta,

@@ -114,3 +114,12 @@ def test_custom_bad_input_names_the_file(dng_folder, breakage, expected):
         (root / "labels.csv").write_text(labels)
     with pytest.raises(InputError, match=expected):
         load_dataset("custom", root, 1.0)
+
+
+def test_cli_info_on_custom_data(dng_folder, monkeypatch, capsys):
+    from test_synth import run_data_cli
+
+    root, _ = dng_folder
+    (root / "labels.csv").write_text("file,label\na,cat\nb,dog\nc,cat\n")
+    assert run_data_cli(["data", "info", "custom", "--root", str(root)], monkeypatch) == 0
+    assert "custom (classification, GRBG): 3 samples at each of 1 intensities [1]; cat: 2, dog: 1" in capsys.readouterr().out

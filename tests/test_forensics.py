@@ -13,7 +13,7 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.forensics import TABLE_COLUMNS, attack_isp, evaluate, load_task_data, run_forensics
+from lens2logit.experiments.forensics import TABLE_COLUMNS, attack_isp, evaluate, load_task_data, render_all, run_forensics
 from lens2logit.experiments.ssim import get_regularizer, ssim, ssim_distance, ssim_map
 from lens2logit.experiments.train import load_model
 from lens2logit.isp.parametrized import ParametrizedISP
@@ -66,7 +66,7 @@ def test_unregularised_attack_lowers_the_metric_and_leaves_reference_and_model_a
         reference, model, x_tr, y_tr, task="classification", group="all", lam=0.0, regularizer="mse",
         steps=12, lr=0.02, batch_size=16, seed=0,
     )  # fmt: skip
-    attacked = evaluate(adversarial, model, x_va, y_va, task="classification", reference=reference)
+    attacked = evaluate(adversarial, model, x_va, y_va, task="classification", reference_output=render_all(reference, x_va))
     assert attacked["accuracy"] < clean["accuracy"]
     assert history[-1]["task_loss"] > history[0]["task_loss"]
     assert all(torch.equal(v, ref_state[k]) for k, v in reference.state_dict().items())
@@ -94,7 +94,7 @@ def test_large_lambda_keeps_the_output_close_to_the_reference(task, regularizer)
             reference, model, x_tr, y_tr, task="classification", group="all", lam=lam, regularizer=regularizer,
             steps=10, lr=0.02, batch_size=16, seed=2,
         )  # fmt: skip
-        distances[lam] = evaluate(adversarial, model, x_va, y_va, task="classification", reference=reference)
+        distances[lam] = evaluate(adversarial, model, x_va, y_va, task="classification", reference_output=render_all(reference, x_va))
     assert distances[1e4]["mse_to_reference"] < 0.2 * distances[0.0]["mse_to_reference"]
     assert distances[1e4]["ssim_to_reference"] > distances[0.0]["ssim_to_reference"]
 

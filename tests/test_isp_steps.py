@@ -274,3 +274,29 @@ def test_filters_keep_leading_dims_and_reject_bad_input():
         torch.testing.assert_close(out[1, 2], fn(y[1, 2]))
         with pytest.raises(ValueError, match="H, W"):
             fn(torch.rand(5))
+
+
+# ---------------------------------------------------------------- sub-lattice machinery
+
+
+@pytest.mark.parametrize("mode", filters.BORDER_MODES)
+def test_sub_lattice_reads_match_full_resolution_padding(mode):
+    """The demosaicers' sub-lattice reads equal strided reads of the padded full-resolution plane,
+    including sub-lattices declared empty (only their padding frame is non-zero)."""
+    from lens2logit.isp.demosaic import _Lattice
+
+    rng = np.random.default_rng(3)
+    h, w = 10, 12
+    np_mode = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "constant": "constant"}[mode]
+    taps = [(dy, dx, float(rng.normal())) for dy in range(-2, 3) for dx in range(-2, 3)]
+    sites = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for present in ([(0, 0), (0, 1), (1, 0), (1, 1)], [(1, 0)], [(0, 1), (1, 0)]):
+        x = np.zeros((h, w))
+        for py, px in present:
+            x[py::2, px::2] = rng.random((h // 2, w // 2))
+        padded = np.pad(x, 2, mode=np_mode)
+        planes = {(py, px): torch.from_numpy(x[None, py::2, px::2].copy()) for py, px in present}
+        lattice = _Lattice.of_sites(planes, torch.zeros(1, h // 2, w // 2, dtype=torch.float64), mode)
+        for sy, sx in sites:
+            expected = sum(wt * padded[2 + sy + dy :: 2, 2 + sx + dx :: 2][: h // 2, : w // 2] for dy, dx, wt in taps)
+            np.testing.assert_allclose(lattice.correlate((sy, sx), taps)[0].numpy(), expected, atol=1e-12, err_msg=f"{present} {sy, sx}")

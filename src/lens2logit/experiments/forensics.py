@@ -120,11 +120,31 @@ def check_regularizers(regularizers: Sequence[str]) -> list[str]:
 
 # ------------------------------------------------------------------------------------ evaluation
 @torch.no_grad()
-def evaluate(isp: nn.Module, model: nn.Module, raw: torch.Tensor, targets: torch.Tensor, *, task: str, reference: nn.Module | None = None) -> dict[str, float]:
-    """Metrics of ``model(isp(raw))`` (both in eval mode), plus distances to ``reference(raw)`` if given.
+def render_all(isp: nn.Module, raw: torch.Tensor) -> torch.Tensor:
+    """``isp(raw)`` in eval mode, in chunks, without gradients: ``(N, H, W) → (N, 3, H, W)``."""
+    mode = isp.training
+    isp.eval()
+    try:
+        return torch.cat([isp(raw[i : i + EVAL_BATCH]) for i in range(0, len(raw), EVAL_BATCH)])
+    finally:
+        isp.train(mode)
+
+
+@torch.no_grad()
+def evaluate(
+    isp: nn.Module,
+    model: nn.Module,
+    raw: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    task: str,
+    reference_output: torch.Tensor | None = None,
+) -> dict[str, float]:
+    """Metrics of ``model(isp(raw))`` (both in eval mode), plus distances to ``reference_output`` if given.
 
     Args:
         raw: ``(N, H, W)`` mosaics; targets ``(N,)`` labels or ``(N, H, W)`` masks.
+        reference_output: ``(N, 3, H, W)`` output of the reference ISP on ``raw`` (see :func:`render_all`).
 
     Returns:
         ``{metric: value}`` with the metrics of :data:`TASK_METRICS` (and :data:`DISTANCE_METRICS`).
@@ -143,8 +163,8 @@ def evaluate(isp: nn.Module, model: nn.Module, raw: torch.Tensor, targets: torch
                 cm = part if cm is None else cm + part
             else:
                 counts.append(segmentation_counts(logits, y))
-            if reference is not None:
-                ref = reference(x)
+            if reference_output is not None:
+                ref = reference_output[start : start + EVAL_BATCH]
                 mse_sum += float(mse_distance(ref, rgb)) * len(x)
                 ssim_sum += float(1.0 - ssim_distance(ref, rgb)) * len(x)
     finally:
@@ -155,7 +175,7 @@ def evaluate(isp: nn.Module, model: nn.Module, raw: torch.Tensor, targets: torch
     else:
         scores = segmentation_scores(torch.cat([c[0] for c in counts]), torch.cat([c[1] for c in counts]))
     result = {m: scores[m] for m in TASK_METRICS[task]}
-    if reference is not None:
+    if reference_output is not None:
         result["mse_to_reference"] = mse_sum / len(raw)
         result["ssim_to_reference"] = ssim_sum / len(raw)
     return result
@@ -177,6 +197,7 @@ def attack_isp(
     batch_size: int,
     seed: int,
     bce_weight: float = 0.0,
+    reference_output: torch.Tensor | None = None,
 ) -> tuple[ParametrizedISP, list[dict[str, float]]]:
     """Optimise one parameter group of a copy of ``reference`` against a frozen task model.
 
@@ -191,6 +212,7 @@ def attack_isp(
         group: a name of :data:`GROUPS` present in ``reference``, or ``"all"``.
         lam: λ ≥ 0; regularizer: ``mse`` or ``ssim``.
         steps: Adam steps, each on a random minibatch of ``batch_size`` (seeded by ``seed``).
+        reference_output: ``reference(raw)`` if already computed (it is the same for every attack).
 
     Returns:
         ``(adversarial ISP in eval mode, [{"step", "loss", "task_loss", "distance"}, ...])``.
@@ -202,6 +224,8 @@ def attack_isp(
         raise InputError(f"steps must be a positive integer (option 'steps'), got {steps!r}")
     if len(raw) == 0:
         raise InputError("forensics: the training split is empty")
+    if reference_output is None:
+        reference_output = render_all(reference, raw)
     adversarial = copy.deepcopy(reference).eval()
     selected = adversarial.select_groups(group)
     for p in adversarial.parameters():
@@ -219,9 +243,7 @@ def attack_isp(
     try:
         for step in range(steps):
             idx = torch.randperm(len(raw), generator=generator)[:batch_size]
-            x, y = raw[idx], targets[idx]
-            with torch.no_grad():
-                ref = reference(x)
+            x, y, ref = raw[idx], targets[idx], reference_output[idx]
             out = adversarial(x)
             harm = task_loss(model(out), y, task, bce_weight)
             dist = distance(ref, out)
@@ -323,11 +345,11 @@ def run_forensics(
             raise InputError(f"model {path} has no validation indices")
         x_train, y_train = raw[train_idx], targets[train_idx]
         x_val, y_val = raw[val_idx], targets[val_idx]
-        clean = evaluate(reference, model, x_val, y_val, task=task, reference=reference)
+        ref_train, ref_val = render_all(reference, x_train), render_all(reference, x_val)
+        clean = evaluate(reference, model, x_val, y_val, task=task, reference_output=ref_val)
         records += [{"parameter_group": CLEAN, "lambda": np.nan, "regularizer": "", "fold": fold, "metric": m, "value": v} for m, v in clean.items()]
         if fold == 0:
-            with torch.no_grad():
-                strips["reference"] = reference(x_val[:strip_samples])
+            strips["reference"] = ref_val[:strip_samples]
         for reg_index, regularizer in enumerate(regularizers):
             for lam_index, lam in enumerate(lambdas):
                 for group_index, group in enumerate(groups):
@@ -335,8 +357,9 @@ def run_forensics(
                     adversarial, history = attack_isp(
                         reference, model, x_train, y_train, task=task, group=group, lam=lam, regularizer=regularizer,
                         steps=steps, lr=lr, batch_size=batch_size, seed=attack_seed, bce_weight=bce_weight,
+                        reference_output=ref_train,
                     )  # fmt: skip
-                    scores = evaluate(adversarial, model, x_val, y_val, task=task, reference=reference)
+                    scores = evaluate(adversarial, model, x_val, y_val, task=task, reference_output=ref_val)
                     records += [
                         {"parameter_group": group, "lambda": lam, "regularizer": regularizer, "fold": fold, "metric": m, "value": v}
                         for m, v in scores.items()
@@ -379,5 +402,6 @@ __all__ = [
     "differentiable_demosaic",
     "evaluate",
     "load_task_data",
+    "render_all",
     "run_forensics",
 ]

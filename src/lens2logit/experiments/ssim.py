@@ -18,13 +18,6 @@ SSIM_C1 = 0.01**2
 SSIM_C2 = 0.03**2
 
 
-def ssim_window(dtype=torch.float32, device=None) -> torch.Tensor:
-    """The normalised 11×11 Gaussian window (σ 1.5): ``(11, 11)``."""
-    radius = SSIM_WINDOW // 2
-    taps = gaussian_kernel1d(SSIM_SIGMA, truncate=(radius + 0.25) / SSIM_SIGMA)  # exactly `radius` taps each side
-    return torch.outer(taps, taps).to(dtype=dtype, device=device)
-
-
 def ssim_map(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Local SSIM of two image batches, per channel.
 
@@ -36,17 +29,19 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """
     if x.shape != y.shape or x.ndim != 4:
         raise InputError(f"ssim needs two (N, C, H, W) tensors of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
-    c = x.shape[1]
-    window = ssim_window(x.dtype, x.device).expand(c, 1, SSIM_WINDOW, SSIM_WINDOW)
-    pad = SSIM_WINDOW // 2
-
-    def local_mean(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(t, window, padding=pad, groups=c)
-
-    mu_x, mu_y = local_mean(x), local_mean(y)
-    var_x = local_mean(x * x) - mu_x**2
-    var_y = local_mean(y * y) - mu_y**2
-    cov = local_mean(x * y) - mu_x * mu_y
+    n, c, h, w = x.shape
+    radius = SSIM_WINDOW // 2
+    # truncate chosen so that the kernel has exactly `radius` taps each side (11 in all)
+    taps = gaussian_kernel1d(SSIM_SIGMA, truncate=(radius + 0.25) / SSIM_SIGMA).to(dtype=x.dtype, device=x.device)
+    window = torch.outer(taps, taps).expand(5 * c, 1, SSIM_WINDOW, SSIM_WINDOW)
+    # One grouped convolution over the five moment images (measured faster on CPU than two
+    # separable passes, whose single-channel convolutions take a slow path).
+    moments = torch.cat([x, y, x * x, y * y, x * y], dim=1)
+    local = F.conv2d(moments, window, padding=radius, groups=5 * c).reshape(n, 5, c, h, w)
+    mu_x, mu_y, xx, yy, xy = local.unbind(dim=1)
+    var_x = xx - mu_x**2
+    var_y = yy - mu_y**2
+    cov = xy - mu_x * mu_y
     return ((2 * mu_x * mu_y + SSIM_C1) * (2 * cov + SSIM_C2)) / ((mu_x**2 + mu_y**2 + SSIM_C1) * (var_x + var_y + SSIM_C2))
 
 

@@ -134,7 +134,8 @@ def _fill_border(p: torch.Tensor, mode: str) -> None:
 
 class _Lattice:
     """A padded quad read at (site, offset): ``at(site, dy, dx)`` is X[y + dy, x + dx] for every
-    (y, x) of that site, as a ``(B, H/2, W/2)`` view."""
+    (y, x) of that site, as a ``(B, H/2, W/2)`` view. Sub-lattices built as empty are zero but not
+    stored: read them only through :meth:`correlate` (and ``rows``/``cols``/``along``)."""
 
     def __init__(self, planes, like: torch.Tensor, mode: str):
         """``planes``: ``{(py, px): (B, h, w)}`` (missing sites are zero) or a quad ``(B, 2, 2, h, w)``."""
@@ -148,10 +149,18 @@ class _Lattice:
                 for px in (0, 1):
                     plane = planes.get((py, px))
                     if plane is None:
-                        interior[:, py, px].zero_()
+                        # An empty (all-zero) sub-lattice: only the two outermost rows and columns
+                        # can be copied into a padding frame, so only they are written; reads of
+                        # its interior are skipped by correlate().
+                        edge = interior[:, py, px]
+                        for band in (edge[:, :2], edge[:, -2:], edge[:, :, :2], edge[:, :, -2:]):
+                            band.zero_()
                     else:
                         interior[:, py, px].copy_(plane)
+        # Sub-lattices that are zero inside the image (only their frame may hold padding).
+        self.empty = set() if isinstance(planes, torch.Tensor) else {(py, px) for py in (0, 1) for px in (0, 1)} - set(planes)
         _fill_border(self.q, mode)
+        self._views: dict[tuple[int, int, int, int], torch.Tensor] = {}
 
     @classmethod
     def of_plane(cls, x: torch.Tensor, mode: str) -> "_Lattice":
@@ -165,17 +174,46 @@ class _Lattice:
 
     def at(self, site, dy: int, dx: int) -> torch.Tensor:
         ty, tx = site[0] + dy + 2, site[1] + dx + 2
-        return self.q[:, ty % 2, tx % 2, ty // 2 : ty // 2 + self.h2, tx // 2 : tx // 2 + self.w2]
+        key = (ty % 2, tx % 2, ty // 2, tx // 2)
+        view = self._views.get(key)
+        if view is None:  # views are cached: taps of different sites often read the same one
+            view = self.q[:, key[0], key[1], key[2] : key[2] + self.h2, key[3] : key[3] + self.w2]
+            self._views[key] = view
+        return view
 
     def correlate(self, site, taps) -> torch.Tensor:
         """``Σ w · X[y + dy, x + dx]`` over ``taps = ((dy, dx, w), ...)`` at ``site``."""
         out = None
+        frame_taps = []
         for dy, dx, w in taps:
             if w == 0.0:
                 continue
+            ty, tx = site[0] + dy, site[1] + dx
+            if (ty % 2, tx % 2) in self.empty:
+                frame_taps.append((dy, dx, w))  # reads zeros except in the padding frame
+                continue
             view = self.at(site, dy, dx)
             out = view * w if out is None else out.add_(view, alpha=w)
+        if out is None:
+            out = self.q.new_zeros(self.q.shape[0], self.h2, self.w2)
+        for dy, dx, w in frame_taps:
+            self._add_frame(out, site, dy, dx, w)
         return out
+
+    def _add_frame(self, out: torch.Tensor, site, dy: int, dx: int, w: float) -> None:
+        """Add ``w·`` the part of a tap's view that overlaps the padding frame (the rest is zero)."""
+        view = self.at(site, dy, dx)
+        qy, qx = (site[0] + dy + 2) // 2, (site[1] + dx + 2) // 2
+        first, last = 0, self.h2
+        if qy == 0:  # view row 0 is the top frame row
+            out[:, 0].add_(view[:, 0], alpha=w)
+            first = 1
+        elif qy == 2:  # view's last row is the bottom frame row
+            out[:, -1].add_(view[:, -1], alpha=w)
+            last = self.h2 - 1
+        if qx in (0, 2):
+            col = 0 if qx == 0 else self.w2 - 1
+            out[:, first:last, col].add_(view[:, first:last, col], alpha=w)
 
     def rows(self, site, taps) -> torch.Tensor:
         """Horizontal 1-D correlation (odd ``taps``) at ``site``."""
@@ -210,9 +248,16 @@ class _Choice:
 def _kernel_taps(kernel: torch.Tensor) -> tuple[tuple[int, int, float], ...]:
     """Non-zero taps ``(dy, dx, w)`` of an odd 2-D kernel (used as a correlation)."""
     kh, kw = kernel.shape
-    return tuple(
-        (dy - kh // 2, dx - kw // 2, float(kernel[dy, dx])) for dy in range(kh) for dx in range(kw) if kernel[dy, dx] != 0
-    )
+    k = kernel.tolist()
+    return tuple((dy - kh // 2, dx - kw // 2, k[dy][dx]) for dy in range(kh) for dx in range(kw) if k[dy][dx] != 0)
+
+
+# Tap lists of the fixed kernels, built once.
+_BILINEAR_RB_TAPS = _kernel_taps(K_BILINEAR_RB)
+_BILINEAR_G_TAPS = _kernel_taps(K_BILINEAR_G)
+_MALVAR_TAPS = tuple(
+    _kernel_taps(k) for k in (MALVAR_G_AT_RB, MALVAR_RB_AT_G_HORIZONTAL, MALVAR_RB_AT_G_VERTICAL, MALVAR_RB_AT_BR)
+)
 
 
 def _flatten_batch(raw: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...]]:
@@ -245,7 +290,7 @@ def demosaic_bilinear(raw: torch.Tensor, pattern: BayerPattern | str = BayerPatt
     quad = flat.reshape(flat.shape[0], flat.shape[1] // 2, 2, flat.shape[2] // 2, 2)
     known = {site: quad[:, :, site[0], :, site[1]] for site in sites}
     like = flat.new_empty(flat.shape[0], flat.shape[1] // 2, flat.shape[2] // 2)
-    rb_taps, g_taps = _kernel_taps(K_BILINEAR_RB), _kernel_taps(K_BILINEAR_G)
+    rb_taps, g_taps = _BILINEAR_RB_TAPS, _BILINEAR_G_TAPS
     # Every tap is needed at every site: in the interior some read an all-zero sub-lattice, but
     # 'reflect' copies other sub-lattices into its border cells.
     red = _Lattice.of_sites({s.r: known[s.r]}, like, "reflect")
@@ -273,9 +318,7 @@ def demosaic_malvar2004(raw: torch.Tensor, pattern: BayerPattern | str = BayerPa
     flat, lead = _flatten_batch(raw)
     s = _Sites.of(pattern)
     lat = _Lattice.of_plane(flat, "reflect")
-    g_at_rb, horizontal, vertical, across = (
-        _kernel_taps(k) for k in (MALVAR_G_AT_RB, MALVAR_RB_AT_G_HORIZONTAL, MALVAR_RB_AT_G_VERTICAL, MALVAR_RB_AT_BR)
-    )
+    g_at_rb, horizontal, vertical, across = _MALVAR_TAPS
     known = {site: lat.at(site, 0, 0) for site in (s.r, s.b, s.g_r_row, s.g_b_row)}
     # Greens in the red row have red left and right; greens in the blue row have red above and below.
     red = {s.r: known[s.r], s.g_r_row: lat.correlate(s.g_r_row, horizontal), s.g_b_row: lat.correlate(s.g_b_row, vertical), s.b: lat.correlate(s.b, across)}

@@ -152,10 +152,11 @@ def sharpen_luma(y: torch.Tensor) -> torch.Tensor:
     _check_image(y, "sharpen_luma")
     p = F.pad(y, (1, 1, 1, 1))
     h, w = y.shape[-2:]
-    neighbours = p[..., 0:h, 1 : w + 1] + p[..., 2 : h + 2, 1 : w + 1]
-    neighbours += p[..., 1 : h + 1, 0:w]
-    neighbours += p[..., 1 : h + 1, 2 : w + 2]
-    return torch.sub(y * 5.0, neighbours)
+    out = p[..., 0:h, 1 : w + 1] + p[..., 2 : h + 2, 1 : w + 1]
+    out += p[..., 1 : h + 1, 0:w]
+    out += p[..., 1 : h + 1, 2 : w + 2]
+    # 5·y − neighbours, in place (fresh large buffers cost page faults).
+    return out.neg_().add_(y, alpha=5.0)
 
 
 def gaussian_blur_luma(y: torch.Tensor, sigma: float = DENOISE_GAUSSIAN_SIGMA, truncate: float = GAUSSIAN_TRUNCATE) -> torch.Tensor:
@@ -204,8 +205,8 @@ def unsharp_mask_luma(
     blurred = correlate_cols(y, taps, "reflect")
     if mode == "2d":
         blurred = correlate_rows(blurred, taps, "reflect")
-    # y + a·(y − b) = (1 + a)·y − a·b
-    return torch.sub(y * (1.0 + amount), blurred, alpha=amount)
+    # y + a·(y − b) = (1 + a)·y − a·b, in place on the blurred copy
+    return blurred.mul_(-amount).add_(y, alpha=1.0 + amount)
 
 
 def median3x3(y: torch.Tensor) -> torch.Tensor:
