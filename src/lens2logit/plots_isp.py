@@ -83,7 +83,7 @@ def plot_strips(images: Mapping[str, torch.Tensor], path, *, title: str) -> None
     """
     names = list(images)
     n = max(int(images[k].shape[0]) for k in names)
-    fig, axes = plt.subplots(len(names), n, figsize=(1.3 * n + 1.2, 1.3 * len(names)), squeeze=False)
+    fig, axes = plt.subplots(len(names), n, figsize=(1.3 * n + 1.2, 1.3 * len(names) + 0.4), squeeze=False, layout="constrained")
     for r, name in enumerate(names):
         for c in range(n):
             ax = axes[r][c]
@@ -97,37 +97,41 @@ def plot_strips(images: Mapping[str, torch.Tensor], path, *, title: str) -> None
     _save(fig, path)
 
 
-def plot_stage_grid(taps: Mapping[str, Mapping[str, torch.Tensor]], path, *, title: str) -> None:
+def plot_stage_grid(taps: Mapping[str, Mapping[str, torch.Tensor]], path, *, title: str, scale: int = 2) -> None:
     """ISP stages (rows) × samples (columns); with gradients, a |gradient| row under each stage.
 
     Tiles outside [0, 1] (e.g. before the clip) and gradient magnitudes are min–max scaled per
-    tile. The grid is one image (one ``imshow``), which keeps per-epoch saving cheap.
+    tile. Drawn with PIL rather than matplotlib: it is saved after every epoch and must be cheap.
 
     Args:
         taps: output of :func:`lens2logit.isp.parametrized.tap_stages`:
             ``{stage: {"image": (N, C, H, W), "gradient"?: (N, C, H, W)}}``.
+        scale: integer upscaling of each pixel (nearest neighbour).
     """
+    from PIL import Image, ImageDraw
+
     rows: list[tuple[str, torch.Tensor]] = []
     for stage, tap in taps.items():
         rows.append((stage, tap["image"]))
         if "gradient" in tap:
-            rows.append((f"|∇| {stage}", tap["gradient"].abs()))
+            rows.append((f"|grad| {stage}", tap["gradient"].abs()))
     n = max(int(t.shape[0]) for _, t in rows)
-    h, w = rows[0][1].shape[-2:]
-    gap = max(1, h // 16)
-    canvas = np.ones((len(rows) * (h + gap) - gap, n * (w + gap) - gap, 3))
+    h, w = (int(v) * scale for v in rows[0][1].shape[-2:])
+    gap, label_width, title_height = 4, 7 * max(len(name) for name, _ in rows) + 12, 16
+    canvas = Image.new("RGB", (label_width + n * (w + gap), title_height + len(rows) * (h + gap)), "white")
+    draw = ImageDraw.Draw(canvas)
+    draw.text((4, 2), title, fill="black")
     for r, (name, batch) in enumerate(rows):
+        top = title_height + r * (h + gap)
+        draw.text((4, top + h // 2 - 5), name, fill="black")
         for c in range(min(n, batch.shape[0])):
             image = batch[c].detach().float()
-            in_range = bool(image.min() >= 0 and image.max() <= 1) and not name.startswith("|∇|")
-            tile = _to_display(image if in_range else _normalise(image))
-            canvas[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = tile
-    fig, ax = plt.subplots(figsize=(1.0 * n + 1.6, 1.0 * len(rows) * h / w + 0.6))
-    ax.imshow(canvas, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([r * (h + gap) + h / 2 for r in range(len(rows))], [name for name, _ in rows], fontsize=7)
-    ax.set_title(title, fontsize=9)
-    _save(fig, path)
+            in_range = bool(image.min() >= 0 and image.max() <= 1) and not name.startswith("|grad|")
+            tile = (_to_display(image if in_range else _normalise(image)) * 255).round().astype(np.uint8)
+            tile = tile.repeat(scale, axis=0).repeat(scale, axis=1)
+            canvas.paste(Image.fromarray(tile), (label_width + c * (w + gap), top))
+    with atomic_path(path, suffix=".png") as tmp:
+        canvas.save(tmp, format="PNG", compress_level=1)  # fast: written every epoch
 
 
 def plot_customization(curves: pd.DataFrame, path, *, metric: str, title: str) -> None:

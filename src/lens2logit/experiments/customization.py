@@ -69,6 +69,7 @@ def processor_statistics(processor: nn.Module, raw: torch.Tensor, indices: np.nd
 # Step-size scale of ISP groups under the shared Adam learning rate (see ScaledGroups): the black
 # level sits under a signal of ~0.0025 at 1 % light, so a full-size step would erase the image.
 DEFAULT_GROUP_LR_SCALES = {"black_level": 0.01}
+NEURAL_OPTIONS = {"encoder", "encoder_depth", "decoder_channels"}
 
 
 def build_processor(
@@ -81,12 +82,13 @@ def build_processor(
         isp = ParametrizedISP(camera, demosaic=differentiable_demosaic(view), constrain=constrain)
         scales = DEFAULT_GROUP_LR_SCALES if group_lr_scales is None else group_lr_scales
         return ScaledGroups(isp, scales) if scales else isp
-    return NeuralISP(
-        camera,
-        encoder=neural.get("encoder", "resnet18"),
-        encoder_depth=int(neural.get("encoder_depth", 3)),
-        decoder_channels=tuple(neural.get("decoder_channels", (32, 16, 8))),
-    )
+    unknown = sorted(set(neural) - NEURAL_OPTIONS)
+    if unknown:
+        raise InputError(f"unknown neural ISP option(s) {unknown} (option 'neural'); expected some of {sorted(NEURAL_OPTIONS)}")
+    options = dict(neural)
+    if "decoder_channels" in options:
+        options["decoder_channels"] = tuple(options["decoder_channels"])
+    return NeuralISP(camera, **options)
 
 
 def train_processing(

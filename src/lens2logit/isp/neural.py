@@ -106,14 +106,17 @@ class NeuralISP(nn.Module):
         self.encoder_depth = encoder_depth
         self.register_buffer("black_level", torch.tensor(profile.black_level, dtype=torch.float32))
         # encoder_weights=None: no network access, no pretrained weights by default.
-        self.unet = smp.Unet(
-            encoder_name=encoder,
-            encoder_depth=encoder_depth,
-            encoder_weights=None,
-            decoder_channels=tuple(decoder_channels),
-            in_channels=3,
-            classes=3,
-        )
+        try:
+            self.unet = smp.Unet(
+                encoder_name=encoder,
+                encoder_depth=encoder_depth,
+                encoder_weights=None,
+                decoder_channels=tuple(decoder_channels),
+                in_channels=3,
+                classes=3,
+            )
+        except (KeyError, ValueError, RuntimeError) as err:
+            raise InputError(f"cannot build the neural ISP with encoder {encoder!r}, depth {encoder_depth}: {err}") from err
         _batch_statistics_only(self.unet)
 
     def forward(self, raw: torch.Tensor, *, return_stages: bool = False):

@@ -181,7 +181,10 @@ def render_views(
     by_demosaic: dict[str, list[View]] = {}
     for spec in dict.fromkeys(specs):
         by_demosaic.setdefault(spec.demosaic, []).append(spec)
-    outputs = {spec.label: _new_output((n, 3, h, w)) for spec in specs}
+    if raw.device.type == "cpu":
+        outputs = {spec.label: _new_output((n, 3, h, w)) for spec in specs}
+    else:
+        outputs = {spec.label: raw.new_empty(n, 3, h, w) for spec in specs}
     colour_and_luma = _camera_constants(camera)
     chunk = max(1, CHUNK_PIXELS // (h * w))
     starts = list(range(0, n, chunk))
