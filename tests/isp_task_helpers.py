@@ -19,7 +19,7 @@ from lens2logit.experiments.train import save_checkpoint, train_on_view
 from lens2logit.io import save_npy, write_json
 from lens2logit.isp.camera import DRONE
 from lens2logit.isp.cfa import mosaic
-from lens2logit.isp.render import render
+from lens2logit.isp import render
 
 
 def make_scenes(task: str, n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

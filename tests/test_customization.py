@@ -130,6 +130,8 @@ def test_final_table_takes_the_last_epoch_of_each_fold():
         ({"processings": []}, "at least one processing"),
         ({"folds": 3}, "between 1 and 2"),
         ({"view": "bi,u,ga"}, "no differentiable twin"),
+        ({"augmentation": "heavy"}, "unknown augmentation"),
+        ({"neural": {"encoder": "resnet18", "width": 3}}, "unknown neural ISP option"),
         ({"group_lr_scales": {"exposure": 0.1}, "processings": ["parametrized"]}, "unknown parameter group"),
     ],
 )

@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,7 +31,7 @@ LOCK = Path("/tmp/lens2logit-slurm-test.lock")
 
 
 @pytest.fixture(scope="module")
-def slurm(tmp_path_factory):
+def slurm():
     if os.geteuid() != 0:
         pytest.skip("the local SLURM cluster needs root (apt-get, SlurmUser=root)")
     lock = open(LOCK, "w")
@@ -43,7 +44,10 @@ def slurm(tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.skip(f"another test run holds the local SLURM cluster ({LOCK})")
             time.sleep(2)
-    env = tool_env(SLURM_LOCAL_DIR=str(tmp_path_factory.mktemp("slurm")))
+    # Not under pytest's 0700 temp tree: munged runs as user munge and must reach its folder.
+    state = Path(tempfile.mkdtemp(prefix="lens2logit-slurm-"))
+    state.chmod(0o755)
+    env = tool_env(SLURM_LOCAL_DIR=str(state))
     started = False
     try:
         t = time.monotonic()
@@ -65,6 +69,7 @@ def slurm(tmp_path_factory):
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
             lock.close()
+            shutil.rmtree(state, ignore_errors=True)
 
 
 def test_cluster_runs_a_job(slurm):

@@ -117,6 +117,10 @@ start() {
   stop_daemons quiet
   mkdir -p "$DIR"/{state,spool/slurmd,log,run,munge}
   chown munge:munge "$DIR/munge"; chmod 0700 "$DIR/munge"
+  if ! runuser -u munge -- test -w "$DIR/munge"; then
+    log "user munge cannot reach $DIR/munge (a parent folder is not world-executable); choose another SLURM_LOCAL_DIR"
+    exit 2
+  fi
   write_conf
   link_conf
   export SLURM_CONF=$CONF

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from lens2logit.errors import InputError
+from lens2logit.experiments.augment import check_augmentation
 from lens2logit.experiments.forensics import TASK_METRICS, differentiable_demosaic, load_task_data
 from lens2logit.experiments.splits import load_folds
 from lens2logit.experiments.train import ArrayBatches, channel_statistics, check_view_array, fit, open_array, task_loss
@@ -111,6 +112,7 @@ def train_processing(
     neural: dict[str, Any] | None = None,
     constrain: bool = False,
     group_lr_scales: dict[str, float] | None = None,
+    augmentation: str = "none",
     bce_weight: float = 0.0,
     stage_samples: int = 0,
     stage_path_pattern: str | None = None,
@@ -153,7 +155,7 @@ def train_processing(
 
     history = fit(
         model, train_batches, val_batches, task=task, epochs=epochs, lr=lr, processor=processor,
-        train_processor=processor is not None, train_model=True, augmentation="none", seed=seed + fold_index,
+        train_processor=processor is not None, train_model=True, augmentation=augmentation, seed=seed + fold_index,
         progress=False, on_epoch_end=on_epoch_end, bce_weight=bce_weight,
     )  # fmt: skip
     return history, processor
@@ -172,9 +174,9 @@ def run_customization(
     figure_path,
     stages_dir,
     arch: str,
-    epochs: int,
-    batch_size: int,
-    lr: float,
+    epochs: int = 4,
+    batch_size: int = 16,
+    lr: float = 2e-3,
     seed: int = 1,
     processings: Sequence[str] = PROCESSINGS,
     folds: int = 2,
@@ -182,6 +184,7 @@ def run_customization(
     neural: dict[str, Any] | None = None,
     constrain: bool = False,
     group_lr_scales: dict[str, float] | None = None,
+    augmentation: str = "none",
     bce_weight: float = 0.0,
     stage_samples: int = 4,
 ) -> pd.DataFrame:
@@ -198,6 +201,7 @@ def run_customization(
         stages_dir: PNG grids ``{processing}_{intensity slug}_epoch{E}.png`` of the learned ISPs
             (first fold; stage images and task-loss gradients of ``stage_samples`` validation samples).
         arch, epochs, batch_size, lr, bce_weight: task model and Adam settings (shared by ISP and model).
+        augmentation: ``none`` | ``weak`` | ``strong``, applied after the ISP (training only).
         neural: ``NeuralISP`` options (``encoder``, ``encoder_depth``, ``decoder_channels``).
         constrain: constrained parametrized ISP (softplus gamma, kernels keeping their DC gain).
         group_lr_scales: ``{group: scale}`` step-size scales of parametrized-ISP groups under the
@@ -211,6 +215,7 @@ def run_customization(
 
     processings = check_processings(processings)
     differentiable_demosaic(view)
+    check_augmentation(augmentation)
     intensities = [float(i) for i in intensities]
     lists = {"raw_paths": raw_paths, "targets_paths": targets_paths, "meta_paths": meta_paths, "view_paths": view_paths}
     if not intensities:
@@ -244,7 +249,7 @@ def run_customization(
                 history, _ = train_processing(
                     processing, raw=raw, views=views, targets=targets, camera=camera, fold=all_folds[k], fold_index=k,
                     task=task, n_classes=n_classes, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                    view=view, neural=neural, constrain=constrain, group_lr_scales=group_lr_scales, bce_weight=bce_weight,
+                    view=view, neural=neural, constrain=constrain, group_lr_scales=group_lr_scales, augmentation=augmentation, bce_weight=bce_weight,
                     stage_samples=stage_samples, stage_path_pattern=pattern,
                 )  # fmt: skip
                 for entry in history:

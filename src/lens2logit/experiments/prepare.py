@@ -30,7 +30,7 @@ def export_dataset(name: str, root: str | Path, intensity: float, *, tile_size: 
             "intensity": ds.intensity,
             "ids": list(ds.ids),
             "classes": list(ds.classes),
-            "camera": _camera_to_meta(ds.camera),
+            "camera": camera_to_meta(ds.camera),
             "shape": list(ds.raw.shape),
         },
     )
@@ -48,7 +48,7 @@ def render_view_file(raw_path, meta_path, view: str, out_path, *, unsharp: str =
     from lens2logit.isp.camera import get_camera
 
     meta = json.loads(Path(meta_path).read_text())
-    camera = _camera_from_meta(meta, get_camera)
+    camera = camera_from_meta(meta, get_camera)
     raw = np.load(raw_path, mmap_mode="r")
     n, h, w = raw.shape
     with atomic_path(out_path, suffix=".npy") as tmp:
@@ -62,7 +62,7 @@ def render_view_file(raw_path, meta_path, view: str, out_path, *, unsharp: str =
     log.info("rendered %d tiles through %s", n, view)
 
 
-def _camera_from_meta(meta: dict, get_camera):
+def camera_from_meta(meta: dict, get_camera):
     # Custom (DNG) datasets store their full profile; named datasets store the profile name.
     cam = meta["camera"]
     if isinstance(cam, dict):
@@ -79,7 +79,7 @@ def _camera_from_meta(meta: dict, get_camera):
     return get_camera(cam)
 
 
-def _camera_to_meta(camera):
+def camera_to_meta(camera):
     from lens2logit.isp.camera import CAMERAS
 
     if CAMERAS.get(camera.name) == camera:

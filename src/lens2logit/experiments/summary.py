@@ -8,6 +8,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from lens2logit.experiments.aggregate import HEADLINE_METRIC
 from lens2logit.io import write_text
 
 
@@ -61,7 +62,9 @@ def write_summary(out_path, *, tasks: Sequence[str], drift: Sequence[str], corru
         if paths:
             parts += [f"## {title}", ""]
             for p in paths:
-                parts += [f"### {_task_of(p)}", "", _table(pd.read_csv(p)), ""]
+                frame = pd.read_csv(p)
+                frame = frame[frame["metric"].isin(HEADLINE_METRIC.values())]  # one metric keeps it readable
+                parts += [f"### {_task_of(p)}", "", _table(frame), ""]
     text = "\n".join(parts) + "\n"
     write_text(out_path, text)
     return text

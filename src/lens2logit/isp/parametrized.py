@@ -17,11 +17,13 @@ group                  shape            initial value
 ``additive``           (3, H, W)        zeros, optional, sized to the input
 =====================  ===============  ==================================================
 
-Initialised from a camera profile its output equals the static view (borders included: the
-borders are padded as the static pipeline pads them — :func:`~lens2logit.isp.filters.pad2d`
-``"reflect"`` (half-sample symmetric, SciPy's default) for demosaicing and blur; zeros for the
-sharpening kernel). Fixed against the
-paper code: no BatchNorm (reference-spec §6, 20/21), additive layer sized to the input (23).
+Initialised from a camera profile its output equals the static view, borders included: they
+are padded as the static pipeline pads them — :func:`~lens2logit.isp.filters.pad2d`
+``"reflect"`` (half-sample symmetric, SciPy's default) for demosaicing and blur, zeros for the
+sharpening kernel — and black stays 0 through the power law (the paper clipped at 1e-5).
+Convolutions are correlations; every initial kernel is point-symmetric, so they equal SciPy's.
+Fixed against the paper code: no BatchNorm (reference-spec §6, 20/21), additive layer sized to
+the input (23).
 """
 
 from __future__ import annotations
@@ -72,7 +74,6 @@ STAGES: tuple[str, ...] = (
 """Intermediate images returned by ``forward(..., return_stages=True)`` (``additive`` only if present)."""
 
 DEMOSAICERS = ("bilinear", "malvar2004")
-
 
 
 def site_masks(pattern: BayerPattern | str, height: int, width: int, *, dtype=torch.float32, device=None) -> torch.Tensor:
@@ -207,7 +208,8 @@ class ParametrizedISP(nn.Module):
     def _kernel(self, weight: torch.Tensor, initial_sum: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
         if not self.constrain:
             return weight
-        # Keep each kernel's DC gain at its initial value; zero-sum kernels (none here) stay as they are.
+        # Keep each kernel's DC gain at its initial value; kernels that start at sum 0 (the bilinear
+        # cross-channel taps) are left free.
         keep = initial_sum != 0
         current = torch.where(keep, weight.sum(dim=dims, keepdim=True), torch.ones_like(initial_sum))
         return torch.where(keep, weight * initial_sum / current, weight)
