@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export DVC_NO_ANALYTICS := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench pull slurm-up slurm-down clean
 
 # Idempotent: reinstalls only when the pinned requirements or pyproject change.
 $(STAMP): requirements/lock.txt pyproject.toml
@@ -34,6 +34,17 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/isp.py
 	$(BIN)/python benchmarks/train_input.py
+
+# Restore results from the DVC remote so that `snakemake -n` has nothing to do.
+pull: setup
+	$(BIN)/python scripts/dvc/pull.py $(ARGS)
+
+# A single-node SLURM on 127.0.0.1 for trying profiles/slurm (needs root and apt).
+slurm-up:
+	scripts/slurm/local_cluster.sh start
+
+slurm-down:
+	scripts/slurm/local_cluster.sh stop
 
 clean:
 	rm -rf results logs .snakemake

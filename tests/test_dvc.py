@@ -9,6 +9,7 @@ never touched. Remotes: the committed default local-directory remote (path overr
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -282,6 +283,9 @@ def test_interrupted_pull_leaves_nothing_that_looks_complete(dvc_study):
         pytest.skip("the pull finished before it could be interrupted")
     assert not wrong, f"files with wrong content after an interrupted pull: {wrong}"
     assert dvc_status(repo) != {}
+    # partial files may remain, but only under DVC's temporary names, never an output's name
+    names = {p.name for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
+    assert all(not n.endswith(".tmp") or re.search(r"\.[A-Za-z0-9_-]{22}\.tmp$", n) for n in names)
     pull(repo)
     correct, wrong, missing = workspace_vs_lock(repo)
     assert not wrong and not missing

@@ -9,6 +9,9 @@
    (DVC writes each file under a temporary name and renames it; missing files stay missing).
 3. On success, give all pulled outputs one modification time (sync_mtimes.py), so that
    `snakemake -n` reports nothing to do.
+
+Before pulling, partial files left by an interrupted pull (DVC's `<name>.<22 chars>.tmp`)
+are deleted from the output folders; otherwise DVC refuses to pull over them.
 """
 
 import json
@@ -25,6 +28,7 @@ from sync_mtimes import sync_mtimes, tracked_outputs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DVC = shutil.which("dvc", path=str(Path(sys.executable).parent)) or "dvc"
+PARTIAL = re.compile(r"\.[A-Za-z0-9_-]{22}\.tmp$")  # dvc_objects.fs.utils.tmp_fname
 CORRUPTED = re.compile(r"corrupted cache file '.*?/files/md5/([0-9a-f]{2})/([0-9a-f]+)'")
 
 
@@ -45,7 +49,24 @@ def owners(md5s: set[str], lock: Path, cache: Path) -> dict[str, list[str]]:
     return found
 
 
+def remove_partial_files(outputs: list[Path]) -> list[Path]:
+    """Delete DVC's temporary files (interrupted downloads or checkouts) under output folders."""
+    removed = []
+    for out in outputs:
+        if out.is_dir():
+            for path in out.rglob("*.tmp"):
+                if PARTIAL.search(path.name) and path.is_file():
+                    path.unlink()
+                    removed.append(path)
+    return removed
+
+
 def main(args: list[str]) -> int:
+    lock = ROOT / "dvc.lock"
+    if lock.exists():
+        removed = remove_partial_files(tracked_outputs(lock))
+        if removed:
+            print(f"pull: removed {len(removed)} partial file(s) of an interrupted pull", file=sys.stderr)
     if subprocess.run([DVC, "pull", *args], cwd=ROOT).returncode == 0:
         n = sync_mtimes(tracked_outputs(ROOT / "dvc.lock"))
         print(f"pull: done; {n} files share one modification time, `snakemake -n` has nothing to do")

@@ -71,7 +71,7 @@ def load_task_data(raw_path, targets_path, meta_path) -> tuple[torch.Tensor, tor
         raise InputError(f"meta file not found: {meta_path}")
     try:
         meta = json.loads(meta_path.read_text())
-        camera = camera_from_meta(meta, get_camera)
+        camera = camera_from_meta(meta)
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"meta file {meta_path}: cannot read the camera profile (key 'camera'): {exc}") from exc
     if raw.ndim != 3 or len(targets) != len(raw):

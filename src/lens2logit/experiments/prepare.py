@@ -45,10 +45,8 @@ def render_view_file(raw_path, meta_path, view: str, out_path, *, unsharp: str =
     import torch
 
     from lens2logit.isp import render
-    from lens2logit.isp.camera import get_camera
-
     meta = json.loads(Path(meta_path).read_text())
-    camera = camera_from_meta(meta, get_camera)
+    camera = camera_from_meta(meta)
     raw = np.load(raw_path, mmap_mode="r")
     n, h, w = raw.shape
     with atomic_path(out_path, suffix=".npy") as tmp:
@@ -62,13 +60,14 @@ def render_view_file(raw_path, meta_path, view: str, out_path, *, unsharp: str =
     log.info("rendered %d tiles through %s", n, view)
 
 
-def camera_from_meta(meta: dict, get_camera):
+def camera_from_meta(meta: dict):
+    """The camera profile recorded in a ``meta.json`` by :func:`export_dataset`."""
+    from lens2logit.isp.camera import CameraProfile, get_camera
+    from lens2logit.isp.cfa import BayerPattern
+
     # Custom (DNG) datasets store their full profile; named datasets store the profile name.
     cam = meta["camera"]
     if isinstance(cam, dict):
-        from lens2logit.isp.camera import CameraProfile
-        from lens2logit.isp.cfa import BayerPattern
-
         return CameraProfile(
             name=cam["name"],
             black_level=tuple(cam["black_level"]),
