@@ -114,6 +114,13 @@ def task_kind(wildcards):
     return TASK_KIND[wildcards.task]
 
 
+def view_unsharp(wildcards):
+    # Only unsharp-masked views depend on the unsharp mode: a change reruns just those.
+    if get_view(wildcards.view).sharpen == "unsharp_masking":
+        return config.get("unsharp", "paper")
+    return "paper"
+
+
 def view_label(wildcards):
     return get_view(wildcards.view).label
 

@@ -16,6 +16,7 @@ rule score_corruptions:
         names=CORRUPTIONS.get("names", []),
         severity=CORRUPTIONS.get("severity", 3),
         seed=config["seed"],
+        max_samples=CORRUPTIONS.get("max_samples"),
         label=view_label,
     script:
         "../scripts/score_corruptions.py"

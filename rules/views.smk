@@ -12,7 +12,7 @@ rule render_view:
         "../envs/lens2logit.yaml"
     threads: 1
     params:
-        unsharp=config.get("unsharp", "paper"),
+        unsharp=view_unsharp,
         batch_size=config.get("render", {}).get("batch_size", 64),
     script:
         "../scripts/render_view.py"

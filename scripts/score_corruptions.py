@@ -11,4 +11,5 @@ with job(snakemake):
         names=snakemake.params.names,
         severity=snakemake.params.severity,
         seed=snakemake.params.seed,
+        max_samples=snakemake.params.max_samples,
     )

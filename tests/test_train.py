@@ -242,3 +242,17 @@ def test_evaluate_model_rejects_a_test_set_too_small_for_the_validation_indices(
         evaluate_model(tmp_path / "m.pt", [{"views": tmp_path / "few.npy", "targets": tmp_path / "few_targets.npy"}])
     with pytest.raises(InputError, match="test set #0"):
         evaluate_model(tmp_path / "m.pt", [{"views": cls_data / "view.npy"}])
+
+
+def test_a_lone_last_sample_joins_the_previous_batch():
+    from lens2logit.experiments.train import ArrayBatches
+
+    images = np.zeros((9, 3, 4, 4), np.float32)
+    targets = np.arange(9)
+    sizes = [len(y) for _, y in ArrayBatches(images, targets, range(9), 4)]
+    assert sizes == [4, 5]
+    assert len(ArrayBatches(images, targets, range(9), 4)) == 2
+    assert [len(y) for _, y in ArrayBatches(images, targets, range(8), 4)] == [4, 4]
+    assert [len(y) for _, y in ArrayBatches(images, targets, range(1), 4)] == [1]
+    seen = sorted(int(v) for _, y in ArrayBatches(images, targets, range(9), 4, generator=torch.Generator().manual_seed(0)) for v in y)
+    assert seen == list(range(9))

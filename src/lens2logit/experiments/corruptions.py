@@ -165,6 +165,7 @@ def evaluate_corruptions(
     seed: int = 0,
     *,
     batch_size: int = 64,
+    max_samples: int | None = None,
 ):
     """Score a trained model on its validation indices under each corruption, plus the clean score.
 
@@ -176,6 +177,8 @@ def evaluate_corruptions(
         severity: 1…5 (default 3).
         seed: corruption seed.
         batch_size: evaluation batch size.
+        max_samples: score a seeded random subset of at most this many validation samples
+            (the same subset for every corruption); None = all.
 
     Returns:
         pandas DataFrame with columns ``corruption, metric, value``.
@@ -194,6 +197,11 @@ def evaluate_corruptions(
     indices = check_indices(
         ckpt["val_indices"], len(views), f"validation (of {model_path}) for views file {views_path}:"
     )
+    if max_samples is not None and len(indices) > max_samples:
+        if max_samples < 1:
+            raise InputError(f"corruptions max_samples must be at least 1, got {max_samples}")
+        keep = np.random.default_rng(seed).choice(len(indices), size=max_samples, replace=False)
+        indices = np.sort(np.asarray(indices)[keep])
     metric_names = CLASSIFICATION_METRICS if task == "classification" else SEGMENTATION_METRICS
     rows: list[dict[str, Any]] = []
     for name in names:

@@ -346,6 +346,8 @@ class ArrayBatches:
     giving ``x`` ``(B, 3, H, W)`` float32 and ``y`` ``(B,)`` int64 or ``(B, H, W)`` uint8 tensors.
     With a ``generator`` the index order is reshuffled on every iteration (an epoch); without one
     the indices are read in sorted order. No worker processes: on 2 cores a plain loop is faster.
+    A lone last sample joins the previous batch: batch statistics (BatchNorm in training mode, the
+    neural ISP) are undefined for a batch of one.
     """
 
     def __init__(
@@ -366,15 +368,23 @@ class ArrayBatches:
             self.indices = np.sort(self.indices)
         self.transform = transform
 
+    def _starts(self) -> list[int]:
+        n = len(self.indices)
+        starts = list(range(0, n, self.batch_size))
+        if len(starts) > 1 and n - starts[-1] == 1:
+            starts.pop()
+        return starts + [n]
+
     def __len__(self) -> int:
-        return math.ceil(len(self.indices) / self.batch_size)
+        return len(self._starts()) - 1
 
     def __iter__(self):
         order = self.indices
         if self.generator is not None:
             order = order[torch.randperm(len(order), generator=self.generator).numpy()]
-        for start in range(0, len(order), self.batch_size):
-            chunk = np.sort(order[start : start + self.batch_size])
+        starts = self._starts()
+        for start, stop in zip(starts[:-1], starts[1:]):
+            chunk = np.sort(order[start:stop])
             images = np.ascontiguousarray(self.images[chunk])
             if self.transform is not None:
                 images = self.transform(images)

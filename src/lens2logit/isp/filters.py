@@ -14,6 +14,7 @@ pipeline uses is symmetric, so this equals SciPy's convolution.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -49,6 +50,12 @@ def gaussian_kernel1d(sigma: float, truncate: float = GAUSSIAN_TRUNCATE) -> torc
     return (taps / taps.sum()).to(torch.float32)
 
 
+@functools.lru_cache(maxsize=None)
+def _gaussian_taps(sigma: float, truncate: float = GAUSSIAN_TRUNCATE) -> tuple[float, ...]:
+    """:func:`gaussian_kernel1d` as Python floats, built once per (σ, truncate)."""
+    return tuple(gaussian_kernel1d(sigma, truncate).tolist())
+
+
 def pad2d(x: torch.Tensor, rows: int, cols: int, mode: str) -> torch.Tensor:
     """Pad the last two axes by ``rows`` above and below and ``cols`` left and right.
 
@@ -78,19 +85,25 @@ def pad2d(x: torch.Tensor, rows: int, cols: int, mode: str) -> torch.Tensor:
     return out.reshape(*lead, h + 2 * rows, w + 2 * cols)
 
 
-def correlate_rows(x: torch.Tensor, taps: torch.Tensor, mode: str) -> torch.Tensor:
-    """1-D correlation along each row (horizontal), ``(*, H, W) → (*, H, W)``."""
+def correlate_rows(x: torch.Tensor, taps, mode: str) -> torch.Tensor:
+    """1-D correlation along each row (horizontal), ``(*, H, W) → (*, H, W)``; ``taps``: 1-D tensor or floats."""
+    taps = _as_floats(taps)
     r = (len(taps) - 1) // 2
     xp = pad2d(x, 0, r, mode)
     w = x.shape[-1]
-    return _sum_shifted(xp, [((0, k), t) for k, t in enumerate(taps.tolist())], x.shape[-2], w)
+    return _sum_shifted(xp, [((0, k), t) for k, t in enumerate(taps)], x.shape[-2], w)
 
 
-def correlate_cols(x: torch.Tensor, taps: torch.Tensor, mode: str) -> torch.Tensor:
-    """1-D correlation along each column (vertical), ``(*, H, W) → (*, H, W)``."""
+def correlate_cols(x: torch.Tensor, taps, mode: str) -> torch.Tensor:
+    """1-D correlation along each column (vertical), ``(*, H, W) → (*, H, W)``; ``taps``: 1-D tensor or floats."""
+    taps = _as_floats(taps)
     r = (len(taps) - 1) // 2
     xp = pad2d(x, r, 0, mode)
-    return _sum_shifted(xp, [((k, 0), t) for k, t in enumerate(taps.tolist())], x.shape[-2], x.shape[-1])
+    return _sum_shifted(xp, [((k, 0), t) for k, t in enumerate(taps)], x.shape[-2], x.shape[-1])
+
+
+def _as_floats(taps) -> list[float]:
+    return taps.tolist() if isinstance(taps, torch.Tensor) else list(taps)
 
 
 def _sum_shifted(xp: torch.Tensor, terms, h: int, w: int) -> torch.Tensor:
@@ -170,7 +183,7 @@ def gaussian_blur_luma(y: torch.Tensor, sigma: float = DENOISE_GAUSSIAN_SIGMA, t
         ``(*, H, W)``.
     """
     _check_image(y, "gaussian_blur_luma")
-    taps = gaussian_kernel1d(sigma, truncate)
+    taps = _gaussian_taps(float(sigma), float(truncate))
     return correlate_rows(correlate_cols(y, taps, "reflect"), taps, "reflect")
 
 
@@ -201,7 +214,7 @@ def unsharp_mask_luma(
     _check_image(y, "unsharp_mask_luma")
     if mode not in UNSHARP_MODES:
         raise ValueError(f"unknown unsharp mode {mode!r}; expected one of {UNSHARP_MODES}")
-    taps = gaussian_kernel1d(radius)
+    taps = _gaussian_taps(float(radius))
     blurred = correlate_cols(y, taps, "reflect")
     if mode == "2d":
         blurred = correlate_rows(blurred, taps, "reflect")
