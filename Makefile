@@ -34,6 +34,7 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/isp.py
 	$(BIN)/python benchmarks/train_input.py
+	$(BIN)/python benchmarks/dag.py
 
 # Restore results from the DVC remote so that `snakemake -n` has nothing to do.
 pull: setup

@@ -1,0 +1,202 @@
+"""Raw-Drone loader: full images → non-overlapping tiles, cached on disk (reference-spec §3.5).
+
+The tile selection (segmentation: tiles with a car pixel; classification: balanced car / no-car
+tiles) is decided from the masks only, so it is identical at every intensity.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lens2logit.data.dataset import RawDataset
+from lens2logit.data.files import (
+    check_equal_size,
+    check_same_names,
+    fingerprint,
+    intensity_folders,
+    list_files,
+    read_mask,
+    read_tiff_mosaic,
+    to_unit,
+)
+from lens2logit.data.layout import (
+    DRONE_CAR,
+    DRONE_CAR_FRACTION,
+    DRONE_CLASSES,
+    DRONE_IMAGE_SUFFIXES,
+    DRONE_IMAGES_FULL,
+    DRONE_MASKS_FULL,
+    DRONE_NO_CAR,
+    DRONE_SUBSAMPLE_SEED,
+    MASK_SUFFIXES,
+    drone_tile_id,
+    intensity_folder,
+)
+from lens2logit.errors import InputError
+from lens2logit.io import atomic_path, save_npy
+
+TASKS = ("segmentation", "classification")
+SEGMENTATION_CLASSES = ("background", "car")  # mask value = index
+
+
+@dataclass(frozen=True)
+class DroneSources:
+    stems: list[str]                 # full-image stems, sorted; index = full_index
+    images: dict[float, list[Path]]  # per intensity, aligned with stems
+    masks: list[Path]
+
+
+def drone_sources(root: Path) -> DroneSources:
+    """Check the full images and masks of a drone root by name: same files at every intensity, one mask each."""
+    image_root = root / DRONE_IMAGES_FULL
+    folders = intensity_folders(image_root)
+    if not folders:
+        raise InputError(f"{image_root}: no raw_scaleXXX folders")
+    files = {i: list_files(f, DRONE_IMAGE_SUFFIXES) for i, f in folders.items()}
+    check_same_names({folders[i]: [p.name for p in fs] for i, fs in files.items()})
+    first = next(iter(files.values()))
+    stems = [p.stem for p in first]
+    if not stems:
+        raise InputError(f"{next(iter(folders.values()))}: no .tif/.tiff images")
+    if len(set(stems)) != len(stems):
+        raise InputError(f"{first[0].parent}: two images share a stem")
+    mask_root = root / DRONE_MASKS_FULL
+    masks = {p.stem: p for p in list_files(mask_root, MASK_SUFFIXES)}
+    for stem, path in zip(stems, first):
+        if stem not in masks:
+            raise InputError(f"{path}: no mask {stem}.* in {mask_root}")
+    for stem, path in sorted(masks.items()):
+        if stem not in stems:
+            raise InputError(f"{path}: mask without an image in {image_root}")
+    return DroneSources(stems, files, [masks[s] for s in stems])
+
+
+def tile_origins(height: int, width: int, tile_size: int) -> list[tuple[int, int]]:
+    """Top-left corners of the non-overlapping tiles, row-major, remainders dropped."""
+    return [(y, x) for y in range(0, height - tile_size + 1, tile_size) for x in range(0, width - tile_size + 1, tile_size)]
+
+
+def select_tiles(mask_tiles: np.ndarray) -> tuple[list[int], list[tuple[int, int]]]:
+    """For the tiles of one full image: (segmentation tile indices, classification (tile index, label)).
+
+    Classification: mean 0 → no car; mean > DRONE_CAR_FRACTION → car; in between dropped. The
+    majority class is subsampled to the minority count with ``random`` re-seeded per image.
+    """
+    means = mask_tiles.reshape(len(mask_tiles), -1).mean(axis=1)
+    segmentation = [int(i) for i in np.flatnonzero(means > 0)]
+    car = [int(i) for i in np.flatnonzero(means > DRONE_CAR_FRACTION)]
+    empty = [int(i) for i in np.flatnonzero(means == 0)]
+    k = min(len(car), len(empty))
+    rng = random.Random(DRONE_SUBSAMPLE_SEED)
+    if len(car) > k:
+        car = sorted(rng.sample(car, k))
+    if len(empty) > k:
+        empty = sorted(rng.sample(empty, k))
+    classification = sorted([(i, DRONE_CAR) for i in car] + [(i, DRONE_NO_CAR) for i in empty])
+    return segmentation, classification
+
+
+def cut_tiles(image: np.ndarray, tile_size: int) -> np.ndarray:
+    origins = tile_origins(*image.shape, tile_size)
+    return np.stack([image[y : y + tile_size, x : x + tile_size] for y, x in origins]) if origins else np.empty(
+        (0, tile_size, tile_size), image.dtype
+    )
+
+
+def _replace_stale(cache_dir: Path, prefix: str, keep: Path) -> None:
+    for old in cache_dir.glob(f"{prefix}-*"):
+        if old != keep and not old.name.startswith("."):
+            old.unlink(missing_ok=True)
+
+
+def tile_selection(sources: DroneSources, root: Path, tile_size: int, cache_dir: Path) -> dict:
+    """Selected tile ids, classification labels and tile masks; cached, invalidated when a mask changes."""
+    key = fingerprint(sources.masks, root)
+    prefix = f"selection-t{tile_size}"
+    path = cache_dir / f"{prefix}-{key}.npz"
+    if path.is_file():
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    ids, masks, seg, cls_ids, cls_labels, shapes = [], [], [], [], [], []
+    for full_index, mask_path in enumerate(sources.masks):
+        mask = read_mask(mask_path)
+        shapes.append(mask.shape)
+        tiles = cut_tiles(mask, tile_size)
+        segmentation, classification = select_tiles(tiles)
+        keep = sorted(set(segmentation) | {i for i, _ in classification})
+        ids += [drone_tile_id(full_index, i) for i in keep]
+        masks += [tiles[i] for i in keep]
+        seg += [drone_tile_id(full_index, i) for i in segmentation]
+        cls_ids += [drone_tile_id(full_index, i) for i, _ in classification]
+        cls_labels += [label for _, label in classification]
+    selection = {
+        "ids": np.array(ids, dtype=str),
+        "masks": np.stack(masks).astype(np.uint8) if masks else np.zeros((0, tile_size, tile_size), np.uint8),
+        "segmentation": np.array(seg, dtype=str),
+        "classification": np.array(cls_ids, dtype=str),
+        "labels": np.array(cls_labels, dtype=np.int64),
+        "shapes": np.array(shapes, dtype=np.int64).reshape(-1, 2),
+    }
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, **selection)
+    _replace_stale(cache_dir, prefix, path)
+    return selection
+
+
+def intensity_tiles(
+    sources: DroneSources, root: Path, intensity: float, tile_size: int, cache_dir: Path, selection: dict
+) -> np.ndarray:
+    """uint16 tiles of ``selection['ids']`` at one intensity; cached, invalidated when an image or mask changes."""
+    images = sources.images[intensity]
+    key = fingerprint([*images, *sources.masks], root)
+    prefix = f"{intensity_folder(intensity)}-t{tile_size}"
+    path = cache_dir / f"{prefix}-{key}.npy"
+    if path.is_file():
+        return np.load(path)
+    wanted: dict[int, list[int]] = {}
+    for tile_id in selection["ids"]:
+        full, tile = (int(part) for part in str(tile_id).split("_"))
+        wanted.setdefault(full, []).append(tile)
+    tiles = []
+    for full_index, image_path in enumerate(images):
+        image = read_tiff_mosaic(image_path)
+        check_equal_size(sources.masks[full_index], tuple(selection["shapes"][full_index]), image.shape, "mask")
+        if full_index in wanted:
+            all_tiles = cut_tiles(image, tile_size)
+            tiles += [all_tiles[i] for i in wanted[full_index]]
+    stacked = np.stack(tiles) if tiles else np.zeros((0, tile_size, tile_size), np.uint16)
+    save_npy(path, stacked)
+    _replace_stale(cache_dir, prefix, path)
+    return stacked
+
+
+def load_drone(root: Path, intensity: float, *, task: str, tile_size: int, cache_dir=None) -> RawDataset:
+    from lens2logit.isp.camera import DRONE
+
+    if task not in TASKS:
+        raise InputError(f"dataset: unknown drone task {task!r}; expected one of {list(TASKS)}")
+    if not isinstance(tile_size, int) or tile_size < 2 or tile_size % 2:
+        raise InputError(f"tile_size: {tile_size!r} must be a positive even integer (keeps the Bayer phase)")
+    sources = drone_sources(root)
+    if intensity not in sources.images:
+        raise InputError(f"{root / DRONE_IMAGES_FULL / intensity_folder(intensity)}: intensity folder not found")
+    cache_dir = Path(cache_dir) if cache_dir is not None else root / f"tiles_{tile_size}"
+    selection = tile_selection(sources, root, tile_size, cache_dir)
+    tiles = intensity_tiles(sources, root, intensity, tile_size, cache_dir, selection)
+    position = {str(t): k for k, t in enumerate(selection["ids"])}
+    if task == "segmentation":
+        ids = [str(t) for t in selection["segmentation"]]
+        rows = [position[t] for t in ids]
+        targets, classes = selection["masks"][rows].astype(np.uint8), list(SEGMENTATION_CLASSES)
+    else:
+        ids = [str(t) for t in selection["classification"]]
+        rows = [position[t] for t in ids]
+        targets, classes = selection["labels"].astype(np.int64), list(DRONE_CLASSES)
+    if not ids:
+        raise InputError(f"{root / DRONE_MASKS_FULL}: no {task} tiles of size {tile_size}")
+    raw = to_unit(tiles[rows])
+    return RawDataset(f"drone_{task}", task, intensity, ids, raw, targets, classes, DRONE)

@@ -1,0 +1,115 @@
+"""Reading and checking the files of a raw dataset: every failure is one InputError naming the file."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from lens2logit.data.layout import DN_SCALE, INTENSITIES, intensity_folder
+from lens2logit.errors import InputError
+
+
+def list_files(folder: Path, suffixes: Sequence[str]) -> list[Path]:
+    """Sorted files of ``folder`` whose suffix (case-insensitive) is one of ``suffixes``; hidden files skipped."""
+    if not folder.is_dir():
+        raise InputError(f"{folder}: folder not found")
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in suffixes
+    )
+
+
+def intensity_folders(parent: Path) -> dict[float, Path]:
+    """The ``raw_scaleXXX`` sub-folders of ``parent`` that exist, by intensity."""
+    return {i: parent / intensity_folder(i) for i in INTENSITIES if (parent / intensity_folder(i)).is_dir()}
+
+
+def check_same_names(listings: dict[Path, list[str]]) -> None:
+    """All folders hold the same file names; otherwise name the first file that is missing or extra."""
+    folders = list(listings)
+    if not folders:
+        return
+    reference, names = folders[0], set(listings[folders[0]])
+    for folder in folders[1:]:
+        other = set(listings[folder])
+        if other == names:
+            continue
+        missing = sorted(names - other)
+        if missing:
+            raise InputError(f"{folder / missing[0]}: missing (present in {reference})")
+        extra = sorted(other - names)
+        raise InputError(f"{folder / extra[0]}: extra file (not in {reference})")
+
+
+def read_tiff_mosaic(path: Path) -> np.ndarray:
+    """A single-channel 16-bit TIFF mosaic as stored (uint16 ``(H, W)``), checked."""
+    import tifffile
+
+    try:
+        image = tifffile.imread(path)
+    except Exception as exc:  # tifffile raises many types for broken files
+        raise InputError(f"{path}: unreadable TIFF ({type(exc).__name__}: {exc})") from None
+    return check_mosaic(path, image)
+
+
+def check_mosaic(path: Path, image: np.ndarray) -> np.ndarray:
+    if image.ndim != 2:
+        raise InputError(f"{path}: expected a single-channel mosaic, got shape {image.shape}")
+    if image.dtype == np.uint16:
+        pass
+    elif image.dtype.kind == "f" and np.isfinite(image).all() and image.min() >= 0 and image.max() <= DN_SCALE:
+        # Float TIFFs holding DN values (the reference tiling writes them); stored integers only.
+        if not np.array_equal(image, np.round(image)):
+            raise InputError(f"{path}: float TIFF with non-integer DN values")
+        image = image.astype(np.uint16)
+    else:
+        raise InputError(f"{path}: expected 16-bit DN values, got dtype {image.dtype}")
+    if image.shape[0] % 2 or image.shape[1] % 2:
+        raise InputError(f"{path}: mosaic size {image.shape} is not even (Bayer cells would be cut)")
+    return image
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """A binary mask as uint8 ``{0, 1}`` (any non-zero value is foreground)."""
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            mask = tifffile.imread(path)
+        else:
+            from PIL import Image
+
+            with Image.open(path) as img:
+                mask = np.asarray(img)
+    except Exception as exc:
+        raise InputError(f"{path}: unreadable mask ({type(exc).__name__}: {exc})") from None
+    if mask.ndim == 3:  # RGB(A) masks: foreground where any colour channel is set
+        mask = mask[..., :3].max(axis=-1) if mask.shape[-1] in (3, 4) else mask
+    if mask.ndim != 2:
+        raise InputError(f"{path}: expected a 2-D mask, got shape {mask.shape}")
+    return (mask > 0).astype(np.uint8)
+
+
+def to_unit(dn: np.ndarray) -> np.ndarray:
+    """DN → float32 DN / 65535 in [0, 1]."""
+    return (np.asarray(dn, dtype=np.float32) / np.float32(DN_SCALE)).clip(0.0, 1.0)
+
+
+def fingerprint(paths: Iterable[Path], base: Path) -> str:
+    """Short hash of (relative name, size, mtime) of ``paths``: changes when any source file changes."""
+    digest = hashlib.sha1()
+    for path in sorted(paths):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(base).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def check_equal_size(
+    path: Path, shape: tuple[int, ...], expected: tuple[int, ...] | None, what: str, reference: Path | None = None
+) -> None:
+    """``shape`` must equal ``expected`` (the size of ``reference``, named in the message when given)."""
+    if expected is not None and tuple(shape) != tuple(expected):
+        of = f" of {reference.name}" if reference is not None else ""
+        raise InputError(f"{path}: {what} size {tuple(shape)} differs from {tuple(expected)}{of}")

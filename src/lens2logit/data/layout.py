@@ -1,0 +1,88 @@
+"""On-disk layout of the real datasets (reference-spec §3), shared by loaders, synthesis and downloads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# Light-intensity ratios; 1.0 is the reference.
+INTENSITIES: tuple[float, ...] = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0)
+REFERENCE_INTENSITY = 1.0
+
+DATASETS = ("microscopy", "drone_segmentation", "drone_classification", "custom")
+
+
+def intensity_folder(intensity: float) -> str:
+    """``0.05`` → ``raw_scale005``."""
+    if not any(abs(intensity - i) < 1e-9 for i in INTENSITIES):
+        raise ValueError(f"unknown intensity {intensity!r}; expected one of {list(INTENSITIES)}")
+    return f"raw_scale{round(100 * intensity):03d}"
+
+
+def intensity_slug(intensity: float) -> str:
+    """File-system token of an intensity used in workflow paths: ``0.05`` → ``005``."""
+    return intensity_folder(intensity)[len("raw_scale"):]
+
+
+def microscopy_image_dir(root: Path, intensity: float) -> Path:
+    return Path(root) / "images" / intensity_folder(intensity)
+
+
+MICROSCOPY_LABELS = Path("labels") / "Ma190c_annotations.dat"
+DRONE_IMAGES_FULL = Path("images_full")
+DRONE_MASKS_FULL = Path("masks_full")
+
+
+INTENSITY_FOLDER_PREFIX = "raw_scale"
+MICROSCOPY_IMAGES = Path("images")
+MICROSCOPY_IMAGE_SUFFIX = ".tiff"
+# The one file the reference code drops from Raw-Microscopy (reference-spec §3.4).
+MICROSCOPY_EXCLUDED_STEMS = frozenset({"Ma190c_lame3_zone13_composite_Mcropped_2"})
+# Classes with more than this many samples are kept.
+MICROSCOPY_MIN_CLASS_SAMPLES = 4
+MICROSCOPY_CLASSES = ("BAS", "EOS", "KSC", "LYA", "LYT", "MON", "NGB", "NGS", "UNC")
+
+DRONE_IMAGE_SUFFIXES = (".tif", ".tiff")
+MASK_SUFFIXES = (".png", ".tif", ".tiff")
+DRONE_TILE_SIZE = 256
+DRONE_CLASSES = ("car", "no car")
+DRONE_CAR, DRONE_NO_CAR = 0, 1
+# A tile is a "car" tile when more than this fraction of its pixels are car (reference-spec §3.5).
+DRONE_CAR_FRACTION = 0.01
+# Python ``random`` is re-seeded with this for every full image (reference-spec §3.5).
+DRONE_SUBSAMPLE_SEED = 72
+
+CUSTOM_LABELS = Path("labels.csv")
+CUSTOM_MASKS = Path("masks")
+CUSTOM_SUFFIXES = (".dng",)
+
+MANIFEST = "MANIFEST.sha256"
+DN_SCALE = 65535.0  # samples are DN / 65535
+
+
+def parse_intensity_folder(name: str) -> float | None:
+    """``raw_scale005`` → ``0.05``; None for any other name."""
+    for intensity in INTENSITIES:
+        if name == intensity_folder(intensity):
+            return intensity
+    return None
+
+
+def microscopy_stem(slide: int, zone: int, k: int) -> str:
+    return f"Ma190c_lame{slide}_zone{zone}_composite_Mcropped_{k}"
+
+
+def drone_tile_id(full_index: int, tile_index: int) -> str:
+    """Id of a tile: its full image's index and its real row-major position in that image."""
+    return f"{full_index:02d}_{tile_index:05d}"
+
+
+def drone_image_name(full_index: int) -> str:
+    return f"{full_index:02d}.tif"
+
+
+def drone_mask_name(full_index: int) -> str:
+    return f"{full_index:02d}.png"
+
+
+def drone_image_dir(root: Path, intensity: float) -> Path:
+    return Path(root) / DRONE_IMAGES_FULL / intensity_folder(intensity)

@@ -1,0 +1,207 @@
+"""Embedded, physically modelled raw datasets in the real on-disk layout.
+
+``synthesize("microscopy" | "drone", root, seed=S, n=N, size=PX)`` draws scenes (``microscopy.py``,
+``drone.py``), images them with the sensor model (``sensor.py``) at all seven light intensities and
+writes the exact layout of the real data (reference-spec §3):
+
+* microscopy: ``images/raw_scaleXXX/Ma190c_lame{slide}_zone{zone}_composite_Mcropped_{k}.tiff`` (16-bit
+  RGGB, ``size × size``) + ``labels/Ma190c_annotations.dat``; ``n`` = images per class (default 20,
+  size 64), or ``class_counts`` per class.
+* drone: ``images_full/raw_scaleXXX/{id:02d}.tif`` (12-bit left-justified RGGB) + ``masks_full/{id:02d}.png``;
+  ``n`` = full images (default 8), ``size`` = the tile size the 6 × 8-tile full images are built around
+  (default 64).
+
+Everything is written into ``.partial-<root name>/`` next to ``root`` and renamed into place when complete,
+with ``MANIFEST.sha256`` written last; a rerun with the same parameters on a complete root is a no-op,
+an interrupted run leaves no ``root`` at all. Same seed → same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from lens2logit.data.layout import (
+    DRONE_IMAGES_FULL,
+    DRONE_MASKS_FULL,
+    INTENSITIES,
+    MANIFEST,
+    MICROSCOPY_CLASSES,
+    MICROSCOPY_EXCLUDED_STEMS,
+    MICROSCOPY_IMAGE_SUFFIX,
+    MICROSCOPY_IMAGES,
+    MICROSCOPY_LABELS,
+    drone_image_name,
+    drone_mask_name,
+    intensity_folder,
+    microscopy_stem,
+)
+from lens2logit.errors import InputError
+from lens2logit.io import atomic_path, write_json, write_text
+
+SYNTH_DATASETS = ("microscopy", "drone")
+DEFAULT_N = {"microscopy": 20, "drone": 8}
+DEFAULT_SIZE = {"microscopy": 64, "drone": 64}
+PARAMS_FILE = "synth.json"
+FORMAT_VERSION = 1
+_DATASET_STREAM = {"microscopy": 1, "drone": 2}  # keeps the two datasets' random streams apart
+_NOISE_STREAM = 1000
+
+
+def _scene_rng(seed: int, dataset: str, index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, _DATASET_STREAM[dataset], index])
+
+
+def _noise_rng(seed: int, dataset: str, index: int, intensity_index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, _DATASET_STREAM[dataset], index, _NOISE_STREAM + intensity_index])
+
+
+def _write_tiff(path: Path, image: np.ndarray) -> None:
+    import tifffile
+
+    with atomic_path(path) as tmp:
+        tifffile.imwrite(tmp, image, photometric="minisblack", metadata=None)
+
+
+def _write_png(path: Path, mask: np.ndarray) -> None:
+    from PIL import Image
+
+    with atomic_path(path) as tmp:
+        Image.fromarray((mask * 255).astype(np.uint8), mode="L").save(tmp, format="PNG")
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=desc, unit="img", leave=False)
+
+
+def microscopy_plan(n: int, class_counts: dict[str, int] | None, seed: int) -> list[tuple[str, str]]:
+    """(stem, class) of every image: stems in reading order, classes shuffled over them by ``seed``."""
+    counts = class_counts if class_counts is not None else {c: n for c in MICROSCOPY_CLASSES}
+    for cls, count in counts.items():
+        if cls not in MICROSCOPY_CLASSES:
+            raise InputError(f"class_counts: unknown class {cls!r}; expected some of {list(MICROSCOPY_CLASSES)}")
+        if not isinstance(count, int) or count < 0:
+            raise InputError(f"class_counts: {cls} count must be a non-negative integer, got {count!r}")
+    labels = [c for c in MICROSCOPY_CLASSES for _ in range(counts.get(c, 0))]
+    if not labels:
+        raise InputError("n: no images to synthesize")
+    np.random.default_rng([seed, _DATASET_STREAM["microscopy"], 0]).shuffle(labels)
+    stems, j = [], 0
+    while len(stems) < len(labels):
+        stem = microscopy_stem(1 + j // 100, 1 + (j // 5) % 20, 1 + j % 5)
+        if stem not in MICROSCOPY_EXCLUDED_STEMS:  # the loader drops it, as the reference code does
+            stems.append(stem)
+        j += 1
+    return list(zip(stems, labels))
+
+
+def _synthesize_microscopy(out: Path, seed: int, n: int, size: int, class_counts, progress: bool) -> None:
+    from lens2logit.data.synth.microscopy import microscopy_scene
+    from lens2logit.data.synth.sensor import MICROSCOPY_SENSOR, scene_to_signal
+
+    plan = microscopy_plan(n, class_counts, seed)
+    with _progress(len(plan), progress, "synth microscopy") as bar:
+        for index, (stem, cls) in enumerate(plan):
+            signal = scene_to_signal(microscopy_scene(_scene_rng(seed, "microscopy", index + 1), cls, size), MICROSCOPY_SENSOR)
+            for k, intensity in enumerate(INTENSITIES):
+                dn = expose_at(signal, intensity, MICROSCOPY_SENSOR, _noise_rng(seed, "microscopy", index + 1, k))
+                _write_tiff(out / MICROSCOPY_IMAGES / intensity_folder(intensity) / f"{stem}{MICROSCOPY_IMAGE_SUFFIX}", dn)
+            bar.update()
+    write_text(out / MICROSCOPY_LABELS, "".join(f"{stem} {cls}\n" for stem, cls in sorted(plan)))
+
+
+def _synthesize_drone(out: Path, seed: int, n: int, size: int, progress: bool) -> None:
+    from lens2logit.data.synth.drone import drone_scene
+    from lens2logit.data.synth.sensor import DRONE_SENSOR, scene_to_signal
+
+    (out / DRONE_MASKS_FULL).mkdir(parents=True, exist_ok=True)
+    with _progress(n, progress, "synth drone") as bar:
+        for index in range(n):
+            scene = drone_scene(_scene_rng(seed, "drone", index), size)
+            signal = scene_to_signal(scene.rgb, DRONE_SENSOR)
+            for k, intensity in enumerate(INTENSITIES):
+                dn = expose_at(signal, intensity, DRONE_SENSOR, _noise_rng(seed, "drone", index, k))
+                _write_tiff(out / DRONE_IMAGES_FULL / intensity_folder(intensity) / drone_image_name(index), dn)
+            _write_png(out / DRONE_MASKS_FULL / drone_mask_name(index), scene.mask)
+            bar.update()
+
+
+def expose_at(signal, intensity, sensor, rng):
+    from lens2logit.data.synth.sensor import expose
+
+    return expose(signal, intensity, sensor, rng)
+
+
+def check_synth_args(dataset: str, seed, n, size) -> tuple[int, int, int]:
+    if dataset not in SYNTH_DATASETS:
+        raise InputError(f"dataset: cannot synthesize {dataset!r}; expected one of {list(SYNTH_DATASETS)}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed: must be a non-negative integer, got {seed!r}")
+    n = DEFAULT_N[dataset] if n is None else n
+    size = DEFAULT_SIZE[dataset] if size is None else size
+    if not isinstance(n, (int, np.integer)) or n < 1 or (dataset == "drone" and n > 100):
+        raise InputError(f"n: must be an integer in 1…{100 if dataset == 'drone' else '∞'}, got {n!r}")
+    if not isinstance(size, (int, np.integer)) or size < 16 or size % 2:
+        raise InputError(f"size: must be an even integer ≥ 16, got {size!r}")
+    return int(seed), int(n), int(size)
+
+
+def synthesize(
+    dataset: str, root, *, seed: int, n: int | None = None, size: int | None = None,
+    class_counts: dict[str, int] | None = None, progress: bool = False,
+) -> Path:
+    """Write the embedded ``dataset`` (``microscopy`` or ``drone``) to ``root``; return ``root``.
+
+    Args:
+        dataset: ``microscopy`` or ``drone``.
+        root: the dataset's own root (e.g. ``data/synthetic/microscopy``).
+        seed: same seed → same bytes.
+        n: images per class (microscopy, default 20) or full images (drone, default 8, ≤ 100).
+        size: image side (microscopy, default 64) or the tile size of the drone full images (default 64).
+        class_counts: microscopy only: images per class (overrides ``n``; unbalanced sets on request).
+        progress: show a tqdm bar on stderr.
+
+    Raises:
+        InputError: bad arguments, or ``root`` holds data that this function did not write.
+    """
+    seed, n, size = check_synth_args(dataset, seed, n, size)
+    if class_counts is not None and dataset != "microscopy":
+        raise InputError("class_counts: only for microscopy")
+    root = Path(root)
+    params = {"dataset": dataset, "seed": seed, "n": n, "size": size, "version": FORMAT_VERSION,
+              "class_counts": dict(sorted(class_counts.items())) if class_counts else None}
+    params_path = root / PARAMS_FILE
+    if root.exists():
+        existing = json.loads(params_path.read_text()) if params_path.is_file() else None
+        if existing == params and (root / MANIFEST).is_file():
+            return root  # complete and identical
+        if existing is None and any(root.iterdir()):
+            raise InputError(f"{root}: exists and is not a synthetic dataset ({PARAMS_FILE} missing); refusing to replace it")
+    partial = root.parent / f".partial-{root.name}"
+    shutil.rmtree(partial, ignore_errors=True)  # leftovers of a killed run: regenerate (deterministic)
+    partial.mkdir(parents=True)
+    if dataset == "microscopy":
+        _synthesize_microscopy(partial, seed, n, size, class_counts, progress)
+    else:
+        _synthesize_drone(partial, seed, n, size, progress)
+    write_json(partial / PARAMS_FILE, params)
+    from lens2logit.data.manifest import write_manifest
+
+    write_manifest(partial)  # last: the "complete" marker
+    _swap_into_place(partial, root)
+    return root
+
+
+def _swap_into_place(partial: Path, root: Path) -> None:
+    """Replace ``root`` by ``partial``; the old tree (if any) is moved aside first, then deleted."""
+    old = root.parent / f".{root.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if root.exists():
+        root.rename(old)
+    partial.rename(root)
+    shutil.rmtree(old, ignore_errors=True)
