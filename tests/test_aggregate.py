@@ -59,6 +59,8 @@ def test_drift_summary_reports_diagonal_and_worst_drop(tmp_path):
     assert s["max_drop_pair"] == ["bi,s,me", "me,u,ga"]  # 0.85 - 0.4
     assert s["max_drop"] == pytest.approx(0.45)
     assert s["rows_with_diagonal_best"] == 3
+    assert s["cells_below_diagonal"] == int(((np.diag(mean)[:, None] - mean) > 0).sum()) == 6
+    assert s["n_off_diagonal"] == 6
 
 
 def test_missing_view_is_an_error(tmp_path):

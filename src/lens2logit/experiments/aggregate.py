@@ -76,6 +76,9 @@ def drift_summary(table: pd.DataFrame, views: Sequence[str], metric: str) -> dic
         "max_drop": float(drop[worst]),
         "max_drop_pair": [views[worst[0]], views[worst[1]]],
         "rows_with_diagonal_best": int(sum(diag[i] >= np.max(np.delete(mean[i], i)) for i in range(len(views)))),
+        # "drift is visible": how many off-diagonal cells score below their row's diagonal
+        "cells_below_diagonal": int(np.sum(drop > 0)),
+        "n_off_diagonal": len(views) * (len(views) - 1),
         "n_views": len(views),
     }
 

@@ -35,6 +35,7 @@ def write_summary(out_path, *, tasks: Sequence[str], drift: Sequence[str], corru
             "off-diagonal": s["off_diagonal_mean"], "mean drop": s["mean_drop"], "max drop": s["max_drop"],
             "worst pair (train→test)": " → ".join(s["max_drop_pair"]),
             "rows with best diagonal": f"{s['rows_with_diagonal_best']}/{s['n_views']}",
+            "cells below diagonal": f"{s['cells_below_diagonal']}/{s['n_off_diagonal']}",
         })
     parts += [_table(pd.DataFrame(rows)), ""]
     if corruptions:
