@@ -44,18 +44,23 @@ def _square_axes(ax, labels, *, xlabel, ylabel):
     ax.set_ylabel(ylabel)
 
 
-def plot_drift_matrix(mean: np.ndarray, std: np.ndarray, views: Sequence[str], path, *, title: str, metric: str) -> None:
-    """Rows = training view, columns = test view; colour = mean metric, text = mean ± std."""
-    fig, ax = plt.subplots(figsize=(0.62 * len(views) + 2.5, 0.55 * len(views) + 1.8))
+def _plot_metric_matrix(mean, std, labels, path, *, title, metric, xlabel, ylabel, cell_size) -> None:
+    """A matrix of mean ± std of one metric, coloured over the range of its finite values."""
+    fig, ax = plt.subplots(figsize=(cell_size[0] * len(labels) + 2.5, cell_size[1] * len(labels) + 1.8))
     finite = mean[np.isfinite(mean)]
     vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     if vmax - vmin < 1e-6:
         vmin, vmax = vmin - 0.01, vmax + 0.01
     im = _annotated_matrix(ax, mean, std, cmap="viridis", vmin=vmin, vmax=vmax)
-    _square_axes(ax, views, xlabel="test view", ylabel="train view")
+    _square_axes(ax, labels, xlabel=xlabel, ylabel=ylabel)
     fig.colorbar(im, ax=ax, label=metric, shrink=0.8)
     ax.set_title(title, fontsize=9)
     _save(fig, path)
+
+
+def plot_drift_matrix(mean: np.ndarray, std: np.ndarray, views: Sequence[str], path, *, title: str, metric: str) -> None:
+    """Rows = training view, columns = test view; colour = mean metric, text = mean ± std."""
+    _plot_metric_matrix(mean, std, views, path, title=title, metric=metric, xlabel="test view", ylabel="train view", cell_size=(0.62, 0.55))
 
 
 def plot_difference_matrix(mean: np.ndarray, std: np.ndarray, views: Sequence[str], path, *, title: str, metric: str) -> None:
@@ -93,14 +98,6 @@ def plot_corruptions(table, comparison, path, *, metric: str, title: str) -> Non
 
 
 def plot_intensity_matrix(mean: np.ndarray, std: np.ndarray, levels: Sequence[float], path, *, title: str, metric: str) -> None:
+    """Rows = training intensity, columns = test intensity."""
     labels = [f"{lv:g}" for lv in levels]
-    fig, ax = plt.subplots(figsize=(0.75 * len(levels) + 2.5, 0.65 * len(levels) + 1.5))
-    finite = mean[np.isfinite(mean)]
-    vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    if vmax - vmin < 1e-6:
-        vmin, vmax = vmin - 0.01, vmax + 0.01
-    im = _annotated_matrix(ax, mean, std, cmap="viridis", vmin=vmin, vmax=vmax)
-    _square_axes(ax, labels, xlabel="test intensity", ylabel="train intensity")
-    fig.colorbar(im, ax=ax, label=metric, shrink=0.8)
-    ax.set_title(title, fontsize=9)
-    _save(fig, path)
+    _plot_metric_matrix(mean, std, labels, path, title=title, metric=metric, xlabel="test intensity", ylabel="train intensity", cell_size=(0.75, 0.65))
