@@ -19,7 +19,11 @@ _COMMAND_MODULES = ("lens2logit.cli.isp", "lens2logit.cli.data")
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = argparse.ArgumentParser(prog="lens2logit", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="lens2logit",
+        description="Raw sensor data and explicit ISP models for hardware-drift studies. "
+        "The full study runs as a Snakemake workflow (see README).",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
