@@ -1,6 +1,6 @@
 from snakemake.utils import validate
 
-from lens2logit.data.layout import intensity_slug
+from lens2logit.data.layout import INTENSITIES, intensity_slug
 from lens2logit.isp.views import VIEWS, get_view
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -20,7 +20,6 @@ TASK_SOURCE = {
     "drone_segmentation": "drone",
     "drone_classification": "drone",
 }
-SOURCES = sorted({TASK_SOURCE[t] for t in TASKS})
 VIEW_LABELS = VIEWS if config.get("views", "all") == "all" else list(config["views"])
 VIEW_SLUGS = [get_view(v).slug for v in VIEW_LABELS]
 AUGMENTATIONS = config["drift"]["augmentations"]
@@ -31,10 +30,7 @@ REF = intensity_slug(1.0)
 INTENSITY = config.get("intensity_drift", {})
 INTENSITY_ENABLED = INTENSITY.get("enabled", True)
 INTENSITY_VIEW = get_view(INTENSITY.get("view", "ma,s,ga")).slug
-INTENSITY_SLUGS = [
-    intensity_slug(i)
-    for i in INTENSITY.get("intensities", [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0])
-]
+INTENSITY_SLUGS = [intensity_slug(i) for i in INTENSITY.get("intensities", INTENSITIES)]
 INTENSITY_FOLDS = FOLDS[: INTENSITY.get("folds", len(FOLDS))]
 CORRUPTIONS = config.get("corruptions", {})
 CORRUPTIONS_ENABLED = CORRUPTIONS.get("enabled", True)
