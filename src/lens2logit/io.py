@@ -82,3 +82,19 @@ def save_torch(target: str | os.PathLike, obj: Any) -> None:
 
     with atomic_path(target, suffix=".pt") as tmp:
         torch.save(obj, tmp)
+
+
+def load_torch(path: str | os.PathLike, what: str) -> Any:
+    """Load a torch file safely (CPU tensors, no pickled code); bad files are an InputError
+    naming ``what`` and the path."""
+    import torch
+
+    from lens2logit.errors import InputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
+        raise InputError(f"{what} {path} is not readable: {exc}") from exc

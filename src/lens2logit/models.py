@@ -19,13 +19,13 @@ smp are imported lazily: the small archs start in ~1 s less.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Sequence
 
 import torch
 from torch import nn
 
 from lens2logit.errors import InputError
+from lens2logit.io import load_torch
 
 TASKS = ("classification", "segmentation")
 CLASSIFICATION_ARCHS = ("small_cnn", "resnet18", "resnet34", "resnet50")
@@ -180,13 +180,7 @@ def load_pretrained(net: nn.Module, path: str | os.PathLike) -> nn.Module:
     head may differ in *shape* (e.g. ImageNet weights with a 1000-class fc), in which case it keeps
     its fresh initialisation.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"pretrained weights file not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
-        raise InputError(f"cannot read pretrained weights {path}: {exc}") from exc
+    state = load_torch(path, "pretrained weights file")
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

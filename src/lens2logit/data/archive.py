@@ -53,32 +53,34 @@ def _tar_members(archive: Path, tf: tarfile.TarFile, target: Path):
     return members
 
 
+def _write_members(members, target: Path) -> list[Path]:
+    """Write checked ``(relative path, is_dir, open_member)`` triples below ``target``."""
+    written = []
+    for rel, is_dir, open_member in members:
+        if is_dir:
+            (target / rel).mkdir(parents=True, exist_ok=True)
+            continue
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        with open_member() as src, open(target / rel, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        written.append(rel)
+    return written
+
+
 def extract(archive: Path, target: Path) -> list[Path]:
     """Extract ``archive`` (zip or tar) into ``target``; return the files written (relative paths)."""
     archive, target = Path(archive), Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    written = []
     try:
         if archive.name.lower().endswith(".zip"):
             with zipfile.ZipFile(archive) as zf:
-                for info, rel in _zip_members(archive, zf, target):  # all checked before any write
-                    if info.is_dir():
-                        (target / rel).mkdir(parents=True, exist_ok=True)
-                        continue
-                    (target / rel).parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(info) as src, open(target / rel, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    written.append(rel)
+                # all members are checked before any write
+                members = [(rel, info.is_dir(), lambda info=info: zf.open(info)) for info, rel in _zip_members(archive, zf, target)]
+                written = _write_members(members, target)
         else:
             with tarfile.open(archive) as tf:
-                for info, rel in _tar_members(archive, tf, target):
-                    if info.isdir():
-                        (target / rel).mkdir(parents=True, exist_ok=True)
-                        continue
-                    (target / rel).parent.mkdir(parents=True, exist_ok=True)
-                    with tf.extractfile(info) as src, open(target / rel, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    written.append(rel)
+                members = [(rel, info.isdir(), lambda info=info: tf.extractfile(info)) for info, rel in _tar_members(archive, tf, target)]
+                written = _write_members(members, target)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
         raise InputError(f"{archive}: broken archive ({type(exc).__name__}: {exc})") from None
     return written

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from lens2logit.data.dataset import RawDataset
-from lens2logit.data.files import check_equal_size, check_same_names, intensity_folders, list_files, read_mask, to_unit
+from lens2logit.data.files import check_equal_size, check_same_names, intensity_folders, list_files, pair_masks, read_mask, to_unit
 from lens2logit.data.layout import CUSTOM_LABELS, CUSTOM_MASKS, CUSTOM_SUFFIXES, MASK_SUFFIXES, REFERENCE_INTENSITY
 from lens2logit.errors import InputError
 
@@ -100,13 +100,7 @@ def load_custom(root: Path, intensity: float) -> RawDataset:
         targets = np.array([classes.index(labels[s]) for s in stems], dtype=np.int64)
         task = "classification"
     else:
-        masks = {p.stem: p for p in list_files(masks_dir, MASK_SUFFIXES)}
-        for stem, path in zip(stems, files):
-            if stem not in masks:
-                raise InputError(f"{path}: no mask {stem}.* in {masks_dir}")
-        for stem, path in sorted(masks.items()):
-            if stem not in stems:
-                raise InputError(f"{path}: mask without an image")
+        masks = pair_masks(stems, files, masks_dir, MASK_SUFFIXES)
         targets = np.empty(raw.shape, np.uint8)
         for i, stem in enumerate(stems):
             mask = read_mask(masks[stem])

@@ -14,6 +14,7 @@ import numpy as np
 
 from lens2logit.data.dataset import RawDataset
 from lens2logit.data.files import (
+    pair_masks,
     check_equal_size,
     check_same_names,
     fingerprint,
@@ -65,13 +66,7 @@ def drone_sources(root: Path) -> DroneSources:
     if len(set(stems)) != len(stems):
         raise InputError(f"{first[0].parent}: two images share a stem")
     mask_root = root / DRONE_MASKS_FULL
-    masks = {p.stem: p for p in list_files(mask_root, MASK_SUFFIXES)}
-    for stem, path in zip(stems, first):
-        if stem not in masks:
-            raise InputError(f"{path}: no mask {stem}.* in {mask_root}")
-    for stem, path in sorted(masks.items()):
-        if stem not in stems:
-            raise InputError(f"{path}: mask without an image in {image_root}")
+    masks = pair_masks(stems, first, mask_root, MASK_SUFFIXES, context=f" in {image_root}")
     return DroneSources(stems, files, [masks[s] for s in stems])
 
 

@@ -71,6 +71,20 @@ def check_mosaic(path: Path, image: np.ndarray) -> np.ndarray:
     return image
 
 
+def pair_masks(stems: Sequence[str], images: Sequence[Path], mask_dir: Path, suffixes: Sequence[str], *, context: str = "") -> dict[str, Path]:
+    """Map every image stem to its mask in ``mask_dir``; an image without a mask or a mask
+    without an image is an InputError naming the file."""
+    masks = {p.stem: p for p in list_files(mask_dir, suffixes)}
+    for stem, path in zip(stems, images):
+        if stem not in masks:
+            raise InputError(f"{path}: no mask {stem}.* in {mask_dir}")
+    known = set(stems)
+    for stem, path in sorted(masks.items()):
+        if stem not in known:
+            raise InputError(f"{path}: mask without an image{context}")
+    return masks
+
+
 def read_mask(path: Path) -> np.ndarray:
     """A binary mask as uint8 ``{0, 1}`` (any non-zero value is foreground)."""
     try:

@@ -33,7 +33,7 @@ from torch import nn
 from lens2logit.errors import InputError
 from lens2logit.experiments.augment import augment, check_augmentation
 from lens2logit.experiments.splits import get_fold
-from lens2logit.io import save_torch
+from lens2logit.io import load_torch, save_torch
 from lens2logit.metrics import classification_scores, confusion_matrix, segmentation_counts, segmentation_scores
 from lens2logit.models import TASKS, build_model, standardized
 
@@ -530,13 +530,7 @@ def save_checkpoint(path: str | os.PathLike, ckpt: dict[str, Any]) -> None:
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Load a checkpoint dict (tensors on CPU, no pickled code) and check its keys."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"model file not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
-        raise InputError(f"model file {path} is not a readable checkpoint: {exc}") from exc
+    ckpt = load_torch(path, "model file")
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:
         raise InputError(f"model file {path} lacks checkpoint keys {missing}")
