@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lens2logit.errors import InputError
-from lens2logit.isp import render
+from lens2logit.isp import render, render_steps
 from lens2logit.isp.camera import DRONE, MICROSCOPY, CameraProfile
 from lens2logit.isp.cfa import BayerPattern, mosaic
 from lens2logit.isp.neural import NeuralISP
@@ -39,6 +39,22 @@ def test_initial_output_equals_static_view_including_borders(camera, pattern, de
     assert learned.shape == static.shape == (2, 3, 16, 20)
     # Some pixels are clipped (e.g. microscopy's negative red gain): clipping must match too.
     assert torch.allclose(learned, static, atol=2e-5, rtol=0), (learned - static).abs().max()
+
+
+@pytest.mark.parametrize("camera", [DRONE, MICROSCOPY], ids=lambda c: c.name)
+@pytest.mark.parametrize(("demosaic", "view"), [("bilinear", "bi,s,ga"), ("malvar2004", "ma,s,ga")])
+def test_initial_stages_equal_the_static_steps(camera, demosaic, view):
+    """At its initial parameters every stage equals render_steps' stage of the twin view (same
+    step functions, same names, same gamma); only the filters' implementation differs (learnable
+    kernels as convolutions vs fixed taps), i.e. float32 rounding."""
+    raw = _scene_mosaic(camera, 2, 16, 20, seed=7)
+    with torch.no_grad():
+        _, learned = ParametrizedISP(camera, demosaic=demosaic)(raw, return_stages=True)
+    static = render_steps(raw, view, camera)
+    assert list(learned) == list(static) == list(STAGES)
+    for stage in STAGES:
+        scale = max(1.0, static[stage].abs().max().item())  # microscopy's intermediates reach ~10
+        assert (learned[stage] - static[stage]).abs().max() <= 2e-6 * scale, stage
 
 
 def test_pattern_matters():
