@@ -39,7 +39,7 @@ from lens2logit.isp.cfa import BayerPattern
 from lens2logit.isp.color import GAMMA
 from lens2logit.isp.demosaic import DEMOSAIC_WEIGHTS, DEMOSAICERS
 from lens2logit.isp.filters import K_SHARP, gaussian_blur_luma, gaussian_kernel2d, sharpen_luma
-from lens2logit.isp.pipeline import STAGES, run_steps
+from lens2logit.isp.pipeline import STAGES, run_steps  # noqa: F401  (STAGES: the stage names of forward)
 
 GROUPS: tuple[str, ...] = (
     "black_level",
