@@ -14,6 +14,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 import isp_reference as ref  # noqa: E402
 
 from lens2logit import isp  # noqa: E402
+import lens2logit.isp.color  # noqa: E402,F401  (isp.color, isp.filters, isp.demosaic below)
+import lens2logit.isp.demosaic  # noqa: E402,F401
+import lens2logit.isp.filters  # noqa: E402,F401
 from lens2logit.isp import pipeline as render_module  # noqa: E402
 
 # Raw ranges like the datasets' (reference-spec §3.4–3.5): offset near the black level, then signal.
@@ -69,7 +72,7 @@ def test_render_matches_render_views_and_steps():
         torch.testing.assert_close(one, all_views[spec.label], atol=0, rtol=0)
         steps = isp.render_steps(raw, label, "microscopy")
         torch.testing.assert_close(steps["gamma"], one, atol=2e-5, rtol=0)
-        assert list(steps) == ["black_level", "demosaic", "white_balance", "colour_correction", "sharpen", "denoise", "clip", "gamma"]
+        assert list(steps) == list(isp.STAGES) == ["black_level", "demosaic", "white_balance", "colour_correction", "sharpen", "denoise", "clip", "gamma"]
 
 
 def test_output_contract():
@@ -155,3 +158,57 @@ def test_tiny_images_match_reference_everywhere(size):
     expected = ref.reference_views(m, isp.VIEW_SPECS, isp.DRONE)
     for label in isp.VIEWS:
         np.testing.assert_allclose(out[label][0].permute(1, 2, 0).numpy(), expected[label], atol=1e-4, err_msg=label)
+
+
+@pytest.mark.parametrize("camera", [isp.DRONE, isp.MICROSCOPY], ids=lambda c: c.name)
+@pytest.mark.parametrize("pattern", list(isp.BayerPattern), ids=lambda p: p.value)
+def test_fast_renderer_equals_the_composition_of_step_functions(camera, pattern):
+    """render_views (fused) equals run_steps (step functions, literal YUV round trips), every view.
+
+    Both are float32, so they differ by rounding of intermediates as large as ~10 (microscopy's
+    gains): in linear light (before gamma) by a few 1e-6. The power law magnifies that without
+    bound near black (slope 0.45·x^-0.55: 1e-7 at x = 0 becomes 7e-4), so after gamma the 1e-5
+    bound is asserted where x ≥ 0.05 (slope ≤ 2.3).
+    """
+    cam = dataclasses.replace(camera, pattern=pattern)
+    off, gain = CAMERA_RANGES[camera.name]
+    photos = [ref.photo_mosaic(n, 32, pattern.value, offset=off, gain=gain) for n in ref.PHOTOS]
+    noise = torch.rand(2, 32, 32, generator=torch.Generator().manual_seed(0)) * 0.6 + 0.05
+    raw = torch.cat([torch.from_numpy(np.stack(photos).astype(np.float32)), noise])
+    fast = isp.render_views(raw, cam)
+    for label in isp.VIEWS:
+        steps = isp.render_steps(raw, label, cam)
+        linear = steps["clip"].double()
+        assert (fast[label].double() ** isp.color.GAMMA - linear).abs().max() <= 1e-5, label
+        diff = (fast[label] - steps["gamma"]).abs()
+        assert diff[linear >= 0.05].max() <= 1e-5, label
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda y: isp.filters.sharpen(y, "sharpening"), "unknown sharpening method 'sharpening'"),
+        (lambda y: isp.filters.denoise(y, "bilateral"), "unknown denoising method 'bilateral'"),
+        (lambda y: isp.demosaic.demosaic(y, "ahd", "RGGB"), "unknown demosaicing method 'ahd'"),
+        (lambda y: isp.filters.sharpen(y, "unsharp_masking", unsharp="vertical"), "unknown unsharp mode"),
+        (lambda y: isp.View("bilinear", "sharpening_filter", "wiener"), "unknown denoise method 'wiener'"),
+        (lambda y: isp.View("bilinear", "laplacian", "median_denoising"), "unknown sharpen method 'laplacian'"),
+    ],
+)
+def test_unknown_step_names_raise(call, message):
+    """No step falls back to a default for a name it does not know."""
+    with pytest.raises(ValueError, match=message):
+        call(torch.rand(1, 8, 8))
+
+
+def test_linear_demosaicers_equal_their_filter_form():
+    """bilinear/Malvar given their fixed filters as tensors (the learnable form) equal the defaults."""
+    raw = torch.rand(2, 12, 16)
+    for pattern in isp.BayerPattern:
+        for method, make_weight in isp.demosaic.DEMOSAIC_WEIGHTS.items():
+            fn = isp.demosaic.DEMOSAICERS[method]
+            torch.testing.assert_close(fn(raw, pattern, weight=make_weight()), fn(raw, pattern), atol=2e-6, rtol=0)
+    y = torch.rand(2, 10, 12)
+    k = isp.filters
+    torch.testing.assert_close(k.sharpen_luma(y, k.K_SHARP), k.sharpen_luma(y), atol=2e-6, rtol=0)
+    torch.testing.assert_close(k.gaussian_blur_luma(y, kernel=k.gaussian_kernel2d()), k.gaussian_blur_luma(y), atol=2e-6, rtol=0)

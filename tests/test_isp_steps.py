@@ -300,3 +300,40 @@ def test_sub_lattice_reads_match_full_resolution_padding(mode):
         for sy, sx in sites:
             expected = sum(wt * padded[2 + sy + dy :: 2, 2 + sx + dx :: 2][: h // 2, : w // 2] for dy, dx, wt in taps)
             np.testing.assert_allclose(lattice.correlate((sy, sx), taps)[0].numpy(), expected, atol=1e-12, err_msg=f"{present} {sy, sx}")
+
+
+def _isp_import_graph() -> dict[str, set[str]]:
+    """Edges between ``lens2logit.isp`` modules from every import statement, function-level
+    (lazy) imports included."""
+    import ast
+
+    package = Path(color.__file__).parent
+    modules = {f"lens2logit.isp.{f.stem}": f for f in package.glob("*.py") if f.stem != "__init__"}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                targets.add(node.module)
+                targets.update(f"{node.module}.{a.name}" for a in node.names)
+        graph[name] = {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def test_isp_modules_have_no_import_cycle():
+    graph = _isp_import_graph()
+    assert "lens2logit.isp.camera" in graph["lens2logit.isp.io"]  # the checker sees edges
+
+    def reachable(start: str) -> set[str]:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            node = todo.pop()
+            if node not in seen:
+                seen.add(node)
+                todo.extend(graph[node])
+        return seen
+
+    cycles = sorted(m for m in graph if m in reachable(m))
+    assert not cycles, f"modules on an import cycle: {cycles}"

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lens2logit.errors import InputError
-from lens2logit.isp import render
+from lens2logit.isp import render, render_steps
 from lens2logit.isp.camera import DRONE, MICROSCOPY, CameraProfile
 from lens2logit.isp.cfa import BayerPattern, mosaic
 from lens2logit.isp.neural import NeuralISP
@@ -39,6 +39,22 @@ def test_initial_output_equals_static_view_including_borders(camera, pattern, de
     assert learned.shape == static.shape == (2, 3, 16, 20)
     # Some pixels are clipped (e.g. microscopy's negative red gain): clipping must match too.
     assert torch.allclose(learned, static, atol=2e-5, rtol=0), (learned - static).abs().max()
+
+
+@pytest.mark.parametrize("camera", [DRONE, MICROSCOPY], ids=lambda c: c.name)
+@pytest.mark.parametrize(("demosaic", "view"), [("bilinear", "bi,s,ga"), ("malvar2004", "ma,s,ga")])
+def test_initial_stages_equal_the_static_steps(camera, demosaic, view):
+    """At its initial parameters every stage equals render_steps' stage of the twin view (same
+    step functions, same names, same gamma); only the filters' implementation differs (learnable
+    kernels as convolutions vs fixed taps), i.e. float32 rounding."""
+    raw = _scene_mosaic(camera, 2, 16, 20, seed=7)
+    with torch.no_grad():
+        _, learned = ParametrizedISP(camera, demosaic=demosaic)(raw, return_stages=True)
+    static = render_steps(raw, view, camera)
+    assert list(learned) == list(static) == list(STAGES)
+    for stage in STAGES:
+        scale = max(1.0, static[stage].abs().max().item())  # microscopy's intermediates reach ~10
+        assert (learned[stage] - static[stage]).abs().max() <= 2e-6 * scale, stage
 
 
 def test_pattern_matters():
@@ -73,7 +89,7 @@ def test_additive_layer_is_sized_to_the_input():
         isp.additive.fill_(0.01)
         out, stages = isp(raw, return_stages=True)
     assert torch.allclose(out, stages["gamma"] + 0.01)
-    assert list(stages) == list(STAGES)
+    assert list(stages) == [*STAGES, "additive"]
     with pytest.raises(InputError, match="additive layer"):
         isp(_scene_mosaic(DRONE, 1, 16, 16, seed=0))
 
@@ -92,7 +108,7 @@ def test_gradcheck_raw_and_every_group(demosaic):
     with torch.no_grad():
         isp.additive.normal_(0, 0.01, generator=g)
         _, stages = isp(raw, return_stages=True)
-        assert 0.02 < stages["blur"].min() and stages["blur"].max() < 0.98
+        assert 0.02 < stages["denoise"].min() and stages["denoise"].max() < 0.98
     names = list(GROUPS)
     params = [getattr(isp, n).detach().clone().requires_grad_(True) for n in names]
 
@@ -160,7 +176,7 @@ def test_tap_stages_gives_gradients_without_touching_grad_buffers():
     targets = torch.tensor([0, 1, 1])
     running = head[1].running_mean.clone()
     taps = tap_stages(isp, head, raw, targets, torch.nn.functional.cross_entropy)
-    assert list(taps) == [s for s in STAGES if s != "additive"]
+    assert list(taps) == list(STAGES)
     assert all(set(t) == {"image", "gradient"} for t in taps.values())
     assert all(p.grad is None for p in list(isp.parameters()) + list(head.parameters()))
     assert head.training and torch.equal(head[1].running_mean, running)  # eval during the tap, mode restored
@@ -169,7 +185,7 @@ def test_tap_stages_gives_gradients_without_touching_grad_buffers():
     head.eval()
     (expected,) = torch.autograd.grad(torch.nn.functional.cross_entropy(head(out), targets), out)
     assert torch.allclose(taps["gamma"]["gradient"], expected, atol=1e-6)
-    assert taps["sharpening"]["gradient"].abs().sum() > 0
+    assert taps["sharpen"]["gradient"].abs().sum() > 0
 
 
 def test_neural_isp_keeps_full_resolution():

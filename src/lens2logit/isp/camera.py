@@ -1,6 +1,7 @@
 """Camera profiles: the per-dataset constants of the static ISP (reference-spec §1.4).
 
-All values are on the normalised raw scale (DN / 65535).
+All values are on the normalised raw scale (DN / 65535, ``isp.io.RAW_FULL_SCALE``). Profiles from DNG
+metadata are built by ``isp.io.camera_from_dng`` (io imports this module, never the reverse).
 """
 
 from __future__ import annotations
@@ -72,62 +73,3 @@ def get_camera(camera: "str | CameraProfile") -> CameraProfile:
         return CAMERAS[camera]
     except KeyError:
         raise ValueError(f"unknown camera profile {camera!r}; expected one of {sorted(CAMERAS)} or a CameraProfile") from None
-
-
-# Full scale of the normalised raw values (16-bit DN), as the reference loaders use.
-RAW_FULL_SCALE = 65535.0
-
-
-def camera_from_rawpy(raw, *, name: str = "dng") -> CameraProfile:
-    """Build a profile from an open ``rawpy.RawPy`` object (Bayer sensors only).
-
-    Takes what the reference helper takes (reference-spec §1.4): per-site black level, the first
-    three as-shot white-balance gains, and the first three columns of rawpy's camera→sRGB matrix;
-    the Bayer pattern comes from ``raw_pattern``/``color_desc``. Black levels are divided by
-    :data:`RAW_FULL_SCALE`, matching mosaics read as DN / 65535.
-
-    Raises:
-        ValueError: not a 2×2 Bayer RGB sensor.
-    """
-    pattern_idx = getattr(raw, "raw_pattern", None)
-    desc = raw.color_desc.decode("ascii", "replace") if isinstance(raw.color_desc, bytes) else str(raw.color_desc)
-    if pattern_idx is None or tuple(pattern_idx.shape) != (2, 2) or raw.num_colors != 3:
-        raise ValueError(f"{name}: not a 2×2 Bayer RGB raw (colours {desc!r}, pattern {pattern_idx!r})")
-    letters = "".join(desc[int(i)] for i in pattern_idx.flatten())
-    try:
-        pattern = BayerPattern.parse(letters)
-    except ValueError:
-        raise ValueError(f"{name}: unsupported CFA layout {letters!r}") from None
-    per_channel = list(raw.black_level_per_channel)
-    site_black = {(r, c): per_channel[int(pattern_idx[r, c])] / RAW_FULL_SCALE for r in range(2) for c in range(2)}
-    black_level = tuple(float(site_black[site]) for site in pattern.site_order())
-    wb = [float(v) for v in list(raw.camera_whitebalance)[:3]]
-    if not all(v > 0 for v in wb):
-        wb = [1.0, 1.0, 1.0]  # no as-shot white balance recorded
-    matrix = [[float(v) for v in row[:3]] for row in raw.color_matrix[:3]]
-    if not any(any(v != 0 for v in row) for row in matrix):
-        matrix = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]  # no colour matrix recorded
-    return CameraProfile(
-        name=name,
-        black_level=black_level,  # type: ignore[arg-type]
-        white_balance=tuple(wb),  # type: ignore[arg-type]
-        colour_matrix=tuple(tuple(row) for row in matrix),  # type: ignore[arg-type]
-        pattern=pattern,
-        extra={"white_level": float(raw.white_level)},
-    )
-
-
-def camera_from_dng(path) -> CameraProfile:
-    """Camera profile from a DNG's metadata (black level per site, as-shot WB, colour matrix, pattern).
-
-    Raises:
-        lens2logit.errors.InputError: missing or unreadable file, or not a Bayer raw.
-    """
-    from lens2logit.isp.io import read_raw
-
-    _, profile = read_raw(path)
-    if profile is None:
-        from lens2logit.errors import InputError
-
-        raise InputError(f"{path}: not a DNG/raw file; camera metadata is only available from DNG files")
-    return profile

@@ -77,6 +77,19 @@ def cfa_masks(pattern: BayerPattern | str, height: int, width: int, *, device=No
     return masks
 
 
+def site_masks(pattern: BayerPattern | str, height: int, width: int, *, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Binary masks of the four CFA sites in the order R, G1 (red row), G2 (blue row), B.
+
+    Returns:
+        Tensor ``(4, H, W)``.
+    """
+    pattern = BayerPattern.parse(pattern)
+    masks = torch.zeros(4, height, width, dtype=dtype, device=device)
+    for site, (dy, dx) in enumerate(pattern.site_order()):
+        masks[site, dy::2, dx::2] = 1
+    return masks
+
+
 def mosaic(rgb: torch.Tensor, pattern: BayerPattern | str = BayerPattern.RGGB) -> torch.Tensor:
     """Sample an RGB image with a Bayer filter.
 

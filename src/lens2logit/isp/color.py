@@ -1,11 +1,14 @@
-"""Colour steps of the static ISP: black level, white balance, colour correction, YUV, gamma.
+"""Colour steps of the ISP: black level, white balance, colour correction, YUV, luma filtering, clip, gamma.
+
+Every constant may be given as numbers (the static ISP) or as tensors (the learnable constants of
+:class:`~lens2logit.isp.parametrized.ParametrizedISP`); the steps are differentiable in both.
 
 Shapes: raw mosaics ``(*, H, W)``, RGB images ``(*, 3, H, W)``, luma ``(*, H, W)``.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable
 
 import numpy as np
 import torch
@@ -30,7 +33,11 @@ SMALLEST_NORMAL = float(torch.finfo(torch.float32).tiny)
 
 
 def _as_tensor(values, like: torch.Tensor, shape: tuple[int, ...], name: str) -> torch.Tensor:
-    t = torch.as_tensor(values, dtype=like.dtype, device=like.device)
+    """Constants (numbers) or parameters (tensors, gradients kept) on ``like``'s dtype and device."""
+    if isinstance(values, torch.Tensor):
+        t = values.to(dtype=like.dtype, device=like.device)
+    else:
+        t = torch.as_tensor(values, dtype=like.dtype, device=like.device)
     if tuple(t.shape) != shape:
         raise ValueError(f"{name}: expected shape {shape}, got {tuple(t.shape)}")
     return t
@@ -42,32 +49,36 @@ def _check_rgb(rgb: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name}: expected an RGB tensor (*, 3, H, W), got {shape}")
 
 
-def black_level_map(black_level: Sequence[float], pattern: BayerPattern | str, *, dtype=torch.float32, device=None) -> torch.Tensor:
+def black_level_map(black_level, pattern: BayerPattern | str, *, dtype=torch.float32, device=None) -> torch.Tensor:
     """The 2×2 cell of per-site black levels.
 
     Args:
-        black_level: 4 values in the order R, G1 (red row), G2 (blue row), B.
+        black_level: 4 values in the order R, G1 (red row), G2 (blue row), B: numbers, or a
+            ``(4,)`` tensor (e.g. a learnable parameter; the cell is differentiable in it).
         pattern: Bayer layout.
 
     Returns:
         ``(2, 2)`` tensor; ``cell[r, c]`` is subtracted at sites ``(r::2, c::2)``.
     """
     pattern = BayerPattern.parse(pattern)
-    bl = torch.as_tensor(black_level, dtype=torch.float64).flatten()
+    if isinstance(black_level, torch.Tensor):
+        bl = black_level.to(dtype=dtype, device=device).flatten()
+    else:
+        bl = torch.as_tensor(black_level, dtype=torch.float64).flatten().to(dtype=dtype, device=device)
     if bl.numel() != 4:
         raise ValueError(f"black_level: expected 4 values (R, G1, G2, B), got {bl.numel()}")
-    cell = torch.zeros(2, 2, dtype=torch.float64)
-    for value, (r, c) in zip(bl, pattern.site_order()):
-        cell[r, c] = value
-    return cell.to(dtype=dtype, device=device)
+    site_of_cell = [[0, 0], [0, 0]]
+    for site, (r, c) in enumerate(pattern.site_order()):
+        site_of_cell[r][c] = site
+    return bl[torch.tensor(site_of_cell, device=bl.device)]
 
 
-def apply_black_level(raw: torch.Tensor, black_level: Sequence[float], pattern: BayerPattern | str = BayerPattern.RGGB) -> torch.Tensor:
+def apply_black_level(raw: torch.Tensor, black_level, pattern: BayerPattern | str = BayerPattern.RGGB) -> torch.Tensor:
     """Subtract a per-CFA-site black level; no clipping (negative values survive to the final clip).
 
     Args:
         raw: mosaic ``(*, H, W)`` with even H, W.
-        black_level: 4 values, order R, G1 (red row), G2 (blue row), B.
+        black_level: 4 values (numbers or a ``(4,)`` tensor), order R, G1 (red row), G2 (blue row), B.
         pattern: Bayer layout of ``raw``.
 
     Returns:
@@ -80,9 +91,10 @@ def apply_black_level(raw: torch.Tensor, black_level: Sequence[float], pattern: 
     return raw - cell.repeat(h // 2, w // 2)
 
 
-def apply_white_balance(rgb: torch.Tensor, white_balance: Sequence[float]) -> torch.Tensor:
+def apply_white_balance(rgb: torch.Tensor, white_balance) -> torch.Tensor:
     """Multiply each channel by its gain (applied as-is, no normalisation to green).
 
+    ``white_balance``: 3 numbers or a ``(3,)`` tensor (differentiable).
     ``(*, 3, H, W) → (*, 3, H, W)``.
     """
     _check_rgb(rgb, "apply_white_balance")
@@ -91,7 +103,7 @@ def apply_white_balance(rgb: torch.Tensor, white_balance: Sequence[float]) -> to
 
 
 def apply_colour_correction(rgb: torch.Tensor, matrix) -> torch.Tensor:
-    """Per-pixel ``out = M @ rgb`` with a row-major 3×3 matrix.
+    """Per-pixel ``out = M @ rgb`` with a row-major 3×3 matrix (nested numbers or a ``(3, 3)`` tensor).
 
     ``(*, 3, H, W) → (*, 3, H, W)``.
     """
@@ -118,8 +130,28 @@ def luma(rgb: torch.Tensor) -> torch.Tensor:
     return torch.einsum("c,...chw->...hw", RGB_TO_YUV[0].to(rgb), rgb)
 
 
+def filter_luma(rgb: torch.Tensor, luma_filter: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Apply a filter to the luma only, through a full YUV round trip (as the reference does).
+
+    ``rgb → YUV``, ``Y ← luma_filter(Y)`` (``(*, H, W) → (*, H, W)``), ``→ RGB``; chroma untouched.
+
+    ``(*, 3, H, W) → (*, 3, H, W)``.
+    """
+    yuv = rgb_to_yuv(rgb)
+    filtered = luma_filter(yuv[..., 0, :, :])
+    return yuv_to_rgb(torch.cat([filtered.unsqueeze(-3), yuv[..., 1:, :, :]], dim=-3))
+
+
+def clip(rgb: torch.Tensor) -> torch.Tensor:
+    """Clip to [0, 1]: ``(*, 3, H, W) → (*, 3, H, W)``."""
+    return rgb.clamp(0.0, 1.0)
+
+
 def gamma_correct_(rgb: torch.Tensor, gamma: float = GAMMA) -> torch.Tensor:
-    """In-place :func:`gamma_correct` (for buffers the caller owns); returns ``rgb``."""
+    """In-place :func:`gamma_correct` (for buffers the caller owns, not for autograd); returns ``rgb``.
+
+    The same operations in the same order as :func:`gamma_correct`, so both give identical bits.
+    """
     if not gamma > 0:
         raise ValueError(f"gamma_correct: gamma must be positive, got {gamma!r}")
     # exp(log(x) / γ) is ~3× faster than torch.pow with a fractional exponent on the CPU. The
@@ -128,11 +160,16 @@ def gamma_correct_(rgb: torch.Tensor, gamma: float = GAMMA) -> torch.Tensor:
     return rgb.clamp_(SMALLEST_NORMAL, 1.0).log_().mul_(1.0 / gamma).exp_()
 
 
-def gamma_correct(rgb: torch.Tensor, gamma: float = GAMMA) -> torch.Tensor:
+def gamma_correct(rgb: torch.Tensor, gamma: "float | torch.Tensor" = GAMMA) -> torch.Tensor:
     """Clip to [0, 1], then ``x ** (1 / gamma)`` (plain power law, no sRGB toe).
 
     Inputs ≤ 0 give ≤ 6e-18 (see :func:`gamma_correct_`), inputs ≥ 1 give exactly 1.
+    ``gamma``: a positive number, or a 0-d tensor (a learnable exponent: differentiable in it and
+    in ``rgb``, with no NaN gradient at black; a tensor is not checked for positivity, so that an
+    unconstrained learned exponent behaves as the paper's did).
 
     ``(*, 3, H, W) → (*, 3, H, W)`` (any shape works).
     """
-    return gamma_correct_(rgb.clone(), gamma)
+    if not isinstance(gamma, torch.Tensor) and not gamma > 0:
+        raise ValueError(f"gamma_correct: gamma must be positive, got {gamma!r}")
+    return rgb.clamp(SMALLEST_NORMAL, 1.0).log().mul(1.0 / gamma).exp()

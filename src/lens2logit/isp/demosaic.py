@@ -5,6 +5,11 @@ Each algorithm is written once; the CFA layout only enters through the sub-latti
 (the reference-spec's library): ``reflect`` for the 2-D kernels of bilinear and Malvar, ``mirror``
 for Menon's 1-D filters, zero fill for Menon's direction classifier. Outputs are not clipped.
 
+Bilinear and Malvar are linear: they also accept their filters as a tensor (``weight=``), the form
+the differentiable ISP learns (:func:`bilinear_demosaic_weight`, :func:`malvar_demosaic_weight`
+give the fixed filters; with them the result equals the default sub-lattice implementation, which
+reads the taps as numbers and is faster).
+
 Shapes: ``(N, H, W) → (N, 3, H, W)`` (any leading dims work), H and W even.
 """
 
@@ -14,9 +19,10 @@ import functools
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
-from lens2logit.isp.cfa import B, R, BayerPattern
-from lens2logit.isp.filters import K_BILINEAR_G, K_BILINEAR_RB
+from lens2logit.isp.cfa import B, R, BayerPattern, cfa_masks, site_masks
+from lens2logit.isp.filters import K_BILINEAR_G, K_BILINEAR_RB, pad2d
 
 DEMOSAIC_METHODS = ("bilinear", "malvar2004", "menon2007")
 
@@ -284,7 +290,77 @@ def _flatten_batch(raw: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...]]:
     return raw.reshape(-1, *raw.shape[-2:]), lead
 
 
-def demosaic_bilinear(raw: torch.Tensor, pattern: BayerPattern | str = BayerPattern.RGGB) -> torch.Tensor:
+def bilinear_demosaic_weight() -> torch.Tensor:
+    """Bilinear demosaicing as a 3→3 kernel on the sparse colour planes: the bilinear kernels on
+    the diagonal, zeros elsewhere.
+
+    Returns:
+        ``(3, 3, 3, 3)`` (out channel, in channel, ky, kx).
+    """
+    weight = torch.zeros(3, 3, 3, 3)
+    for c, kernel in enumerate((K_BILINEAR_RB, K_BILINEAR_G, K_BILINEAR_RB)):
+        weight[c, c] = kernel
+    return weight
+
+
+def malvar_demosaic_weight() -> torch.Tensor:
+    """Malvar–He–Cutler (2004) as one 5×5 filter per output colour and CFA site.
+
+    At each pixel an output colour is either the sample itself (a delta filter) or one of four
+    gradient-corrected filters applied to the mosaic.
+
+    Returns:
+        ``(3, 4, 5, 5)`` indexed (output colour R/G/B, site R/G1/G2/B, ky, kx).
+    """
+    delta = torch.zeros(5, 5)
+    delta[2, 2] = 1
+    g_at_rb = MALVAR_G_AT_RB.float()
+    across = MALVAR_RB_AT_BR.float()
+    # G1 lies in the red row (R left/right, B above/below); G2 in the blue row.
+    horizontal, vertical = MALVAR_RB_AT_G_HORIZONTAL.float(), MALVAR_RB_AT_G_VERTICAL.float()
+    return torch.stack(
+        [
+            torch.stack([delta, horizontal, vertical, across]),  # R
+            torch.stack([g_at_rb, delta, delta, g_at_rb]),  # G
+            torch.stack([across, vertical, horizontal, delta]),  # B
+        ]
+    )
+
+
+def _check_weight(weight: torch.Tensor, shape: tuple[int, int], name: str) -> None:
+    if not isinstance(weight, torch.Tensor) or weight.ndim != 4 or tuple(weight.shape[:2]) != shape:
+        raise ValueError(f"{name}: weight must be a tensor ({shape[0]}, {shape[1]}, k, k), got {getattr(weight, 'shape', weight)}")
+    if weight.shape[-1] % 2 == 0 or weight.shape[-2] % 2 == 0:
+        raise ValueError(f"{name}: weight kernels must have odd sizes, got {tuple(weight.shape[-2:])}")
+
+
+def _demosaic_sparse_planes(raw: torch.Tensor, pattern, weight: torch.Tensor) -> torch.Tensor:
+    """3→3 correlation of the sparse R, G, B planes (border ``reflect``); differentiable in ``weight``."""
+    _check_weight(weight, (3, 3), "demosaic_bilinear")
+    flat, lead = _flatten_batch(raw)
+    b, h, w = flat.shape
+    planes = flat.unsqueeze(1) * cfa_masks(pattern, h, w, device=flat.device, dtype=flat.dtype)
+    ky, kx = weight.shape[-2:]
+    rgb = F.conv2d(pad2d(planes, (ky - 1) // 2, (kx - 1) // 2, "reflect"), weight.to(flat.dtype))
+    return rgb.reshape(*lead, 3, h, w)
+
+
+def _demosaic_site_filters(raw: torch.Tensor, pattern, weight: torch.Tensor) -> torch.Tensor:
+    """Per output colour, the filter of each pixel's CFA site over the mosaic (border ``reflect``);
+    differentiable in ``weight``."""
+    _check_weight(weight, (3, 4), "demosaic_malvar2004")
+    flat, lead = _flatten_batch(raw)
+    b, h, w = flat.shape
+    ky, kx = weight.shape[-2:]
+    padded = pad2d(flat.unsqueeze(1), (ky - 1) // 2, (kx - 1) // 2, "reflect")
+    filtered = F.conv2d(padded, weight.to(flat.dtype).reshape(12, 1, ky, kx)).reshape(b, 3, 4, h, w)
+    rgb = (filtered * site_masks(pattern, h, w, device=flat.device, dtype=flat.dtype)).sum(dim=2)
+    return rgb.reshape(*lead, 3, h, w)
+
+
+def demosaic_bilinear(
+    raw: torch.Tensor, pattern: BayerPattern | str = BayerPattern.RGGB, *, weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """Bilinear demosaicing (colour-demosaicing ``demosaicing_CFA_Bayer_bilinear``).
 
     Each channel's sparse plane (zero where the channel was not sampled) is convolved with
@@ -294,6 +370,8 @@ def demosaic_bilinear(raw: torch.Tensor, pattern: BayerPattern | str = BayerPatt
     Args:
         raw: mosaic ``(*, H, W)``, H and W even.
         pattern: Bayer layout.
+        weight: ``(3, 3, k, k)`` 3→3 kernel on the sparse planes (e.g. learnable; differentiable
+            in it), or ``None`` for :func:`bilinear_demosaic_weight` computed on sub-lattices.
 
     Returns:
         ``(*, 3, H, W)``.
@@ -303,6 +381,8 @@ def demosaic_bilinear(raw: torch.Tensor, pattern: BayerPattern | str = BayerPatt
         [0.5, 0.5, 0.5]
     """
     _check_mosaic(raw, "demosaic_bilinear")
+    if weight is not None:
+        return _demosaic_sparse_planes(raw, pattern, weight)
     flat, lead = _flatten_batch(raw)
     s = _Sites.of(pattern)
     sites = (s.r, s.b, s.g_r_row, s.g_b_row)
@@ -323,17 +403,24 @@ def demosaic_bilinear(raw: torch.Tensor, pattern: BayerPattern | str = BayerPatt
     return _assemble_channels(channels, flat).reshape(*lead, 3, *raw.shape[-2:])
 
 
-def demosaic_malvar2004(raw: torch.Tensor, pattern: BayerPattern | str = BayerPattern.RGGB) -> torch.Tensor:
+def demosaic_malvar2004(
+    raw: torch.Tensor, pattern: BayerPattern | str = BayerPattern.RGGB, *, weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """Malvar–He–Cutler (2004) gradient-corrected linear demosaicing, border ``reflect``.
 
     Args:
         raw: mosaic ``(*, H, W)``, H and W even.
         pattern: Bayer layout.
+        weight: ``(3, 4, k, k)`` filters per output colour and CFA site (R, G1, G2, B) (e.g.
+            learnable; differentiable in it), or ``None`` for :func:`malvar_demosaic_weight`
+            computed on sub-lattices.
 
     Returns:
         ``(*, 3, H, W)``.
     """
     _check_mosaic(raw, "demosaic_malvar2004")
+    if weight is not None:
+        return _demosaic_site_filters(raw, pattern, weight)
     flat, lead = _flatten_batch(raw)
     s = _Sites.of(pattern)
     lat = _Lattice.of_plane(flat, "reflect")
@@ -452,6 +539,9 @@ def _menon_refine(red: dict, green: dict, blue: dict, s: _Sites, horizontal: dic
 
 
 DEMOSAICERS = {"bilinear": demosaic_bilinear, "malvar2004": demosaic_malvar2004, "menon2007": demosaic_menon2007}
+"""Demosaicing function by method name (the names of :data:`DEMOSAIC_METHODS`)."""
+# The linear demosaicers, with the fixed filters their ``weight=`` form starts from.
+DEMOSAIC_WEIGHTS = {"bilinear": bilinear_demosaic_weight, "malvar2004": malvar_demosaic_weight}
 
 
 def demosaic(raw: torch.Tensor, method: str, pattern: BayerPattern | str = BayerPattern.RGGB) -> torch.Tensor:

@@ -1,4 +1,7 @@
-"""Spatial filters of the static ISP: border padding, luma sharpening, unsharp masking, denoising.
+"""Spatial filters of the ISP: border padding, luma sharpening, unsharp masking, denoising.
+
+Kernels are fixed constants (fast paths reading the taps as numbers) or, where the differentiable
+ISP learns them, tensors passed in (``kernel=``), through :func:`correlate2d_kernel`.
 
 All filters act on the last two axes of a float tensor ``(*, H, W)`` and return the same shape.
 Border modes follow SciPy's names, because the reference pipeline is SciPy (reference-spec §1.2):
@@ -33,6 +36,10 @@ DENOISE_GAUSSIAN_SIGMA = 0.5
 GAUSSIAN_TRUNCATE = 4.0
 
 UNSHARP_MODES = ("paper", "2d")
+# Names of the luma sharpeners and denoisers of the static views (reference-spec §1.1), in the
+# paper's order; :func:`sharpen` and :func:`denoise` dispatch on them.
+SHARPEN_METHODS = ("sharpening_filter", "unsharp_masking")
+DENOISE_METHODS = ("median_denoising", "gaussian_denoising")
 BORDER_MODES = ("reflect", "mirror", "nearest", "constant")
 
 
@@ -140,6 +147,29 @@ def correlate2d(x: torch.Tensor, kernel: torch.Tensor, mode: str) -> torch.Tenso
     return _sum_shifted(xp, terms, *x.shape[-2:])
 
 
+def correlate2d_kernel(x: torch.Tensor, kernel: torch.Tensor, mode: str) -> torch.Tensor:
+    """2-D correlation with a kernel *tensor*, differentiable in both ``x`` and ``kernel``.
+
+    The form used when a kernel is a learnable parameter (:func:`correlate2d` reads the taps as
+    Python numbers instead, which is faster for constants but carries no gradient to them).
+
+    Args:
+        x: ``(*, H, W)``.
+        kernel: ``(kh, kw)`` odd sizes.
+        mode: border mode (SciPy names).
+
+    Returns:
+        ``(*, H, W)``.
+    """
+    if not isinstance(kernel, torch.Tensor) or kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
+        raise ValueError(f"kernel: expected a 2-D tensor with odd sizes, got {getattr(kernel, 'shape', kernel)}")
+    kh, kw = kernel.shape
+    h, w = x.shape[-2:]
+    padded = pad2d(x.reshape(-1, 1, h, w), (kh - 1) // 2, (kw - 1) // 2, mode)
+    out = F.conv2d(padded, kernel.to(x.dtype).view(1, 1, kh, kw))
+    return out.reshape(x.shape)
+
+
 def _check_image(x: torch.Tensor, name: str) -> None:
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
@@ -149,20 +179,24 @@ def _check_image(x: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name}: expected a floating-point tensor, got {x.dtype}")
 
 
-def sharpen_luma(y: torch.Tensor) -> torch.Tensor:
-    """Sharpen with :data:`K_SHARP`, zero fill at the border (``convolve2d(mode='same')``).
+def sharpen_luma(y: torch.Tensor, kernel: torch.Tensor | None = None) -> torch.Tensor:
+    """Sharpen with a 3×3 kernel, zero fill at the border (``convolve2d(mode='same')``).
 
     Args:
         y: luma ``(*, H, W)``.
+        kernel: ``(3, 3)`` kernel tensor (e.g. learnable; differentiable in it), or ``None`` for
+            :data:`K_SHARP` computed as ``5·y − up − down − left − right`` (same values, faster).
 
     Returns:
-        ``(*, H, W)``: ``5·y − up − down − left − right``.
+        ``(*, H, W)``.
 
     Example:
         >>> sharpen_luma(torch.ones(1, 3, 3))[0, 1, 1].item()
         1.0
     """
     _check_image(y, "sharpen_luma")
+    if kernel is not None:
+        return correlate2d_kernel(y, kernel, "constant")
     p = F.pad(y, (1, 1, 1, 1))
     h, w = y.shape[-2:]
     out = p[..., 0:h, 1 : w + 1] + p[..., 2 : h + 2, 1 : w + 1]
@@ -172,17 +206,34 @@ def sharpen_luma(y: torch.Tensor) -> torch.Tensor:
     return out.neg_().add_(y, alpha=5.0)
 
 
-def gaussian_blur_luma(y: torch.Tensor, sigma: float = DENOISE_GAUSSIAN_SIGMA, truncate: float = GAUSSIAN_TRUNCATE) -> torch.Tensor:
-    """Separable Gaussian blur, SciPy ``gaussian_filter`` semantics (border ``reflect``).
+def gaussian_kernel2d(sigma: float = DENOISE_GAUSSIAN_SIGMA, truncate: float = GAUSSIAN_TRUNCATE) -> torch.Tensor:
+    """The 2-D kernel of :func:`gaussian_blur_luma`: outer product of the 1-D taps, ``(k, k)``."""
+    taps = gaussian_kernel1d(sigma, truncate)
+    return torch.outer(taps, taps)
+
+
+def gaussian_blur_luma(
+    y: torch.Tensor,
+    sigma: float = DENOISE_GAUSSIAN_SIGMA,
+    truncate: float = GAUSSIAN_TRUNCATE,
+    *,
+    kernel: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Gaussian blur (the paper's denoiser), SciPy ``gaussian_filter`` semantics (border ``reflect``).
 
     Args:
         y: ``(*, H, W)``.
         sigma: standard deviation in pixels (σ = 0.5 is the paper's denoiser: 5×5 support).
+        kernel: a ``(k, k)`` 2-D kernel tensor replacing the Gaussian (e.g. the learnable blur,
+            initialised to :func:`gaussian_kernel2d`; differentiable in it), or ``None`` for the
+            separable Gaussian of ``sigma`` (same values as its 2-D kernel, faster).
 
     Returns:
         ``(*, H, W)``.
     """
     _check_image(y, "gaussian_blur_luma")
+    if kernel is not None:
+        return correlate2d_kernel(y, kernel, "reflect")
     taps = _gaussian_taps(float(sigma), float(truncate))
     return correlate_rows(correlate_cols(y, taps, "reflect"), taps, "reflect")
 
@@ -264,3 +315,44 @@ def median3x3(y: torch.Tensor) -> torch.Tensor:
     torch.maximum(max_lo, med_mid, out=max_lo)
     torch.minimum(max_lo, min_hi, out=max_lo)
     return torch.maximum(out, max_lo, out=out)
+
+
+def sharpen(y: torch.Tensor, method: str, *, unsharp: str = "paper") -> torch.Tensor:
+    """The sharpening step of a view: :func:`sharpen_luma` or :func:`unsharp_mask_luma`.
+
+    Args:
+        y: luma ``(*, H, W)``.
+        method: one of :data:`SHARPEN_METHODS`.
+        unsharp: blur of unsharp masking, one of :data:`UNSHARP_MODES`.
+
+    Returns:
+        ``(*, H, W)``.
+
+    Raises:
+        ValueError: unknown ``method`` or ``unsharp`` (no fallback).
+    """
+    if method == "sharpening_filter":
+        return sharpen_luma(y)
+    if method == "unsharp_masking":
+        return unsharp_mask_luma(y, mode=unsharp)
+    raise ValueError(f"unknown sharpening method {method!r}; expected one of {SHARPEN_METHODS}")
+
+
+def denoise(y: torch.Tensor, method: str) -> torch.Tensor:
+    """The denoising step of a view: :func:`median3x3` or :func:`gaussian_blur_luma`.
+
+    Args:
+        y: luma ``(*, H, W)``.
+        method: one of :data:`DENOISE_METHODS`.
+
+    Returns:
+        ``(*, H, W)``.
+
+    Raises:
+        ValueError: unknown ``method`` (no fallback).
+    """
+    if method == "median_denoising":
+        return median3x3(y)
+    if method == "gaussian_denoising":
+        return gaussian_blur_luma(y)
+    raise ValueError(f"unknown denoising method {method!r}; expected one of {DENOISE_METHODS}")

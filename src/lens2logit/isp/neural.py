@@ -17,7 +17,8 @@ from torch import nn
 
 from lens2logit.errors import InputError
 from lens2logit.isp.camera import CameraProfile, get_camera
-from lens2logit.isp.cfa import BayerPattern
+from lens2logit.isp.cfa import BayerPattern, cfa_masks
+from lens2logit.isp.color import apply_black_level
 
 NEURAL_STAGES = ("mosaic", "rgb")
 # Floor of the per-image mean level used to normalise the network input (raw scale).
@@ -43,14 +44,9 @@ def sparse_planes(raw: torch.Tensor, pattern: BayerPattern | str, black_level: t
         raise InputError(f"raw mosaic must be (N, H, W), got shape {tuple(raw.shape)}")
     if raw.shape[-1] % 2 or raw.shape[-2] % 2:
         raise InputError(f"raw mosaic height and width must be even, got {tuple(raw.shape[-2:])}")
-    pattern = BayerPattern.parse(pattern)
-    n, h, w = raw.shape
-    # One (row, col) offset per site R, G1, G2, B; channel of each site is R, G, G, B.
-    channel_of_site = (0, 1, 1, 2)
-    planes = raw.new_zeros(n, 3, h, w)
-    for site, (dy, dx) in enumerate(pattern.site_order()):
-        planes[:, channel_of_site[site], dy::2, dx::2] = raw[:, dy::2, dx::2] - black_level[site]
-    return planes
+    h, w = raw.shape[-2:]
+    masks = cfa_masks(pattern, h, w, device=raw.device, dtype=raw.dtype)
+    return apply_black_level(raw, black_level, pattern).unsqueeze(1) * masks
 
 
 def _batch_statistics_only(module: nn.Module) -> None:

@@ -1,7 +1,8 @@
 """The differentiable ISP: the static view ``bi,s,ga`` (or ``ma,s,ga``) with learnable constants.
 
-Every step of the static pipeline (reference-spec §1.2) becomes a differentiable operation
-whose constants are ``nn.Parameter`` groups (reference-spec §2.4):
+It runs the static ISP's own composition of step functions
+(:func:`~lens2logit.isp.pipeline.run_steps`, the same stages :data:`STAGES`), with the constants
+(reference-spec §2.4) passed in as ``nn.Parameter`` groups:
 
 =====================  ===============  ==================================================
 group                  shape            initial value
@@ -13,17 +14,14 @@ group                  shape            initial value
 ``demosaic``           (3, 3, 3, 3)     bilinear kernels on the diagonal (3→3 convolution)
                        (3, 4, 5, 5)     or Malvar 2004: one 5×5 filter per output colour and CFA site
 ``sharpening``         (3, 3)           sharpening kernel, on luma
-``blur``               (5, 5)           Gaussian σ 0.5, on luma
+``blur``               (5, 5)           Gaussian σ 0.5, on luma (the denoising step)
 ``additive``           (3, H, W)        zeros, optional, sized to the input
 =====================  ===============  ==================================================
 
-Initialised from a camera profile its output equals the static view, borders included: they
-are padded as the static pipeline pads them — :func:`~lens2logit.isp.filters.pad2d`
-``"reflect"`` (half-sample symmetric, SciPy's default) for demosaicing and blur, zeros for the
-sharpening kernel — and black stays 0 through the power law (the paper clipped at 1e-5).
-Convolutions are correlations; every initial kernel is point-symmetric, so they equal SciPy's.
-Fixed against the paper code: no BatchNorm (reference-spec §6, 20/21), additive layer sized to
-the input (23).
+Initialised from a camera profile its output equals the static view, borders included (the step
+functions pad as the static pipeline does), and black maps to ≤ 6e-18 through the same power law
+(the paper clipped at 1e-5). Fixed against the paper code: no BatchNorm (reference-spec §6,
+20/21), additive layer sized to the input (23).
 """
 
 from __future__ import annotations
@@ -38,15 +36,10 @@ from torch import nn
 from lens2logit.errors import InputError
 from lens2logit.isp.camera import CameraProfile, get_camera
 from lens2logit.isp.cfa import BayerPattern
-from lens2logit.isp.color import GAMMA, RGB_TO_YUV, YUV_TO_RGB
-from lens2logit.isp.demosaic import (  # Malvar 2004 filters, defined once with the static demosaicer
-    MALVAR_G_AT_RB,
-    MALVAR_RB_AT_BR,
-    MALVAR_RB_AT_G_HORIZONTAL,
-    MALVAR_RB_AT_G_VERTICAL,
-)
-from lens2logit.isp.filters import DENOISE_GAUSSIAN_SIGMA, K_BILINEAR_G, K_BILINEAR_RB, K_SHARP, gaussian_kernel1d, pad2d
-from lens2logit.isp.neural import sparse_planes
+from lens2logit.isp.color import GAMMA
+from lens2logit.isp.demosaic import DEMOSAIC_WEIGHTS, DEMOSAICERS
+from lens2logit.isp.filters import K_SHARP, gaussian_blur_luma, gaussian_kernel2d, sharpen_luma
+from lens2logit.isp.pipeline import STAGES, run_steps  # noqa: F401  (STAGES: the stage names of forward)
 
 GROUPS: tuple[str, ...] = (
     "black_level",
@@ -60,79 +53,8 @@ GROUPS: tuple[str, ...] = (
 )
 """Names of the learnable parameter groups, in pipeline order."""
 
-STAGES: tuple[str, ...] = (
-    "black_level",
-    "demosaic",
-    "white_balance",
-    "colour_correction",
-    "sharpening",
-    "blur",
-    "clipped",
-    "gamma",
-    "additive",
-)
-"""Intermediate images returned by ``forward(..., return_stages=True)`` (``additive`` only if present)."""
-
-DEMOSAICERS = ("bilinear", "malvar2004")
-
-
-def site_masks(pattern: BayerPattern | str, height: int, width: int, *, dtype=torch.float32, device=None) -> torch.Tensor:
-    """Binary masks of the four CFA sites in the order R, G1 (red row), G2 (blue row), B.
-
-    Returns:
-        ``(4, H, W)``.
-    """
-    pattern = BayerPattern.parse(pattern)
-    masks = torch.zeros(4, height, width, dtype=dtype, device=device)
-    for site, (dy, dx) in enumerate(pattern.site_order()):
-        masks[site, dy::2, dx::2] = 1
-    return masks
-
-
-def bilinear_demosaic_weight() -> torch.Tensor:
-    """Initial 3→3 demosaicing kernel: bilinear kernels on the diagonal, zeros elsewhere.
-
-    Returns:
-        ``(3, 3, 3, 3)`` (out channel, in channel, ky, kx).
-    """
-    weight = torch.zeros(3, 3, 3, 3)
-    for c, kernel in enumerate((K_BILINEAR_RB, K_BILINEAR_G, K_BILINEAR_RB)):
-        weight[c, c] = kernel
-    return weight
-
-
-def malvar_demosaic_weight() -> torch.Tensor:
-    """Malvar–He–Cutler (2004) as one 5×5 filter per output colour and CFA site.
-
-    The Malvar demosaicer is linear: at each pixel an output colour is either the sample
-    itself (a delta filter) or one of four gradient-corrected filters applied to the mosaic.
-
-    Returns:
-        ``(3, 4, 5, 5)`` indexed (output colour R/G/B, site R/G1/G2/B, ky, kx).
-    """
-    delta = torch.zeros(5, 5)
-    delta[2, 2] = 1
-    g_at_rb = MALVAR_G_AT_RB.float()
-    across = MALVAR_RB_AT_BR.float()
-    # G1 lies in the red row (R left/right, B above/below); G2 in the blue row.
-    horizontal, vertical = MALVAR_RB_AT_G_HORIZONTAL.float(), MALVAR_RB_AT_G_VERTICAL.float()
-    return torch.stack(
-        [
-            torch.stack([delta, horizontal, vertical, across]),  # R
-            torch.stack([g_at_rb, delta, delta, g_at_rb]),  # G
-            torch.stack([across, vertical, horizontal, delta]),  # B
-        ]
-    )
-
-
-def power_law(x: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
-    """``x ** (1 / gamma)`` for ``x`` in [0, 1], differentiable in ``gamma`` (0 maps to 0).
-
-    ``log`` is taken of ``max(x, tiny)`` so that black pixels give no NaN gradient (the paper
-    clipped at 1e-5 instead, which shifted black to 0.005).
-    """
-    tiny = torch.finfo(x.dtype).tiny
-    return torch.where(x > 0, torch.exp(torch.log(x.clamp_min(tiny)) / gamma), torch.zeros_like(x))
+ADDITIVE_STAGE = "additive"
+"""Stage after :data:`STAGES` returned by ``forward(..., return_stages=True)`` when the ISP has an additive layer."""
 
 
 def _inverse_softplus(y: float) -> float:
@@ -171,8 +93,8 @@ class ParametrizedISP(nn.Module):
             profile = get_camera(camera)
         except ValueError as err:
             raise InputError(str(err)) from None
-        if demosaic not in DEMOSAICERS:
-            raise InputError(f"demosaic must be one of {DEMOSAICERS}, got {demosaic!r}")
+        if demosaic not in DEMOSAIC_WEIGHTS:
+            raise InputError(f"demosaic must be one of {tuple(DEMOSAIC_WEIGHTS)}, got {demosaic!r}")
         self.camera_name = profile.name
         self.pattern = BayerPattern.parse(profile.pattern)
         self.demosaic_method = demosaic
@@ -183,10 +105,10 @@ class ParametrizedISP(nn.Module):
         self.colour_correction = nn.Parameter(torch.tensor(profile.colour_matrix, dtype=torch.float32))
         gamma0 = _inverse_softplus(GAMMA) if constrain else GAMMA
         self.gamma = nn.Parameter(torch.tensor(gamma0, dtype=torch.float32))
-        demosaic_weight = bilinear_demosaic_weight() if demosaic == "bilinear" else malvar_demosaic_weight()
+        demosaic_weight = DEMOSAIC_WEIGHTS[demosaic]()
         self.demosaic = nn.Parameter(demosaic_weight)
         self.sharpening = nn.Parameter(torch.as_tensor(K_SHARP, dtype=torch.float32).clone())
-        self.blur = nn.Parameter(torch.outer(*(2 * [gaussian_kernel1d(DENOISE_GAUSSIAN_SIGMA)])))
+        self.blur = nn.Parameter(gaussian_kernel2d())
         if additive_size is not None:
             if len(additive_size) != 2 or min(additive_size) < 1:
                 raise InputError(f"additive_size must be (H, W) with positive entries, got {additive_size!r}")
@@ -197,8 +119,6 @@ class ParametrizedISP(nn.Module):
         self.register_buffer("demosaic_sum", demosaic_weight.sum(dim=(-1, -2), keepdim=True).clone())
         self.register_buffer("sharpening_sum", self.sharpening.detach().sum().clone())
         self.register_buffer("blur_sum", self.blur.detach().sum().clone())
-        self.register_buffer("rgb_to_yuv", torch.as_tensor(RGB_TO_YUV, dtype=torch.float32).clone())
-        self.register_buffer("yuv_to_rgb", torch.as_tensor(YUV_TO_RGB, dtype=torch.float32).clone())
 
     # -- effective (constrained) values ---------------------------------------------------
     def gamma_value(self) -> torch.Tensor:
@@ -253,8 +173,9 @@ class ParametrizedISP(nn.Module):
             return_stages: also return the intermediate image after each step.
 
         Returns:
-            ``(N, 3, H, W)``, or ``(rgb, {stage: tensor})`` with stages as in :data:`STAGES`
-            (``black_level`` is ``(N, 3, H, W)`` sparse planes for both demosaicers).
+            ``(N, 3, H, W)``, or ``(rgb, {stage: tensor})`` with the stages :data:`STAGES` of
+            :func:`~lens2logit.isp.pipeline.run_steps` (``black_level`` is the ``(N, H, W)``
+            mosaic), then ``"additive"`` if the ISP has that layer.
         """
         if raw.ndim != 3 or not raw.is_floating_point():
             raise InputError(f"raw mosaic must be a float (N, H, W) tensor, got {raw.dtype} {tuple(raw.shape)}")
@@ -264,56 +185,34 @@ class ParametrizedISP(nn.Module):
         if self.additive is not None and tuple(self.additive.shape[-2:]) != (h, w):
             raise InputError(f"additive layer is {tuple(self.additive.shape[-2:])} but the input is {(h, w)}")
 
-        stages: dict[str, torch.Tensor] = {}
-        planes = sparse_planes(raw, self.pattern, self.black_level.to(raw.dtype))
-        stages["black_level"] = planes
-        demosaic = self._kernel(self.demosaic, self.demosaic_sum, (-1, -2))
-        if self.demosaic_method == "bilinear":
-            rgb = F.conv2d(pad2d(planes, 1, 1, "reflect"), demosaic)
-        else:
-            # Malvar is linear per site: filter the full mosaic with all 12 filters, keep each
-            # site's own filter per output colour.
-            flat = planes.sum(dim=1, keepdim=True)
-            filtered = F.conv2d(pad2d(flat, 2, 2, "reflect"), demosaic.reshape(12, 1, 5, 5)).reshape(n, 3, 4, h, w)
-            masks = site_masks(self.pattern, h, w, dtype=raw.dtype, device=raw.device)
-            rgb = (filtered * masks).sum(dim=2)
-        stages["demosaic"] = rgb
-
-        rgb = rgb * self.white_balance.view(1, 3, 1, 1)
-        stages["white_balance"] = rgb
-        rgb = torch.einsum("kc,nchw->nkhw", self.colour_correction, rgb)
-        stages["colour_correction"] = rgb
-
-        # Sharpening and blur act on luma only (YUV round trip, as the static pipeline).
-        yuv = torch.einsum("kc,nchw->nkhw", self.rgb_to_yuv.to(raw.dtype), rgb)
-        luma, chroma = yuv[:, :1], yuv[:, 1:]
+        demosaic_weight = self._kernel(self.demosaic, self.demosaic_sum, (-1, -2))
         sharpening = self._kernel(self.sharpening, self.sharpening_sum, (-1, -2))
-        luma = F.conv2d(luma, sharpening.view(1, 1, 3, 3), padding=1)  # zero fill, as convolve2d 'same'
-        if return_stages:
-            # Route the tapped image through the graph (an exact round trip up to rounding), so
-            # its task-loss gradient exists, as the paper's tracking did.
-            stages["sharpening"] = self._to_rgb(luma, chroma)
-            yuv = torch.einsum("kc,nchw->nkhw", self.rgb_to_yuv.to(raw.dtype), stages["sharpening"])
-            luma, chroma = yuv[:, :1], yuv[:, 1:]
         blur = self._kernel(self.blur, self.blur_sum, (-1, -2))
-        luma = F.conv2d(pad2d(luma, 2, 2, "reflect"), blur.view(1, 1, 5, 5))
-        rgb = self._to_rgb(luma, chroma)
-        stages["blur"] = rgb
-
-        rgb = rgb.clamp(0.0, 1.0)
-        stages["clipped"] = rgb
-        rgb = power_law(rgb, self.gamma_value())
-        stages["gamma"] = rgb
+        demosaic = DEMOSAICERS[self.demosaic_method]
+        stages = run_steps(
+            raw,
+            self.pattern,
+            black_level=self.black_level,
+            demosaic=lambda x: demosaic(x, self.pattern, weight=demosaic_weight),
+            white_balance=self.white_balance,
+            colour_matrix=self.colour_correction,
+            sharpen=lambda y: sharpen_luma(y, sharpening),
+            denoise=lambda y: gaussian_blur_luma(y, kernel=blur),
+            gamma=self.gamma_value(),
+        )
+        rgb = stages["gamma"]
         if self.additive is not None:
             rgb = rgb + self.additive
-            stages["additive"] = rgb
+            stages[ADDITIVE_STAGE] = rgb
         return (rgb, stages) if return_stages else rgb
-
-    def _to_rgb(self, luma: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("kc,nchw->nkhw", self.yuv_to_rgb.to(luma.dtype), torch.cat([luma, chroma], dim=1))
 
     def extra_repr(self) -> str:
         return f"camera={self.camera_name!r}, pattern={self.pattern.value}, demosaic={self.demosaic_method!r}, constrain={self.constrain}"
+
+
+def _with_channels(t: torch.Tensor) -> torch.Tensor:
+    """``(N, H, W)`` → ``(N, 1, H, W)``; ``(N, C, H, W)`` unchanged."""
+    return t.unsqueeze(1) if t.ndim == 3 else t
 
 
 def tap_stages(
@@ -339,8 +238,9 @@ def tap_stages(
         loss_fn: ``loss_fn(logits, targets) -> scalar``.
 
     Returns:
-        ``{stage: {"image": (N, C, H, W), "gradient": (N, C, H, W)}}`` (detached; ``gradient``
-        only with ``gradients=True``).
+        ``{stage: {"image": (N, C, H, W), "gradient": (N, C, H, W)}}`` in the ISP's stage order
+        (detached; ``gradient`` only with ``gradients=True``); single-channel stages (the
+        ``(N, H, W)`` mosaic after black level) come back with ``C = 1``.
     """
     modes = (isp.training, model.training)
     isp.eval()
@@ -348,13 +248,14 @@ def tap_stages(
     try:
         with torch.enable_grad():
             rgb, stages = isp(raw, return_stages=True)
-            taps = {name: {"image": t.detach().clone()} for name, t in stages.items()}
+            taps = {name: {"image": _with_channels(t).detach().clone()} for name, t in stages.items()}
             if gradients:
                 names = [k for k, t in stages.items() if t.requires_grad]
                 loss = loss_fn(model(rgb), targets)
                 grads = torch.autograd.grad(loss, [stages[k] for k in names], allow_unused=True)
                 for name, grad in zip(names, grads):
-                    taps[name]["gradient"] = torch.zeros_like(stages[name]) if grad is None else grad.detach()
+                    grad = torch.zeros_like(stages[name]) if grad is None else grad.detach()
+                    taps[name]["gradient"] = _with_channels(grad)
     finally:
         isp.train(modes[0])
         model.train(modes[1])

@@ -1,14 +1,26 @@
-"""Render the twelve static ISP views (reference-spec §1.2–1.3) from raw mosaics.
+"""The ISP as a composition of step functions, and the fast renderer of the twelve static views.
 
-Per view the reference runs: black level → demosaic → white balance → colour correction →
-luma sharpening → luma denoising → clip → gamma 1/2.2, with YUV round trips around each luma
-filter. This module computes the same result with less work:
+One definition (reference-spec §1.2–1.3): per view, the :data:`STAGES` black level → demosaic →
+white balance → colour correction → luma sharpening → luma denoising → clip → gamma 1/2.2, with
+YUV round trips around each luma filter. :func:`run_steps` is that composition of the step
+functions of :mod:`~lens2logit.isp.color`, :mod:`~lens2logit.isp.filters` and
+:mod:`~lens2logit.isp.demosaic`; :func:`render_steps` runs it for a static view, and
+:class:`~lens2logit.isp.parametrized.ParametrizedISP` runs it with learnable constants.
+
+:func:`render_views` (behind :func:`render`, which makes the workflow's views) is an optimisation
+of the same composition, tested equal to it (``tests/test_isp_render.py``, every view, camera and
+Bayer layout, max abs difference ≤ 1e-5). It calls the step functions :func:`apply_black_level`,
+:func:`~lens2logit.isp.demosaic.demosaic`, :func:`~lens2logit.isp.filters.sharpen` and
+:func:`~lens2logit.isp.filters.denoise` as they are, and fuses the rest:
 
 * black level, white balance and colour correction fold into one affine map per pixel
   (``A = M·diag(wb)``), and the luma of the corrected image is one dot product ``(Yᵀ·A)·rgb``;
 * the YUV round trips are never formed: a luma-only filter turning Y into Y' changes RGB by
   ``(Y' − Y)·LUMA_TO_RGB`` (the first column of the inverse YUV matrix), so every view is
   ``gamma(A·rgb + (denoise(sharpen(Y)) − Y)·LUMA_TO_RGB)``;
+* clip and gamma run in place on the output buffer (:func:`gamma_correct_`, the same operations
+  as :func:`gamma_correct`; its lower clip also does the clip step's, as every pixel is then in
+  range);
 * views that share a demosaicer share the demosaiced image, its corrected RGB and luma; views
   that also share a sharpener share the sharpened luma;
 * batches are processed in chunks small enough for the per-core caches.
@@ -19,16 +31,86 @@ from __future__ import annotations
 import concurrent.futures
 import math
 import mmap
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
 
 from lens2logit.isp.camera import CameraProfile, get_camera
-from lens2logit.isp.color import LUMA_TO_RGB, RGB_TO_YUV, apply_black_level, gamma_correct, gamma_correct_
-from lens2logit.isp.demosaic import DEMOSAICERS
-from lens2logit.isp.filters import UNSHARP_MODES, gaussian_blur_luma, median3x3, sharpen_luma, unsharp_mask_luma
+from lens2logit.isp.cfa import BayerPattern
+from lens2logit.isp.color import (
+    GAMMA,
+    LUMA_TO_RGB,
+    RGB_TO_YUV,
+    apply_black_level,
+    apply_colour_correction,
+    apply_white_balance,
+    clip,
+    filter_luma,
+    gamma_correct,
+    gamma_correct_,
+)
+from lens2logit.isp.demosaic import demosaic
+from lens2logit.isp.filters import UNSHARP_MODES, denoise, sharpen
 from lens2logit.isp.views import VIEWS, View, get_view
+
+STAGES: tuple[str, ...] = (
+    "black_level",
+    "demosaic",
+    "white_balance",
+    "colour_correction",
+    "sharpen",
+    "denoise",
+    "clip",
+    "gamma",
+)
+"""The ISP's steps in order; the keys of :func:`run_steps`, :func:`render_steps` and
+``ParametrizedISP(..., return_stages=True)`` (which may add ``"additive"``)."""
+
+LumaFilter = Callable[[torch.Tensor], torch.Tensor]
+
+
+def run_steps(
+    raw: torch.Tensor,
+    pattern: "BayerPattern | str",
+    *,
+    black_level,
+    demosaic: Callable[[torch.Tensor], torch.Tensor],
+    white_balance,
+    colour_matrix,
+    sharpen: LumaFilter,
+    denoise: LumaFilter,
+    gamma: "float | torch.Tensor" = GAMMA,
+) -> dict[str, torch.Tensor]:
+    """The ISP as the composition of its step functions, keeping every intermediate.
+
+    Constants are numbers or tensors (learnable parameters: the result is differentiable in them);
+    the spatial steps are callables, so that a caller binds the method and its parameters.
+
+    Args:
+        raw: mosaics ``(N, H, W)``.
+        pattern: Bayer layout (black level per site).
+        black_level: 4 values, order R, G1, G2, B (:func:`~lens2logit.isp.color.apply_black_level`).
+        demosaic: ``(N, H, W) → (N, 3, H, W)``.
+        white_balance: 3 gains; colour_matrix: 3×3.
+        sharpen, denoise: luma filters ``(N, H, W) → (N, H, W)``, each applied through a YUV round
+            trip (:func:`~lens2logit.isp.color.filter_luma`).
+        gamma: exponent of :func:`~lens2logit.isp.color.gamma_correct`.
+
+    Returns:
+        ``{stage: tensor}`` in :data:`STAGES` order; ``black_level`` is ``(N, H, W)``, the rest
+        ``(N, 3, H, W)``; each stage is the input of the next (gradients can be taken at any).
+    """
+    stages: dict[str, torch.Tensor] = {}
+    stages["black_level"] = x = apply_black_level(raw, black_level, pattern)
+    stages["demosaic"] = x = demosaic(x)
+    stages["white_balance"] = x = apply_white_balance(x, white_balance)
+    stages["colour_correction"] = x = apply_colour_correction(x, colour_matrix)
+    stages["sharpen"] = x = filter_luma(x, sharpen)
+    stages["denoise"] = x = filter_luma(x, denoise)
+    stages["clip"] = x = clip(x)
+    stages["gamma"] = gamma_correct(x, gamma)
+    return stages
 
 # Pixels per chunk for a single worker (two 256×256 tiles): 0.5 MB float32 planes keep a chunk's
 # working set near the 2 MB per-core L2 cache (measured: 2 tiles beat 1 and 4 tiles by ~8 %).
@@ -97,18 +179,6 @@ def _camera_constants(camera: CameraProfile) -> list[list[float]]:
     return torch.cat([a, luma_row.view(1, 3)]).tolist()
 
 
-def _sharpen(y: torch.Tensor, sharpener: str, unsharp: str) -> torch.Tensor:
-    if sharpener == "sharpening_filter":
-        return sharpen_luma(y)
-    return unsharp_mask_luma(y, mode=unsharp)
-
-
-def _denoise(y: torch.Tensor, denoiser: str) -> torch.Tensor:
-    if denoiser == "median_denoising":
-        return median3x3(y)
-    return gaussian_blur_luma(y)
-
-
 def _render_chunk(raw, camera, specs_by_demosaic, colour_and_luma, unsharp, outputs, start):
     mosaic = apply_black_level(raw, camera.black_level, camera.pattern)
     luma_to_rgb = LUMA_TO_RGB.to(raw)
@@ -116,7 +186,7 @@ def _render_chunk(raw, camera, specs_by_demosaic, colour_and_luma, unsharp, outp
     unit_luma = bool((luma_to_rgb == 1).all())
     stop = start + raw.shape[0]
     for method, specs in specs_by_demosaic.items():
-        rgb = DEMOSAICERS[method](mosaic, camera.pattern)
+        rgb = demosaic(mosaic, method, camera.pattern)
         # The colour-corrected RGB and its luma, as fused multiply-adds (einsum's batched matmul
         # is ~5× slower for a 4×3 matrix on this layout).
         corrected_and_luma = rgb.new_empty(rgb.shape[0], 4, *rgb.shape[2:])
@@ -128,8 +198,8 @@ def _render_chunk(raw, camera, specs_by_demosaic, colour_and_luma, unsharp, outp
         sharpened: dict[str, torch.Tensor] = {}
         for spec in specs:
             if spec.sharpen not in sharpened:
-                sharpened[spec.sharpen] = _sharpen(y, spec.sharpen, unsharp)
-            delta = _denoise(sharpened[spec.sharpen], spec.denoise).sub_(y).unsqueeze(1)
+                sharpened[spec.sharpen] = sharpen(y, spec.sharpen, unsharp=unsharp)
+            delta = denoise(sharpened[spec.sharpen], spec.denoise).sub_(y).unsqueeze(1)
             out = outputs[spec.label][start:stop]
             if unit_luma:
                 torch.add(corrected, delta, out=out)
@@ -242,32 +312,33 @@ def render_steps(
     *,
     unsharp: str = "paper",
 ) -> dict[str, torch.Tensor]:
-    """Every intermediate of one view, computed step by step with full YUV round trips.
+    """Every intermediate of one static view: :func:`run_steps` with the camera's constants and the
+    view's methods (full YUV round trips).
 
-    Slow but literal (for inspection and teaching); the final entry equals :func:`render`.
+    Slow but literal (for inspection and teaching); the final entry equals :func:`render` (to
+    float32 rounding, ≤ 1e-5).
 
     Returns:
-        ``{"black_level": (N,H,W), "demosaic", "white_balance", "colour_correction", "sharpen",
-        "denoise", "clip", "gamma": (N,3,H,W)}``.
-    """
-    from lens2logit.isp.color import apply_colour_correction, apply_white_balance, rgb_to_yuv, yuv_to_rgb
+        ``{stage: tensor}`` in :data:`STAGES` order: ``black_level`` ``(N, H, W)``, then
+        ``demosaic`` … ``gamma`` ``(N, 3, H, W)``.
 
+    Raises:
+        ValueError: as :func:`render_views`.
+    """
     if unsharp not in UNSHARP_MODES:
         raise ValueError(f"unknown unsharp mode {unsharp!r}; expected one of {UNSHARP_MODES}")
     spec, camera = get_view(view), get_camera(camera)
     raw = _as_raw_batch(raw)
-    steps: dict[str, torch.Tensor] = {}
-    steps["black_level"] = x = apply_black_level(raw, camera.black_level, camera.pattern)
-    steps["demosaic"] = x = DEMOSAICERS[spec.demosaic](x, camera.pattern)
-    steps["white_balance"] = x = apply_white_balance(x, camera.white_balance)
-    steps["colour_correction"] = x = apply_colour_correction(x, camera.colour_matrix)
-    for name, fn in (("sharpen", lambda y: _sharpen(y, spec.sharpen, unsharp)), ("denoise", lambda y: _denoise(y, spec.denoise))):
-        yuv = rgb_to_yuv(x)
-        yuv = torch.cat([fn(yuv[:, 0]).unsqueeze(1), yuv[:, 1:]], dim=1)
-        steps[name] = x = yuv_to_rgb(yuv)
-    steps["clip"] = x = x.clamp(0.0, 1.0)
-    steps["gamma"] = gamma_correct(x)
-    return steps
+    return run_steps(
+        raw,
+        camera.pattern,
+        black_level=camera.black_level,
+        demosaic=lambda x: demosaic(x, spec.demosaic, camera.pattern),
+        white_balance=camera.white_balance,
+        colour_matrix=camera.colour_matrix,
+        sharpen=lambda y: sharpen(y, spec.sharpen, unsharp=unsharp),
+        denoise=lambda y: denoise(y, spec.denoise),
+    )
 
 
-__all__: Sequence[str] = ("render", "render_views", "render_steps", "CHUNK_PIXELS")
+__all__: Sequence[str] = ("STAGES", "run_steps", "render", "render_views", "render_steps", "CHUNK_PIXELS")

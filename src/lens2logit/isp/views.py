@@ -5,9 +5,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-DEMOSAICERS = ("bilinear", "malvar2004", "menon2007")
-SHARPENERS = ("sharpening_filter", "unsharp_masking")
-DENOISERS = ("median_denoising", "gaussian_denoising")
+from lens2logit.isp.demosaic import DEMOSAIC_METHODS
+from lens2logit.isp.filters import DENOISE_METHODS, SHARPEN_METHODS
 
 
 @dataclass(frozen=True)
@@ -21,6 +20,15 @@ class View:
     sharpen: str
     denoise: str
 
+    def __post_init__(self) -> None:
+        for field, value, known in (
+            ("demosaic", self.demosaic, DEMOSAIC_METHODS),
+            ("sharpen", self.sharpen, SHARPEN_METHODS),
+            ("denoise", self.denoise, DENOISE_METHODS),
+        ):
+            if value not in known:
+                raise ValueError(f"View: unknown {field} method {value!r}; expected one of {known}")
+
     @property
     def label(self) -> str:
         return f"{self.demosaic[:2]},{self.sharpen[0]},{self.denoise[:2]}"
@@ -31,7 +39,7 @@ class View:
 
 
 # Paper order: demosaic (outer) × sharpening × denoising (inner).
-VIEW_SPECS: tuple[View, ...] = tuple(View(d, s, n) for d, s, n in itertools.product(DEMOSAICERS, SHARPENERS, DENOISERS))
+VIEW_SPECS: tuple[View, ...] = tuple(View(d, s, n) for d, s, n in itertools.product(DEMOSAIC_METHODS, SHARPEN_METHODS, DENOISE_METHODS))
 VIEWS: list[str] = [v.label for v in VIEW_SPECS]
 VIEW_SLUGS: list[str] = [v.slug for v in VIEW_SPECS]
 _BY_NAME = {**{v.label: v for v in VIEW_SPECS}, **{v.slug: v for v in VIEW_SPECS}}
