@@ -40,7 +40,6 @@ from lens2logit.data.layout import (
     MASK_SUFFIXES,
     PUBLISHED_DRONE_CLASSIFICATION,
     PUBLISHED_DRONE_SEGMENTATION_TILES,
-    PUBLISHED_TILE_SIZE,
     drone_classification_csv,
     intensity_folder,
 )
@@ -103,9 +102,8 @@ def read_classification_csv(path: Path) -> dict[str, int]:
     return labels
 
 
-def _warn_published(root: Path, task: str, tile_size: int, counts: dict) -> None:
-    if tile_size != PUBLISHED_TILE_SIZE:
-        return
+def _warn_published(root: Path, task: str, counts: dict) -> None:
+    """Tile counts are those of the files (any tile side), so they are compared whatever the tile size."""
     published = {"segmentation": {"tiles": PUBLISHED_DRONE_SEGMENTATION_TILES}, "classification": PUBLISHED_DRONE_CLASSIFICATION}[task]
     if counts != published:
         log.warning("%s: differs from the published Raw-Drone data: %s %s, published %s", root, task, counts, published)
@@ -134,7 +132,7 @@ def load_drone_tiled(
             check_equal_size(masks[stem], mask.shape, (tile_size, tile_size), "mask")
             targets[k] = mask
         if check_published_counts:
-            _warn_published(root, task, tile_size, {"tiles": len(ids)})
+            _warn_published(root, task, {"tiles": len(ids)})
         raw = _read_tiles(files, tile_size)
         return RawDataset("drone_segmentation", task, intensity, ids, raw, targets, list(SEGMENTATION_CLASSES), DRONE)
     base = root / DRONE_CLASSIFICATION
@@ -155,6 +153,6 @@ def load_drone_tiled(
         log.info("%s: %d tiles not listed in %s ignored", folder, unlisted, csv_path.name)
     targets = np.array([labels[name] for name in ids], dtype=np.int64)
     if check_published_counts:
-        _warn_published(root, task, tile_size, {c: int((targets == k).sum()) for k, c in enumerate(DRONE_CLASSES)})
+        _warn_published(root, task, {c: int((targets == k).sum()) for k, c in enumerate(DRONE_CLASSES)})
     raw = _read_tiles([present[name] for name in ids], tile_size)
     return RawDataset("drone_classification", task, intensity, ids, raw, targets, list(DRONE_CLASSES), DRONE)
