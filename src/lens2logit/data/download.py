@@ -362,7 +362,10 @@ def arrange_layout(dataset: str, fetched: Path, tree: Path) -> None:
     parent = _pick(_intensity_parents(fetched, DRONE_IMAGE_SUFFIXES), "full", "raw_scaleXXX/*.tif folders", fetched)
     stems = {p.stem for p in next(iter(sorted(parent.glob(f"{INTENSITY_FOLDER_PREFIX}*")))).iterdir()}
     mask_dirs = sorted(
-        {p.parent for p in fetched.rglob("*") if p.is_file() and p.suffix.lower() in MASK_SUFFIXES and p.stem in stems}
+        {
+            p.parent for p in fetched.rglob("*")
+            if p.is_file() and p.suffix.lower() in MASK_SUFFIXES and any(s in p.stem for s in stems)  # as the loader pairs
+        }
         - {f for f in parent.iterdir()}
     )
     mask_dir = _pick(mask_dirs, "mask", "mask folder matching the image names", fetched)
