@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from lens2logit.data.registry import dataset_names
 from lens2logit.errors import InputError
 
 
@@ -42,7 +43,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=_verify)
 
     p = commands.add_parser("info", help="counts per class and intensity")
-    p.add_argument("dataset", choices=("microscopy", "drone", "drone_segmentation", "drone_classification", "custom"))
+    p.add_argument("dataset", choices=("drone", *dataset_names()))  # "drone": both drone datasets
     p.add_argument("--root", type=Path, required=True)
     p.add_argument("--tile-size", type=int, default=None, help="drone tile size (default 256)")
     p.set_defaults(func=_info)

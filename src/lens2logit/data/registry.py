@@ -144,10 +144,32 @@ def check_datasets(config: Mapping) -> None:
     for name in config.get("tasks", []):
         get_dataset(name)
         if name == "custom":
-            dataset_kind(name, config)
             root = Path(dataset_root(name, config))
+            dataset_kind(name, config)
             if not root.is_dir():
                 raise InputError(f"data.custom.root: {root} is not a folder")
+            _check_custom_intensities(root, config)
+
+
+def _check_custom_intensities(root: Path, config: Mapping) -> None:
+    """Stages that need other light intensities than a custom folder holds fail here, not in a job."""
+    from lens2logit.data.custom import custom_folders
+    from lens2logit.data.layout import INTENSITIES
+
+    have = sorted(custom_folders(root))
+    needed = []
+    drift = config.get("intensity_drift") or {}
+    if drift.get("enabled", True):
+        needed += [("intensity_drift.intensities", i) for i in drift.get("intensities", INTENSITIES)]
+    custom = config.get("customization") or {}
+    if custom.get("enabled", False):
+        needed += [("customization.intensities", i) for i in custom.get("intensities", [0.01, 0.05])]
+    for key, intensity in needed:
+        if not any(abs(float(intensity) - h) < 1e-9 for h in have):
+            raise InputError(
+                f"{key}: {intensity} is not in the custom data at {root} (intensities there: {have}; "
+                "a flat folder of DNGs is intensity 1.0 — disable the stage or add raw_scaleXXX folders)"
+            )
 
 
 def is_real_source(name: str, config: Mapping) -> bool:
