@@ -136,6 +136,9 @@ def test_registry_entries_load_and_describe_every_dataset(dng_folder):
     assert {n: e.kind for n, e in REGISTRY.items()} == {
         "microscopy": "classification", "drone_segmentation": "segmentation",
         "drone_classification": "classification", "custom": None}
+    from lens2logit.isp.camera import CAMERAS
+
+    assert all(e.camera in CAMERAS for e in REGISTRY.values() if e.camera is not None)
     root, _ = dng_folder
     (root / "labels.csv").write_text("file,label\na,cat\nb,dog\nc,cat\n")
     config = {"tasks": ["custom"], "data": {"source": "path", "root": "x", "custom": {"root": str(root), "kind": "classification"}},

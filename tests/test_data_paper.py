@@ -379,3 +379,14 @@ def test_torchvision_resnet34_state_dict_initialises_the_unetplusplus_encoder(tm
     net = build_model("unetplusplus:resnet34", "segmentation", 1, pretrained=tmp_path / "resnet34-imagenet.pth")
     assert torch.equal(net.encoder.conv1.weight, state["conv1.weight"])
     assert torch.equal(net.encoder.layer4[2].bn2.running_var, state["layer4.2.bn2.running_var"])
+
+
+def test_cli_info_on_the_pre_tiled_layout(tmp_path, monkeypatch, capsys):
+    from test_synth import run_data_cli
+
+    write_tiled_drone(tmp_path, 6, 4, intensities=(0.05, 1.0))
+    assert run_data_cli(["data", "info", "drone", "--root", str(tmp_path), "--tile-size", "8"], monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "pre-tiled layout, tile size 8" in out
+    assert "drone_segmentation: 6 samples at each of 2 intensities" in out
+    assert "car: 2, no car: 2" in out

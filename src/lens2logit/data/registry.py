@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
+from lens2logit.data.layout import DRONE_CLASSES, MICROSCOPY_CLASSES
 from lens2logit.errors import InputError
 
 KINDS = ("classification", "segmentation")
@@ -79,8 +80,7 @@ REGISTRY: Mapping[str, DatasetEntry] = {
     entry.name: entry
     for entry in (
         DatasetEntry(
-            "microscopy", "classification", _microscopy,
-            ("BAS", "EOS", "KSC", "LYA", "LYT", "MON", "NGB", "NGS", "UNC"), "microscopy", "microscopy",
+            "microscopy", "classification", _microscopy, MICROSCOPY_CLASSES, "microscopy", "microscopy",
             "images/raw_scaleXXX/<stem>.tiff + labels/Ma190c_annotations.dat",
         ),
         DatasetEntry(
@@ -88,7 +88,7 @@ REGISTRY: Mapping[str, DatasetEntry] = {
             "images_full/raw_scaleXXX/*.tif + masks_full/ (full frames), or images_tiles_256/ + masks_tiles_256/",
         ),
         DatasetEntry(
-            "drone_classification", "classification", _drone("classification"), ("car", "no car"), "drone", "drone",
+            "drone_classification", "classification", _drone("classification"), DRONE_CLASSES, "drone", "drone",
             "images_full/ + masks_full/ (full frames), or classification/ tiles + dataset_tiles_256_72_0.01.csv",
         ),
         DatasetEntry(
