@@ -133,6 +133,11 @@ def test_registry_entries_load_and_describe_every_dataset(dng_folder):
     from lens2logit.data.registry import REGISTRY, check_datasets, dataset_kind, dataset_root
 
     assert tuple(REGISTRY) == DATASETS
+    import yaml
+    from pathlib import Path
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml").read_text())
+    assert tuple(schema["properties"]["tasks"]["items"]["enum"]) == tuple(REGISTRY)  # the config offers every entry
     assert {n: e.kind for n, e in REGISTRY.items()} == {
         "microscopy": "classification", "drone_segmentation": "segmentation",
         "drone_classification": "classification", "custom": None}
