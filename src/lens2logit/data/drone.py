@@ -57,6 +57,9 @@ from lens2logit.io import atomic_path, save_npy, write_text
 log = logging.getLogger(__name__)
 
 TASKS = ("segmentation", "classification")
+# Part of the cache names: caches of another selection rule are never read (2: the reference shuffle;
+# 1 used random.sample and sorted the classification rows).
+SELECTION_VERSION = 2
 SEGMENTATION_CLASSES = ("background", "car")  # mask value = index
 
 
@@ -137,7 +140,7 @@ def _replace_stale(cache_dir: Path, prefix: str, keep: Path) -> None:
 def tile_selection(sources: DroneSources, root: Path, tile_size: int, cache_dir: Path) -> dict:
     """Selected tile ids, classification labels and tile masks; cached, invalidated when a mask changes."""
     key = fingerprint(sources.masks, root)
-    prefix = f"selection-v2-t{tile_size}"  # v2: the reference shuffle (v1 used random.sample)
+    prefix = f"selection-v{SELECTION_VERSION}-t{tile_size}"
     path = cache_dir / f"{prefix}-{key}.npz"
     if path.is_file():
         with np.load(path) as data:
@@ -176,7 +179,7 @@ def intensity_tiles(
     """uint16 tiles of ``selection['ids']`` at one intensity; cached, invalidated when an image or mask changes."""
     images = sources.images[intensity]
     key = fingerprint([*images, *sources.masks], root)
-    prefix = f"{intensity_folder(intensity)}-t{tile_size}"
+    prefix = f"{intensity_folder(intensity)}-v{SELECTION_VERSION}-t{tile_size}"
     path = cache_dir / f"{prefix}-{key}.npy"
     if path.is_file():
         return np.load(path)
