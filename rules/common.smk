@@ -1,6 +1,14 @@
 from snakemake.utils import validate
 
 from lens2logit.data.layout import INTENSITIES, intensity_slug
+from lens2logit.data.registry import (
+    check_datasets,
+    dataset_kind,
+    dataset_root,
+    dataset_source,
+    get_dataset,
+    is_real_source,
+)
 from lens2logit.isp.views import VIEWS, get_view
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -9,17 +17,11 @@ validate(config, schema="../schemas/config.schema.yaml")
 # ---- configuration, resolved once --------------------------------------------------------
 
 TASKS = config["tasks"]
-TASK_KIND = {
-    "microscopy": "classification",
-    "drone_segmentation": "segmentation",
-    "drone_classification": "classification",
-}
+# Datasets come from the registry (lens2logit.data.registry): kind and source folder of each.
+check_datasets(config)
+TASK_KIND = {t: dataset_kind(t, config) for t in TASKS}
 # Raw source dataset (on-disk root) of each task.
-TASK_SOURCE = {
-    "microscopy": "microscopy",
-    "drone_segmentation": "drone",
-    "drone_classification": "drone",
-}
+TASK_SOURCE = {t: dataset_source(t) for t in TASKS}
 VIEW_LABELS = VIEWS if config.get("views", "all") == "all" else list(config["views"])
 VIEW_SLUGS = [get_view(v).slug for v in VIEW_LABELS]
 AUGMENTATIONS = config["drift"]["augmentations"]
@@ -87,7 +89,16 @@ def source_root_param(wildcards):
 
 
 def task_root_param(wildcards):
-    return source_root(TASK_SOURCE[wildcards.task])
+    return dataset_root(wildcards.task, config)
+
+
+def published_counts_param(wildcards):
+    # Real data are checked against the published sizes (warnings in the job log).
+    return is_real_source(wildcards.task, config)
+
+
+def declared_kind_param(wildcards):
+    return TASK_KIND[wildcards.task] if wildcards.task == "custom" else None
 
 
 def tile_cache_param(wildcards):
@@ -97,8 +108,9 @@ def tile_cache_param(wildcards):
 
 def dataset_marker(wildcards):
     """The file that says a source dataset is complete (its verified manifest)."""
-    if config["data"]["source"] == "path":
-        return []
+    source = config["data"]["source"]
+    if source == "path" or source not in get_dataset(wildcards.task).sources:
+        return []  # data already on disk (custom data always are): no marker
     return f"{source_root(TASK_SOURCE[wildcards.task])}/MANIFEST.sha256"
 
 

@@ -51,5 +51,7 @@ rule prepare_dataset:
         root=task_root_param,
         tile_size=config["data"].get("tile_size", 256),
         cache_dir=tile_cache_param,
+        published_counts=published_counts_param,
+        kind=declared_kind_param,
     script:
         "../scripts/prepare_dataset.py"

@@ -8,6 +8,8 @@ with job(snakemake):
         int(snakemake.wildcards.intensity) / 100,
         tile_size=snakemake.params.tile_size,
         cache_dir=snakemake.params.cache_dir,
+        check_published_counts=snakemake.params.published_counts,
+        kind=snakemake.params.kind,
         raw_path=snakemake.output.raw,
         targets_path=snakemake.output.targets,
         meta_path=snakemake.output.meta,

@@ -123,3 +123,83 @@ def test_cli_info_on_custom_data(dng_folder, monkeypatch, capsys):
     (root / "labels.csv").write_text("file,label\na,cat\nb,dog\nc,cat\n")
     assert run_data_cli(["data", "info", "custom", "--root", str(root)], monkeypatch) == 0
     assert "custom (classification, GRBG): 3 samples at each of 1 intensities [1]; cat: 2, dog: 1" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------------ registry + workflow
+
+
+def test_registry_entries_load_and_describe_every_dataset(dng_folder):
+    from lens2logit.data.layout import DATASETS
+    from lens2logit.data.registry import REGISTRY, check_datasets, dataset_kind, dataset_root
+
+    assert tuple(REGISTRY) == DATASETS
+    import yaml
+    from pathlib import Path
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml").read_text())
+    assert tuple(schema["properties"]["tasks"]["items"]["enum"]) == tuple(REGISTRY)  # the config offers every entry
+    assert {n: e.kind for n, e in REGISTRY.items()} == {
+        "microscopy": "classification", "drone_segmentation": "segmentation",
+        "drone_classification": "classification", "custom": None}
+    from lens2logit.isp.camera import CAMERAS
+
+    assert all(e.camera in CAMERAS for e in REGISTRY.values() if e.camera is not None)
+    root, _ = dng_folder
+    (root / "labels.csv").write_text("file,label\na,cat\nb,dog\nc,cat\n")
+    config = {"tasks": ["custom"], "data": {"source": "path", "root": "x", "custom": {"root": str(root), "kind": "classification"}},
+              "intensity_drift": {"enabled": False}}
+    check_datasets(config)
+    assert dataset_kind("custom", config) == "classification" and dataset_root("custom", config) == str(root)
+    assert dataset_root("drone_classification", config) == "x/drone"
+    with pytest.raises(InputError, match="data.custom.kind: 'segmentation', but .* holds classification data"):
+        load_dataset("custom", root, 1.0, kind="segmentation")
+    with pytest.raises(InputError, match="^intensity_drift.intensities: 0.05 is not in the custom data"):
+        check_datasets({**config, "intensity_drift": {"enabled": True, "intensities": [0.05, 1.0]}})
+    with pytest.raises(InputError, match="^data.custom.kind"):
+        check_datasets({**config, "data": {"source": "path", "root": "x", "custom": {"root": str(root)}}})
+    with pytest.raises(InputError, match="^data.custom.root"):
+        check_datasets({**config, "data": {"source": "path", "root": "x"}})
+    with pytest.raises(InputError, match="^dataset: unknown name 'cells'"):
+        check_datasets({"tasks": ["cells"]})
+
+
+@pytest.mark.slow
+def test_custom_dngs_through_the_workflow(tmp_path):
+    """A folder of GRBG DNGs with labels.csv, selected in the config (tasks: [custom]), run by Snakemake."""
+    import json
+    import subprocess
+    import sys
+
+    import pandas as pd
+    import yaml
+    from test_workflow import ENV, SNAKEMAKE, copy_workflow
+
+    dngs = tmp_path / "my_camera"
+    dngs.mkdir()
+    names = [f"img{k}" for k in range(10)]
+    for name, mosaic in zip(names, photo_mosaics(10)):
+        write_dng(dngs / f"{name}.dng", mosaic, pattern="GRBG")
+    (dngs / "labels.csv").write_text("file,label\n" + "".join(f"{n}.dng,{'cat' if k % 2 else 'dog'}\n" for k, n in enumerate(names)))
+    work = copy_workflow(tmp_path / "wf")
+    config = {
+        "seed": 1, "tasks": ["custom"], "views": ["bi,s,ga", "ma,s,ga"],  # one view: aggregate_drift fails (All-NaN)
+        "data": {"source": "path", "root": "data/unused", "custom": {"root": str(dngs), "kind": "classification"}},
+        "drift": {"folds": 2, "augmentations": ["none"]},
+        "training": {"classification": {"arch": "small_cnn", "epochs": 1, "batch_size": 8, "lr": 2.0e-3},
+                     "segmentation": {"arch": "small_unet", "epochs": 1, "batch_size": 8, "lr": 2.0e-3},
+                     "threads": 1, "progress": False},
+        "corruptions": {"enabled": False}, "intensity_drift": {"enabled": False},
+        "forensics": {"enabled": False}, "customization": {"enabled": False},
+    }
+    (work / "configs" / "custom.yaml").write_text(yaml.safe_dump(config))
+    cmd = ["nice", "-n", "10", str(SNAKEMAKE), "--configfile", "configs/custom.yaml", "--cores", "2"]
+    proc = subprocess.run(cmd, cwd=work, env=ENV, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    meta = json.loads((work / "results/data/custom/100/meta.json").read_text())
+    assert meta["ids"] == names and meta["classes"] == ["cat", "dog"] and meta["task"] == "classification"
+    assert meta["camera"]["pattern"] == "GRBG"
+    raw = np.load(work / "results/data/custom/100/raw.npy")
+    assert raw.shape == (10, *SHAPE)
+    matrix = pd.read_csv(work / "results/drift/custom/matrix.csv")
+    assert set(matrix["metric"]) >= {"accuracy", "f1"} and (matrix["n"] == 2).all()
+    assert (work / "results/summary.md").is_file()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import json
 import tarfile
 import threading
@@ -304,3 +305,64 @@ def test_b2_sha1_mismatch_and_missing_credentials(b2, tmp_path, monkeypatch):
     monkeypatch.delenv("B2_APPLICATION_KEY")
     with pytest.raises(InputError, match="B2_APPLICATION_KEY"):
         download("drone", tmp_path / "drone", source="b2", b2_api=api)
+
+
+# ------------------------------------------------------------------------------------------ Zenodo: record keys, layouts
+
+
+def drone_zip(layout: str) -> bytes:
+    """A drone release either as full frames or pre-tiled (tiles, masks and the classification CSV)."""
+    buf = io.BytesIO()
+    tile = 8
+    if layout == "full":
+        with zipfile.ZipFile(buf, "w") as zf:
+            for full in range(2):
+                for k, intensity in enumerate(INTENSITIES):
+                    zf.writestr(f"Raw-Drone/images/{intensity_folder(intensity)}/{full:02d}.tif", tiff_bytes(4096 + 10 * full + k, (16, 16)))
+                mask = np.zeros((16, 16), np.uint8)
+                mask[:8, :8] = 255
+                png = io.BytesIO()
+                Image.fromarray(mask).save(png, format="PNG")
+                zf.writestr(f"Raw-Drone/masks/{full:02d}_mask.png", png.getvalue())
+        return buf.getvalue()
+    with zipfile.ZipFile(buf, "w") as zf:
+        rows = [",file name,label"]
+        for k, intensity in enumerate(INTENSITIES):
+            for i in range(4):
+                zf.writestr(f"Raw-Drone/images_tiles_{tile}/{intensity_folder(intensity)}/00_{i:05d}.tif", tiff_bytes(100 * i + k, (tile, tile)))
+                zf.writestr(
+                    f"Raw-Drone/classification/images_tiles_{tile}/{intensity_folder(intensity)}_thr_0.01/00_{i:05d}.tif",
+                    tiff_bytes(200 * i + k, (tile, tile)),
+                )
+        for i in range(4):
+            png = io.BytesIO()
+            Image.fromarray(np.eye(tile, dtype=bool)).save(png, format="PNG")
+            zf.writestr(f"Raw-Drone/masks_tiles_{tile}/00_{i:05d}.png", png.getvalue())
+            rows.append(f"{i},00_{i:05d},{int(i >= 2)}")
+        zf.writestr(f"Raw-Drone/classification/dataset_tiles_{tile}_72_0.01.csv", "\n".join(rows) + "\n")
+    return buf.getvalue()
+
+
+def test_zenodo_record_keys_table_then_pre_tiled_layout(zenodo, tmp_path):
+    zenodo.add("Raw-Drone.zip", drone_zip("tiled"))
+    zenodo.add("drone_preview.zip", b"not in the table: never fetched")
+    root = download("drone", tmp_path / "drone", zenodo_base_url=zenodo.url)
+    assert not any(p.endswith("drone_preview.zip") for p, _ in zenodo.requests)
+    assert sorted(p.name for p in root.iterdir()) == [MANIFEST, "classification", "images_tiles_8", "masks_tiles_8"]
+    seg = load_dataset("drone_segmentation", root, 0.05, tile_size=8)
+    cls = load_dataset("drone_classification", root, 0.05, tile_size=8)
+    assert seg.ids == [f"00_{i:05d}" for i in range(4)] and seg.targets[0].sum() == 8
+    assert cls.targets.tolist() == [0, 0, 1, 1]
+    assert cls.raw[1, 0, 0] == np.float32((200 + INTENSITIES.index(0.05)) / 65535)
+    assert verify_manifest(root) == []
+
+
+def test_zenodo_unknown_keys_fall_back_to_substring_and_log_it(zenodo, tmp_path, caplog):
+    zenodo.add("my-drone-frames.zip", drone_zip("full"))
+    zenodo.add("Raw-Microscopy.zip", b"other dataset")
+    with caplog.at_level(logging.WARNING, logger="lens2logit.data.download"):
+        root = download("drone", tmp_path / "drone", zenodo_base_url=zenodo.url)
+    assert "none of the expected keys" in caplog.text and "['my-drone-frames.zip']" in caplog.text
+    assert sorted(p.name for p in (root / "masks_full").iterdir()) == ["00_mask.png", "01_mask.png"]
+    seg = load_dataset("drone_segmentation", root, 1.0, tile_size=8)  # masks paired by name containment
+    assert seg.ids == ["00_00000", "01_00000"]

@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from lens2logit.data.registry import dataset_names
 from lens2logit.errors import InputError
 
 
@@ -42,7 +43,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=_verify)
 
     p = commands.add_parser("info", help="counts per class and intensity")
-    p.add_argument("dataset", choices=("microscopy", "drone", "drone_segmentation", "drone_classification", "custom"))
+    p.add_argument("dataset", choices=("drone", *dataset_names()))  # "drone": both drone datasets
     p.add_argument("--root", type=Path, required=True)
     p.add_argument("--tile-size", type=int, default=None, help="drone tile size (default 256)")
     p.set_defaults(func=_info)
@@ -108,8 +109,11 @@ def dataset_info(dataset: str, root: Path, *, tile_size: int | None = None) -> l
         return [_line("microscopy", len(ids), intensities, {c: counts[c] for c in classes})]
     if dataset.startswith("drone"):
         from lens2logit.data.drone import drone_sources, tile_selection
+        from lens2logit.data.drone_tiled import is_tiled_layout
 
         size = tile_size or DRONE_TILE_SIZE
+        if not (root / DRONE_IMAGES_FULL).is_dir() and is_tiled_layout(root):
+            return _tiled_drone_info(dataset, root, size)
         sources = drone_sources(root)
         selection = tile_selection(sources, root, size, root / f"tiles_{size}")
         intensities = sorted(intensity_folders(root / DRONE_IMAGES_FULL))
@@ -132,6 +136,34 @@ def dataset_info(dataset: str, root: Path, *, tile_size: int | None = None) -> l
     else:
         per_class = {"with foreground": int((loaded.targets.reshape(len(loaded.ids), -1).max(axis=1) > 0).sum())}
     return [_line(f"custom ({loaded.task}, {loaded.camera.pattern.value})", len(loaded.ids), intensities, per_class)]
+
+
+def _tiled_drone_info(dataset: str, root: Path, size: int) -> list[str]:
+    """Counts of the pre-tiled drone layout, from the reference-intensity tiles."""
+    from lens2logit.data import load_dataset
+    from lens2logit.data.layout import (
+        DRONE_CAR_FRACTION, DRONE_CLASSIFICATION, DRONE_CLASSIFICATION_IMAGES, DRONE_TILED_IMAGES, INTENSITIES,
+        intensity_folder,
+    )
+
+    folders = {
+        "drone_segmentation": lambda i: root / DRONE_TILED_IMAGES.format(tile_size=size) / intensity_folder(i),
+        "drone_classification": lambda i: root / DRONE_CLASSIFICATION / DRONE_CLASSIFICATION_IMAGES.format(
+            tile_size=size, folder=intensity_folder(i), thr=DRONE_CAR_FRACTION),
+    }
+    lines = [f"drone: pre-tiled layout, tile size {size}"]
+    for name in ("drone_segmentation", "drone_classification"):
+        if dataset in ("drone", name):
+            intensities = [i for i in INTENSITIES if folders[name](i).is_dir()]
+            if not intensities:
+                raise InputError(f"{folders[name](1.0).parent}: no {name} tiles of the pre-tiled layout")
+            loaded = load_dataset(name, root, intensities[-1], tile_size=size)
+            if name == "drone_segmentation":
+                per_class = {"tiles with cars": len(loaded.ids)}
+            else:
+                per_class = {c: int((loaded.targets == k).sum()) for k, c in enumerate(loaded.classes)}
+            lines.append(_line(name, len(loaded.ids), intensities, per_class))
+    return lines
 
 
 def _line(name: str, total: int, intensities, per_class: dict) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lens2logit.data.layout import DATASETS, DRONE_TILE_SIZE, INTENSITIES
+from lens2logit.data.layout import DRONE_TILE_SIZE, INTENSITIES
 from lens2logit.errors import InputError
 
 
@@ -41,9 +41,10 @@ def check_intensity(intensity) -> float:
 
 
 def load_dataset(
-    name: str, root, intensity: float, *, tile_size: int = DRONE_TILE_SIZE, cache_dir=None
+    name: str, root, intensity: float, *, tile_size: int = DRONE_TILE_SIZE, cache_dir=None,
+    check_published_counts: bool = False, kind: str | None = None,
 ) -> RawDataset:
-    """Load dataset ``name`` from its own ``root`` at one light ``intensity``.
+    """Load dataset ``name`` (an entry of :mod:`lens2logit.data.registry`) from its own ``root`` at one light ``intensity``.
 
     Args:
         name: ``microscopy``, ``drone_segmentation``, ``drone_classification`` or ``custom``.
@@ -51,24 +52,18 @@ def load_dataset(
         intensity: one of ``INTENSITIES`` (custom data without ``raw_scaleXXX`` folders: 1.0).
         tile_size: drone tile side (even); ignored otherwise.
         cache_dir: drone tiling cache (default ``root/tiles_{tile_size}``).
+        check_published_counts: warn where real data differ from the published sizes (not for synthetic data).
+        kind: custom only: the declared kind, checked against the data.
 
     Raises:
         InputError: naming the first file, field or option that cannot be used.
     """
-    if name not in DATASETS:
-        raise InputError(f"dataset: unknown name {name!r}; expected one of {list(DATASETS)}")
+    from lens2logit.data.registry import LoadOptions, get_dataset
+
+    entry = get_dataset(name)
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: dataset root not found")
     intensity = check_intensity(intensity)
-    if name == "microscopy":
-        from lens2logit.data.microscopy import load_microscopy
-
-        return load_microscopy(root, intensity)
-    if name.startswith("drone_"):
-        from lens2logit.data.drone import load_drone
-
-        return load_drone(root, intensity, task=name.removeprefix("drone_"), tile_size=tile_size, cache_dir=cache_dir)
-    from lens2logit.data.custom import load_custom
-
-    return load_custom(root, intensity)
+    options = LoadOptions(tile_size=tile_size, cache_dir=cache_dir, check_published_counts=check_published_counts, kind=kind)
+    return entry.loader(root, intensity, options)

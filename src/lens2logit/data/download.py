@@ -16,6 +16,7 @@ Credentials for B2 come only from ``B2_APPLICATION_KEY_ID`` / ``B2_APPLICATION_K
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ from typing import Callable, BinaryIO
 
 from lens2logit.data.archive import extract, is_archive
 from lens2logit.data.layout import (
+    DRONE_CLASSIFICATION,
     DRONE_IMAGE_SUFFIXES,
     DRONE_IMAGES_FULL,
     DRONE_MASKS_FULL,
@@ -39,13 +41,23 @@ from lens2logit.data.layout import (
 from lens2logit.data.manifest import write_manifest
 from lens2logit.errors import InputError
 
+log = logging.getLogger(__name__)
+
 DOWNLOAD_DATASETS = ("microscopy", "drone")
 SOURCES = ("zenodo", "b2")
 
 ZENODO_URL = "https://zenodo.org"
 ZENODO_URL_ENV = "LENS2LOGIT_ZENODO_URL"
 ZENODO_RECORD = 5235536  # DOI 10.5281/zenodo.5235536
-# Record files belonging to a dataset: case-insensitive substring of the file key.
+# Expected files of each dataset in the Zenodo record, by key (case-insensitive, exact). The record's
+# listing was not verifiable offline: these are the published datasets' names (Raw-Microscopy,
+# Raw-Drone) as archives. When none of a dataset's expected keys is in the record, the fallback
+# takes every key containing one of ZENODO_KEY_HINTS and logs what it matched.
+ZENODO_RECORD_KEYS = {
+    "microscopy": ("Raw-Microscopy.zip", "Raw-Microscopy.tar.gz", "microscopy.zip", "microscopy.tar.gz"),
+    "drone": ("Raw-Drone.zip", "Raw-Drone.tar.gz", "drone.zip", "drone.tar.gz"),
+}
+# Fallback: case-insensitive substring of the file key.
 ZENODO_KEY_HINTS = {"microscopy": ("microscop",), "drone": ("drone",)}
 
 B2_BUCKET = "perturbed-minds"
@@ -105,14 +117,15 @@ def zenodo_files(dataset: str, *, base_url: str | None = None, record: int = ZEN
         files = response.json()["files"]
     except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
         raise DownloadError(f"{url}: cannot read the record's file list ({type(exc).__name__}: {exc})") from None
-    hints = ZENODO_KEY_HINTS[dataset]
+    keys = [e.get("key") if isinstance(e, dict) else None for e in files]
+    wanted = select_record_keys(dataset, [k for k in keys if isinstance(k, str)])
     chosen = []
     for entry in files:
         try:
             key, size, checksum, link = entry["key"], int(entry["size"]), entry["checksum"], entry["links"]["self"]
         except (KeyError, TypeError, ValueError):
             raise DownloadError(f"{url}: malformed file entry {entry!r}") from None
-        if not any(h in key.lower() for h in hints):
+        if key not in wanted:
             continue
         algorithm, _, digest = str(checksum).partition(":")
         if algorithm != "md5" or not re.fullmatch(r"[0-9a-f]{32}", digest):
@@ -122,6 +135,22 @@ def zenodo_files(dataset: str, *, base_url: str | None = None, record: int = ZEN
         keys = [str(e.get("key")) for e in files if isinstance(e, dict)]
         raise DownloadError(f"{url}: no file of dataset {dataset!r} in the record (files: {keys})")
     return chosen
+
+
+def select_record_keys(dataset: str, keys: list[str]) -> set[str]:
+    """The record keys of ``dataset``: those of ZENODO_RECORD_KEYS, else (logged) the substring fallback."""
+    expected = {k.lower() for k in ZENODO_RECORD_KEYS[dataset]}
+    exact = {k for k in keys if k.lower() in expected}
+    if exact:
+        return exact
+    hints = ZENODO_KEY_HINTS[dataset]
+    matched = {k for k in keys if any(h in k.lower() for h in hints)}
+    if matched:
+        log.warning(
+            "Zenodo record: none of the expected keys %s for %s; taking the files whose key contains %s: %s",
+            list(ZENODO_RECORD_KEYS[dataset]), dataset, list(hints), sorted(matched),
+        )
+    return matched
 
 
 def _http_fetcher(session, link: str) -> Callable[[int, BinaryIO], None]:
@@ -290,6 +319,29 @@ def _move_intensity_folders(parent: Path, destination: Path) -> None:
             shutil.move(str(folder), str(destination / folder.name))
 
 
+TILED_DRONE_PARTS = ("images_tiles_*", "masks_tiles_*", str(DRONE_CLASSIFICATION))
+
+
+def _tiled_drone_parent(fetched: Path) -> Path | None:
+    """The folder holding the pre-tiled drone layout (lens2logit.data.drone_tiled), when the fetched
+    content has no full frames (no ``images_full`` folder) but tile folders or the classification CSV."""
+    if any(p.is_dir() for p in fetched.rglob(DRONE_IMAGES_FULL.name)):
+        return None
+    parents = {p.parent for p in fetched.rglob("images_tiles_*") if p.is_dir() and p.parent.name != DRONE_CLASSIFICATION.name}
+    parents |= {p.parent.parent for p in fetched.rglob("dataset_tiles_*.csv") if p.parent.name == DRONE_CLASSIFICATION.name}
+    return min(parents, key=lambda p: (len(p.parts), str(p))) if parents else None
+
+
+def _move_tiled_drone(parent: Path, tree: Path) -> None:
+    moved = []
+    for pattern in TILED_DRONE_PARTS:
+        for part in sorted(parent.glob(pattern)):
+            if part.is_dir():
+                shutil.move(str(part), str(tree / part.name))
+                moved.append(part.name)
+    log.info("%s: pre-tiled drone layout (%s)", parent, ", ".join(moved))
+
+
 def arrange_layout(dataset: str, fetched: Path, tree: Path) -> None:
     """Move the fetched content into the loader layout under ``tree``."""
     shutil.rmtree(tree, ignore_errors=True)
@@ -303,10 +355,17 @@ def arrange_layout(dataset: str, fetched: Path, tree: Path) -> None:
         (tree / MICROSCOPY_LABELS).parent.mkdir(parents=True)
         shutil.move(str(labels[0]), str(tree / MICROSCOPY_LABELS))
         return
+    tiled = _tiled_drone_parent(fetched)
+    if tiled is not None:
+        _move_tiled_drone(tiled, tree)
+        return
     parent = _pick(_intensity_parents(fetched, DRONE_IMAGE_SUFFIXES), "full", "raw_scaleXXX/*.tif folders", fetched)
     stems = {p.stem for p in next(iter(sorted(parent.glob(f"{INTENSITY_FOLDER_PREFIX}*")))).iterdir()}
     mask_dirs = sorted(
-        {p.parent for p in fetched.rglob("*") if p.is_file() and p.suffix.lower() in MASK_SUFFIXES and p.stem in stems}
+        {
+            p.parent for p in fetched.rglob("*")
+            if p.is_file() and p.suffix.lower() in MASK_SUFFIXES and any(s in p.stem for s in stems)  # as the loader pairs
+        }
         - {f for f in parent.iterdir()}
     )
     mask_dir = _pick(mask_dirs, "mask", "mask folder matching the image names", fetched)

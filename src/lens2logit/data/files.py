@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -10,6 +11,8 @@ import numpy as np
 
 from lens2logit.data.layout import DN_SCALE, INTENSITIES, intensity_folder
 from lens2logit.errors import InputError
+
+log = logging.getLogger(__name__)
 
 
 def list_files(folder: Path, suffixes: Sequence[str]) -> list[Path]:
@@ -55,15 +58,18 @@ def read_tiff_mosaic(path: Path) -> np.ndarray:
 
 
 def check_mosaic(path: Path, image: np.ndarray) -> np.ndarray:
+    """A checked ``(H, W)`` mosaic of DN values: uint16 as stored, or float32 for float TIFFs.
+
+    Float TIFFs (the reference code reads every TIFF as float32 and writes its tiles that way) are
+    accepted when finite and within ``[0, 65535]``; integer-valued ones become uint16, others stay
+    float32 DN (see :func:`is_float_dn`).
+    """
     if image.ndim != 2:
         raise InputError(f"{path}: expected a single-channel mosaic, got shape {image.shape}")
     if image.dtype == np.uint16:
         pass
     elif image.dtype.kind == "f" and np.isfinite(image).all() and image.min() >= 0 and image.max() <= DN_SCALE:
-        # Float TIFFs holding DN values (the reference tiling writes them); stored integers only.
-        if not np.array_equal(image, np.round(image)):
-            raise InputError(f"{path}: float TIFF with non-integer DN values")
-        image = image.astype(np.uint16)
+        image = image.astype(np.uint16) if np.array_equal(image, np.round(image)) else image.astype(np.float32)
     else:
         raise InputError(f"{path}: expected 16-bit DN values, got dtype {image.dtype}")
     if image.shape[0] % 2 or image.shape[1] % 2:
@@ -71,17 +77,41 @@ def check_mosaic(path: Path, image: np.ndarray) -> np.ndarray:
     return image
 
 
-def pair_masks(stems: Sequence[str], images: Sequence[Path], mask_dir: Path, suffixes: Sequence[str], *, context: str = "") -> dict[str, Path]:
+def is_float_dn(image: np.ndarray) -> bool:
+    """True for a mosaic kept as float DN (a float TIFF with non-integer values)."""
+    return image.dtype.kind == "f"
+
+
+def pair_masks(
+    stems: Sequence[str], images: Sequence[Path], mask_dir: Path, suffixes: Sequence[str], *,
+    context: str = "", containment: bool = False,
+) -> dict[str, Path]:
     """Map every image stem to its mask in ``mask_dir``; an image without a mask or a mask
-    without an image is an InputError naming the file."""
-    masks = {p.stem: p for p in list_files(mask_dir, suffixes)}
+    without an image is an InputError naming the file.
+
+    With ``containment`` (the reference code's drone rule) a mask also belongs to the image whose
+    stem its own stem contains (``DSC01_mask.png`` → ``DSC01``; the longest such stem wins).
+    """
+    files = list_files(mask_dir, suffixes)
+    known = set(stems)
+    masks: dict[str, Path] = {}
+    contained = 0
+    for path in files:
+        owner = path.stem if path.stem in known else None
+        if owner is None and containment:
+            candidates = [s for s in known if s in path.stem]
+            owner = max(candidates, key=len) if candidates else None
+            contained += owner is not None
+        if owner is None:
+            raise InputError(f"{path}: mask without an image{context}")
+        if owner in masks:
+            raise InputError(f"{path}: second mask for image {owner} (first: {masks[owner].name})")
+        masks[owner] = path
     for stem, path in zip(stems, images):
         if stem not in masks:
             raise InputError(f"{path}: no mask {stem}.* in {mask_dir}")
-    known = set(stems)
-    for stem, path in sorted(masks.items()):
-        if stem not in known:
-            raise InputError(f"{path}: mask without an image{context}")
+    if contained:
+        log.info("%s: %d masks paired with their image by name containment", mask_dir, contained)
     return masks
 
 

@@ -37,6 +37,10 @@ MICROSCOPY_IMAGES = Path("images")
 MICROSCOPY_IMAGE_SUFFIX = ".tiff"
 # The one file the reference code drops from Raw-Microscopy (reference-spec §3.4).
 MICROSCOPY_EXCLUDED_STEMS = frozenset({"Ma190c_lame3_zone13_composite_Mcropped_2"})
+# The class codes the reference code knows (Matek et al.); labels with other codes are ignored.
+MICROSCOPY_KNOWN_CLASSES = (
+    "BAS", "EBO", "EOS", "KSC", "LYA", "LYT", "MMZ", "MOB", "MON", "MYB", "MYO", "NGB", "NGS", "PMB", "PMO", "UNC",
+)
 # Classes with more than this many samples are kept.
 MICROSCOPY_MIN_CLASS_SAMPLES = 4
 MICROSCOPY_CLASSES = ("BAS", "EOS", "KSC", "LYA", "LYT", "MON", "NGB", "NGS", "UNC")
@@ -50,6 +54,22 @@ DRONE_CAR, DRONE_NO_CAR = 0, 1
 DRONE_CAR_FRACTION = 0.01
 # Python ``random`` is re-seeded with this for every full image (reference-spec §3.5).
 DRONE_SUBSAMPLE_SEED = 72
+# Pre-tiled layout (the reference code's tile cache, reference-spec §3.5), relative to the drone root.
+DRONE_TILED_IMAGES = "images_tiles_{tile_size}"          # /raw_scaleXXX/NN_IIIII.tif
+DRONE_TILED_MASKS = "masks_tiles_{tile_size}"            # /NN_IIIII.png
+DRONE_CLASSIFICATION = Path("classification")
+DRONE_CLASSIFICATION_IMAGES = "images_tiles_{tile_size}/{folder}_thr_{thr}"  # under classification/
+DRONE_CLASSIFICATION_CSV = "dataset_tiles_{tile_size}_{seed}_{thr}.csv"      # under classification/
+
+# Published sizes of the real data (reference-spec §3.4, §3.5, §7); checked with a warning on real data.
+PUBLISHED_MICROSCOPY_COUNTS = {
+    "BAS": 18, "EOS": 54, "KSC": 163, "LYA": 30, "LYT": 230, "MON": 191, "NGB": 8, "NGS": 216, "UNC": 30,
+}
+PUBLISHED_DRONE_FRAMES = 12
+PUBLISHED_DRONE_FRAME_SHAPE = (3648, 5472)
+PUBLISHED_DRONE_SEGMENTATION_TILES = 548
+PUBLISHED_DRONE_CLASSIFICATION = {"car": 465, "no car": 465}
+PUBLISHED_TILE_SIZE = 256
 
 CUSTOM_LABELS = Path("labels.csv")
 CUSTOM_MASKS = Path("masks")
@@ -74,6 +94,11 @@ def microscopy_stem(slide: int, zone: int, k: int) -> str:
 def drone_tile_id(full_index: int, tile_index: int) -> str:
     """Id of a tile: its full image's index and its real row-major position in that image."""
     return f"{full_index:02d}_{tile_index:05d}"
+
+
+def drone_classification_csv(tile_size: int) -> str:
+    """The reference code's name of the classification tile list: ``dataset_tiles_256_72_0.01.csv``."""
+    return DRONE_CLASSIFICATION_CSV.format(tile_size=tile_size, seed=DRONE_SUBSAMPLE_SEED, thr=DRONE_CAR_FRACTION)
 
 
 def drone_image_name(full_index: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from pathlib import Path
 
@@ -13,40 +14,47 @@ from lens2logit.data.layout import (
     MICROSCOPY_EXCLUDED_STEMS,
     MICROSCOPY_IMAGE_SUFFIX,
     MICROSCOPY_IMAGES,
+    MICROSCOPY_KNOWN_CLASSES,
     MICROSCOPY_LABELS,
     MICROSCOPY_MIN_CLASS_SAMPLES,
+    PUBLISHED_MICROSCOPY_COUNTS,
     intensity_folder,
 )
 from lens2logit.errors import InputError
 
+log = logging.getLogger(__name__)
 
-def read_labels(path: Path) -> dict[str, str]:
-    """``stem CLASS`` per line (whitespace-separated) → {stem: class}."""
+
+def read_label_lines(path: Path) -> list[tuple[str, str, int]]:
+    """``stem CLASS`` per line (whitespace-separated) → [(stem, class, line number)] in file order."""
     if not path.is_file():
         raise InputError(f"{path}: label file not found")
-    labels: dict[str, str] = {}
+    entries = []
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue
         if len(fields) != 2:
             raise InputError(f"{path}:{number}: expected 'stem CLASS', got {line.strip()!r}")
-        stem, label = fields
-        stem = stem.removesuffix(MICROSCOPY_IMAGE_SUFFIX)
-        if stem in labels and labels[stem] != label:
-            raise InputError(f"{path}:{number}: {stem} labelled twice ({labels[stem]}, {label})")
-        labels[stem] = label
-    return labels
+        entries.append((fields[0].removesuffix(MICROSCOPY_IMAGE_SUFFIX), fields[1], number))
+    return entries
 
 
-def select_classes(labels: dict[str, str]) -> list[str]:
-    """Classes with more than MICROSCOPY_MIN_CLASS_SAMPLES samples, alphabetical (index = label)."""
-    counts = Counter(labels.values())
-    return sorted(c for c, n in counts.items() if n > MICROSCOPY_MIN_CLASS_SAMPLES)
+def select_classes(labels: list[str]) -> list[str]:
+    """Known classes with more than MICROSCOPY_MIN_CLASS_SAMPLES entries in the label file, alphabetical."""
+    counts = Counter(labels)
+    return sorted(c for c in MICROSCOPY_KNOWN_CLASSES if counts[c] > MICROSCOPY_MIN_CLASS_SAMPLES)
 
 
 def microscopy_samples(root: Path) -> tuple[list[str], list[str], dict[str, str]]:
-    """Validated (ids, classes, labels) of a microscopy root, decided from names only."""
+    """Validated (ids, classes, labels) of a microscopy root, decided from names only.
+
+    The reference code's lenient semantics (reference-spec §3.4): the image list comes from the
+    label file; class sizes are counted over the whole label file; only the 16 known class codes
+    with more than 4 entries are kept; the one excluded file is dropped. Images without a label,
+    labels without an image, labels of dropped or unknown classes and repeated lines are ignored,
+    each logged with its count. A label file that matches no image is an error.
+    """
     image_root = root / MICROSCOPY_IMAGES
     folders = intensity_folders(image_root)
     if not folders:
@@ -55,29 +63,72 @@ def microscopy_samples(root: Path) -> tuple[list[str], list[str], dict[str, str]
     check_same_names(listings)
     stems = {Path(n).stem for n in next(iter(listings.values()))}
     labels_path = root / MICROSCOPY_LABELS
-    labels = read_labels(labels_path)
-    for stem in sorted(stems):
-        if stem not in labels and stem not in MICROSCOPY_EXCLUDED_STEMS:
-            raise InputError(f"{image_root / stem}{MICROSCOPY_IMAGE_SUFFIX}: image has no label in {labels_path}")
-    for stem in sorted(labels):
-        if stem not in stems and stem not in MICROSCOPY_EXCLUDED_STEMS:
-            raise InputError(f"{labels_path}: label for missing image {stem}{MICROSCOPY_IMAGE_SUFFIX}")
-    labels = {s: c for s, c in labels.items() if s in stems and s not in MICROSCOPY_EXCLUDED_STEMS}
-    classes = select_classes(labels)
-    ids = sorted(s for s, c in labels.items() if c in classes)
+    entries = read_label_lines(labels_path)
+    if not any(stem in stems for stem, _, _ in entries):
+        raise InputError(f"{labels_path}: no label matches an image in {image_root} (e.g. {next(iter(sorted(stems)), 'none')})")
+    classes = select_classes([c for _, c, _ in entries])
+    ignored: Counter = Counter()
+    labels: dict[str, str] = {}
+    for stem, label, number in entries:
+        if label not in MICROSCOPY_KNOWN_CLASSES:
+            ignored["labels with an unknown class code"] += 1
+        elif label not in classes:
+            ignored[f"labels of classes with at most {MICROSCOPY_MIN_CLASS_SAMPLES} samples"] += 1
+        elif stem in MICROSCOPY_EXCLUDED_STEMS:
+            ignored["labels of the excluded file"] += 1
+        elif stem not in stems:
+            ignored["labels without an image"] += 1
+        elif stem in labels:
+            if labels[stem] != label:
+                raise InputError(f"{labels_path}:{number}: {stem} labelled twice ({labels[stem]}, {label})")
+            ignored["repeated label lines"] += 1
+        else:
+            labels[stem] = label
+    labelled = {s for s, _, _ in entries}
+    ignored["images without a label"] = len(stems - labelled)
+    for what, count in ignored.items():
+        if count:
+            log.info("%s: %d %s ignored", labels_path, count, what)
+    ids = sorted(labels)
+    empty = sorted(set(classes) - set(labels.values()))
+    if empty:
+        log.info("%s: classes %s have no image and are dropped", labels_path, empty)
+    classes = sorted(set(labels.values()))
     if not ids:
-        raise InputError(f"{labels_path}: no class has more than {MICROSCOPY_MIN_CLASS_SAMPLES} samples")
+        raise InputError(f"{labels_path}: no class has more than {MICROSCOPY_MIN_CLASS_SAMPLES} samples with an image")
     return ids, classes, labels
 
 
-def load_microscopy(root: Path, intensity: float) -> RawDataset:
+def check_published(ids: list[str], classes: list[str], labels: dict[str, str], where: Path) -> list[str]:
+    """Warn (and return the messages) where real microscopy data differ from the published counts."""
+    counts = {c: 0 for c in classes}
+    for stem in ids:
+        counts[labels[stem]] += 1
+    problems = []
+    total = sum(PUBLISHED_MICROSCOPY_COUNTS.values())
+    if len(ids) != total or len(classes) != len(PUBLISHED_MICROSCOPY_COUNTS):
+        problems.append(f"{len(ids)} images in {len(classes)} classes, published {total} in {len(PUBLISHED_MICROSCOPY_COUNTS)}")
+    if counts != PUBLISHED_MICROSCOPY_COUNTS:
+        diff = {c: (counts.get(c, 0), PUBLISHED_MICROSCOPY_COUNTS.get(c, 0))
+                for c in sorted(set(counts) | set(PUBLISHED_MICROSCOPY_COUNTS))
+                if counts.get(c, 0) != PUBLISHED_MICROSCOPY_COUNTS.get(c, 0)}
+        problems.append(f"class counts (ours, published) {diff}")
+    for problem in problems:
+        log.warning("%s: differs from the published Raw-Microscopy data: %s", where, problem)
+    return problems
+
+
+def load_microscopy(root: Path, intensity: float, *, check_published_counts: bool = False) -> RawDataset:
+    """Raw-Microscopy at one intensity; ``check_published_counts`` warns where real data differ from the paper's."""
     from lens2logit.isp.camera import MICROSCOPY
 
     ids, classes, labels = microscopy_samples(root)
+    if check_published_counts:
+        check_published(ids, classes, labels, root)
     folder = root / MICROSCOPY_IMAGES / intensity_folder(intensity)
     if not folder.is_dir():
         raise InputError(f"{folder}: intensity folder not found")
-    raw = None
+    raw, floats = None, 0
     for i, stem in enumerate(ids):
         path = folder / f"{stem}{MICROSCOPY_IMAGE_SUFFIX}"
         image = read_tiff_mosaic(path)
@@ -85,6 +136,9 @@ def load_microscopy(root: Path, intensity: float) -> RawDataset:
             raw = np.empty((len(ids), *image.shape), dtype=np.float32)
         check_equal_size(path, image.shape, raw.shape[1:], "image", folder / f"{ids[0]}{MICROSCOPY_IMAGE_SUFFIX}")
         raw[i] = to_unit(image)
+        floats += image.dtype.kind == "f"
+    if floats:
+        log.info("%s: %d float TIFFs with non-integer DN values read as float DN", folder, floats)
     index = {c: k for k, c in enumerate(classes)}
     targets = np.array([index[labels[s]] for s in ids], dtype=np.int64)
     return RawDataset("microscopy", "classification", intensity, ids, raw, targets, list(classes), MICROSCOPY)

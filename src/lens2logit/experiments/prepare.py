@@ -14,11 +14,20 @@ from lens2logit.io import atomic_path, save_npy, write_json
 log = logging.getLogger(__name__)
 
 
-def export_dataset(name: str, root: str | Path, intensity: float, *, tile_size: int, raw_path, targets_path, meta_path, cache_dir=None) -> None:
-    """Load ``name`` at ``intensity`` and write ``raw.npy`` (N, H, W) float32, ``targets.npy`` and ``meta.json``."""
+def export_dataset(
+    name: str, root: str | Path, intensity: float, *, tile_size: int, raw_path, targets_path, meta_path, cache_dir=None,
+    check_published_counts: bool = False, kind: str | None = None,
+) -> None:
+    """Load ``name`` at ``intensity`` and write ``raw.npy`` (N, H, W) float32, ``targets.npy`` and ``meta.json``.
+
+    ``check_published_counts`` (real data) and ``kind`` (custom) go to :func:`lens2logit.data.load_dataset`.
+    """
     from lens2logit.data import load_dataset
 
-    ds = load_dataset(name, root, intensity, tile_size=tile_size, cache_dir=cache_dir)
+    ds = load_dataset(
+        name, root, intensity, tile_size=tile_size, cache_dir=cache_dir,
+        check_published_counts=check_published_counts, kind=kind,
+    )
     log.info("%s @ %s: %d samples of %s, classes %s", name, intensity, len(ds.ids), ds.raw.shape[1:], ds.classes)
     save_npy(raw_path, ds.raw.astype(np.float32, copy=False))
     save_npy(targets_path, ds.targets)

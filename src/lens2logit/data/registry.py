@@ -1,0 +1,177 @@
+"""The dataset registry: one entry per dataset, read by ``load_dataset``, the CLI and the workflow.
+
+Words: a **dataset** is what is loaded (``microscopy``, ``drone_segmentation``,
+``drone_classification``, ``custom``); its **kind** is the learning problem (``classification`` or
+``segmentation``). A dataset's files live in a **source** folder: ``{data.root}/{source}`` for the
+published datasets (two drone datasets share ``drone``), ``data.custom.root`` for ``custom``.
+
+Adding a dataset is one entry in ``REGISTRY`` (see docs/data.md): a loader
+``(root, intensity, options) -> RawDataset`` and the facts below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+from lens2logit.data.layout import DRONE_CLASSES, MICROSCOPY_CLASSES
+from lens2logit.errors import InputError
+
+KINDS = ("classification", "segmentation")
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """Options every loader receives; each uses what applies to it."""
+
+    tile_size: int = 256                 # drone tile side (even)
+    cache_dir: str | Path | None = None  # drone tiling cache (default ``root/tiles_{tile_size}``)
+    check_published_counts: bool = False  # warn where real data differ from the published sizes
+    kind: str | None = None              # custom: the kind the user declared (checked against the data)
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    name: str
+    kind: str | None            # None: declared by the user (custom)
+    loader: Callable            # (root: Path, intensity: float, options: LoadOptions) -> RawDataset
+    classes: tuple[str, ...] | None  # None: read from the data
+    camera: str | None          # default camera profile (lens2logit.isp.camera.CAMERAS); None: DNG metadata
+    source: str                 # source folder name under data.root ("custom": data.custom.root)
+    layout: str                 # the on-disk layouts the loader reads (docs)
+    sources: tuple[str, ...] = ("synthetic", "zenodo", "b2", "path")  # how its files can be obtained
+
+
+# ---------------------------------------------------------------- loaders (lazy imports: no cycles)
+
+def _microscopy(root: Path, intensity: float, options: LoadOptions):
+    from lens2logit.data.microscopy import load_microscopy
+
+    return load_microscopy(root, intensity, check_published_counts=options.check_published_counts)
+
+
+def _drone(task: str) -> Callable:
+    def load(root: Path, intensity: float, options: LoadOptions):
+        from lens2logit.data.drone import load_drone
+
+        return load_drone(
+            root, intensity, task=task, tile_size=options.tile_size, cache_dir=options.cache_dir,
+            check_published_counts=options.check_published_counts,
+        )
+
+    load.__name__ = f"load_drone_{task}"
+    return load
+
+
+def _custom(root: Path, intensity: float, options: LoadOptions):
+    from lens2logit.data.custom import load_custom
+
+    data = load_custom(root, intensity)
+    if options.kind is not None and options.kind != data.task:
+        raise InputError(
+            f"data.custom.kind: {options.kind!r}, but {root} holds {data.task} data "
+            "(labels.csv = classification, masks/ = segmentation)"
+        )
+    return data
+
+
+REGISTRY: Mapping[str, DatasetEntry] = {
+    entry.name: entry
+    for entry in (
+        DatasetEntry(
+            "microscopy", "classification", _microscopy, MICROSCOPY_CLASSES, "microscopy", "microscopy",
+            "images/raw_scaleXXX/<stem>.tiff + labels/Ma190c_annotations.dat",
+        ),
+        DatasetEntry(
+            "drone_segmentation", "segmentation", _drone("segmentation"), ("background", "car"), "drone", "drone",
+            "images_full/raw_scaleXXX/*.tif + masks_full/ (full frames), or images_tiles_256/ + masks_tiles_256/",
+        ),
+        DatasetEntry(
+            "drone_classification", "classification", _drone("classification"), DRONE_CLASSES, "drone", "drone",
+            "images_full/ + masks_full/ (full frames), or classification/ tiles + dataset_tiles_256_72_0.01.csv",
+        ),
+        DatasetEntry(
+            "custom", None, _custom, None, None, "custom",
+            "*.dng or raw_scaleXXX/*.dng + labels.csv (classification) or masks/ (segmentation)",
+            sources=("path",),
+        ),
+    )
+}
+
+
+def dataset_names() -> tuple[str, ...]:
+    return tuple(REGISTRY)
+
+
+def get_dataset(name: str) -> DatasetEntry:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise InputError(f"dataset: unknown name {name!r}; expected one of {list(REGISTRY)}") from None
+
+
+def dataset_kind(name: str, config: Mapping | None = None) -> str:
+    """The kind of ``name``; for ``custom`` the one declared in ``config['data']['custom']['kind']``."""
+    entry = get_dataset(name)
+    if entry.kind is not None:
+        return entry.kind
+    kind = ((config or {}).get("data") or {}).get("custom", {}).get("kind")
+    if kind not in KINDS:
+        raise InputError(f"data.custom.kind: {kind!r}; expected one of {list(KINDS)} (needed by dataset {name!r})")
+    return kind
+
+
+def dataset_source(name: str) -> str:
+    """The source folder of ``name`` (``microscopy`` | ``drone`` | ``custom``)."""
+    return get_dataset(name).source
+
+
+def dataset_root(name: str, config: Mapping) -> str:
+    """Where the workflow reads ``name`` from: ``{data.root}/{source}``, or ``data.custom.root``."""
+    entry = get_dataset(name)
+    data = config.get("data") or {}
+    if entry.name == "custom":
+        root = (data.get("custom") or {}).get("root")
+        if not root:
+            raise InputError("data.custom.root: missing; the custom dataset needs the folder of its DNG files")
+        return str(root)
+    return f"{data['root']}/{entry.source}"
+
+
+def check_datasets(config: Mapping) -> None:
+    """Plan-time check of the configured datasets: known names, and a usable ``data.custom`` when needed."""
+    for name in config.get("tasks", []):
+        get_dataset(name)
+        if name == "custom":
+            root = Path(dataset_root(name, config))
+            dataset_kind(name, config)
+            if not root.is_dir():
+                raise InputError(f"data.custom.root: {root} is not a folder")
+            _check_custom_intensities(root, config)
+
+
+def _check_custom_intensities(root: Path, config: Mapping) -> None:
+    """Stages that need other light intensities than a custom folder holds fail here, not in a job."""
+    from lens2logit.data.custom import custom_folders
+    from lens2logit.data.layout import INTENSITIES
+
+    have = sorted(custom_folders(root))
+    needed = []
+    drift = config.get("intensity_drift") or {}
+    if drift.get("enabled", True):
+        needed += [("intensity_drift.intensities", i) for i in drift.get("intensities", INTENSITIES)]
+    custom = config.get("customization") or {}
+    if custom.get("enabled", False):
+        needed += [("customization.intensities", i) for i in custom.get("intensities", [0.01, 0.05])]
+    for key, intensity in needed:
+        if not any(abs(float(intensity) - h) < 1e-9 for h in have):
+            raise InputError(
+                f"{key}: {intensity} is not in the custom data at {root} (intensities there: {have}; "
+                "a flat folder of DNGs is intensity 1.0 — disable the stage or add raw_scaleXXX folders)"
+            )
+
+
+def is_real_source(name: str, config: Mapping) -> bool:
+    """True when ``name`` is read from real (non-synthetic) files: published counts are then checked."""
+    return get_dataset(name).name != "custom" and (config.get("data") or {}).get("source") != "synthetic"
