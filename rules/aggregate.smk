@@ -31,6 +31,7 @@ rule aggregate_drift:
         views=VIEW_LABELS,
         augmentations=AUGMENTATIONS,
         kind=task_kind,
+        paper=paper_claims,
         segmentation_headline=SEGMENTATION_HEADLINE,
     script:
         "../scripts/aggregate_drift.py"
@@ -70,6 +71,7 @@ rule aggregate_corruptions:
         views=VIEW_LABELS,
         kind=task_kind,
         segmentation_headline=SEGMENTATION_HEADLINE,
+        paper=paper_claims,
     script:
         "../scripts/aggregate_corruptions.py"
 

@@ -2,6 +2,7 @@ from snakemake.utils import validate
 
 from lens2logit.data.layout import INTENSITIES, intensity_slug
 from lens2logit.experiments.corruptions import resolve_corruptions
+from lens2logit.experiments.paper import claims_text
 from lens2logit.experiments.statistics import DEFAULT_SEGMENTATION_HEADLINE
 from lens2logit.isp.views import VIEWS, get_view
 
@@ -113,6 +114,11 @@ def synth_params(wildcards):
 
 def task_kind(wildcards):
     return TASK_KIND[wildcards.task]
+
+
+def paper_claims(wildcards):
+    """The paper's published findings about this task, for report captions."""
+    return claims_text(wildcards.task)
 
 
 def view_unsharp(wildcards):

@@ -127,7 +127,7 @@ def corruption_table(frame: pd.DataFrame, views: Sequence[str]) -> pd.DataFrame:
 
 COMPARISON_COLUMNS = [
     "view", "metric", "clean", "chance", "headroom", "drift_drop", "corruption_drop",
-    "drift_drop_normalised", "corruption_drop_normalised", "corruption_to_drift_ratio", "ratio_cap",
+    "drift_drop_normalised", "corruption_drop_normalised", "corruption_to_drift_ratio", "ratio_at_chance",
 ]  # fmt: skip
 
 
@@ -138,8 +138,9 @@ def corruption_comparison(corruptions: pd.DataFrame, drift: pd.DataFrame, views:
     ``drift_drop`` = drift-matrix diagonal − mean over the other test views, ``corruption_drop`` =
     clean − mean over corruptions, each also divided by its headroom (``clean − chance``; for the
     drift drop the diagonal − chance): ``*_normalised`` is the share of the headroom a drop uses up.
-    ``corruption_to_drift_ratio`` = corruption drop ÷ drift drop (raw); ``ratio_cap`` = headroom ÷
-    drift drop, the largest ratio attainable (corruptions cannot push a model below chance for long).
+    ``corruption_to_drift_ratio`` = corruption drop ÷ drift drop (raw); ``ratio_at_chance`` = headroom ÷
+    drift drop, the ratio corruptions would give if they drove the model down to chance: a raw ratio is
+    bounded by it unless corruptions make the model worse than ignoring the image.
     Last row ``all``: means over views, ratios of those means.
 
     Args:
@@ -165,7 +166,7 @@ def corruption_comparison(corruptions: pd.DataFrame, drift: pd.DataFrame, views:
     overall = {"view": "all", "metric": metric, **out[numeric].mean().to_dict()}
     out = pd.concat([out, pd.DataFrame([overall])], ignore_index=True)
     out["corruption_to_drift_ratio"] = [_ratio(c, d) for c, d in zip(out["corruption_drop"], out["drift_drop"])]
-    out["ratio_cap"] = [_ratio(h, d) for h, d in zip(out["headroom"], out["drift_drop"])]
+    out["ratio_at_chance"] = [_ratio(h, d) for h, d in zip(out["headroom"], out["drift_drop"])]
     return out[COMPARISON_COLUMNS]
 
 

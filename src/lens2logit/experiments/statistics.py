@@ -47,22 +47,19 @@ def headline_metric(kind: str, segmentation_headline: str = DEFAULT_SEGMENTATION
     return segmentation_headline if kind == "segmentation" else HEADLINE_METRIC[kind]
 
 
-def _sample_std(values: pd.Series) -> float:
-    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
-
-
 def fold_summary(frame: pd.DataFrame, by: Sequence[str], value: str = "value") -> pd.DataFrame:
     """Mean, sample std (ddof 1; NaN for one fold) and count of ``value`` per group of ``by``.
 
     Args:
         frame: long table, one row per fold (and whatever ``by`` distinguishes).
-        by: grouping columns; groups keep their order of first appearance; NaN keys are kept.
+        by: grouping columns; groups keep their order of first appearance; NaN keys are kept;
+            NaN values are skipped (``n`` counts the others).
 
     Returns:
         columns ``*by, mean, std, n``.
     """
     grouped = frame.groupby(list(by), sort=False, dropna=False)[value]
-    return grouped.agg(mean="mean", std=_sample_std, n="count").reset_index()
+    return grouped.agg(mean="mean", std="std", n="count").reset_index()  # pandas std: ddof 1, NaN for one value
 
 
 def chance_level(targets: np.ndarray, metric: str) -> float:
