@@ -27,7 +27,7 @@ from torch import nn
 
 from lens2logit.errors import InputError
 from lens2logit.experiments.augment import check_augmentation
-from lens2logit.experiments.forensics import differentiable_demosaic, load_task_data
+from lens2logit.experiments.forensics import TASK_METRICS, differentiable_demosaic, load_task_data
 from lens2logit.experiments.splits import load_folds
 from lens2logit.experiments.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
 from lens2logit.experiments.train import ArrayBatches, channel_statistics, check_view_array, fit, open_array, task_loss
