@@ -105,6 +105,9 @@ def test_corruption_comparison(tmp_path):
     assert first["ratio_at_chance"] == pytest.approx(0.65 / 0.35)
     assert first["corruption_to_drift_ratio"] <= first["ratio_at_chance"]
     assert list(comp.columns) == aggregate.COMPARISON_COLUMNS
+    # every row, "all" included, is consistent: normalised drop = drop ÷ headroom
+    np.testing.assert_allclose(comp["corruption_drop_normalised"], comp["corruption_drop"] / comp["headroom"])
+    np.testing.assert_allclose(comp["ratio_at_chance"], comp["headroom"] / comp["drift_drop"])
 
 
 def test_fold_summary_mean_sample_std_and_count():

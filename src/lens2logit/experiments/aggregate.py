@@ -141,7 +141,8 @@ def corruption_comparison(corruptions: pd.DataFrame, drift: pd.DataFrame, views:
     ``corruption_to_drift_ratio`` = corruption drop ÷ drift drop (raw); ``ratio_at_chance`` = headroom ÷
     drift drop, the ratio corruptions would give if they drove the model down to chance: a raw ratio is
     bounded by it unless corruptions make the model worse than ignoring the image.
-    Last row ``all``: means over views, ratios of those means.
+    Last row ``all``: clean, drops and headroom averaged over views; its normalised drops and ratios
+    are computed from those means (mean drop ÷ mean headroom), not averaged per view.
 
     Args:
         chance: the metric's chance level (:func:`lens2logit.experiments.statistics.chance_level`);
@@ -157,14 +158,15 @@ def corruption_comparison(corruptions: pd.DataFrame, drift: pd.DataFrame, views:
         clean = float(clean_c.get(v, np.nan))
         drift_drop = float(mean[i, i] - np.mean(np.delete(mean[i], i)))
         corr_drop = float(clean - corr_mean.get(v, np.nan))
-        rows.append({"view": v, "metric": metric, "clean": clean, "chance": float(chance), "headroom": clean - chance,
-                     "drift_drop": drift_drop, "corruption_drop": corr_drop,
-                     "drift_drop_normalised": _ratio(drift_drop, mean[i, i] - chance),
-                     "corruption_drop_normalised": _ratio(corr_drop, clean - chance)})  # fmt: skip
+        rows.append({"view": v, "metric": metric, "clean": clean, "diagonal": float(mean[i, i]),
+                     "drift_drop": drift_drop, "corruption_drop": corr_drop})  # fmt: skip
     out = pd.DataFrame(rows)
-    numeric = ["clean", "chance", "headroom", "drift_drop", "corruption_drop", "drift_drop_normalised", "corruption_drop_normalised"]
-    overall = {"view": "all", "metric": metric, **out[numeric].mean().to_dict()}
+    overall = {"view": "all", "metric": metric, **out[["clean", "diagonal", "drift_drop", "corruption_drop"]].mean().to_dict()}
     out = pd.concat([out, pd.DataFrame([overall])], ignore_index=True)
+    out["chance"] = float(chance)
+    out["headroom"] = out["clean"] - out["chance"]
+    out["drift_drop_normalised"] = [_ratio(d, g - chance) for d, g in zip(out["drift_drop"], out["diagonal"])]
+    out["corruption_drop_normalised"] = [_ratio(c, h) for c, h in zip(out["corruption_drop"], out["headroom"])]
     out["corruption_to_drift_ratio"] = [_ratio(c, d) for c, d in zip(out["corruption_drop"], out["drift_drop"])]
     out["ratio_at_chance"] = [_ratio(h, d) for h, d in zip(out["headroom"], out["drift_drop"])]
     return out[COMPARISON_COLUMNS]
