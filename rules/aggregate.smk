@@ -31,6 +31,8 @@ rule aggregate_drift:
         views=VIEW_LABELS,
         augmentations=AUGMENTATIONS,
         kind=task_kind,
+        paper=paper_claims,
+        segmentation_headline=SEGMENTATION_HEADLINE,
     script:
         "../scripts/aggregate_drift.py"
 
@@ -39,6 +41,7 @@ rule aggregate_corruptions:
     input:
         tables=corruption_tables,
         drift=primary_drift_metrics,
+        targets=f"results/data/{{task}}/{REF}/targets.npy",
     output:
         table=report(
             "results/corruptions/{task}/table.csv",
@@ -67,6 +70,8 @@ rule aggregate_corruptions:
     params:
         views=VIEW_LABELS,
         kind=task_kind,
+        segmentation_headline=SEGMENTATION_HEADLINE,
+        paper=paper_claims,
     script:
         "../scripts/aggregate_corruptions.py"
 
@@ -96,5 +101,6 @@ rule aggregate_intensity:
     params:
         view=INTENSITY.get("view", "ma,s,ga"),
         kind=task_kind,
+        segmentation_headline=SEGMENTATION_HEADLINE,
     script:
         "../scripts/aggregate_intensity.py"

@@ -9,6 +9,9 @@ from lens2logit.data.registry import (
     get_dataset,
     is_real_source,
 )
+from lens2logit.experiments.corruptions import resolve_corruptions
+from lens2logit.experiments.paper import claims_text
+from lens2logit.experiments.statistics import DEFAULT_SEGMENTATION_HEADLINE
 from lens2logit.isp.views import VIEWS, get_view
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -28,14 +31,17 @@ AUGMENTATIONS = config["drift"]["augmentations"]
 PRIMARY_AUG = AUGMENTATIONS[0]
 FOLDS = list(range(config["drift"]["folds"]))
 REF = intensity_slug(1.0)
+SEGMENTATION_HEADLINE = config.get("report", {}).get(
+    "segmentation_headline", DEFAULT_SEGMENTATION_HEADLINE
+)
 
 INTENSITY = config.get("intensity_drift", {})
 INTENSITY_ENABLED = INTENSITY.get("enabled", True)
 INTENSITY_VIEW = get_view(INTENSITY.get("view", "ma,s,ga")).slug
 INTENSITY_SLUGS = [intensity_slug(i) for i in INTENSITY.get("intensities", INTENSITIES)]
 INTENSITY_FOLDS = FOLDS[: INTENSITY.get("folds", len(FOLDS))]
-CORRUPTIONS = config.get("corruptions", {})
-CORRUPTIONS_ENABLED = CORRUPTIONS.get("enabled", True)
+CORRUPTIONS = resolve_corruptions(config.get("corruptions", {}))
+CORRUPTIONS_ENABLED = CORRUPTIONS["enabled"]
 
 if INTENSITY_ENABLED and REF not in INTENSITY_SLUGS:
     raise ValueError(
@@ -120,6 +126,11 @@ def synth_params(wildcards):
 
 def task_kind(wildcards):
     return TASK_KIND[wildcards.task]
+
+
+def paper_claims(wildcards):
+    """The paper's published findings about this task, for report captions."""
+    return claims_text(wildcards.task)
 
 
 def view_unsharp(wildcards):

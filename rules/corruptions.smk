@@ -13,10 +13,11 @@ rule score_corruptions:
         "../envs/lens2logit.yaml"
     threads: 1
     params:
-        names=CORRUPTIONS.get("names", []),
-        severity=CORRUPTIONS.get("severity", 3),
+        preset=CORRUPTIONS["preset"],
+        names=CORRUPTIONS["names"],
+        severity=CORRUPTIONS["severity"],
         seed=config["seed"],
-        max_samples=CORRUPTIONS.get("max_samples"),
+        max_samples=CORRUPTIONS["max_samples"],
         label=view_label,
     script:
         "../scripts/score_corruptions.py"

@@ -34,5 +34,6 @@ if config.get("customization", {}).get("enabled", False):
             intensities=CUSTOMIZATION_INTENSITIES,
             training=training_params,
             seed=config["seed"],
+            segmentation_headline=SEGMENTATION_HEADLINE,
         script:
             "../scripts/customization.py"

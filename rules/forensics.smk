@@ -37,5 +37,6 @@ if config.get("forensics", {}).get("enabled", False):
             forensics=config.get("forensics", {}),
             training=training_params,
             seed=config["seed"],
+            segmentation_headline=SEGMENTATION_HEADLINE,
         script:
             "../scripts/forensics.py"

@@ -19,5 +19,7 @@ rule summarize:
         "../envs/lens2logit.yaml"
     params:
         tasks=TASKS,
+        kinds=[TASK_KIND[t] for t in TASKS],
+        segmentation_headline=SEGMENTATION_HEADLINE,
     script:
         "../scripts/summarize.py"

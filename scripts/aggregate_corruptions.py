@@ -11,4 +11,6 @@ with job(snakemake):
         comparison_path=snakemake.output.comparison,
         figure_path=snakemake.output.figure,
         task=snakemake.wildcards.task,
+        targets_path=snakemake.input.targets,
+        segmentation_headline=snakemake.params.segmentation_headline,
     )

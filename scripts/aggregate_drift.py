@@ -12,4 +12,5 @@ with job(snakemake):
         figure_path=snakemake.output.figure,
         difference_path=snakemake.output.difference,
         task=snakemake.wildcards.task,
+        segmentation_headline=snakemake.params.segmentation_headline,
     )

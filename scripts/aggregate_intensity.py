@@ -9,4 +9,5 @@ with job(snakemake):
         matrix_path=snakemake.output.matrix,
         figure_path=snakemake.output.figure,
         task=snakemake.wildcards.task,
+        segmentation_headline=snakemake.params.segmentation_headline,
     )

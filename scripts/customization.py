@@ -19,6 +19,7 @@ with job(snakemake):
         stages_dir=snakemake.output.stages,
         arch=training["arch"],
         seed=snakemake.params.seed,
+        segmentation_headline=snakemake.params.segmentation_headline,
         bce_weight=training.get("bce_weight", 0.0),
         **options,
     )

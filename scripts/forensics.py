@@ -15,6 +15,7 @@ with job(snakemake):
         strips_path=snakemake.output.strips,
         params_path=snakemake.output.params,
         seed=snakemake.params.seed,
+        segmentation_headline=snakemake.params.segmentation_headline,
         bce_weight=snakemake.params.training.get("bce_weight", 0.0),
         **options,
     )

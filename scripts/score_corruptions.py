@@ -8,6 +8,7 @@ with job(snakemake):
         snakemake.input.targets,
         snakemake.output.table,
         view=snakemake.params.label,
+        preset=snakemake.params.preset,
         names=snakemake.params.names,
         severity=snakemake.params.severity,
         seed=snakemake.params.seed,

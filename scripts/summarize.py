@@ -11,4 +11,6 @@ with job(snakemake):
         intensity=i.intensity,
         forensics=i.forensics,
         customization=i.customization,
+        kinds=snakemake.params.kinds,
+        segmentation_headline=snakemake.params.segmentation_headline,
     )

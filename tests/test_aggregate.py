@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lens2logit.experiments import aggregate
+from lens2logit.errors import InputError
+from lens2logit.experiments import aggregate, paper
+from lens2logit.experiments.statistics import chance_level, fold_summary, headline_metric
 from lens2logit.experiments.summary import write_summary
 
 VIEWS = ["bi,s,me", "ma,s,ga", "me,u,ga"]
@@ -61,6 +63,11 @@ def test_drift_summary_reports_diagonal_and_worst_drop(tmp_path):
     assert s["rows_with_diagonal_best"] == 3
     assert s["cells_below_diagonal"] == int(((np.diag(mean)[:, None] - mean) > 0).sum()) == 6
     assert s["n_off_diagonal"] == 6
+    # the paper's worst case is relative to the training view's score: (0.85 − 0.4) / 0.85
+    assert s["max_relative_drop"] == pytest.approx(0.45 / 0.85)
+    assert s["max_relative_drop_pair"] == ["bi,s,me", "me,u,ga"]
+    assert s["test_view_mean_drop"]["me,u,ga"] == pytest.approx(0.45)
+    assert s["most_dropped_test_view"] == "me,u,ga"
 
 
 def test_missing_view_is_an_error(tmp_path):
@@ -88,6 +95,68 @@ def test_corruption_comparison(tmp_path):
     assert comp.iloc[-1]["view"] == "all"
     assert comp.iloc[-1]["corruption_to_drift_ratio"] == pytest.approx(
         comp.iloc[-1]["corruption_drop"] / comp.iloc[-1]["drift_drop"])
+    assert comp[["chance", "headroom", "drift_drop_normalised"]].isna().all().all()  # no chance given
+    # with a chance level, drops are also given as shares of the headroom
+    comp = aggregate.corruption_comparison(cor, drift, VIEWS, "accuracy", chance=0.25)
+    first = comp.iloc[0]
+    assert first["headroom"] == pytest.approx(0.9 - 0.25)
+    assert first["corruption_drop_normalised"] == pytest.approx(0.5 / 0.65)
+    assert first["drift_drop_normalised"] == pytest.approx((0.85 - 0.5) / (0.85 - 0.25))
+    assert first["ratio_at_chance"] == pytest.approx(0.65 / 0.35)
+    assert first["corruption_to_drift_ratio"] <= first["ratio_at_chance"]
+    assert list(comp.columns) == aggregate.COMPARISON_COLUMNS
+    # every row, "all" included, is consistent: normalised drop = drop ÷ headroom
+    np.testing.assert_allclose(comp["corruption_drop_normalised"], comp["corruption_drop"] / comp["headroom"])
+    np.testing.assert_allclose(comp["ratio_at_chance"], comp["headroom"] / comp["drift_drop"])
+
+
+def test_fold_summary_mean_sample_std_and_count():
+    frame = pd.DataFrame({"g": ["b", "b", "a", "c"], "value": [0.2, 0.4, 0.7, np.nan]})
+    out = fold_summary(frame, ["g"])
+    assert out["g"].tolist() == ["b", "a", "c"]  # order of first appearance
+    assert out["mean"].tolist()[:2] == pytest.approx([0.3, 0.7])
+    assert out["std"].iloc[0] == pytest.approx(np.std([0.2, 0.4], ddof=1))
+    assert np.isnan(out["std"].iloc[1])  # one fold: no spread
+    assert out["n"].tolist() == [2, 1, 0]
+
+
+def test_headline_metric_table():
+    assert headline_metric("classification") == "accuracy"
+    assert headline_metric("classification", "iou_image") == "accuracy"
+    assert headline_metric("segmentation") == "iou_dataset"
+    assert headline_metric("segmentation", "iou_image") == "iou_image"
+    with pytest.raises(InputError, match="report.segmentation_headline"):
+        headline_metric("segmentation", "dice")
+
+
+def test_chance_level_is_the_best_constant_prediction():
+    labels = np.array([0, 1, 1, 1, 2, 2, 0, 1])
+    assert chance_level(labels, "accuracy") == pytest.approx(0.5)  # majority class, not 1/3
+    masks = np.zeros((4, 4, 4), dtype=np.uint8)
+    masks[0, :2] = 1  # 8 of 16 pixels
+    masks[1, 0, :2] = 1  # 2 of 16
+    # all-foreground prediction: dataset IoU = 10 / 64; per image: mean(0.5, 0.125, 0, 0)
+    assert chance_level(masks, "iou_dataset") == pytest.approx(10 / 64)
+    # per image, an all-background mask scores 1 on the two empty images: 0.5 > 0.156
+    assert chance_level(masks, "iou_image") == pytest.approx(0.5)
+    masks[2:] = 1
+    assert chance_level(masks, "iou_image") == pytest.approx((0.5 + 0.125 + 1 + 1) / 4)
+    with pytest.raises(InputError, match="f1"):
+        chance_level(labels, "f1")
+
+
+def test_paper_agreement_rule():
+    ratio = next(c for c in paper.PAPER_CLAIMS if c.task == "microscopy" and c.quantity == "corruption_to_drift_ratio")
+    assert ratio.value == 10.0
+    assert paper.agrees(ratio, 5.0) and paper.agrees(ratio, 20.0)
+    assert not paper.agrees(ratio, 4.9) and not paper.agrees(ratio, 1.4) and not paper.agrees(ratio, -3.0)
+    assert paper.agrees(ratio, float("nan")) is None
+    view = next(c for c in paper.PAPER_CLAIMS if c.quantity == "most_dropped_test_view")
+    assert paper.agrees(view, "ma,s,me") and not paper.agrees(view, "bi,s,me")
+    table = paper.compare_with_paper({"microscopy": {"mean_drop": 0.37, "clean": 0.81, "drifted": 0.44, "metric": "accuracy"}})
+    row = table[(table.task == "microscopy") & (table.finding.str.startswith("mean drop"))].iloc[0]
+    assert row["paper"] == "0.02 (0.83 → 0.81)" and row["agrees"] == "no" and "0.370" in row["this run"]
+    assert (table[table.task == "drone_segmentation"]["this run"] == "not run").all()
 
 
 def test_write_drift_and_intensity_and_summary(tmp_path):
@@ -110,6 +179,34 @@ def test_write_drift_and_intensity_and_summary(tmp_path):
     assert list(table.columns) == ["train_intensity", "test_intensity", "metric", "mean", "std", "n"]
     assert table["mean"].tolist() == pytest.approx([1.0, 0.525, 0.525, 1.0])
     text = write_summary(tmp_path / "summary.md", tasks=["microscopy"], drift=[out / "summary.json"],
-                         intensity=[tmp_path / "im.csv"])
+                         intensity=[tmp_path / "im.csv"], kinds=["classification"])
     s = json.loads((out / "summary.json").read_text())
     assert f"{s['diagonal_mean']:.3f}" in text and "Intensity drift" in text
+    # the paper comparison comes first and says plainly that the data are synthetic
+    assert text.index("beside the paper") < text.index("Drift synthesis") and "synthetic data" in text
+    assert f"| microscopy | mean drop of accuracy, trained view → other views | 0.02 (0.83 → 0.81) | {s['mean_drop']:.3f}" in text
+
+
+def test_write_corruptions_with_chance_from_targets_and_summary(tmp_path):
+    rows = [{"view": view, "fold": fold, "corruption": name, "metric": "accuracy", "value": value}
+            for fold in range(2) for view in VIEWS for name, value in (("identity", 0.9), ("contrast", 0.5))]
+    cp = tmp_path / "c.csv"
+    pd.DataFrame(rows).to_csv(cp, index=False)
+    targets = tmp_path / "targets.npy"
+    np.save(targets, np.array([0, 0, 0, 1, 2, 1, 0, 0]))  # majority rate 5/8
+    task_dir = tmp_path / "corruptions" / "microscopy"
+    drift_paths = _metric_tables(tmp_path, [GRID0, GRID1])
+    aggregate.write_corruptions([cp], drift_paths, VIEWS, "classification", table_path=task_dir / "table.csv",
+                                comparison_path=task_dir / "comparison.csv", figure_path=task_dir / "figure.png",
+                                task="microscopy", targets_path=targets)  # fmt: skip
+    comp = pd.read_csv(task_dir / "comparison.csv")
+    assert comp["chance"].tolist() == pytest.approx([5 / 8] * 4)
+    overall = comp[comp.view == "all"].iloc[0]
+    out = tmp_path / "drift"
+    aggregate.write_drift(drift_paths, VIEWS, ["none"], "classification", matrix_path=out / "matrix.csv",
+                          summary_path=out / "summary.json", figure_path=out / "matrix.png",
+                          difference_path=out / "difference.png", task="microscopy")  # fmt: skip
+    text = write_summary(tmp_path / "summary.md", tasks=["microscopy"], drift=[out / "summary.json"],
+                         corruptions=[task_dir / "comparison.csv"], kinds=["classification"])  # fmt: skip
+    assert f"{overall['corruption_to_drift_ratio']:.1f}×" in text and "ratio at chance" in text
+

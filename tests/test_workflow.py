@@ -141,6 +141,13 @@ def test_corruption_table_and_comparison(run, task):
     diag = drift[(drift.metric == metric) & (drift.train_view == drift.test_view)].set_index("train_view")["mean"]
     for _, row in comp.iloc[:-1].iterrows():
         assert row["clean"] == pytest.approx(diag[row["view"]], abs=1e-6)
+    # drops raw and normalised by headroom (clean − chance), and the ratio, per task
+    from lens2logit.experiments.aggregate import COMPARISON_COLUMNS
+
+    assert list(comp.columns) == COMPARISON_COLUMNS
+    assert comp["chance"].between(0, 1).all() and comp["chance"].nunique() == 1
+    np.testing.assert_allclose(comp["headroom"], comp["clean"] - comp["chance"])
+    np.testing.assert_allclose(comp["corruption_drop_normalised"], comp["corruption_drop"] / comp["headroom"])
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -158,6 +165,8 @@ def test_summary_and_report(run):
     text = (run / "results/summary.md").read_text()
     for task in TASKS:
         assert task in text
+    assert "This run beside the paper" in text and "synthetic data" in text
+    assert "| microscopy | mean drop of accuracy" in text
     snakemake(run, "--report", "results/report.html")
     assert (run / "results/report.html").stat().st_size > 10_000
 

@@ -90,6 +90,9 @@ def plot_corruptions(table, comparison, path, *, metric: str, title: str) -> Non
     colours = ["tab:green"] + ["tab:red"] * (len(order) - 1)
     ax.bar(range(len(order)), per["mean"], yerr=per["std"].fillna(0), color=colours, alpha=0.8, capsize=2)
     ax.axhline(drift_score, color="tab:blue", ls="--", label=f"mean under ISP drift ({drift_score:.2f})")
+    chance = float(overall.get("chance", np.nan))
+    if np.isfinite(chance):
+        ax.axhline(chance, color="grey", ls=":", label=f"chance: best constant prediction ({chance:.2f})")
     ax.set_xticks(range(len(order)), order, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel(metric)
     ax.set_title(f"{title}: drop drift {overall['drift_drop']:.3f} vs corruptions {overall['corruption_drop']:.3f}", fontsize=9)

@@ -29,6 +29,7 @@ from lens2logit.errors import InputError
 from lens2logit.experiments.augment import check_augmentation
 from lens2logit.experiments.forensics import TASK_METRICS, differentiable_demosaic, load_task_data
 from lens2logit.experiments.splits import load_folds
+from lens2logit.experiments.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
 from lens2logit.experiments.train import ArrayBatches, channel_statistics, check_view_array, fit, open_array, task_loss
 from lens2logit.io import write_csv
 from lens2logit.isp.neural import NeuralISP
@@ -187,6 +188,7 @@ def run_customization(
     augmentation: str = "none",
     bce_weight: float = 0.0,
     stage_samples: int = 4,
+    segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE,
 ) -> pd.DataFrame:
     """ISP customization for one task; writes curves, final table, figure and stage grids.
 
@@ -264,7 +266,7 @@ def run_customization(
     write_csv(curves_path, curves)
     write_csv(final_path, final_table(curves))
     Path(stages_dir).mkdir(parents=True, exist_ok=True)
-    plot_customization(curves, figure_path, metric=TASK_METRICS[task][0], title=f"{meta.get('name', '')}: ISP customization ({get_view(view).label} vs learned ISPs)")
+    plot_customization(curves, figure_path, metric=headline_metric(task, segmentation_headline), title=f"{meta.get('name', '')}: ISP customization ({get_view(view).label} vs learned ISPs)")
     return curves
 
 
@@ -272,5 +274,4 @@ def final_table(curves: pd.DataFrame) -> pd.DataFrame:
     """Validation metrics of the last epoch: mean, sample std and count over folds."""
     val = curves[curves["split"] == "val"]
     last = val[val["epoch"] == val.groupby(["processing", "intensity", "fold"])["epoch"].transform("max")]
-    table = last.groupby(["processing", "intensity", "metric"], sort=False)["value"].agg(mean="mean", std="std", n="count").reset_index()
-    return table[FINAL_COLUMNS]
+    return fold_summary(last, ["processing", "intensity", "metric"])[FINAL_COLUMNS]

@@ -33,6 +33,7 @@ from torch import nn
 
 from lens2logit.errors import InputError
 from lens2logit.experiments.ssim import REGULARIZERS, get_regularizer, mse_distance, ssim_distance
+from lens2logit.experiments.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
 from lens2logit.experiments.train import load_model, task_loss
 from lens2logit.io import write_csv, write_json
 from lens2logit.isp.camera import CameraProfile, get_camera
@@ -294,6 +295,7 @@ def run_forensics(
     constrain: bool = False,
     strip_samples: int = 4,
     bce_weight: float = 0.0,
+    segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE,
 ) -> pd.DataFrame:
     """Drift forensics for one task over its folds; writes table, figure, strips and parameters.
 
@@ -376,7 +378,7 @@ def run_forensics(
     table = summarise(pd.DataFrame.from_records(records))
     write_csv(table_path, table)
     write_json(params_path, params)
-    headline = TASK_METRICS[task][0]
+    headline = headline_metric(task, segmentation_headline)
     plot_forensics(table, figure_path, metric=headline, title=f"{meta.get('name', '')} drift forensics ({get_view(view).label})")
     plot_strips(strips, strips_path, title=f"reference vs adversarial ISP (λ = {strip_lambda:g}, {regularizers[0]})")
     return table
@@ -385,9 +387,7 @@ def run_forensics(
 def summarise(records: pd.DataFrame) -> pd.DataFrame:
     """Mean, sample std and count over folds per (group, λ, regularizer, metric)."""
     keys = ["parameter_group", "lambda", "regularizer", "metric"]
-    grouped = records.groupby(keys, dropna=False, sort=False)["value"]
-    table = grouped.agg(mean="mean", std="std", n="count").reset_index()
-    return table[TABLE_COLUMNS]
+    return fold_summary(records, keys)[TABLE_COLUMNS]
 
 
 __all__ = [

@@ -34,7 +34,7 @@ def score_model(model_path, views: Sequence[str], targets: Sequence[str], labels
     return frame
 
 
-def score_corruptions(model_paths: Sequence[str], views_path, targets_path, out_path, *, view: str, names: Sequence[str], severity: int, seed: int, max_samples: int | None = None) -> pd.DataFrame:
+def score_corruptions(model_paths: Sequence[str], views_path, targets_path, out_path, *, view: str, names: Sequence[str], severity: int | None, seed: int, max_samples: int | None = None, preset: str = "paper") -> pd.DataFrame:
     """Score each fold's model on its own view under every corruption (plus ``identity``).
 
     Writes columns ``view, fold, corruption, metric, value``.
@@ -43,7 +43,7 @@ def score_corruptions(model_paths: Sequence[str], views_path, targets_path, out_
 
     frames = []
     for fold, model_path in enumerate(model_paths):
-        frame = evaluate_corruptions(model_path, views_path, targets_path, list(names), severity, seed + fold, max_samples=max_samples)
+        frame = evaluate_corruptions(model_path, views_path, targets_path, list(names), severity, seed + fold, preset=preset, max_samples=max_samples)
         frame.insert(0, "fold", fold)
         frame.insert(0, "view", view)
         frames.append(frame)
