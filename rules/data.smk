@@ -51,5 +51,6 @@ rule prepare_dataset:
         root=task_root_param,
         tile_size=config["data"].get("tile_size", 256),
         cache_dir=tile_cache_param,
+        fingerprint=data_fingerprint,
     script:
         "../scripts/prepare_dataset.py"

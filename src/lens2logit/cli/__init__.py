@@ -35,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (InputError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        print(f"lens2logit: error: {exc}", file=sys.stderr)
+    except (InputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        print(f"lens2logit: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lens2logit: interrupted", file=sys.stderr)
