@@ -68,7 +68,9 @@ def _download(args) -> int:
 
 def _synth(args) -> int:
     from lens2logit.data.synth import synthesize
+    from lens2logit.data.synth.limits import check_loadable
 
+    check_loadable(args.dataset, args.n)
     root = synthesize(args.dataset, args.root, seed=args.seed, n=args.n, size=args.size, progress=_progress_wanted())
     print(f"{args.dataset}: synthesized in {root}")
     return 0

@@ -42,13 +42,24 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+# Top-level folders of derived files lens2logit may write into a dataset root (drone tile caches of
+# ``load_dataset(..., cache_dir=None)``): neither data nor foreign.
+DERIVED_FOLDER_PREFIX = "tiles_"
+
+
 def _listed(root: Path, path: Path) -> bool:
     rel = path.relative_to(root)
-    return path.is_file() and rel.as_posix() != MANIFEST and not any(p.startswith(".") for p in rel.parts)
+    return (
+        path.is_file()
+        and rel.as_posix() != MANIFEST
+        and not any(p.startswith(".") for p in rel.parts)
+        and not (len(rel.parts) > 1 and rel.parts[0].startswith(DERIVED_FOLDER_PREFIX))
+    )
 
 
 def dataset_files(root: Path) -> list[Path]:
-    """Every regular file below ``root`` except the manifest and hidden files/folders, sorted."""
+    """Every regular file below ``root`` except the manifest, hidden files/folders and derived
+    ``tiles_*/`` caches, sorted."""
     root = Path(root)
     return [path for path in sorted(root.rglob("*")) if _listed(root, path)]
 

@@ -20,7 +20,6 @@ BYTES_PER_SAMPLE = 4  # float32 in memory when the workflow loads one intensity
 HEADROOM = 0.8
 # Files inside a synthetic root that lens2logit itself writes besides the manifest's entries.
 OWN_FILES = ("synth.json", MANIFEST)
-DERIVED_FOLDER_PREFIX = "tiles_"  # drone tile caches of `lens2logit data info`
 
 
 def _human(n: float) -> str:
@@ -63,11 +62,9 @@ def synth_footprint(dataset: str, n: int, size: int, class_counts: dict[str, int
     return images, disk, images * pixels * BYTES_PER_SAMPLE
 
 
-def check_synth_limits(dataset: str, n: int, size: int, class_counts: dict[str, int] | None, root: Path) -> None:
-    """Refuse a dataset nothing could load, or one that does not fit on disk or in memory."""
-    if Path(root).exists() and not Path(root).is_dir():
-        raise InputError(f"{root}: is a file; --root must be the dataset's folder")
-    if dataset == "microscopy":
+def check_loadable(dataset: str, n: int | None, class_counts: dict[str, int] | None = None) -> None:
+    """Refuse a dataset the loader could not load (``lens2logit data synth``; tests may write smaller ones)."""
+    if dataset == "microscopy" and (n is not None or class_counts is not None):
         counts = class_counts if class_counts is not None else {c: n for c in MICROSCOPY_CLASSES}
         kept = [c for c, k in counts.items() if isinstance(k, int) and k > MICROSCOPY_MIN_CLASS_SAMPLES]
         if len(kept) < 2:
@@ -77,6 +74,12 @@ def check_synth_limits(dataset: str, n: int, size: int, class_counts: dict[str, 
                 f"{option}: {value!r} cannot load: the microscopy loader keeps only classes with more than "
                 f"{MICROSCOPY_MIN_CLASS_SAMPLES} images and needs at least 2 of them (use n ≥ {MICROSCOPY_MIN_CLASS_SAMPLES + 1})"
             )
+
+
+def check_synth_limits(dataset: str, n: int, size: int, class_counts: dict[str, int] | None, root: Path) -> None:
+    """Refuse a dataset that does not fit on disk or in memory (estimated before anything is drawn)."""
+    if Path(root).exists() and not Path(root).is_dir():
+        raise InputError(f"{root}: is a file; --root must be the dataset's folder")
     images, disk, memory = synth_footprint(dataset, n, size, class_counts)
     what = f"{images} images of {size}×{size}" if dataset == "microscopy" else f"{images} full images of {DRONE_TILES[0] * size}×{DRONE_TILES[1] * size}"
     free = free_disk(root)
@@ -95,7 +98,7 @@ def check_synth_limits(dataset: str, n: int, size: int, class_counts: dict[str, 
 
 def foreign_files(root: Path) -> list[str]:
     """Files under an existing ``root`` that ``synthesize`` did not write (relative paths, sorted)."""
-    from lens2logit.data.manifest import read_manifest
+    from lens2logit.data.manifest import DERIVED_FOLDER_PREFIX, read_manifest
 
     root = Path(root)
     if not root.is_dir():
@@ -104,6 +107,7 @@ def foreign_files(root: Path) -> list[str]:
         own = set(read_manifest(root))
     except InputError:
         own = set()
+    own |= written_names(root)
     foreign = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
@@ -130,3 +134,37 @@ def check_foreign_files(root: Path) -> None:
             f"{root}: holds {len(foreign)} file(s) that synthesis did not write ({name_list(foreign)}); "
             "move them away first — they would be deleted when the folder is rewritten"
         )
+
+
+def written_names(root: Path) -> set[str]:
+    """Relative paths that synthesis with the parameters recorded in ``root/synth.json`` writes."""
+    import json
+
+    from lens2logit.data.layout import (
+        DRONE_IMAGES_FULL,
+        DRONE_MASKS_FULL,
+        MICROSCOPY_IMAGE_SUFFIX,
+        MICROSCOPY_IMAGES,
+        MICROSCOPY_LABELS,
+        drone_image_name,
+        drone_mask_name,
+        intensity_folder,
+    )
+
+    try:
+        params = json.loads((Path(root) / OWN_FILES[0]).read_text(encoding="utf-8"))
+        dataset, n, seed = params["dataset"], int(params["n"]), int(params["seed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    folders = [intensity_folder(i) for i in INTENSITIES]
+    if dataset == "microscopy":
+        from lens2logit.data.synth import microscopy_plan
+
+        try:
+            stems = [stem for stem, _ in microscopy_plan(n, params.get("class_counts"), seed)]
+        except InputError:
+            return set()
+        names = {(MICROSCOPY_IMAGES / f / f"{s}{MICROSCOPY_IMAGE_SUFFIX}").as_posix() for f in folders for s in stems}
+        return names | {MICROSCOPY_LABELS.as_posix()}
+    names = {(DRONE_IMAGES_FULL / f / drone_image_name(i)).as_posix() for f in folders for i in range(n)}
+    return names | {(DRONE_MASKS_FULL / drone_mask_name(i)).as_posix() for i in range(n)}
