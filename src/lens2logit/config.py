@@ -98,6 +98,11 @@ def coerce_value(value: Any, schema: dict, root: dict) -> Any:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:
             return value
+        if isinstance(parsed, str):  # YAML 1.1 reads "1e3" as text; JSON schema numbers accept it
+            try:
+                parsed = float(value)
+            except ValueError:
+                pass
         if not isinstance(parsed, str) and any(_fits(parsed, b) for b in branches):
             return coerce_value(parsed, schema, root)
         return value
