@@ -244,7 +244,8 @@ def _cfg(**changes):
     ({"data__tile_size": 512}, "data.tile_size", "512"),
     ({"data__synthetic__microscopy": {"n": 5, "size": 32}, "drift__folds": 6}, "drift.folds", "6"),
 ])
-def test_check_config_names_key_value_and_allowed(changes, key, bad, tmp_path):
+def test_check_config_names_key_value_and_allowed(changes, key, bad, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the encoder-name cache lives under .snakemake/ of the working directory
     with pytest.raises(InputError) as err:
         check_config(_cfg(**changes), workdir=tmp_path)
     message = str(err.value)
@@ -266,3 +267,19 @@ def test_check_config_path_data_intensities_and_class_counts(micro, tmp_path):
     assert "config intensity_drift.intensities[0]: 0.05" in message and "raw_scale005 not found" in message
     assert "config customization.intensities[0]: 0.05" in message
     assert "config drift.folds: 6 folds need at least 6 samples per class" in message
+
+
+def test_twin_views_are_the_ones_forensics_accepts():
+    from lens2logit.config import twin_views
+    from lens2logit.experiments.forensics import DIFFERENTIABLE_VIEWS
+
+    assert twin_views() == sorted(DIFFERENTIABLE_VIEWS)
+
+
+def test_encoder_answers_are_cached_per_installed_version(tmp_path):
+    from lens2logit.config import known_encoder
+
+    cache = tmp_path / "encoders.json"
+    assert known_encoder("tu-mobilenetv3_small_050", cache=cache) and not known_encoder("nonet", cache=cache)
+    (entries,) = yaml.safe_load(cache.read_text()).values()
+    assert entries == {"tu-mobilenetv3_small_050": True, "nonet": False}

@@ -172,25 +172,55 @@ def _views(config: dict) -> list[str]:
 
 def twin_views() -> list[str]:
     """Static views that have a differentiable twin (forensics / customization start from one)."""
-    try:
-        from lens2logit.isp.parametrized import TWIN_VIEWS  # the ISP module's own list, where it has one
+    from lens2logit.isp import parametrized
+    from lens2logit.isp.views import VIEW_SPECS
 
-        return sorted(TWIN_VIEWS)
-    except ImportError:
-        from lens2logit.experiments.forensics import DIFFERENTIABLE_VIEWS
+    if hasattr(parametrized, "TWIN_VIEWS"):  # the ISP module's own list, where it has one
+        return sorted(parametrized.TWIN_VIEWS)
+    # The twin: a demosaicer the parametrized ISP has, its sharpening filter and Gaussian denoiser.
+    return sorted(
+        v.label
+        for v in VIEW_SPECS
+        if v.demosaic in parametrized.DEMOSAICERS and v.sharpen == "sharpening_filter" and v.denoise == "gaussian_denoising"
+    )
 
-        return sorted(DIFFERENTIABLE_VIEWS)
+
+# Answers of ``known_encoder`` per installed smp/timm version: importing them costs seconds per plan.
+ENCODER_CACHE = Path(".snakemake") / "lens2logit" / "encoders.json"
 
 
-def known_encoder(name: str) -> bool:
+def known_encoder(name: str, *, cache: Path | None = ENCODER_CACHE) -> bool:
     """An smp encoder name (``tu-<timm model>`` for timm), checked without building or downloading."""
+    import json
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        key = f"smp {version('segmentation_models_pytorch')}, timm {version('timm')}"
+    except PackageNotFoundError:
+        key = None
+    known: dict = {}
+    if cache is not None and key is not None:
+        try:
+            known = json.loads(Path(cache).read_text())
+        except (OSError, ValueError):
+            known = {}
+        if isinstance(known.get(key), dict) and name in known[key]:
+            return bool(known[key][name])
     import segmentation_models_pytorch as smp
 
     if name.startswith("tu-"):
         import timm
 
-        return name[3:] in timm.list_models()
-    return name in smp.encoders.get_encoder_names()
+        answer = name[3:] in timm.list_models()
+    else:
+        answer = name in smp.encoders.get_encoder_names()
+    if cache is not None and key is not None:
+        from lens2logit.io import write_json
+
+        entries = known.get(key) if isinstance(known.get(key), dict) else {}
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        write_json(cache, {key: {**entries, name: answer}})
+    return answer
 
 
 def _arch_problems(kind: str, arch: Any) -> list[str]:
