@@ -98,7 +98,8 @@ def dataset_marker(wildcards):
 def data_fingerprint(wildcards):
     """Content of the files a (task, intensity) branch reads, for path data (a params value, so a
     relabelled, replaced, added or removed file reruns exactly that branch). Hashes are cached by
-    size and mtime; a folder with a MANIFEST.sha256 is checked against it here, before any job."""
+    size and mtime; a folder with a MANIFEST.sha256 is checked against it here, before any job.
+    """
     if config["data"]["source"] != "path":
         return ""  # made by the workflow itself: the manifest (an input) stands for the content
     source = TASK_SOURCE[wildcards.task]
