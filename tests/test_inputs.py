@@ -188,9 +188,11 @@ def test_download_on_a_complete_folder_reverifies_or_refuses(copy, monkeypatch):
         dl.download("microscopy", copy)
     from lens2logit.io import write_json
 
-    write_json(copy / dl.DOWNLOAD_RECORD, dl.download_record("microscopy", "zenodo", remote))
+    write_json(copy / dl.DOWNLOAD_RECORD, dl.download_record("microscopy", "zenodo", remote, "zenodo record 5235536"))
     write_manifest(copy)
     assert dl.download("microscopy", copy) == copy
+    with pytest.raises(InputError, match="not of 'microscopy' from zenodo record 42"):
+        dl.download("microscopy", copy, zenodo_record=42)
     victim = sorted((copy / "images" / "raw_scale010").glob("*.tiff"))[0]
     victim.write_bytes(b"corrupt")
     with pytest.raises(InputError, match=f"1 changed \\(images/raw_scale010/{victim.name}\\)"):

@@ -319,16 +319,21 @@ def arrange_layout(dataset: str, fetched: Path, tree: Path) -> None:
             shutil.move(str(mask), str(tree / DRONE_MASKS_FULL / mask.name))
 
 
-def download_record(dataset: str, source: str, remote: list[RemoteFile]) -> dict:
-    """What was downloaded: dataset, source and every remote file with its checksum."""
+def download_record(dataset: str, source: str, remote: list[RemoteFile], origin: str | None = None) -> dict:
+    """What was downloaded: dataset, source, origin (Zenodo record / B2 bucket) and every remote file with its checksum."""
     return {
         "dataset": dataset,
         "source": source,
+        "origin": origin,
         "files": {r.name: f"{r.algorithm}:{r.checksum}" for r in sorted(remote, key=lambda r: r.name)},
     }
 
 
-def check_complete(root: Path, dataset: str, source: str, remote: list[RemoteFile]) -> None:
+def _origin(source: str, zenodo_record: int, b2_bucket: str) -> str:
+    return f"zenodo record {zenodo_record}" if source == "zenodo" else f"b2 bucket {b2_bucket}"
+
+
+def check_complete(root: Path, dataset: str, source: str, remote: list[RemoteFile], origin: str | None = None) -> None:
     """``root`` is an unchanged download of exactly these remote files; InputError naming what is not."""
     import json
 
@@ -344,11 +349,12 @@ def check_complete(root: Path, dataset: str, source: str, remote: list[RemoteFil
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(f"{record_path}: unreadable download record ({type(exc).__name__})") from None
-    expected = download_record(dataset, source, remote)
-    if {k: record.get(k) for k in ("dataset", "source")} != {k: expected[k] for k in ("dataset", "source")}:
+    expected = download_record(dataset, source, remote, origin)
+    keys = ("dataset", "source", "origin")
+    if {k: record.get(k) for k in keys} != {k: expected[k] for k in keys}:
         raise InputError(
-            f"{record_path}: a download of {record.get('source')} {record.get('dataset')!r}, "
-            f"not of {source} {dataset!r}"
+            f"{record_path}: a download of {record.get('dataset')!r} from {record.get('origin') or record.get('source')}, "
+            f"not of {dataset!r} from {origin or source}"
         )
     if record.get("files") != expected["files"]:
         differ = sorted(set(record.get("files") or {}) ^ set(expected["files"])) or sorted(
@@ -384,7 +390,7 @@ def download(
             remote = zenodo_files(dataset, base_url=zenodo_base_url, record=zenodo_record, session=session)
         else:
             remote = b2_files(dataset, bucket=b2_bucket, api=b2_api)
-        check_complete(root, dataset, source, remote)
+        check_complete(root, dataset, source, remote, _origin(source, zenodo_record, b2_bucket))
         return root
     if root.exists() and any(root.iterdir()):
         raise InputError(f"{root}: exists without {MANIFEST}; move it away or choose another --root")
@@ -401,7 +407,7 @@ def download(
     unpack(downloads, files, staging / "fetched")
     tree = staging / "tree"
     arrange_layout(dataset, staging / "fetched", tree)
-    write_json(tree / DOWNLOAD_RECORD, download_record(dataset, source, remote))
+    write_json(tree / DOWNLOAD_RECORD, download_record(dataset, source, remote, _origin(source, zenodo_record, b2_bucket)))
     write_manifest(tree)
     if root.exists():
         root.rmdir()  # empty (checked above)
