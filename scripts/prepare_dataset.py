@@ -1,3 +1,4 @@
+from lens2logit.config import TASK_SOURCE
 from lens2logit.data.manifest import check_branch
 from lens2logit.experiments.prepare import export_dataset
 from lens2logit.workflow import job
@@ -5,7 +6,7 @@ from lens2logit.workflow import job
 with job(snakemake):
     # The files this job reads must still match the dataset's MANIFEST.sha256 (when it has one).
     check_branch(
-        {"microscopy": "microscopy"}.get(snakemake.wildcards.task, "drone"),
+        TASK_SOURCE[snakemake.wildcards.task],
         snakemake.params.root,
         int(snakemake.wildcards.intensity) / 100,
         accept_changes=snakemake.config["data"].get("accept_changes", False),
