@@ -53,5 +53,6 @@ rule prepare_dataset:
         cache_dir=tile_cache_param,
         published_counts=published_counts_param,
         kind=declared_kind_param,
+        fingerprint=data_fingerprint,
     script:
         "../scripts/prepare_dataset.py"

@@ -159,13 +159,14 @@ def test_zenodo_resume_after_interruption_then_verify(zenodo, tmp_path, monkeypa
     assert not (root / "images" / "rgb_scale100").exists()  # only raw data in the loader layout
 
     listed = (root / MANIFEST).read_text().splitlines()
-    assert len(listed) == 7 * 10 + 1 and all(len(l.split("  ")[0]) == 64 for l in listed)
+    # 70 images, the labels and download.json (the record's files and checksums it came from)
+    assert len(listed) == 7 * 10 + 2 and all(len(l.split("  ")[0]) == 64 for l in listed)
     assert verify_manifest(root) == []
     victim = root / "images" / "raw_scale010" / f"{microscopy_stem(1, 3, 1)}.tiff"
     victim.write_bytes(tiff_bytes(9))
     (root / "labels" / "Ma190c_annotations.dat").unlink()
     assert verify_manifest(root) == [
-        f"changed: images/raw_scale010/{victim.name}", "missing: labels/Ma190c_annotations.dat"]
+        "missing: labels/Ma190c_annotations.dat", f"changed: images/raw_scale010/{victim.name}"]
 
 
 @pytest.mark.parametrize("case, message", [

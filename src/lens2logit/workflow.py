@@ -12,19 +12,23 @@ import sys
 import traceback
 from typing import Iterator
 
+from lens2logit.errors import InputError
+
 
 @contextlib.contextmanager
 def job(snakemake, *, threads: int | None = None) -> Iterator[None]:
     """Send the job's stdout/stderr and logging to its ``log:`` file and cap torch threads.
 
     A failure is logged with its traceback and re-raised, so Snakemake marks the job failed
-    and removes its (incomplete) outputs.
+    and removes its (incomplete) outputs. An ``InputError`` (bad user input) reaches the console
+    as one line naming the file/option (the traceback stays in the log) and exits with status 2.
     """
     n_threads = threads or getattr(snakemake, "threads", 1) or 1
     # Before torch is imported, the env var is what sizes its thread pool.
     os.environ["OMP_NUM_THREADS"] = str(n_threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     log_path = snakemake.log[0] if len(snakemake.log) else None
+    user_error = None
     with contextlib.ExitStack() as stack:
         if log_path:
             os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
@@ -36,6 +40,19 @@ def job(snakemake, *, threads: int | None = None) -> Iterator[None]:
             sys.modules["torch"].set_num_threads(n_threads)
         try:
             yield
+        except InputError as exc:
+            traceback.print_exc()  # the log keeps the traceback for developers
+            user_error = exc
         except BaseException:
             traceback.print_exc()
             raise
+    if user_error is not None:
+        # The console gets one line naming the file/option; exit status 2 as the CLI's user errors.
+        where = f" (traceback: {log_path})" if log_path else ""
+        print(f"lens2logit: error: {one_line(user_error)}{where}", file=sys.stderr, flush=True)
+        raise SystemExit(2)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line."""
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -13,7 +13,7 @@ import sys
 from lens2logit.errors import InputError
 
 # Sub-modules that contribute commands, in help order.
-_COMMAND_MODULES = ("lens2logit.cli.isp", "lens2logit.cli.data")
+_COMMAND_MODULES = ("lens2logit.cli.isp", "lens2logit.cli.data", "lens2logit.cli.config")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (InputError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        print(f"lens2logit: error: {exc}", file=sys.stderr)
+    except (InputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        print(f"lens2logit: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lens2logit: interrupted", file=sys.stderr)

@@ -37,9 +37,11 @@ def register(subparsers) -> None:
                    help="microscopy: image side (default 64; 256 = real); drone: tile size the full images are built around (default 64)")
     p.set_defaults(func=_synth)
 
-    p = commands.add_parser("verify", help="re-check every file listed in MANIFEST.sha256")
+    p = commands.add_parser("verify", help="re-check the folder against MANIFEST.sha256: missing, changed and extra files")
     p.add_argument("dataset", choices=("microscopy", "drone", "custom"))
     p.add_argument("--root", type=Path, required=True)
+    p.add_argument("--update", action="store_true",
+                   help="accept the folder as it is now: rewrite MANIFEST.sha256 (after a deliberate change)")
     p.set_defaults(func=_verify)
 
     p = commands.add_parser("info", help="counts per class and intensity")
@@ -61,29 +63,43 @@ def _download(args) -> int:
         zenodo_record=args.zenodo_record or ZENODO_RECORD, b2_bucket=args.b2_bucket or B2_BUCKET,
         progress=_progress_wanted(),
     )
-    print(f"{args.dataset}: complete in {root}")
+    print(f"{args.dataset}: complete in {root} (verified against the {args.source} checksums and {root / 'MANIFEST.sha256'})")
     return 0
 
 
 def _synth(args) -> int:
     from lens2logit.data.synth import synthesize
+    from lens2logit.data.synth.limits import check_loadable
 
+    check_loadable(args.dataset, args.n)
     root = synthesize(args.dataset, args.root, seed=args.seed, n=args.n, size=args.size, progress=_progress_wanted())
     print(f"{args.dataset}: synthesized in {root}")
     return 0
 
 
 def _verify(args) -> int:
-    from lens2logit.data.manifest import read_manifest, verify_manifest
+    from lens2logit.data.manifest import HashCache, dataset_files, update_manifest, verify_files
 
-    problems = verify_manifest(args.root)
-    for problem in problems:
+    _check_root(args.root)
+    if args.update:
+        update_manifest(args.root)
+        print(f"{args.root}: {len(dataset_files(args.root))} files; {args.root / 'MANIFEST.sha256'} rewritten")
+        return 0
+    check = verify_files(args.root, cache=HashCache(args.root))
+    for problem in check.problems():
         print(f"{args.root}: {problem}", file=sys.stderr)
-    if problems:
-        print(f"lens2logit: error: {args.root}: {len(problems)} file(s) missing or changed", file=sys.stderr)
+    if not check.ok:
+        print(f"lens2logit: error: {args.root}: {check.summary()}", file=sys.stderr)
         return 1
-    print(f"{args.root}: {len(read_manifest(args.root))} files OK")
+    print(f"{args.root}: {check.checked} files OK")
     return 0
+
+
+def _check_root(root: Path) -> None:
+    if root.exists() and not root.is_dir():
+        raise InputError(f"{root}: is a file; --root must be the dataset's folder")
+    if not root.exists():
+        raise InputError(f"{root}: dataset root not found")
 
 
 def _info(args) -> int:
@@ -98,8 +114,7 @@ def dataset_info(dataset: str, root: Path, *, tile_size: int | None = None) -> l
     from lens2logit.data.layout import DRONE_CLASSES, DRONE_IMAGES_FULL, DRONE_TILE_SIZE, MICROSCOPY_IMAGES
 
     root = Path(root)
-    if not root.is_dir():
-        raise InputError(f"{root}: dataset root not found")
+    _check_root(root)
     if dataset == "microscopy":
         from lens2logit.data.microscopy import microscopy_samples
 

@@ -33,7 +33,11 @@ def custom_folders(root: Path) -> dict[float, Path]:
 
 def read_custom_labels(path: Path, stems: list[str]) -> dict[str, str]:
     """``file,label`` rows → {stem: label}; every image labelled once, no label without an image."""
-    with open(path, newline="") as fh:
+    import io
+
+    from lens2logit.data.files import read_text_file
+
+    with io.StringIO(read_text_file(path, "label file"), newline="") as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames is None or not {"file", "label"} <= set(reader.fieldnames):
             raise InputError(f"{path}: expected columns 'file,label', got {reader.fieldnames}")

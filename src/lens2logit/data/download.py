@@ -40,6 +40,7 @@ from lens2logit.data.layout import (
 )
 from lens2logit.data.manifest import write_manifest
 from lens2logit.errors import InputError
+from lens2logit.io import write_json
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ CHUNK = 1 << 20  # hashing block
 HTTP_CHUNK = 1 << 14  # streaming block: a dropped connection loses at most this much
 HTTP_TIMEOUT = 60
 PART = ".part"
+DOWNLOAD_RECORD = "download.json"  # in the dataset root: the remote files and checksums it came from
 
 
 class DownloadError(InputError):
@@ -376,13 +378,61 @@ def arrange_layout(dataset: str, fetched: Path, tree: Path) -> None:
             shutil.move(str(mask), str(tree / DRONE_MASKS_FULL / mask.name))
 
 
+def download_record(dataset: str, source: str, remote: list[RemoteFile], origin: str | None = None) -> dict:
+    """What was downloaded: dataset, source, origin (Zenodo record / B2 bucket) and every remote file with its checksum."""
+    return {
+        "dataset": dataset,
+        "source": source,
+        "origin": origin,
+        "files": {r.name: f"{r.algorithm}:{r.checksum}" for r in sorted(remote, key=lambda r: r.name)},
+    }
+
+
+def _origin(source: str, zenodo_record: int, b2_bucket: str) -> str:
+    return f"zenodo record {zenodo_record}" if source == "zenodo" else f"b2 bucket {b2_bucket}"
+
+
+def check_complete(root: Path, dataset: str, source: str, remote: list[RemoteFile], origin: str | None = None) -> None:
+    """``root`` is an unchanged download of exactly these remote files; InputError naming what is not."""
+    import json
+
+    from lens2logit.data.manifest import verify_files
+
+    record_path = root / DOWNLOAD_RECORD
+    if not record_path.is_file():
+        raise InputError(
+            f"{root}: has {MANIFEST} but no {DOWNLOAD_RECORD}: not a download of {source} {dataset!r} "
+            "(synthetic or copied data?); move it away or choose another --root"
+        )
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{record_path}: unreadable download record ({type(exc).__name__})") from None
+    expected = download_record(dataset, source, remote, origin)
+    keys = ("dataset", "source", "origin")
+    if {k: record.get(k) for k in keys} != {k: expected[k] for k in keys}:
+        raise InputError(
+            f"{record_path}: a download of {record.get('dataset')!r} from {record.get('origin') or record.get('source')}, "
+            f"not of {dataset!r} from {origin or source}"
+        )
+    if record.get("files") != expected["files"]:
+        differ = sorted(set(record.get("files") or {}) ^ set(expected["files"])) or sorted(
+            n for n in expected["files"] if record["files"].get(n) != expected["files"][n]
+        )
+        raise InputError(f"{record_path}: the remote files changed since this download: {', '.join(differ[:5])}")
+    check = verify_files(root)
+    if not check.ok:
+        raise InputError(f"{root / MANIFEST}: {check.summary()}")
+
+
 def download(
     dataset: str, root, *, source: str = "zenodo", zenodo_base_url: str | None = None,
     zenodo_record: int = ZENODO_RECORD, b2_bucket: str = B2_BUCKET, b2_api=None, session=None, progress: bool = False,
 ) -> Path:
     """Download ``dataset`` (``microscopy`` | ``drone``) into its own ``root``; return ``root``.
 
-    Already complete (``root/MANIFEST.sha256`` present) → returns at once; use ``verify`` to re-check.
+    Already complete (``root/MANIFEST.sha256`` present) → re-verified: the remote listing must
+    match the checksums recorded at download time (``download.json``) and every file the manifest.
 
     Raises:
         InputError / DownloadError: one line naming the option or file.
@@ -392,7 +442,14 @@ def download(
     if source not in SOURCES:
         raise InputError(f"source: {source!r} is not one of {list(SOURCES)}")
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise InputError(f"{root}: is a file; --root must be the dataset's folder")
     if (root / MANIFEST).is_file():
+        if source == "zenodo":
+            remote = zenodo_files(dataset, base_url=zenodo_base_url, record=zenodo_record, session=session)
+        else:
+            remote = b2_files(dataset, bucket=b2_bucket, api=b2_api)
+        check_complete(root, dataset, source, remote, _origin(source, zenodo_record, b2_bucket))
         return root
     if root.exists() and any(root.iterdir()):
         raise InputError(f"{root}: exists without {MANIFEST}; move it away or choose another --root")
@@ -409,6 +466,7 @@ def download(
     unpack(downloads, files, staging / "fetched")
     tree = staging / "tree"
     arrange_layout(dataset, staging / "fetched", tree)
+    write_json(tree / DOWNLOAD_RECORD, download_record(dataset, source, remote, _origin(source, zenodo_record, b2_bucket)))
     write_manifest(tree)
     if root.exists():
         root.rmdir()  # empty (checked above)

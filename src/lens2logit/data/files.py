@@ -157,3 +157,41 @@ def check_equal_size(
     if expected is not None and tuple(shape) != tuple(expected):
         of = f" of {reference.name}" if reference is not None else ""
         raise InputError(f"{path}: {what} size {tuple(shape)} differs from {tuple(expected)}{of}")
+
+
+def read_text_file(path: Path, what: str) -> str:
+    """The UTF-8 text of ``path``; InputError naming the file if it is missing, unreadable or not UTF-8."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; expected the {what}")
+    if not path.is_file():
+        raise InputError(f"{path}: {what} not found")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc.strerror or type(exc).__name__})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: {what} is not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r})") from None
+
+
+def tiff_shape(path: Path) -> tuple[int, ...] | None:
+    """Shape of a TIFF's first page from its header (no pixel data read); None if unreadable."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return tuple(tif.pages[0].shape)
+    except Exception:  # an unreadable file is reported by the reader itself
+        return None
+
+
+def odd_size_error(paths: Sequence[Path], what: str) -> InputError:
+    """InputError naming the files whose TIFF size differs from the most common size of ``paths``."""
+    from collections import Counter
+
+    shapes = {p: tiff_shape(p) for p in paths}
+    common, count = Counter(s for s in shapes.values() if s is not None).most_common(1)[0]
+    odd = [p for p, s in shapes.items() if s != common]
+    shown = ", ".join(f"{p} {shapes[p]}" for p in odd[:5]) + (f", … and {len(odd) - 5} more" if len(odd) > 5 else "")
+    first = odd[0] if odd else paths[0]
+    return InputError(f"{first}: {what} size differs from the {count} other files' {common}: {shown}")

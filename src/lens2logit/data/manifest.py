@@ -1,67 +1,282 @@
-"""``MANIFEST.sha256``: the "dataset complete" marker, in ``sha256sum`` format with relative paths."""
+"""``MANIFEST.sha256``: the "dataset complete" marker, in ``sha256sum`` format with relative paths.
+
+Also the dataset's content fingerprint: the sha256 of every file a workflow branch reads, cached by
+(size, mtime) outside the data folder, so that a changed, added or removed file reruns its branch
+and a file that no longer matches the manifest stops the workflow naming it.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from lens2logit.data.layout import MANIFEST
+from lens2logit.data.layout import (
+    DRONE_IMAGES_FULL,
+    DRONE_MASKS_FULL,
+    MANIFEST,
+    MICROSCOPY_IMAGES,
+    MICROSCOPY_LABELS,
+    intensity_folder,
+)
 from lens2logit.errors import InputError
 from lens2logit.io import write_text
 
 CHUNK = 1 << 20
+# How many file names a problem report lists before "… and N more".
+SHOWN_NAMES = 5
+# Default place of the hash cache (relative to the working directory: the workflow's root).
+HASH_CACHE_DIR = Path(".snakemake") / "lens2logit" / "hashes"
 
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(block)
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(CHUNK), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
     return digest.hexdigest()
 
 
+# Top-level folders of derived files lens2logit may write into a dataset root (drone tile caches of
+# ``load_dataset(..., cache_dir=None)``): neither data nor foreign.
+DERIVED_FOLDER_PREFIX = "tiles_"
+
+
+def _listed(root: Path, path: Path) -> bool:
+    rel = path.relative_to(root)
+    return (
+        path.is_file()
+        and rel.as_posix() != MANIFEST
+        and not any(p.startswith(".") for p in rel.parts)
+        and not (len(rel.parts) > 1 and rel.parts[0].startswith(DERIVED_FOLDER_PREFIX))
+    )
+
+
 def dataset_files(root: Path) -> list[Path]:
-    """Every regular file below ``root`` except the manifest and hidden files/folders, sorted."""
-    files = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if path.is_file() and rel.as_posix() != MANIFEST and not any(p.startswith(".") for p in rel.parts):
-            files.append(path)
-    return files
+    """Every regular file below ``root`` except the manifest, hidden files/folders and derived
+    ``tiles_*/`` caches, sorted."""
+    root = Path(root)
+    return [path for path in sorted(root.rglob("*")) if _listed(root, path)]
 
 
-def write_manifest(root: Path, files: list[Path] | None = None) -> Path:
+def write_manifest(root: Path, files: list[Path] | None = None, *, cache: "HashCache | None" = None) -> Path:
     """Hash ``files`` (default: all of ``dataset_files(root)``) and write ``root/MANIFEST.sha256`` atomically."""
     root = Path(root)
     files = dataset_files(root) if files is None else sorted(files)
-    lines = [f"{sha256_file(p)}  {p.relative_to(root).as_posix()}\n" for p in files]
+    hash_of = cache.sha256 if cache is not None else sha256_file
+    lines = [f"{hash_of(p)}  {p.relative_to(root).as_posix()}\n" for p in files]
     write_text(root / MANIFEST, "".join(lines))
+    if cache is not None:
+        cache.save()
     return root / MANIFEST
 
 
 def read_manifest(root: Path) -> dict[str, str]:
+    """{relative path: sha256} of ``root/MANIFEST.sha256``; InputError naming the manifest if it is
+    missing, unreadable, not UTF-8, malformed or empty."""
     path = Path(root) / MANIFEST
+    if Path(root).is_file():
+        raise InputError(f"{root}: is a file; expected the dataset's root folder")
     if not path.is_file():
         raise InputError(f"{path}: manifest not found (dataset incomplete or not downloaded)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the manifest ({exc.strerror or type(exc).__name__})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: manifest is not UTF-8 text (byte {exc.start})") from None
     entries = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         digest, sep, name = line.partition("  ")
         if not sep or len(digest) != 64 or not name or name.startswith("/") or ".." in Path(name).parts:
             raise InputError(f"{path}:{number}: not a sha256sum line with a relative path")
         entries[name] = digest
+    if not entries:
+        raise InputError(f"{path}: manifest lists no files; an empty manifest verifies nothing")
     return entries
 
 
-def verify_manifest(root: Path) -> list[str]:
-    """Problems found (``missing: path`` / ``changed: path``); empty when every listed file matches."""
+def name_list(names: list[str], shown: int = SHOWN_NAMES) -> str:
+    """``a, b, c`` or ``a, b, c, … and 7 more``."""
+    head = ", ".join(names[:shown])
+    return head if len(names) <= shown else f"{head}, … and {len(names) - shown} more"
+
+
+@dataclass
+class Check:
+    """Result of comparing files on disk with a manifest."""
+
+    root: Path
+    checked: int = 0
+    missing: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.changed or self.extra)
+
+    def problems(self) -> list[str]:
+        """One ``kind: path`` line per problem file."""
+        return [f"{kind}: {name}" for kind in ("missing", "changed", "extra") for name in getattr(self, kind)]
+
+    def summary(self) -> str:
+        """One line: counts per kind with the first few names."""
+        parts = [
+            f"{len(names)} {kind} ({name_list(names)})"
+            for kind, names in (("missing", self.missing), ("changed", self.changed), ("extra", self.extra))
+            if names
+        ]
+        return "; ".join(parts) if parts else f"{self.checked} files OK"
+
+
+def verify_files(root: Path, names: list[str] | None = None, *, cache: "HashCache | None" = None) -> Check:
+    """Compare ``root``'s files with its manifest.
+
+    ``names`` = the relative paths to check (a workflow branch's files; default: every file under
+    ``root``). Listed files missing on disk, files whose sha256 differs and files on disk not in the
+    manifest are reported; files of the manifest outside ``names`` are ignored when ``names`` is given.
+    """
     root = Path(root)
-    problems = []
-    for name, digest in read_manifest(root).items():
+    manifest = read_manifest(root)
+    on_disk = [p.relative_to(root).as_posix() for p in dataset_files(root)] if names is None else list(names)
+    hash_of = cache.sha256 if cache is not None else sha256_file
+    check = Check(root)
+    scope = set(on_disk)
+    if names is None:
+        check.missing = sorted(n for n in manifest if not (root / n).is_file())
+    else:
+        folders = {str(Path(n).parent) for n in on_disk}
+        # A manifest file in one of the branch's folders that is gone counts as missing.
+        check.missing = sorted(n for n in manifest if str(Path(n).parent) in folders and n not in scope)
+    for name in sorted(scope):
         path = root / name
-        if not path.is_file():
-            problems.append(f"missing: {name}")
-        elif sha256_file(path) != digest:
-            problems.append(f"changed: {name}")
-    return problems
+        if name not in manifest:
+            check.extra.append(name)
+        elif not path.is_file():
+            check.missing.append(name)
+        elif hash_of(path) != manifest[name]:
+            check.changed.append(name)
+        check.checked += 1
+    check.missing = sorted(set(check.missing))
+    if cache is not None:
+        cache.save()
+    return check
+
+
+def verify_manifest(root: Path) -> list[str]:
+    """Problems found (``missing: path`` / ``changed: path`` / ``extra: path``); empty when the
+    folder holds exactly the listed files with their hashes."""
+    return verify_files(root).problems()
+
+
+# ---------------------------------------------------------------- content fingerprint
+
+class HashCache:
+    """sha256 of files, remembered by (path, size, mtime) in one JSON file per dataset root."""
+
+    def __init__(self, root: Path, cache_dir: Path | str | None = HASH_CACHE_DIR):
+        self.root = Path(root).resolve()
+        self.path = None
+        self.entries: dict[str, list] = {}
+        self.dirty = False
+        if cache_dir is not None:
+            key = hashlib.sha1(str(self.root).encode()).hexdigest()[:16]
+            self.path = Path(cache_dir) / f"{key}.json"
+            try:
+                loaded = json.loads(self.path.read_text())
+                if loaded.get("root") == str(self.root):
+                    self.entries = loaded.get("files", {})
+            except (OSError, ValueError, AttributeError):
+                self.entries = {}
+
+    def sha256(self, path: Path) -> str:
+        path = Path(path)
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+        key = os.path.relpath(path.resolve(), self.root)
+        known = self.entries.get(key)
+        if known and known[0] == stat.st_size and known[1] == stat.st_mtime_ns:
+            return known[2]
+        digest = sha256_file(path)
+        self.entries[key] = [stat.st_size, stat.st_mtime_ns, digest]
+        self.dirty = True
+        return digest
+
+    def save(self) -> None:
+        if self.path is None or not self.dirty:
+            return
+        from lens2logit.io import write_json
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(self.path, {"root": str(self.root), "files": dict(sorted(self.entries.items()))})
+        self.dirty = False
+
+
+def branch_files(source: str, root: Path, intensity: float) -> list[str]:
+    """Relative paths of the files a workflow branch (``source`` dataset at ``intensity``) reads:
+    the intensity folder's files plus the labels (microscopy) or masks (drone)."""
+    root = Path(root)
+    if source == "microscopy":
+        folders, singles = [MICROSCOPY_IMAGES / intensity_folder(intensity)], [MICROSCOPY_LABELS]
+    elif source == "drone":
+        folders, singles = [DRONE_IMAGES_FULL / intensity_folder(intensity), DRONE_MASKS_FULL], []
+    else:
+        raise InputError(f"dataset: no workflow layout for {source!r}; expected microscopy or drone")
+    names = []
+    for folder in folders:
+        if (root / folder).is_dir():
+            names += [
+                p.relative_to(root).as_posix()
+                for p in sorted((root / folder).iterdir())
+                if p.is_file() and not p.name.startswith(".")
+            ]
+    names += [s.as_posix() for s in singles if (root / s).is_file()]
+    return sorted(names)
+
+
+def branch_fingerprint(source: str, root: Path, intensity: float, *, cache_dir=HASH_CACHE_DIR) -> str:
+    """Short sha256 over (name, content hash) of ``branch_files``: changes when a file of the branch
+    is relabelled, replaced, added or removed. Hashes are cached by (size, mtime) in ``cache_dir``."""
+    root = Path(root)
+    cache = HashCache(root, cache_dir)
+    digest = hashlib.sha256()
+    for name in branch_files(source, root, intensity):
+        digest.update(f"{name}\0{cache.sha256(root / name)}\n".encode())
+    cache.save()
+    return digest.hexdigest()[:20]
+
+
+def check_branch(source: str, root: Path, intensity: float, *, accept_changes: bool = False, cache_dir=HASH_CACHE_DIR) -> Check | None:
+    """If ``root`` has a manifest, check the branch's files against it.
+
+    Returns the check (``None`` without a manifest). Raises InputError naming the changed, missing and
+    extra files unless ``accept_changes`` (then the caller decides, e.g. logs them).
+    """
+    root = Path(root)
+    if not (root / MANIFEST).is_file():
+        return None
+    check = verify_files(root, branch_files(source, root, intensity), cache=HashCache(root, cache_dir))
+    if not check.ok and not accept_changes:
+        raise InputError(
+            f"{root / MANIFEST}: {check.summary()} — the data differ from the manifest; restore them, or accept the "
+            f"change with `lens2logit data verify {source} --root {root} --update` (or config data.accept_changes: true)"
+        )
+    return check
+
+
+def update_manifest(root: Path, *, cache_dir=HASH_CACHE_DIR) -> Path:
+    """Rewrite ``root``'s manifest from the files now on disk (accepting changes)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: dataset root not found (or not a folder)")
+    return write_manifest(root, cache=HashCache(root, cache_dir))

@@ -9,7 +9,15 @@ from pathlib import Path
 import numpy as np
 
 from lens2logit.data.dataset import RawDataset
-from lens2logit.data.files import check_equal_size, check_same_names, intensity_folders, list_files, read_tiff_mosaic, to_unit
+from lens2logit.data.files import (
+    check_same_names,
+    intensity_folders,
+    list_files,
+    odd_size_error,
+    read_text_file,
+    read_tiff_mosaic,
+    to_unit,
+)
 from lens2logit.data.layout import (
     MICROSCOPY_EXCLUDED_STEMS,
     MICROSCOPY_IMAGE_SUFFIX,
@@ -24,13 +32,12 @@ from lens2logit.errors import InputError
 
 log = logging.getLogger(__name__)
 
-
 def read_label_lines(path: Path) -> list[tuple[str, str, int]]:
     """``stem CLASS`` per line (whitespace-separated) → [(stem, class, line number)] in file order."""
     if not path.is_file():
         raise InputError(f"{path}: label file not found")
     entries = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(read_text_file(path, "label file").splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue
@@ -134,7 +141,8 @@ def load_microscopy(root: Path, intensity: float, *, check_published_counts: boo
         image = read_tiff_mosaic(path)
         if raw is None:
             raw = np.empty((len(ids), *image.shape), dtype=np.float32)
-        check_equal_size(path, image.shape, raw.shape[1:], "image", folder / f"{ids[0]}{MICROSCOPY_IMAGE_SUFFIX}")
+        if image.shape != raw.shape[1:]:  # name the odd file, not the first one read
+            raise odd_size_error([folder / f"{s}{MICROSCOPY_IMAGE_SUFFIX}" for s in ids], "image")
         raw[i] = to_unit(image)
         floats += image.dtype.kind == "f"
     if floats:

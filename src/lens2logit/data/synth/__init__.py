@@ -173,6 +173,9 @@ def synthesize(
     if class_counts is not None and dataset != "microscopy":
         raise InputError("class_counts: only for microscopy")
     root = Path(root)
+    from lens2logit.data.synth.limits import check_foreign_files, check_synth_limits
+
+    check_synth_limits(dataset, n, size, class_counts, root)
     params = {"dataset": dataset, "seed": seed, "n": n, "size": size, "version": FORMAT_VERSION,
               "class_counts": dict(sorted(class_counts.items())) if class_counts else None}
     params_path = root / PARAMS_FILE
@@ -182,6 +185,7 @@ def synthesize(
             return root  # complete and identical
         if existing is None and any(root.iterdir()):
             raise InputError(f"{root}: exists and is not a synthetic dataset ({PARAMS_FILE} missing); refusing to replace it")
+    check_foreign_files(root)  # never delete a file synthesis did not write
     partial = root.parent / f".partial-{root.name}"
     shutil.rmtree(partial, ignore_errors=True)  # leftovers of a killed run: regenerate (deterministic)
     partial.mkdir(parents=True)

@@ -1,0 +1,395 @@
+"""The workflow's configuration, checked when the workflow is planned (``snakemake -n`` fails).
+
+* ``coerce_config(config, schema)``: Snakemake's ``--config 'drift={folds: 3}'`` passes nested values
+  as strings; where the schema wants a number, boolean, null, list or object and the string parses
+  (YAML) to exactly that, it is converted. Strings the schema allows stay strings.
+* ``check_config(config)``: every option that could otherwise only fail inside a job — views with a
+  differentiable twin, architectures and encoders (names only, nothing is downloaded), weight files,
+  tile size vs data size, intensities on disk, class counts vs folds. Each problem names the full key
+  (``forensics.view``; ``intensity_drift.intensities[2]`` for a list item), the bad value and the
+  allowed ones; all problems are reported together in one ``InputError``.
+* ``override(pairs)``: ``["drift.folds=3", "data.source=path"]`` → nested dict (``lens2logit config``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from lens2logit.errors import InputError
+from lens2logit.data.registry import dataset_kind, dataset_source
+
+REFERENCE_INTENSITY = 1.0
+# Full drone images of the synthetic data are this many tiles high and wide.
+SYNTH_DRONE_TILES = (6, 8)
+# small_unet pools twice: its input side must be a multiple of this.
+SMALL_UNET_MULTIPLE = 4
+
+
+# ---------------------------------------------------------------- coercion of --config strings
+
+def _resolve(schema: dict, root: dict) -> dict:
+    while isinstance(schema, dict) and "$ref" in schema:
+        ref = schema["$ref"]
+        node = root
+        for part in ref.lstrip("#/").split("/"):
+            node = node[part]
+        schema = {**node, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema if isinstance(schema, dict) else {}
+
+
+def _types(schema: dict, root: dict) -> list[dict]:
+    """The alternatives of a schema node (``oneOf``/``anyOf`` branches, or the node itself)."""
+    schema = _resolve(schema, root)
+    branches = schema.get("oneOf") or schema.get("anyOf")
+    return [_resolve(b, root) for b in branches] if branches else [schema]
+
+
+def _type_names(schema: dict) -> set[str]:
+    t = schema.get("type")
+    if t is None:
+        if "const" in schema or "enum" in schema:
+            values = [schema["const"]] if "const" in schema else schema["enum"]
+            return {_json_type(v) for v in values}
+        return set()
+    return {t} if isinstance(t, str) else set(t)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _fits(value: Any, schema: dict) -> bool:
+    names = _type_names(schema)
+    kind = _json_type(value)
+    ok = kind in names or (kind == "integer" and "number" in names) or not names
+    if ok and "enum" in schema:
+        ok = value in schema["enum"]
+    if ok and "const" in schema:
+        ok = value == schema["const"]
+    return ok
+
+
+def coerce_value(value: Any, schema: dict, root: dict) -> Any:
+    """``value`` with strings converted where the schema node wants another type (see module doc)."""
+    import yaml
+
+    branches = _types(schema, root)
+    if isinstance(value, str):
+        if any("string" in _type_names(b) and _fits(value, b) for b in branches):
+            return value
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        if isinstance(parsed, str):  # YAML 1.1 reads "1e3" as text; JSON schema numbers accept it
+            try:
+                parsed = float(value)
+            except ValueError:
+                pass
+        if not isinstance(parsed, str) and any(_fits(parsed, b) for b in branches):
+            return coerce_value(parsed, schema, root)
+        return value
+    if isinstance(value, dict):
+        node = next((b for b in branches if "object" in _type_names(b) or "properties" in b), None)
+        if node is None:
+            return value
+        props = node.get("properties", {})
+        extra = node.get("additionalProperties")
+        return {
+            k: coerce_value(v, props[k], root) if k in props else coerce_value(v, extra, root) if isinstance(extra, dict) else v
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        node = next((b for b in branches if "array" in _type_names(b)), None)
+        if node is None or not isinstance(node.get("items"), dict):
+            return value
+        return [coerce_value(v, node["items"], root) for v in value]
+    return value
+
+
+def load_schema(path) -> dict:
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text())
+
+
+def coerce_config(config: dict, schema_path) -> dict:
+    """A copy of ``config`` with ``--config`` strings converted to the schema's types where unambiguous."""
+    schema = load_schema(schema_path)
+    return coerce_value(dict(config), schema, schema)
+
+
+# ---------------------------------------------------------------- dotted overrides
+
+def override(pairs: list[str]) -> dict:
+    """``["drift.folds=3", "views=[bi,s,ga]"]`` → ``{"drift": {"folds": 3}, "views": ["bi,s,ga"]}`` (values YAML)."""
+    import yaml
+
+    result: dict = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(p.strip() for p in parts):
+            raise InputError(f"override {pair!r}: expected key.path=value")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError as exc:
+            raise InputError(f"override {pair!r}: value is not YAML ({exc.problem})") from None
+        node = result
+        for part in parts[:-1]:
+            node = node.setdefault(part.strip(), {})
+            if not isinstance(node, dict):
+                raise InputError(f"override {pair!r}: {part} is set to a value and used as a section")
+        node[parts[-1].strip()] = value
+    return result
+
+
+# ---------------------------------------------------------------- plan-time checks
+
+def _views(config: dict) -> list[str]:
+    from lens2logit.isp.views import VIEWS
+
+    views = config.get("views", "all")
+    return list(VIEWS) if views == "all" else list(views)
+
+
+def twin_views() -> list[str]:
+    """Static views that have a differentiable twin (forensics / customization start from one)."""
+    from lens2logit.isp import parametrized
+    from lens2logit.isp.views import VIEW_SPECS
+
+    if hasattr(parametrized, "TWIN_VIEWS"):  # the ISP module's own list, where it has one
+        return sorted(parametrized.TWIN_VIEWS)
+    # The twin: a demosaicer the parametrized ISP has, its sharpening filter and Gaussian denoiser.
+    return sorted(
+        v.label
+        for v in VIEW_SPECS
+        if v.demosaic in parametrized.DEMOSAICERS and v.sharpen == "sharpening_filter" and v.denoise == "gaussian_denoising"
+    )
+
+
+# Answers of ``known_encoder`` per installed smp/timm version: importing them costs seconds per plan.
+ENCODER_CACHE = Path(".snakemake") / "lens2logit" / "encoders.json"
+
+
+def known_encoder(name: str, *, cache: Path | None = ENCODER_CACHE) -> bool:
+    """An smp encoder name (``tu-<timm model>`` for timm), checked without building or downloading."""
+    import json
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        key = f"smp {version('segmentation_models_pytorch')}, timm {version('timm')}"
+    except PackageNotFoundError:
+        key = None
+    known: dict = {}
+    if cache is not None and key is not None:
+        try:
+            known = json.loads(Path(cache).read_text())
+        except (OSError, ValueError):
+            known = {}
+        if isinstance(known.get(key), dict) and name in known[key]:
+            return bool(known[key][name])
+    import segmentation_models_pytorch as smp
+
+    if name.startswith("tu-"):
+        import timm
+
+        answer = name[3:] in timm.list_models()
+    else:
+        answer = name in smp.encoders.get_encoder_names()
+    if cache is not None and key is not None:
+        from lens2logit.io import write_json
+
+        entries = known.get(key) if isinstance(known.get(key), dict) else {}
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        write_json(cache, {key: {**entries, name: answer}})
+    return answer
+
+
+def _arch_problems(kind: str, arch: Any) -> list[str]:
+    from lens2logit.models import CLASSIFICATION_ARCHS, DEFAULT_UNETPP_ENCODER, SEGMENTATION_ARCHS
+
+    key = f"training.{kind}.arch"
+    allowed = CLASSIFICATION_ARCHS if kind == "classification" else SEGMENTATION_ARCHS
+    base, _, option = str(arch).partition(":")
+    base, option = base.strip().lower(), option.strip()
+    if base not in allowed:
+        shown = [*allowed, "unetplusplus:<encoder>"] if kind == "segmentation" else list(allowed)
+        return [f"{key}: {arch!r} is not a {kind} architecture; allowed: {shown}"]
+    if option and base != "unetplusplus":
+        return [f"{key}: {arch!r}: {base} takes no ':<encoder>' option"]
+    if base == "unetplusplus" and not known_encoder(option or DEFAULT_UNETPP_ENCODER):
+        return [f"{key}: {arch!r}: unknown encoder {option!r}; allowed: smp encoder names (segmentation_models_pytorch.encoders.get_encoder_names()) or tu-<timm model>"]
+    return []
+
+
+def _intensities_needed(config: dict) -> list[tuple[str, float]]:
+    """(config key, intensity) of every intensity the workflow reads from the data."""
+    needed = [("reference intensity", REFERENCE_INTENSITY)]
+    drift = config.get("intensity_drift", {})
+    if drift.get("enabled", True):
+        needed += [(f"intensity_drift.intensities[{i}]", v) for i, v in enumerate(drift.get("intensities", []))]
+    custom = config.get("customization", {})
+    if custom.get("enabled", False):
+        needed += [(f"customization.intensities[{i}]", v) for i, v in enumerate(custom.get("intensities", [0.01, 0.05]))]
+    return needed
+
+
+def _path_data_problems(config: dict, tasks: list[str], folds: int) -> list[str]:
+    from lens2logit.data.files import intensity_folders, read_text_file, tiff_shape
+    from lens2logit.data.layout import (
+        DRONE_IMAGES_FULL,
+        MICROSCOPY_EXCLUDED_STEMS,
+        MICROSCOPY_IMAGE_SUFFIX,
+        MICROSCOPY_IMAGES,
+        MICROSCOPY_LABELS,
+        MICROSCOPY_MIN_CLASS_SAMPLES,
+        intensity_folder,
+    )
+
+    problems = []
+    data_root = Path(config["data"]["root"])
+    for source in sorted({dataset_source(t) for t in tasks} - {"custom"}):
+        root = data_root / source
+        if not root.is_dir():
+            problems.append(f"data.root: {str(data_root)!r} has no folder {source}/ (data.source: path reads {root})")
+            continue
+        images = root / (MICROSCOPY_IMAGES if source == "microscopy" else DRONE_IMAGES_FULL)
+        present = intensity_folders(images)
+        for key, value in _intensities_needed(config):
+            if not any(abs(value - p) < 1e-9 for p in present):
+                problems.append(
+                    f"{key}: {value} — {images / intensity_folder(value)} not found; present: {sorted(present)}"
+                )
+        if source == "drone" and present:
+            tile = config["data"].get("tile_size", 256)
+            first = next((p for p in sorted(next(iter(present.values())).iterdir()) if p.suffix.lower() in (".tif", ".tiff")), None)
+            shape = tiff_shape(first) if first is not None else None
+            if shape is not None and tile > min(shape[:2]):
+                problems.append(f"data.tile_size: {tile} is larger than the drone images ({first}: {shape[0]}×{shape[1]})")
+        if source == "microscopy" and "microscopy" in tasks and (root / MICROSCOPY_LABELS).is_file():
+            try:
+                text = read_text_file(root / MICROSCOPY_LABELS, "label file")
+            except InputError as exc:
+                problems.append(str(exc))
+                continue
+            counts = Counter(
+                line.split()[1] for line in text.splitlines()
+                if len(line.split()) == 2 and line.split()[0].removesuffix(MICROSCOPY_IMAGE_SUFFIX) not in MICROSCOPY_EXCLUDED_STEMS
+            )
+            problems += _class_problems(counts, folds, str(root / MICROSCOPY_LABELS), MICROSCOPY_MIN_CLASS_SAMPLES)
+    return problems
+
+
+def _class_problems(counts: Counter, folds: int, where: str, minimum: int) -> list[str]:
+    kept = {c: n for c, n in counts.items() if n > minimum}
+    if len(kept) < 2:
+        return [f"{where}: fewer than 2 classes with more than {minimum} samples ({dict(counts)}); nothing to classify"]
+    few = {c: n for c, n in sorted(kept.items()) if n < folds}
+    if few:
+        return [f"drift.folds: {folds} folds need at least {folds} samples per class; {where} has {few}"]
+    return []
+
+
+def _synthetic_problems(config: dict, tasks: list[str], folds: int) -> list[str]:
+    from lens2logit.data.layout import MICROSCOPY_CLASSES, MICROSCOPY_MIN_CLASS_SAMPLES
+
+    problems = []
+    synth = config["data"].get("synthetic", {})
+    if "microscopy" in tasks:
+        n = synth.get("microscopy", {}).get("n", 20)
+        problems += _class_problems(Counter({c: n for c in MICROSCOPY_CLASSES}), folds, "data.synthetic.microscopy.n", MICROSCOPY_MIN_CLASS_SAMPLES)
+    if any(dataset_source(t) == "drone" for t in tasks):
+        size = synth.get("drone", {}).get("size", 64)
+        tile = config["data"].get("tile_size", 256)
+        height, width = (k * size for k in SYNTH_DRONE_TILES)
+        if tile > height:
+            problems.append(
+                f"data.tile_size: {tile} is larger than the synthetic drone images ({height}×{width}, "
+                f"data.synthetic.drone.size {size}); allowed: up to {height}"
+            )
+    return problems
+
+
+def check_config(config: dict, *, workdir: str | Path = ".") -> None:
+    """Raise one InputError listing every problem (one line each) that would otherwise fail a job."""
+    problems: list[str] = []
+    tasks = list(config.get("tasks", []))
+    views = _views(config)
+    twins = twin_views()
+    folds = int(config.get("drift", {}).get("folds", 5))
+
+    drift = config.get("intensity_drift", {})
+    if drift.get("enabled", True):
+        if REFERENCE_INTENSITY not in [float(i) for i in drift.get("intensities", [REFERENCE_INTENSITY])]:
+            problems.append(f"intensity_drift.intensities: {drift.get('intensities')} must include the reference intensity 1.0")
+        view = drift.get("view", "ma,s,ga")
+        if view not in views:
+            problems.append(f"intensity_drift.view: {view!r} is not among the trained views; allowed: {views} (config views)")
+        if int(drift.get("folds", folds)) > folds:
+            problems.append(f"intensity_drift.folds: {drift['folds']} exceeds drift.folds ({folds})")
+    forensics = config.get("forensics", {})
+    if forensics.get("enabled", False):
+        view = forensics.get("view", "bi,s,ga")
+        if view not in twins:
+            problems.append(f"forensics.view: {view!r} has no differentiable twin; allowed: {twins}")
+        elif view not in views:
+            problems.append(f"forensics.view: {view!r} is not among the trained views; allowed: {[v for v in views if v in twins]}")
+        if int(forensics.get("folds", 2)) > folds:
+            problems.append(f"forensics.folds: {forensics['folds']} exceeds drift.folds ({folds})")
+    custom = config.get("customization", {})
+    if custom.get("enabled", False):
+        view = custom.get("view", "bi,s,ga")
+        if view not in twins:
+            problems.append(f"customization.view: {view!r} has no differentiable twin; allowed: {twins}")
+        if int(custom.get("folds", 2)) > folds:
+            problems.append(f"customization.folds: {custom['folds']} exceeds drift.folds ({folds})")
+        if "neural" in custom.get("processings", ["static", "parametrized", "neural"]):
+            neural = custom.get("neural", {})
+            encoder = neural.get("encoder", "tu-mobilenetv3_small_050")
+            if not known_encoder(encoder):
+                problems.append(
+                    f"customization.neural.encoder: {encoder!r} is not an smp encoder; allowed: names of "
+                    "segmentation_models_pytorch.encoders.get_encoder_names() or tu-<timm model>"
+                )
+            depth = neural.get("encoder_depth", 3)
+            channels = neural.get("decoder_channels", [16, 8, 8])
+            if len(channels) != depth:
+                problems.append(f"customization.neural.decoder_channels: {channels} needs {depth} entries (encoder_depth)")
+
+    kinds = sorted({dataset_kind(t, config) for t in tasks})
+    training = config.get("training", {})
+    for kind in kinds:
+        options = training.get(kind, {})
+        problems += _arch_problems(kind, options.get("arch"))
+        weights = options.get("pretrained")
+        if weights is not None and not (Path(workdir) / weights).is_file():
+            problems.append(f"training.{kind}.pretrained: {weights!r}: file not found (weights are read from a local file only)")
+    tile = config.get("data", {}).get("tile_size", 256)
+    if "drone_segmentation" in tasks and str(training.get("segmentation", {}).get("arch", "")).startswith("small_unet") and tile % SMALL_UNET_MULTIPLE:
+        problems.append(f"data.tile_size: {tile} — small_unet needs a multiple of {SMALL_UNET_MULTIPLE}")
+
+    source = config.get("data", {}).get("source")
+    if source == "path":
+        problems += _path_data_problems(config, tasks, folds)
+    elif source == "synthetic":
+        problems += _synthetic_problems(config, tasks, folds)
+    if problems:
+        raise InputError("config " + "\nconfig ".join(problems))
+

@@ -1,0 +1,170 @@
+"""Limits of ``synthesize``: sizes that cannot load or cannot fit, and folders it must not replace.
+
+Checked before anything is drawn or written, each failure one InputError naming the option.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from lens2logit.data.layout import INTENSITIES, MANIFEST, MICROSCOPY_CLASSES, MICROSCOPY_MIN_CLASS_SAMPLES
+from lens2logit.errors import InputError
+
+# Full drone images are this many tiles high and wide (see drone.py).
+DRONE_TILES = (6, 8)
+BYTES_PER_DN = 2  # 16-bit TIFFs on disk
+BYTES_PER_SAMPLE = 4  # float32 in memory when the workflow loads one intensity
+# Fraction of free disk / available memory a synthetic dataset may take.
+HEADROOM = 0.8
+# Files inside a synthetic root that lens2logit itself writes besides the manifest's entries.
+OWN_FILES = ("synth.json", MANIFEST)
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1000
+    raise AssertionError
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (``MemAvailable``; total physical memory where not known)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def free_disk(root: Path) -> int:
+    """Free bytes on the file system that will hold ``root`` (its nearest existing parent)."""
+    path = Path(root).absolute()
+    while not path.exists():
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+def synth_footprint(dataset: str, n: int, size: int, class_counts: dict[str, int] | None = None) -> tuple[int, int, int]:
+    """(images per intensity, bytes on disk for all intensities, bytes of one intensity as float32)."""
+    if dataset == "microscopy":
+        images = sum(class_counts.values()) if class_counts else n * len(MICROSCOPY_CLASSES)
+        pixels = size * size
+    else:
+        images = n
+        pixels = DRONE_TILES[0] * size * DRONE_TILES[1] * size
+    disk = images * pixels * BYTES_PER_DN * len(INTENSITIES) + (images * pixels if dataset == "drone" else 0)
+    return images, disk, images * pixels * BYTES_PER_SAMPLE
+
+
+def check_loadable(dataset: str, n: int | None, class_counts: dict[str, int] | None = None) -> None:
+    """Refuse a dataset the loader could not load (``lens2logit data synth``; tests may write smaller ones)."""
+    if dataset == "microscopy" and (n is not None or class_counts is not None):
+        counts = class_counts if class_counts is not None else {c: n for c in MICROSCOPY_CLASSES}
+        kept = [c for c, k in counts.items() if isinstance(k, int) and k > MICROSCOPY_MIN_CLASS_SAMPLES]
+        if len(kept) < 2:
+            option = "class_counts" if class_counts is not None else "n"
+            value = class_counts if class_counts is not None else n
+            raise InputError(
+                f"{option}: {value!r} cannot load: the microscopy loader keeps only classes with more than "
+                f"{MICROSCOPY_MIN_CLASS_SAMPLES} images and needs at least 2 of them (use n ≥ {MICROSCOPY_MIN_CLASS_SAMPLES + 1})"
+            )
+
+
+def check_synth_limits(dataset: str, n: int, size: int, class_counts: dict[str, int] | None, root: Path) -> None:
+    """Refuse a dataset that does not fit on disk or in memory (estimated before anything is drawn)."""
+    if Path(root).exists() and not Path(root).is_dir():
+        raise InputError(f"{root}: is a file; --root must be the dataset's folder")
+    images, disk, memory = synth_footprint(dataset, n, size, class_counts)
+    what = f"{images} images of {size}×{size}" if dataset == "microscopy" else f"{images} full images of {DRONE_TILES[0] * size}×{DRONE_TILES[1] * size}"
+    free = free_disk(root)
+    if disk > HEADROOM * free:
+        raise InputError(
+            f"n/size: {what} need {_human(disk)} on disk ({len(INTENSITIES)} intensities); "
+            f"only {_human(free)} free under {Path(root).absolute().parent}"
+        )
+    avail = available_memory()
+    if memory > HEADROOM * avail:
+        raise InputError(
+            f"n/size: {what} need {_human(memory)} of memory to load one intensity (float32); "
+            f"only {_human(avail)} available"
+        )
+
+
+def foreign_files(root: Path) -> list[str]:
+    """Files under an existing ``root`` that ``synthesize`` did not write (relative paths, sorted)."""
+    from lens2logit.data.manifest import DERIVED_FOLDER_PREFIX, read_manifest
+
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    try:
+        own = set(read_manifest(root))
+    except InputError:
+        own = set()
+    own |= written_names(root)
+    foreign = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_dir() or rel.parts[0].startswith(DERIVED_FOLDER_PREFIX):
+            continue
+        name = rel.as_posix()
+        if name not in own and name not in OWN_FILES:
+            foreign.append(name)
+    return foreign
+
+
+def check_foreign_files(root: Path) -> None:
+    """Refuse to replace a synthetic root holding files it did not write (user files are never deleted)."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise InputError(f"{root}: is a file; --root must be the dataset's folder")
+    if not (root / OWN_FILES[0]).is_file():
+        return  # not a synthetic root: synthesize refuses a non-empty one itself
+    foreign = foreign_files(root)
+    if foreign:
+        from lens2logit.data.manifest import name_list
+
+        raise InputError(
+            f"{root}: holds {len(foreign)} file(s) that synthesis did not write ({name_list(foreign)}); "
+            "move them away first — they would be deleted when the folder is rewritten"
+        )
+
+
+def written_names(root: Path) -> set[str]:
+    """Relative paths that synthesis with the parameters recorded in ``root/synth.json`` writes."""
+    import json
+
+    from lens2logit.data.layout import (
+        DRONE_IMAGES_FULL,
+        DRONE_MASKS_FULL,
+        MICROSCOPY_IMAGE_SUFFIX,
+        MICROSCOPY_IMAGES,
+        MICROSCOPY_LABELS,
+        drone_image_name,
+        drone_mask_name,
+        intensity_folder,
+    )
+
+    try:
+        params = json.loads((Path(root) / OWN_FILES[0]).read_text(encoding="utf-8"))
+        dataset, n, seed = params["dataset"], int(params["n"]), int(params["seed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    folders = [intensity_folder(i) for i in INTENSITIES]
+    if dataset == "microscopy":
+        from lens2logit.data.synth import microscopy_plan
+
+        try:
+            stems = [stem for stem, _ in microscopy_plan(n, params.get("class_counts"), seed)]
+        except InputError:
+            return set()
+        names = {(MICROSCOPY_IMAGES / f / f"{s}{MICROSCOPY_IMAGE_SUFFIX}").as_posix() for f in folders for s in stems}
+        return names | {MICROSCOPY_LABELS.as_posix()}
+    names = {(DRONE_IMAGES_FULL / f / drone_image_name(i)).as_posix() for f in folders for i in range(n)}
+    return names | {(DRONE_MASKS_FULL / drone_mask_name(i)).as_posix() for i in range(n)}

@@ -1,0 +1,228 @@
+"""Trustworthy inputs (issue 11) through Snakemake itself: data changes rerun exactly their branch,
+a manifest mismatch stops the plan naming the file, late options fail the dry run, a job's user
+error is one console line, and two runs of a tiny study give identical bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lens2logit.data.layout import MANIFEST
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report", "envs", "config.yaml", "configs", "profiles")
+TEST_CONFIG = yaml.safe_load((REPO / "configs" / "test.yaml").read_text())
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
+DATA_TARGETS = ("results/data/microscopy/100/meta.json", "results/data/microscopy/005/meta.json")
+
+pytestmark = pytest.mark.slow
+
+
+def copy_workflow(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def snakemake(workdir: Path, config: str, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    cmd = [str(SNAKEMAKE), "--configfile", config, "--cores", "2", *args]
+    proc = subprocess.run(cmd, cwd=workdir, env=ENV, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def write_config(workdir: Path, name: str, cfg: dict) -> str:
+    path = workdir / "configs" / name
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return f"configs/{name}"
+
+
+def planned_prepare(workdir: Path, config: str) -> set[str]:
+    """Intensity slugs of the microscopy prepare_dataset jobs a dry run of DATA_TARGETS would run."""
+    proc = snakemake(workdir, config, "-n", *DATA_TARGETS)
+    out = proc.stdout + proc.stderr
+    return set(re.findall(r"wildcards: task=microscopy, intensity=(\d{3})", out))
+
+
+@pytest.fixture(scope="module")
+def path_study(tmp_path_factory):
+    """The workflow on `data.source: path` data (synthetic files in the real layout), data prepared."""
+    from lens2logit.data.synth import synthesize
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("path_wf"))
+    root = synthesize("microscopy", workdir / "data" / "own" / "microscopy", seed=7, n=5, size=16)
+    (root / "synth.json").unlink()
+    (root / MANIFEST).unlink()  # a user's folder: no manifest
+    cfg = {**TEST_CONFIG, "tasks": ["microscopy"], "data": {"source": "path", "root": "data/own", "tile_size": 32}}
+    config = write_config(workdir, "path.yaml", cfg)
+    snakemake(workdir, config, *DATA_TARGETS)
+    return workdir, root, config
+
+
+def test_path_data_changes_rerun_exactly_the_affected_branch(path_study):
+    workdir, root, config = path_study
+    assert planned_prepare(workdir, config) == set()
+    labels = root / "labels" / "Ma190c_annotations.dat"
+    original = labels.read_text()
+    lines = original.splitlines()
+    stem, cls = lines[0].split()
+    other = next(line.split()[1] for line in lines if line.split()[1] != cls)
+    labels.write_text("\n".join([f"{stem} {other}", *lines[1:]]) + "\n")  # relabel one image
+    assert planned_prepare(workdir, config) == {"005", "100"}  # labels feed every intensity
+    labels.write_text(original)  # same content again (new mtime): nothing to do
+
+    low = sorted((root / "images" / "raw_scale005").glob("*.tiff"))
+    kept = low[1].read_bytes()
+    shutil.copyfile(low[0], low[1])  # replace one raw file by another image
+    assert planned_prepare(workdir, config) == {"005"}
+    low[1].write_bytes(kept)
+
+    added = root / "images" / "raw_scale100" / "Ma190c_lame9_zone1_composite_Mcropped_1.tiff"
+    shutil.copyfile(low[0], added)
+    assert planned_prepare(workdir, config) == {"100"}
+    added.unlink()
+
+    removed = low[2].read_bytes()
+    low[2].unlink()
+    assert planned_prepare(workdir, config) == {"005"}
+    low[2].write_bytes(removed)
+    assert planned_prepare(workdir, config) == set()  # content, not timestamps, decides
+
+
+def test_manifest_mismatch_stops_the_plan_naming_the_file(path_study, tmp_path):
+    _, root, config = path_study
+    workdir = copy_workflow(tmp_path / "wf")
+    shutil.copy2(_ / config, workdir / config)
+    # Work on a copy of the data: the other test's folder stays as it is.
+    data = tmp_path / "data" / "microscopy"
+    shutil.copytree(root, data)
+    from lens2logit.data.manifest import write_manifest
+
+    write_manifest(data)
+    cfg = yaml.safe_load((workdir / config).read_text())
+    cfg["data"]["root"] = str(data.parent)
+    other = write_config(workdir, "manifest.yaml", cfg)
+    snakemake(workdir, other, *DATA_TARGETS)
+    victim = sorted((data / "images" / "raw_scale100").glob("*.tiff"))[3]
+    content = bytearray(victim.read_bytes())
+    content[-1] ^= 0x10  # one flipped bit in the pixel data
+    victim.write_bytes(bytes(content))
+    proc = snakemake(workdir, other, "-n", *DATA_TARGETS, check=False)
+    assert proc.returncode != 0
+    err = proc.stdout + proc.stderr
+    assert f"1 changed (images/raw_scale100/{victim.name})" in err and str(data / MANIFEST) in err
+    code = "import sys; from lens2logit.cli import main; sys.exit(main())"
+    subprocess.run([sys.executable, "-c", code, "data", "verify", "microscopy", "--root", str(data), "--update"],
+                   cwd=workdir, env=ENV, check=True, capture_output=True)
+    assert planned_prepare(workdir, other) == {"100"}  # accepted: only the changed branch reruns
+
+
+def test_user_error_inside_a_job_is_one_console_line(path_study, tmp_path):
+    _, root, config = path_study
+    workdir = copy_workflow(tmp_path / "wf")
+    shutil.copy2(_ / config, workdir / config)
+    data = tmp_path / "bad" / "microscopy"
+    shutil.copytree(root, data)
+    broken = sorted((data / "images" / "raw_scale100").glob("*.tiff"))[0]
+    broken.write_bytes(b"not a tiff at all")
+    cfg = yaml.safe_load((workdir / config).read_text())
+    cfg["data"]["root"] = str(data.parent)
+    bad = write_config(workdir, "bad.yaml", cfg)
+    proc = snakemake(workdir, bad, DATA_TARGETS[0], check=False)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("lens2logit: error:")]
+    assert len(errors) == 1 and str(broken) in errors[0] and "unreadable TIFF" in errors[0], proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    log = workdir / "logs" / "prepare_dataset" / "microscopy" / "100.log"
+    assert "Traceback" in log.read_text()  # the developers' traceback stays in the job log
+
+
+@pytest.mark.parametrize("override, key", [
+    ({"forensics": {"view": "me,u,ga"}}, "forensics.view"),
+    ({"training": {"classification": {"arch": "resnet19"}}}, "training.classification.arch"),
+    ({"customization": {"neural": {"encoder": "tu-not_a_model"}}}, "customization.neural.encoder"),
+    ({"training": {"segmentation": {"pretrained": "weights/none.pt"}}}, "training.segmentation.pretrained"),
+    ({"data": {"tile_size": 1024}}, "data.tile_size"),
+])
+def test_late_options_fail_the_dry_run(tmp_path, override, key):
+    workdir = copy_workflow(tmp_path / "wf")
+    override_file = write_config(workdir, "override.yaml", override)
+    proc = subprocess.run([str(SNAKEMAKE), "--configfile", "configs/test.yaml", override_file, "-n", "--cores", "1"],
+                          cwd=workdir, env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert f"config {key}: " in proc.stdout + proc.stderr, proc.stderr[-2000:]
+    assert not (workdir / "results").exists() and not (workdir / "data").exists()
+
+
+def test_nested_override_on_the_command_line_is_typed(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    proc = subprocess.run([str(SNAKEMAKE), "--configfile", "configs/test.yaml", "-n", "--cores", "1", "--quiet", "rules",
+                           "--config", "drift={folds: 3}"], cwd=workdir, env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    counts = dict(re.findall(r"^\s*(train_model)\s+(\d+)\s*$", proc.stdout, re.M))
+    # 3 tasks × 3 views × 3 folds at full light + 3 tasks × 1 view × 1 fold at 5 % light
+    assert int(counts["train_model"]) == 3 * 3 * 3 + 3
+
+
+# ------------------------------------------------------------------ determinism
+
+TINY = {
+    "seed": 5,
+    "tasks": ["microscopy"],
+    "data": {"source": "synthetic", "root": "data/tiny", "tile_size": 32,
+             "synthetic": {"microscopy": {"n": 5, "size": 16}, "drone": {"n": 1, "size": 32}}},
+    "views": ["bi,s,ga", "ma,s,ga"],
+    "drift": {"folds": 2, "augmentations": ["weak"]},
+    "training": {"classification": {"arch": "small_cnn", "epochs": 1, "batch_size": 16, "lr": 2.0e-3},
+                 "segmentation": {"arch": "small_unet", "epochs": 1, "batch_size": 16, "lr": 2.0e-3},
+                 "threads": 1, "progress": False},
+    "corruptions": {"enabled": True, "severity": 3, "names": ["gaussian_noise"]},
+    "intensity_drift": {"enabled": True, "view": "bi,s,ga", "intensities": [0.05, 1.0], "folds": 1},
+    "forensics": {"enabled": True, "view": "bi,s,ga", "folds": 1, "groups": ["gamma"], "lambdas": [0.0],
+                  "regularizers": ["mse"], "steps": 1, "batch_size": 16, "strip_samples": 1},
+    "customization": {"enabled": True, "intensities": [0.05], "processings": ["static", "parametrized"],
+                      "view": "bi,s,ga", "folds": 1, "epochs": 1, "batch_size": 16, "stage_samples": 1},
+}
+# Files that hold wall-clock measurements by design.
+TIMING_PARTS = ("benchmarks",)
+
+
+def _digests(results: Path, include_checkpoints: bool) -> dict[str, str]:
+    out = {}
+    for path in sorted(results.rglob("*")):
+        rel = path.relative_to(results)
+        if not path.is_file() or rel.parts[0] in TIMING_PARTS or (path.suffix == ".pt" and not include_checkpoints):
+            continue
+        out[rel.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def test_two_runs_give_identical_output_bytes(tmp_path):
+    """Same seed and config → the same bytes in every output (two separate working copies)."""
+    runs = []
+    for name in ("a", "b"):
+        workdir = copy_workflow(tmp_path / name)
+        config = write_config(workdir, "tiny.yaml", TINY)
+        subprocess.run(["nice", "-n", "10", str(SNAKEMAKE), "--configfile", config, "--cores", "2"], cwd=workdir, env=ENV,
+                       check=True, capture_output=True, timeout=1800)
+        runs.append(workdir / "results")
+    # Checkpoints (.pt) are compared separately: their byte-reproducibility is its own change.
+    a, b = (_digests(r, include_checkpoints=False) for r in runs)
+    assert len(a) > 20 and sorted(a) == sorted(b)
+    differing = [name for name in a if a[name] != b[name]]
+    assert differing == []
