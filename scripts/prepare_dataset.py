@@ -1,16 +1,18 @@
-from lens2logit.config import TASK_SOURCE
 from lens2logit.data.manifest import check_branch
+from lens2logit.data.registry import dataset_source
 from lens2logit.experiments.prepare import export_dataset
 from lens2logit.workflow import job
 
 with job(snakemake):
     # The files this job reads must still match the dataset's MANIFEST.sha256 (when it has one).
-    check_branch(
-        TASK_SOURCE[snakemake.wildcards.task],
-        snakemake.params.root,
-        int(snakemake.wildcards.intensity) / 100,
-        accept_changes=snakemake.config["data"].get("accept_changes", False),
-    )
+    source = dataset_source(snakemake.wildcards.task)
+    if source != "custom":  # custom folders have no fixed layout to check
+        check_branch(
+            source,
+            snakemake.params.root,
+            int(snakemake.wildcards.intensity) / 100,
+            accept_changes=snakemake.config["data"].get("accept_changes", False),
+        )
     export_dataset(
         snakemake.wildcards.task,
         snakemake.params.root,
