@@ -2,6 +2,7 @@ from snakemake.utils import validate
 
 from lens2logit.data.layout import INTENSITIES, intensity_slug
 from lens2logit.isp.views import VIEWS, get_view
+from lens2logit.training.device import resolve_device
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -56,6 +57,10 @@ CUSTOMIZATION_INTENSITIES = [
     float(i) for i in CUSTOMIZATION.get("intensities", [0.01, 0.05])
 ]
 CUSTOMIZATION_SLUGS = [intensity_slug(i) for i in CUSTOMIZATION_INTENSITIES]
+
+# Fails at plan time (before any job) for an unknown device or an absent GPU.
+DEVICE = config["training"].get("device", "auto")
+resolve_device(DEVICE)
 
 if FORENSICS_ENABLED and FORENSICS_VIEW not in VIEW_SLUGS:
     raise ValueError(
@@ -125,6 +130,8 @@ def training_params(wildcards):
     params = dict(config["training"][TASK_KIND[wildcards.task]])
     params["threads"] = config["training"].get("threads", 1)
     params["progress"] = config["training"].get("progress", True)
+    params["device"] = DEVICE
+    params["amp"] = config["training"].get("amp", "none")
     return params
 
 

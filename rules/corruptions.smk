@@ -18,5 +18,6 @@ rule score_corruptions:
         seed=config["seed"],
         max_samples=CORRUPTIONS.get("max_samples"),
         label=view_label,
+        device=DEVICE,
     script:
         "../scripts/score_corruptions.py"

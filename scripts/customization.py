@@ -20,5 +20,6 @@ with job(snakemake):
         arch=training["arch"],
         seed=snakemake.params.seed,
         bce_weight=training.get("bce_weight", 0.0),
+        device=training["device"],
         **options,
     )

@@ -16,5 +16,6 @@ with job(snakemake):
         params_path=snakemake.output.params,
         seed=snakemake.params.seed,
         bce_weight=snakemake.params.training.get("bce_weight", 0.0),
+        device=snakemake.params.training["device"],
         **options,
     )

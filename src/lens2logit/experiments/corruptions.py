@@ -29,15 +29,10 @@ import torch
 
 from lens2logit.errors import InputError
 from lens2logit.experiments.evaluate import score_batches
-from lens2logit.experiments.train import (
-    ArrayBatches,
-    check_indices,
-    check_targets,
-    check_view_array,
-    load_model,
-    open_array,
-)
-from lens2logit.metrics import CLASSIFICATION_METRICS, SEGMENTATION_METRICS
+from lens2logit.training.batches import ArrayBatches, check_indices, check_targets, check_view_array, open_array
+from lens2logit.training.checkpoint import load_model
+from lens2logit.training.device import resolve_device
+from lens2logit.training.metrics import CLASSIFICATION_METRICS, SEGMENTATION_METRICS
 
 CORRUPTIONS = (
     "gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
@@ -166,11 +161,12 @@ def evaluate_corruptions(
     *,
     batch_size: int = 64,
     max_samples: int | None = None,
+    device: str | torch.device | None = "cpu",
 ):
     """Score a trained model on its validation indices under each corruption, plus the clean score.
 
     Args:
-        model_path: checkpoint from :func:`lens2logit.experiments.train.save_checkpoint`.
+        model_path: checkpoint from :func:`lens2logit.training.save_checkpoint`.
         views_path: ``(N, 3, H, W)`` float32 ``.npy`` (normally the view the model was trained on).
         targets_path: matching targets ``.npy``.
         corruptions: names from :data:`CORRUPTIONS` (``identity`` is always evaluated first).
@@ -179,6 +175,7 @@ def evaluate_corruptions(
         batch_size: evaluation batch size.
         max_samples: score a seeded random subset of at most this many validation samples
             (the same subset for every corruption); None = all.
+        device: option ``training.device``: the model runs there (corruptions are applied on the host).
 
     Returns:
         pandas DataFrame with columns ``corruption, metric, value``.
@@ -188,7 +185,7 @@ def evaluate_corruptions(
     names = [check_corruption(c) for c in corruptions]
     severity = _check_severity(severity)
     names = [IDENTITY] + [c for c in dict.fromkeys(names) if c != IDENTITY]
-    model, ckpt = load_model(model_path)
+    model, ckpt = load_model(model_path, resolve_device(device))
     task, n_classes = ckpt["task"], ckpt["n_classes"]
     views = open_array(views_path, "views")
     check_view_array(views, views_path)
