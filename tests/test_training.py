@@ -38,9 +38,13 @@ def test_auto_is_cpu_without_accelerators(monkeypatch):
     assert resolve_device(torch.device("cpu")) == torch.device("cpu")
 
 
-def test_auto_prefers_cuda_when_present(monkeypatch):
+def test_auto_prefers_cuda_and_the_gpu_with_most_free_memory(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert resolve_device("auto") == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda i: ([5, 9, 9][i], 10))
+    assert resolve_device("auto") == torch.device("cuda:1")  # ties go to the lower index
 
 
 @pytest.mark.parametrize("spec", ["gpu", "cuda:x", "CPU0", "", "tpu"])

@@ -31,12 +31,25 @@ def _mps_available() -> bool:
     return bool(backend is not None and backend.is_available())
 
 
+def _roomiest_cuda() -> torch.device:
+    """The visible CUDA device with the most free memory (several jobs sharing a multi-GPU machine
+    spread over its GPUs); ``cuda`` if there is only one or the query fails."""
+    count = torch.cuda.device_count()
+    if count <= 1:
+        return torch.device("cuda")
+    try:
+        free = [torch.cuda.mem_get_info(i)[0] for i in range(count)]
+    except RuntimeError:
+        return torch.device("cuda")
+    return torch.device(f"cuda:{max(range(count), key=lambda i: (free[i], -i))}")
+
+
 def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     """The device of the option ``training.device``.
 
     Args:
-        spec: ``auto`` (CUDA if present, else MPS if present, else CPU), ``cpu``, ``cuda``,
-            ``cuda:N`` or ``mps``; None means ``auto``.
+        spec: ``auto`` (CUDA if present — with several GPUs the one with the most free memory —,
+            else MPS if present, else CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``; None means ``auto``.
 
     Returns:
         the :class:`torch.device`.
@@ -58,7 +71,7 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     name = spec.strip().lower()
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return _roomiest_cuda()
         return torch.device("mps") if _mps_available() else torch.device("cpu")
     if name == "cpu":
         return torch.device("cpu")
