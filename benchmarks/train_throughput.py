@@ -11,7 +11,8 @@ size, one training epoch is timed twice on identical models:
   (``x.to(device)``, forward, the same loss, backward, ``torch.optim.Adam`` step).
 
 It prints images/s of both and ``ours / bare`` (target ≥ 0.9: the input pipeline must cost
-< 10 %). Each measurement is preceded by a warm-up epoch (kernel selection, allocator, the first
+< 10 %), per wall-clock second (what matters on a GPU) and per CPU second of this process
+(steadier than wall time on a CPU shared with other work). Each measurement is preceded by a warm-up epoch (kernel selection, allocator, the first
 ``torch.optim`` construction); the best of ``--rounds`` is kept, rounds alternating ours and bare.
 
 Usage:
@@ -78,17 +79,17 @@ def ours(template, views, targets, batch_size: int, task: str, device: torch.dev
     model = copy.deepcopy(template)
     batches = ArrayBatches(views, targets, np.arange(len(views)), batch_size,
                            generator=torch.Generator().manual_seed(0), pin_memory=pin_memory(device))  # fmt: skip
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fit(model, batches, None, task=task, epochs=1, lr=1e-3, seed=0, progress=False, device=device)
     _sync(device)  # fit already waited for the metrics; be explicit
-    return len(views) / (time.perf_counter() - start)
+    return len(views) / (time.perf_counter() - start), len(views) / (time.process_time() - cpu)
 
 
 def bare(template, batches, task: str, device: torch.device) -> float:
     model = copy.deepcopy(template).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     _sync(device)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for x, y in batches:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         loss = task_loss(model(x), y, task)
@@ -96,7 +97,8 @@ def bare(template, batches, task: str, device: torch.device) -> float:
         loss.backward()
         optimizer.step()
     _sync(device)
-    return sum(len(y) for _, y in batches) / (time.perf_counter() - start)
+    n = sum(len(y) for _, y in batches)
+    return n / (time.perf_counter() - start), n / (time.process_time() - cpu)
 
 
 def measure(name: str, device_name: str, samples: int, batch_sizes: list[int], rounds: int, folder: Path) -> list[str]:
@@ -111,12 +113,15 @@ def measure(name: str, device_name: str, samples: int, batch_sizes: list[int], r
                                       pin_memory=pin_memory(device)))  # fmt: skip
         ours(template, views[: 2 * batch_size], targets[: 2 * batch_size], batch_size, task, device)  # warm-up
         bare(template, in_memory[:2], task, device)
-        best = {"ours": 0.0, "bare": 0.0}
+        best = {"ours": (0.0, 0.0), "bare": (0.0, 0.0)}
         for _ in range(rounds):
-            best["ours"] = max(best["ours"], ours(template, views, targets, batch_size, task, device))
-            best["bare"] = max(best["bare"], bare(template, in_memory, task, device))
-        ratio = best["ours"] / best["bare"]
-        lines.append(f"{device_name:8s} {name:14s} {batch_size:5d} {best['ours']:10.2f} {best['bare']:10.2f} {ratio:7.3f}"
+            for kind, rates in (("ours", ours(template, views, targets, batch_size, task, device)),
+                                ("bare", bare(template, in_memory, task, device))):  # fmt: skip
+                best[kind] = tuple(max(a, b) for a, b in zip(best[kind], rates))
+        (ours_wall, ours_cpu), (bare_wall, bare_cpu) = best["ours"], best["bare"]
+        ratio = ours_wall / bare_wall
+        lines.append(f"{device_name:8s} {name:14s} {batch_size:5d} {ours_wall:10.2f} {bare_wall:10.2f} {ratio:7.3f}"
+                     f" {ours_cpu:10.2f} {bare_cpu:10.2f} {ours_cpu / bare_cpu:7.3f}"
                      f"  {'ok' if ratio >= 0.9 else 'SLOW'}")  # fmt: skip
         print(lines[-1], flush=True)
     return lines
@@ -145,7 +150,8 @@ def main() -> None:
     for d in devices:
         if d.startswith("cuda"):
             print(f"  {d}: {torch.cuda.get_device_name(torch.device(d))}")
-    print(f"{'device':8s} {'model':14s} {'batch':>5s} {'ours im/s':>10s} {'bare im/s':>10s} {'ratio':>7s}")
+    print(f"{'device':8s} {'model':14s} {'batch':>5s} {'ours im/s':>10s} {'bare im/s':>10s} {'ratio':>7s}"
+          f" {'ours /CPUs':>10s} {'bare /CPUs':>10s} {'ratio':>7s}   (images per wall s, then per CPU s)")  # fmt: skip
     folder = Path(tempfile.mkdtemp(prefix="l2l_throughput_"))
     try:
         for device in devices:
