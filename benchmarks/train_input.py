@@ -1,6 +1,6 @@
 """Training throughput: memory-mapped views on disk vs the same batches already in memory.
 
-Runs :func:`lens2logit.experiments.train.fit` (one epoch, no validation) twice per round on
+Runs :func:`lens2logit.training.fit` (one epoch, no validation) twice per round on
 identical models — once reading ``ArrayBatches`` from a memory-mapped ``.npy`` written to a
 temporary folder (its page cache dropped before each such run, so the data come from disk), once iterating a list of tensors prepared beforehand — and prints samples/s of
 both and their ratio (target ≥ 0.9: the input pipeline must not be the bottleneck). Rounds
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lens2logit.experiments.train import ArrayBatches, fit
+from lens2logit.training import ArrayBatches, fit
 from lens2logit.io import save_npy
 from lens2logit.models import build_model, standardized
 

@@ -15,6 +15,7 @@ from lens2logit.experiments.paper import claims_text
 from lens2logit.experiments.statistics import DEFAULT_SEGMENTATION_HEADLINE
 from lens2logit.data.manifest import branch_fingerprint, check_branch
 from lens2logit.isp.views import VIEWS, get_view
+from lens2logit.training.device import resolve_device
 
 # --config passes nested values as strings ('drift={folds: 3}'): typed where the schema is unambiguous.
 config.update(coerce_config(config, f"{workflow.basedir}/schemas/config.schema.yaml"))
@@ -63,6 +64,9 @@ CUSTOMIZATION_INTENSITIES = [
 ]
 CUSTOMIZATION_SLUGS = [intensity_slug(i) for i in CUSTOMIZATION_INTENSITIES]
 
+# Fails at plan time (before any job) for an unknown device or an absent GPU.
+DEVICE = config["training"].get("device", "auto")
+resolve_device(DEVICE)
 
 wildcard_constraints:
     task="|".join(TASK_KIND),
@@ -161,6 +165,8 @@ def training_params(wildcards):
     params = dict(config["training"][TASK_KIND[wildcards.task]])
     params["threads"] = config["training"].get("threads", 1)
     params["progress"] = config["training"].get("progress", True)
+    params["device"] = DEVICE
+    params["amp"] = config["training"].get("amp", "none")
     return params
 
 

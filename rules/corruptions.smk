@@ -19,5 +19,6 @@ rule score_corruptions:
         seed=config["seed"],
         max_samples=CORRUPTIONS["max_samples"],
         label=view_label,
+        device=DEVICE,
     script:
         "../scripts/score_corruptions.py"

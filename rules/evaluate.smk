@@ -15,5 +15,6 @@ rule evaluate_model:
     params:
         labels=test_set_labels,
         batch_size=config.get("evaluation", {}).get("batch_size", 64),
+        device=DEVICE,
     script:
         "../scripts/evaluate_model.py"

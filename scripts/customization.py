@@ -21,5 +21,6 @@ with job(snakemake):
         seed=snakemake.params.seed,
         segmentation_headline=snakemake.params.segmentation_headline,
         bce_weight=training.get("bce_weight", 0.0),
+        device=training["device"],
         **options,
     )

@@ -17,4 +17,5 @@ with job(snakemake):
             "fold": int(w.fold),
         },
         batch_size=snakemake.params.batch_size,
+        device=snakemake.params.device,
     )

@@ -17,5 +17,6 @@ with job(snakemake):
         seed=snakemake.params.seed,
         segmentation_headline=snakemake.params.segmentation_headline,
         bce_weight=snakemake.params.training.get("bce_weight", 0.0),
+        device=snakemake.params.training["device"],
         **options,
     )

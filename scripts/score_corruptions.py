@@ -13,4 +13,5 @@ with job(snakemake):
         severity=snakemake.params.severity,
         seed=snakemake.params.seed,
         max_samples=snakemake.params.max_samples,
+        device=snakemake.params.device,
     )

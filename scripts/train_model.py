@@ -1,6 +1,7 @@
 import json
 
-from lens2logit.experiments.train import save_checkpoint, train_on_view
+from lens2logit.experiments.train import train_on_view
+from lens2logit.training import save_checkpoint
 from lens2logit.workflow import job
 
 with job(snakemake):
@@ -21,5 +22,7 @@ with job(snakemake):
         pretrained=p.get("pretrained"),
         threads=snakemake.threads,
         progress=p["progress"],
+        device=p["device"],
+        amp=p["amp"],
     )
     save_checkpoint(snakemake.output.model, ckpt)

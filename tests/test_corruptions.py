@@ -6,7 +6,7 @@ from lens2logit.errors import InputError
 from lens2logit.experiments import corruptions as C
 from lens2logit.experiments.corruptions import CORRUPTIONS, corrupt_images, evaluate_corruptions, resolve_corruptions
 from lens2logit.experiments.evaluate import evaluate_model
-from lens2logit.experiments.train import save_checkpoint
+from lens2logit.training import save_checkpoint
 from lens2logit.models import build_model
 
 

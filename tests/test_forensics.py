@@ -15,7 +15,7 @@ from skimage.metrics import structural_similarity
 from lens2logit.errors import InputError
 from lens2logit.experiments.forensics import TABLE_COLUMNS, attack_isp, evaluate, load_task_data, render_all, run_forensics
 from lens2logit.experiments.ssim import get_regularizer, ssim, ssim_distance, ssim_map
-from lens2logit.experiments.train import load_model
+from lens2logit.training import load_model
 from lens2logit.isp.parametrized import ParametrizedISP
 
 torch.set_num_threads(1)

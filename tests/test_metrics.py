@@ -1,11 +1,11 @@
-"""Golden values for lens2logit.metrics, computed by hand in the comments."""
+"""Golden values for lens2logit.training.metrics, computed by hand in the comments."""
 
 import pytest
 import torch
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.train import dice_loss_from_logits
-from lens2logit.metrics import (
+from lens2logit.training.losses import dice_loss_from_logits
+from lens2logit.training.metrics import (
     classification_scores,
     confusion_matrix,
     iou_per_image,

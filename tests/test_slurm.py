@@ -91,6 +91,11 @@ def test_profile_matches_the_workflow_rules():
     working = {r for r in rules if not r.startswith("all") and r != "report_inputs"}
     assert working <= set(profile["set-resources"]), sorted(working - set(profile["set-resources"]))
     assert profile["slurm-status-command"] == "squeue" and profile["slurm-no-account"] is True
+    # the model rules ask for a GPU in the plugin's own way, everything else stays on CPUs
+    gpu_rules = {"train_model", "evaluate_model", "score_corruptions", "drift_forensics", "isp_customization"}
+    assert gpu_rules <= rules
+    assert {r for r, res in profile["set-resources"].items() if res.get("gpu") or res.get("gres")} == gpu_rules
+    assert "gpu" not in profile["default-resources"] and "gres" not in profile["default-resources"]
 
 
 def read_matrix(path: Path) -> list[dict]:
@@ -108,6 +113,7 @@ def test_tiny_study_on_slurm_matches_the_local_run(slurm, dvc_study, tmp_path):
     # Fit the paper-sized requests onto the 2-CPU test node, one thread as in the local run.
     small = [f"{rule}:mem_mb=1000" for rule in profile["set-resources"]]
     small += [f"{rule}:runtime=20" for rule in profile["set-resources"]]
+    small += [f"{rule}:gpu=0" for rule, res in profile["set-resources"].items() if "gpu" in res]  # CPU-only test node
     threads = [f"{rule}=1" for rule in profile["set-threads"]]
     cmd = [
         "snakemake", "--workflow-profile", "profiles/slurm", "all_drift",

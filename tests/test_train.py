@@ -10,7 +10,8 @@ import torch
 from lens2logit.errors import InputError
 from lens2logit.experiments.evaluate import evaluate_model
 from lens2logit.experiments.splits import make_folds, save_folds
-from lens2logit.experiments.train import fit, load_model, save_checkpoint, train_on_view
+from lens2logit.experiments.train import train_on_view
+from lens2logit.training import ArrayBatches, fit, load_model, save_checkpoint
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 SIZE = 32
@@ -216,24 +217,6 @@ def test_bad_inputs_name_the_problem(cls_data, tmp_path):
         load_model(tmp_path / "nothing.pt")
 
 
-def test_adam_matches_torch_adam():
-    from lens2logit.experiments.train import Adam
-
-    torch.manual_seed(0)
-    ours, reference = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
-    reference.load_state_dict(ours.state_dict())
-    opt_ours, opt_ref = Adam(ours.parameters(), 1e-2), torch.optim.Adam(reference.parameters(), 1e-2)
-    for _ in range(15):
-        x = torch.randn(8, 5)
-        for net, opt in ((ours, opt_ours), (reference, opt_ref)):
-            opt.zero_grad()
-            (net(x) ** 2).sum().backward()
-            opt.step()
-    for p, q in zip(ours.parameters(), reference.parameters()):
-        assert torch.allclose(p, q, atol=1e-7)
-    assert not torch.allclose(ours.weight, torch.nn.Linear(5, 3).weight)
-
-
 def test_evaluate_model_rejects_a_test_set_too_small_for_the_validation_indices(cls_ckpt, cls_data, tmp_path):
     save_checkpoint(tmp_path / "m.pt", cls_ckpt)
     np.save(tmp_path / "few.npy", np.load(cls_data / "view.npy")[:10])
@@ -245,8 +228,6 @@ def test_evaluate_model_rejects_a_test_set_too_small_for_the_validation_indices(
 
 
 def test_a_lone_last_sample_joins_the_previous_batch():
-    from lens2logit.experiments.train import ArrayBatches
-
     images = np.zeros((9, 3, 4, 4), np.float32)
     targets = np.arange(9)
     sizes = [len(y) for _, y in ArrayBatches(images, targets, range(9), 4)]

@@ -225,7 +225,7 @@ def test_sigkill_mid_training_never_leaves_a_finished_model(run):
     # the rerun trains the model again and the workflow finishes
     assert "train_model" in planned_jobs(snakemake(run, "-n").stdout)
     snakemake(run)
-    from lens2logit.experiments.train import load_model
+    from lens2logit.training import load_model
 
     model, ckpt = load_model(target)
     assert ckpt["fold"] == 0

@@ -78,10 +78,15 @@ def write_csv(target: str | os.PathLike, frame) -> None:
 
 
 def save_torch(target: str | os.PathLike, obj: Any) -> None:
+    """``torch.save`` atomically and byte-reproducibly: serialised in memory (fixed zip archive
+    name "archive"; saving to the temporary path would store its random name in the file)."""
+    import io
+
     import torch
 
-    with atomic_path(target, suffix=".pt") as tmp:
-        torch.save(obj, tmp)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_bytes(target, buffer.getvalue())
 
 
 def load_torch(path: str | os.PathLike, what: str) -> Any:

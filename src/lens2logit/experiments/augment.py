@@ -13,7 +13,8 @@ Regimes (constants from reference-spec §4.4):
   out-of-range inputs are not truncated.
 
 Geometric steps act identically on image and mask. All random numbers come from the given
-``torch.Generator``: same generator state → same output. Augmentation runs on the model input
+``torch.Generator`` (a CPU generator, also for images on an accelerator: the draws are then
+copied there): same generator state → same output on every device. Augmentation runs on the model input
 before :class:`lens2logit.models.Standardize`, i.e. on ``[0, 1]`` RGB for static views.
 """
 
@@ -53,6 +54,7 @@ def _flip(x: torch.Tensor, selected: torch.Tensor, dim: int) -> torch.Tensor:
     if not bool(selected.any()):
         return x
     out = x.clone()
+    selected = selected.to(x.device)
     out[selected] = x[selected].flip(dim)
     return out
 
@@ -64,6 +66,7 @@ def _rot90(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         if bool(selected.any()):
             if out is x:
                 out = x.clone()
+            selected = selected.to(x.device)
             out[selected] = torch.rot90(x[selected], turns, dims=(-2, -1))
     return out
 
@@ -84,6 +87,7 @@ def _rotate(x: torch.Tensor, selected: torch.Tensor, grid: torch.Tensor, mode: s
     if not bool(selected.any()):
         return x
     out = x.clone()
+    selected = selected.to(x.device)
     source = x[selected]
     as_float = source.float() if not source.is_floating_point() else source
     rotated = F.grid_sample(as_float, grid, mode=mode, padding_mode="reflection", align_corners=False)
@@ -153,14 +157,16 @@ def augment(
         rotate = _bernoulli(batch, ROTATION_PROBABILITY, generator)
         angles = (torch.rand(batch, generator=generator) * 2.0 - 1.0) * MAX_ROTATION_DEGREES
         add_noise = _bernoulli(batch, NOISE_PROBABILITY, generator)
-        noise = torch.randn(images.shape, generator=generator, dtype=images.dtype)
+        noise = torch.randn(images.shape, generator=generator, dtype=images.dtype).to(images.device)
         sharpen = _bernoulli(batch, SHARPNESS_PROBABILITY, generator)
         if bool(rotate.any()):
-            grid = _rotation_grid(angles[rotate], height, width).to(images.dtype)
+            grid = _rotation_grid(angles[rotate], height, width).to(device=images.device, dtype=images.dtype)
             images = _rotate(images, rotate, grid, "bilinear")
             if masks is not None:
                 masks = _rotate(masks, rotate, grid, "nearest")
-        images = images + NOISE_STD * noise * add_noise.to(images.dtype).view(-1, 1, 1, 1)
+        images = images + NOISE_STD * noise * add_noise.to(device=images.device, dtype=images.dtype).view(-1, 1, 1, 1)
         if bool(sharpen.any()) and height >= 3 and width >= 3:
-            images = torch.where(sharpen.view(-1, 1, 1, 1), adjust_sharpness(images, SHARPNESS_FACTOR), images)
+            images = torch.where(
+                sharpen.to(images.device).view(-1, 1, 1, 1), adjust_sharpness(images, SHARPNESS_FACTOR), images
+            )
     return images, (masks.squeeze(1) if squeeze_mask else masks)

@@ -363,7 +363,7 @@ class _CorruptedBatches:
     """Batches of a memory-mapped view with a corruption applied (seeded by sample index)."""
 
     def __init__(self, views, targets, indices, batch_size: int, corruption: str, severity: int, seed: int, preset: str):
-        from lens2logit.experiments.train import ArrayBatches
+        from lens2logit.training.batches import ArrayBatches
 
         self.inner = ArrayBatches(views, targets, indices, batch_size)
         self.corruption, self.severity, self.seed, self.preset = corruption, severity, seed, preset
@@ -386,11 +386,12 @@ def evaluate_corruptions(
     preset: str = DEFAULT_PRESET,
     batch_size: int = 64,
     max_samples: int | None = None,
+    device: str | torch.device | None = "cpu",
 ):
     """Score a trained model on its validation indices under each corruption, plus the clean score.
 
     Args:
-        model_path: checkpoint from :func:`lens2logit.experiments.train.save_checkpoint`.
+        model_path: checkpoint from :func:`lens2logit.training.save_checkpoint`.
         views_path: ``(N, 3, H, W)`` float32 ``.npy`` (normally the view the model was trained on).
         targets_path: matching targets ``.npy``.
         corruptions: names of the preset (``identity`` is always evaluated first); None = the
@@ -401,6 +402,7 @@ def evaluate_corruptions(
         batch_size: evaluation batch size.
         max_samples: score a seeded random subset of at most this many validation samples
             (the same subset for every corruption); None = all.
+        device: option ``training.device``: the model runs there (corruptions are applied on the host).
 
     Returns:
         pandas DataFrame with columns ``corruption, metric, value``.
@@ -408,13 +410,15 @@ def evaluate_corruptions(
     import pandas as pd
 
     from lens2logit.experiments.evaluate import score_batches
-    from lens2logit.experiments.train import check_indices, check_targets, check_view_array, load_model, open_array
-    from lens2logit.metrics import CLASSIFICATION_METRICS, SEGMENTATION_METRICS
+    from lens2logit.training.batches import check_indices, check_targets, check_view_array, open_array
+    from lens2logit.training.checkpoint import load_model
+    from lens2logit.training.device import resolve_device
+    from lens2logit.training.metrics import CLASSIFICATION_METRICS, SEGMENTATION_METRICS
 
     options = resolve_corruptions({"preset": preset, "names": None if corruptions is None else list(corruptions), "severity": severity})
     severity = options["severity"]
     names = [IDENTITY] + [c for c in dict.fromkeys(options["names"]) if c != IDENTITY]
-    model, ckpt = load_model(model_path)
+    model, ckpt = load_model(model_path, resolve_device(device))
     task, n_classes = ckpt["task"], ckpt["n_classes"]
     views = open_array(views_path, "views")
     check_view_array(views, views_path)

@@ -30,7 +30,10 @@ from lens2logit.experiments.augment import check_augmentation
 from lens2logit.experiments.forensics import TASK_METRICS, differentiable_demosaic, load_task_data
 from lens2logit.experiments.splits import load_folds
 from lens2logit.experiments.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
-from lens2logit.experiments.train import ArrayBatches, channel_statistics, check_view_array, fit, open_array, task_loss
+from lens2logit.training.batches import ArrayBatches, channel_statistics, check_view_array, open_array
+from lens2logit.training.device import pin_memory, resolve_device, to_device
+from lens2logit.training.loop import fit
+from lens2logit.training.losses import task_loss
 from lens2logit.io import write_csv
 from lens2logit.isp.neural import NeuralISP
 from lens2logit.isp.parametrized import ParametrizedISP, ScaledGroups, tap_stages
@@ -57,11 +60,15 @@ def check_processings(processings: Sequence[str]) -> list[str]:
 
 @torch.no_grad()
 def processor_statistics(processor: nn.Module, raw: torch.Tensor, indices: np.ndarray) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std of ``processor(raw[indices])``, in eval mode, in chunks."""
+    """Per-channel mean and std of ``processor(raw[indices])``, in eval mode, in chunks (on the processor's device)."""
     mode = processor.training
     processor.eval()
+    device = next(processor.parameters(), torch.empty(0)).device
     try:
-        chunks = [processor(raw[torch.as_tensor(indices[i : i + STATISTICS_BATCH])]).numpy() for i in range(0, len(indices), STATISTICS_BATCH)]
+        chunks = [
+            processor(to_device(raw[torch.as_tensor(indices[i : i + STATISTICS_BATCH])], device)).cpu().numpy()
+            for i in range(0, len(indices), STATISTICS_BATCH)
+        ]
     finally:
         processor.train(mode)
     rendered = np.concatenate(chunks)
@@ -117,16 +124,19 @@ def train_processing(
     bce_weight: float = 0.0,
     stage_samples: int = 0,
     stage_path_pattern: str | None = None,
+    device: str | torch.device | None = "cpu",
 ) -> tuple[list[dict[str, Any]], nn.Module | None]:
-    """Train one (processing, fold); return the :func:`~lens2logit.experiments.train.fit` history
+    """Train one (processing, fold); return the :func:`~lens2logit.training.fit` history
     and the trained processor (None for ``static``).
 
     With ``stage_samples`` > 0 and a ``stage_path_pattern`` (``str.format`` with ``epoch``), the
     learned ISP's stage images and task-loss gradients for the first validation samples are
-    saved as a PNG grid after every epoch.
+    saved as a PNG grid after every epoch. ``device``: option ``training.device`` (model and
+    processor are initialised on the CPU, then trained there).
     """
     from lens2logit.plots_isp import plot_stage_grid
 
+    device = resolve_device(device)
     train_idx = np.asarray(fold["train"], dtype=np.int64)
     val_idx = np.asarray(fold["val"], dtype=np.int64)
     if train_idx.size == 0 or val_idx.size == 0:
@@ -138,26 +148,30 @@ def train_processing(
         mean, std = channel_statistics(views, train_idx)
         images = views
     else:
+        processor.to(device)
         mean, std = processor_statistics(processor, raw, train_idx)
         images = raw.numpy()
     model = standardized(net, mean, std)
     shuffle = torch.Generator().manual_seed(seed + 1 + fold_index)
-    train_batches = ArrayBatches(images, targets, train_idx, batch_size, generator=shuffle)
-    val_batches = ArrayBatches(images, targets, val_idx, batch_size)
+    pin = pin_memory(device)
+    train_batches = ArrayBatches(images, targets, train_idx, batch_size, generator=shuffle, pin_memory=pin)
+    val_batches = ArrayBatches(images, targets, val_idx, batch_size, pin_memory=pin)
 
     on_epoch_end = None
     if processor is not None and stage_samples > 0 and stage_path_pattern:
         tap_idx = torch.as_tensor(np.sort(val_idx)[:stage_samples])
-        tap_raw, tap_targets = raw[tap_idx], torch.from_numpy(np.asarray(targets[tap_idx.numpy()]))
+        tap_raw = raw[tap_idx].to(device)
+        tap_targets = torch.from_numpy(np.asarray(targets[tap_idx.numpy()])).to(device)
 
         def on_epoch_end(epoch: int, rows: list[dict[str, Any]]) -> None:
             taps = tap_stages(processor, model, tap_raw, tap_targets, lambda logits, y: task_loss(logits, y, task, bce_weight))
+            taps = {stage: {kind: t.cpu() for kind, t in images.items()} for stage, images in taps.items()}
             plot_stage_grid(taps, stage_path_pattern.format(epoch=epoch), title=f"{processing} ISP, epoch {epoch}")
 
     history = fit(
         model, train_batches, val_batches, task=task, epochs=epochs, lr=lr, processor=processor,
         train_processor=processor is not None, train_model=True, augmentation=augmentation, seed=seed + fold_index,
-        progress=False, on_epoch_end=on_epoch_end, bce_weight=bce_weight,
+        progress=False, on_epoch_end=on_epoch_end, bce_weight=bce_weight, device=device,
     )  # fmt: skip
     return history, processor
 
@@ -189,6 +203,7 @@ def run_customization(
     bce_weight: float = 0.0,
     stage_samples: int = 4,
     segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE,
+    device: str | torch.device | None = "cpu",
 ) -> pd.DataFrame:
     """ISP customization for one task; writes curves, final table, figure and stage grids.
 
@@ -208,6 +223,7 @@ def run_customization(
         constrain: constrained parametrized ISP (softplus gamma, kernels keeping their DC gain).
         group_lr_scales: ``{group: scale}`` step-size scales of parametrized-ISP groups under the
             shared learning rate (default ``{"black_level": 0.01}``; ``{}`` for none).
+        device: option ``training.device``.
 
     Returns:
         The curves table.
@@ -217,6 +233,7 @@ def run_customization(
 
     processings = check_processings(processings)
     differentiable_demosaic(view)
+    device = resolve_device(device)
     check_augmentation(augmentation)
     intensities = [float(i) for i in intensities]
     lists = {"raw_paths": raw_paths, "targets_paths": targets_paths, "meta_paths": meta_paths, "view_paths": view_paths}
@@ -252,7 +269,7 @@ def run_customization(
                     processing, raw=raw, views=views, targets=targets, camera=camera, fold=all_folds[k], fold_index=k,
                     task=task, n_classes=n_classes, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                     view=view, neural=neural, constrain=constrain, group_lr_scales=group_lr_scales, augmentation=augmentation, bce_weight=bce_weight,
-                    stage_samples=stage_samples, stage_path_pattern=pattern,
+                    stage_samples=stage_samples, stage_path_pattern=pattern, device=device,
                 )  # fmt: skip
                 for entry in history:
                     for metric, value in entry.items():

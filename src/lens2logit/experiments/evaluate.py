@@ -2,7 +2,7 @@
 
 A model is evaluated on ITS OWN validation indices (stored in its checkpoint) of any number of
 test sets — e.g. the same samples rendered by the other 11 ISP views, or at other intensities.
-Metrics (:mod:`lens2logit.metrics`): classification ``accuracy, precision, recall, f1`` (macro,
+Metrics (:mod:`lens2logit.training.metrics`): classification ``accuracy, precision, recall, f1`` (macro,
 precision/recall NOT swapped); segmentation ``iou_image, iou_dataset``.
 """
 
@@ -16,22 +16,10 @@ import torch
 from torch import nn
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.train import (
-    ArrayBatches,
-    check_indices,
-    check_targets,
-    check_view_array,
-    load_model,
-    open_array,
-)
-from lens2logit.metrics import (
-    CLASSIFICATION_METRICS,
-    SEGMENTATION_METRICS,
-    classification_scores,
-    confusion_matrix,
-    segmentation_counts,
-    segmentation_scores,
-)
+from lens2logit.training.batches import ArrayBatches, check_indices, check_targets, check_view_array, open_array
+from lens2logit.training.checkpoint import load_model
+from lens2logit.training.device import pin_memory, resolve_device, to_device
+from lens2logit.training.metrics import CLASSIFICATION_METRICS, SEGMENTATION_METRICS, MetricAccumulator
 
 RESERVED_COLUMNS = ("metric", "value")
 
@@ -42,7 +30,8 @@ def score_batches(
     """Run ``model`` (eval mode, no grad) over ``(x, y)`` batches and compute the task metrics.
 
     Args:
-        model: ``(B, 3, H, W) → (B, C)`` or ``(B, 1, H, W)`` logits.
+        model: ``(B, 3, H, W) → (B, C)`` or ``(B, 1, H, W)`` logits; batches are copied to the
+            device of its parameters (non-blocking) and the metrics accumulated there.
         batches: iterable of ``(x, y)``; ``y`` ``(B,)`` labels or ``(B, H, W)`` masks.
         task: ``"classification"`` or ``"segmentation"``.
         n_classes: number of classes (classification).
@@ -51,22 +40,12 @@ def score_batches(
         ``{metric: value}`` with the names of :data:`CLASSIFICATION_METRICS` or :data:`SEGMENTATION_METRICS`.
     """
     model.eval()
-    cm = torch.zeros(n_classes, n_classes, dtype=torch.long) if task == "classification" else None
-    intersections, unions = [], []
+    device = next(model.parameters()).device
+    scores = MetricAccumulator(task, n_classes if task == "classification" else None)
     with torch.no_grad():
         for x, y in batches:
-            logits = model(x)
-            if cm is not None:
-                cm += confusion_matrix(y, logits.argmax(dim=1), n_classes)
-            else:
-                inter, union = segmentation_counts(logits, y)
-                intersections.append(inter)
-                unions.append(union)
-    if cm is not None:
-        return classification_scores(cm)
-    if not intersections:
-        return segmentation_scores(torch.zeros(0), torch.zeros(0))
-    return segmentation_scores(torch.cat(intersections), torch.cat(unions))
+            scores.update(model(to_device(x, device)), to_device(y, device))
+    return scores.compute()
 
 
 def _check_test_set(test_set: Any, position: int) -> tuple[str, str, dict[str, Any]]:
@@ -81,14 +60,21 @@ def _check_test_set(test_set: Any, position: int) -> tuple[str, str, dict[str, A
     return test_set["views"], test_set["targets"], labels
 
 
-def evaluate_model(model_path: str | os.PathLike, test_sets: list[dict[str, Any]], *, batch_size: int = 64):
+def evaluate_model(
+    model_path: str | os.PathLike,
+    test_sets: list[dict[str, Any]],
+    *,
+    batch_size: int = 64,
+    device: str | torch.device | None = "cpu",
+):
     """Evaluate one trained model on several test sets, on the model's validation indices.
 
     Args:
-        model_path: checkpoint written by :func:`lens2logit.experiments.train.save_checkpoint`.
+        model_path: checkpoint written by :func:`lens2logit.training.save_checkpoint`.
         test_sets: dicts ``{"views": (N, 3, H, W) float32 .npy, "targets": .npy, **labels}``;
             the labels (e.g. ``test_view="bi,s,me"``, ``test_intensity=1.0``) become columns.
         batch_size: evaluation batch size.
+        device: option ``training.device`` (:func:`~lens2logit.training.resolve_device`).
 
     Returns:
         pandas DataFrame in long format: the label columns, ``metric``, ``value``; one row per
@@ -99,7 +85,8 @@ def evaluate_model(model_path: str | os.PathLike, test_sets: list[dict[str, Any]
     if not isinstance(batch_size, int) or batch_size < 1:
         raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
     checked = [_check_test_set(t, i) for i, t in enumerate(test_sets)]
-    model, ckpt = load_model(model_path)
+    device = resolve_device(device)
+    model, ckpt = load_model(model_path, device)
     task, n_classes = ckpt["task"], ckpt["n_classes"]
     indices = np.asarray(ckpt["val_indices"], dtype=np.int64)
     metric_names = CLASSIFICATION_METRICS if task == "classification" else SEGMENTATION_METRICS
@@ -110,7 +97,8 @@ def evaluate_model(model_path: str | os.PathLike, test_sets: list[dict[str, Any]
         targets = open_array(targets_path, "targets")
         check_targets(targets, views, task, n_classes, targets_path)
         check_indices(indices, len(views), f"validation (of {model_path}) for views file {views_path}:")
-        scores = score_batches(model, ArrayBatches(views, targets, indices, batch_size), task=task, n_classes=n_classes)
+        batches = ArrayBatches(views, targets, indices, batch_size, pin_memory=pin_memory(device))
+        scores = score_batches(model, batches, task=task, n_classes=n_classes)
         rows.extend({**labels, "metric": name, "value": scores[name]} for name in metric_names)
     label_columns = list(dict.fromkeys(k for _, _, labels in checked for k in labels))
     return pd.DataFrame(rows, columns=label_columns + list(RESERVED_COLUMNS))

@@ -34,12 +34,14 @@ from torch import nn
 from lens2logit.errors import InputError
 from lens2logit.experiments.ssim import REGULARIZERS, get_regularizer, mse_distance, ssim_distance
 from lens2logit.experiments.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
-from lens2logit.experiments.train import load_model, task_loss
 from lens2logit.io import write_csv, write_json
 from lens2logit.isp.camera import CameraProfile, get_camera
 from lens2logit.isp.parametrized import GROUPS, ParametrizedISP
 from lens2logit.isp.views import get_view
-from lens2logit.metrics import classification_scores, confusion_matrix, segmentation_counts, segmentation_scores
+from lens2logit.training.checkpoint import load_model
+from lens2logit.training.device import resolve_device, to_device
+from lens2logit.training.losses import task_loss
+from lens2logit.training.metrics import MetricAccumulator
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def load_task_data(raw_path, targets_path, meta_path) -> tuple[torch.Tensor, tor
         InputError: a file is missing or unreadable, shapes disagree, or the camera is unknown.
     """
     from lens2logit.experiments.prepare import camera_from_meta
-    from lens2logit.experiments.train import open_array
+    from lens2logit.training.batches import open_array
 
     raw = open_array(raw_path, "raw")
     targets = open_array(targets_path, "targets")
@@ -120,13 +122,21 @@ def check_regularizers(regularizers: Sequence[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------ evaluation
+def _device_of(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
 @torch.no_grad()
 def render_all(isp: nn.Module, raw: torch.Tensor) -> torch.Tensor:
-    """``isp(raw)`` in eval mode, in chunks, without gradients: ``(N, H, W) → (N, 3, H, W)``."""
+    """``isp(raw)`` in eval mode, in chunks, without gradients: ``(N, H, W) → (N, 3, H, W)``.
+
+    Runs on the ISP's device; the result is gathered on ``raw``'s device (the host, normally).
+    """
     mode = isp.training
     isp.eval()
+    device = _device_of(isp)
     try:
-        return torch.cat([isp(raw[i : i + EVAL_BATCH]) for i in range(0, len(raw), EVAL_BATCH)])
+        return torch.cat([isp(to_device(raw[i : i + EVAL_BATCH], device)).to(raw.device) for i in range(0, len(raw), EVAL_BATCH)])
     finally:
         isp.train(mode)
 
@@ -144,7 +154,8 @@ def evaluate(
     """Metrics of ``model(isp(raw))`` (both in eval mode), plus distances to ``reference_output`` if given.
 
     Args:
-        raw: ``(N, H, W)`` mosaics; targets ``(N,)`` labels or ``(N, H, W)`` masks.
+        raw: ``(N, H, W)`` mosaics; targets ``(N,)`` labels or ``(N, H, W)`` masks (batches are
+            copied to the model's device, where the metrics are accumulated).
         reference_output: ``(N, 3, H, W)`` output of the reference ISP on ``raw`` (see :func:`render_all`).
 
     Returns:
@@ -153,33 +164,23 @@ def evaluate(
     modes = (isp.training, model.training)
     isp.eval()
     model.eval()
-    cm, counts, mse_sum, ssim_sum = None, [], 0.0, 0.0
+    device = _device_of(model)
+    scores = MetricAccumulator(task)
     try:
         for start in range(0, len(raw), EVAL_BATCH):
-            x, y = raw[start : start + EVAL_BATCH], targets[start : start + EVAL_BATCH]
+            x = to_device(raw[start : start + EVAL_BATCH], device)
+            y = to_device(targets[start : start + EVAL_BATCH], device)
             rgb = isp(x)
-            logits = model(rgb)
-            if task == "classification":
-                part = confusion_matrix(y, logits.argmax(dim=1), logits.shape[1])
-                cm = part if cm is None else cm + part
-            else:
-                counts.append(segmentation_counts(logits, y))
+            distances = {}
             if reference_output is not None:
-                ref = reference_output[start : start + EVAL_BATCH]
-                mse_sum += float(mse_distance(ref, rgb)) * len(x)
-                ssim_sum += float(1.0 - ssim_distance(ref, rgb)) * len(x)
+                ref = to_device(reference_output[start : start + EVAL_BATCH], device)
+                distances = {"mse_to_reference": mse_distance(ref, rgb), "ssim_to_reference": 1.0 - ssim_distance(ref, rgb)}
+            scores.update(model(rgb), y, **distances)
     finally:
         isp.train(modes[0])
         model.train(modes[1])
-    if task == "classification":
-        scores = classification_scores(cm)
-    else:
-        scores = segmentation_scores(torch.cat([c[0] for c in counts]), torch.cat([c[1] for c in counts]))
-    result = {m: scores[m] for m in TASK_METRICS[task]}
-    if reference_output is not None:
-        result["mse_to_reference"] = mse_sum / len(raw)
-        result["ssim_to_reference"] = ssim_sum / len(raw)
-    return result
+    values = scores.compute()
+    return {m: values[m] for m in TASK_METRICS[task] + (DISTANCE_METRICS if reference_output is not None else ())}
 
 
 # ---------------------------------------------------------------------------------------- attack
@@ -209,7 +210,7 @@ def attack_isp(
     Args:
         reference: the initial ISP (left untouched; outputs computed without gradients).
         model: task model ``(B, 3, H, W) → logits``, kept in eval mode.
-        raw: ``(N, H, W)`` training mosaics; targets as :func:`~lens2logit.experiments.train.task_loss` expects.
+        raw: ``(N, H, W)`` training mosaics; targets as :func:`~lens2logit.training.task_loss` expects.
         group: a name of :data:`GROUPS` present in ``reference``, or ``"all"``.
         lam: λ ≥ 0; regularizer: ``mse`` or ``ssim``.
         steps: Adam steps, each on a random minibatch of ``batch_size`` (seeded by ``seed``).
@@ -240,11 +241,12 @@ def attack_isp(
         p.requires_grad_(False)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(selected, lr=lr)
-    history = []
+    device = _device_of(model)
+    losses = []  # per step (loss, task loss, distance), kept on the device until the end
     try:
         for step in range(steps):
             idx = torch.randperm(len(raw), generator=generator)[:batch_size]
-            x, y, ref = raw[idx], targets[idx], reference_output[idx]
+            x, y, ref = (to_device(t[idx], device) for t in (raw, targets, reference_output))
             out = adversarial(x)
             harm = task_loss(model(out), y, task, bce_weight)
             dist = distance(ref, out)
@@ -252,13 +254,17 @@ def attack_isp(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            history.append({"step": step + 1, "loss": loss.item(), "task_loss": harm.item(), "distance": dist.item()})
+            losses.append(torch.stack([loss.detach(), harm.detach(), dist.detach()]))
     finally:
         for p, flag in model_flags:
             p.requires_grad_(flag)
         model.train(model_mode)
     for p in adversarial.parameters():
         p.requires_grad_(False)
+    history = [
+        {"step": step + 1, "loss": loss, "task_loss": harm, "distance": dist}
+        for step, (loss, harm, dist) in enumerate(torch.stack(losses).tolist())
+    ]
     return adversarial, history
 
 
@@ -296,11 +302,12 @@ def run_forensics(
     strip_samples: int = 4,
     bce_weight: float = 0.0,
     segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE,
+    device: str | torch.device | None = "cpu",
 ) -> pd.DataFrame:
     """Drift forensics for one task over its folds; writes table, figure, strips and parameters.
 
     Args:
-        model_paths: one checkpoint per fold (:func:`~lens2logit.experiments.train.load_model`),
+        model_paths: one checkpoint per fold (:func:`~lens2logit.training.load_model`),
             trained on the static ``view``; each carries its ``train_indices``/``val_indices``.
         raw_path, targets_path, meta_path: the task's arrays at the reference intensity.
         table_path: CSV ``parameter_group,lambda,regularizer,metric,mean,std,n`` (over folds;
@@ -312,6 +319,7 @@ def run_forensics(
         view: the static view the models were trained on (``bi,s,ga`` or ``ma,s,ga``).
         steps, lr, batch_size: Adam attack per (group, λ, regularizer, fold).
         seed: same seed and inputs → same table.
+        device: option ``training.device``: ISPs and models run there (data stay on the host).
 
     Returns:
         The table as a DataFrame.
@@ -320,12 +328,13 @@ def run_forensics(
 
     groups, lambdas, regularizers = check_groups(groups), check_lambdas(lambdas), check_regularizers(regularizers)
     demosaic = differentiable_demosaic(view)
+    device = resolve_device(device)
     if not model_paths:
         raise InputError("forensics needs at least one trained model (input 'models')")
     raw, targets, meta, camera = load_task_data(raw_path, targets_path, meta_path)
     height, width = raw.shape[-2:]
     additive = (height, width) if ("additive" in groups or ALL_GROUPS in groups) else None
-    reference = ParametrizedISP(camera, demosaic=demosaic, additive_size=additive, constrain=constrain).eval()
+    reference = ParametrizedISP(camera, demosaic=demosaic, additive_size=additive, constrain=constrain).to(device).eval()
     for p in reference.parameters():
         p.requires_grad_(False)
 
@@ -334,7 +343,7 @@ def run_forensics(
     strips: dict[str, torch.Tensor] = {}
     strip_lambda = next((x for x in lambdas if x > 0), lambdas[0])
     for fold, path in enumerate(model_paths):
-        model, ckpt = load_model(path)
+        model, ckpt = load_model(path, device)
         task = ckpt["task"]
         if meta.get("task") not in (None, task):
             raise InputError(f"model {path} is a {task} model but {meta_path} describes a {meta['task']} task")
@@ -374,7 +383,7 @@ def run_forensics(
                         )  # fmt: skip
                         if reg_index == 0 and lam == strip_lambda:
                             with torch.no_grad():
-                                strips[group] = adversarial(x_val[:strip_samples])
+                                strips[group] = adversarial(to_device(x_val[:strip_samples], device)).cpu()
     table = summarise(pd.DataFrame.from_records(records))
     write_csv(table_path, table)
     write_json(params_path, params)

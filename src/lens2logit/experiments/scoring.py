@@ -12,13 +12,14 @@ import pandas as pd
 from lens2logit.io import write_csv
 
 
-def score_model(model_path, views: Sequence[str], targets: Sequence[str], labels: Sequence[dict], out_path, *, train: dict, batch_size: int = 64) -> pd.DataFrame:
+def score_model(model_path, views: Sequence[str], targets: Sequence[str], labels: Sequence[dict], out_path, *, train: dict, batch_size: int = 64, device: str = "cpu") -> pd.DataFrame:
     """Evaluate one model on several test sets (on its own validation indices).
 
     Args:
         views, targets, labels: one entry per test set: rendered view ``.npy``, targets ``.npy``,
             label columns (``test_view``, ``test_intensity``).
         train: columns describing the model (``train_view``, ``train_intensity``, ``augmentation``, ``fold``).
+        device: option ``training.device``.
 
     Writes columns ``<train keys>, test_view, test_intensity, metric, value``.
     """
@@ -27,23 +28,23 @@ def score_model(model_path, views: Sequence[str], targets: Sequence[str], labels
     if not (len(views) == len(targets) == len(labels)):
         raise ValueError("views, targets and labels must have one entry per test set")
     test_sets = [{"views": v, "targets": t, **lab} for v, t, lab in zip(views, targets, labels)]
-    frame = evaluate_model(model_path, test_sets, batch_size=batch_size)
+    frame = evaluate_model(model_path, test_sets, batch_size=batch_size, device=device)
     for key, value in reversed(list(train.items())):
         frame.insert(0, key, value)
     write_csv(out_path, frame)
     return frame
 
 
-def score_corruptions(model_paths: Sequence[str], views_path, targets_path, out_path, *, view: str, names: Sequence[str], severity: int | None, seed: int, max_samples: int | None = None, preset: str = "paper") -> pd.DataFrame:
+def score_corruptions(model_paths: Sequence[str], views_path, targets_path, out_path, *, view: str, names: Sequence[str], severity: int | None, seed: int, max_samples: int | None = None, preset: str = "paper", device: str = "cpu") -> pd.DataFrame:
     """Score each fold's model on its own view under every corruption (plus ``identity``).
 
-    Writes columns ``view, fold, corruption, metric, value``.
+    Writes columns ``view, fold, corruption, metric, value``. ``device``: option ``training.device``.
     """
     from lens2logit.experiments.corruptions import evaluate_corruptions
 
     frames = []
     for fold, model_path in enumerate(model_paths):
-        frame = evaluate_corruptions(model_path, views_path, targets_path, list(names), severity, seed + fold, preset=preset, max_samples=max_samples)
+        frame = evaluate_corruptions(model_path, views_path, targets_path, list(names), severity, seed + fold, preset=preset, max_samples=max_samples, device=device)
         frame.insert(0, "fold", fold)
         frame.insert(0, "view", view)
         frames.append(frame)

@@ -1,4 +1,6 @@
-"""Task metrics: classification from a confusion matrix, segmentation IoU.
+"""Task metrics: classification from a confusion matrix, segmentation IoU, and the one
+accumulator (:class:`MetricAccumulator`) that training, evaluation, corruption scoring and
+forensics use to gather them over batches.
 
 Fixes two bugs of the original evaluation (reference-spec §5.3, §6 item 15): precision divides the
 diagonal by *column* sums (predicted counts) and recall by *row* sums (true counts); segmentation
@@ -20,6 +22,8 @@ Conventions
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 
@@ -54,7 +58,12 @@ def confusion_matrix(targets: torch.Tensor, predictions: torch.Tensor, n_classes
     for name, values in (("targets", targets), ("predictions", predictions)):
         if values.numel() and (values.min() < 0 or values.max() >= n_classes):
             raise InputError(f"{name} must lie in [0, {n_classes}), got range [{values.min()}, {values.max()}]")
-    flat = targets * n_classes + predictions
+    return _count_pairs(targets, predictions, n_classes)
+
+
+def _count_pairs(targets: torch.Tensor, predictions: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """``(C, C)`` counts of ``(N,)`` (true, predicted) pairs, without range checks (no device sync)."""
+    flat = targets.reshape(-1).long() * n_classes + predictions.reshape(-1).long()
     return torch.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
@@ -168,3 +177,80 @@ def segmentation_scores(intersection: torch.Tensor, union: torch.Tensor) -> dict
         "iou_image": float(iou_per_image(intersection, union).mean()),
         "iou_dataset": float(intersection.sum()) / total_union if total_union > 0 else 1.0,
     }
+
+
+class MetricAccumulator:
+    """Task metrics (and batch-weighted means such as the loss) accumulated over batches.
+
+    The running counts stay on the batches' device: :meth:`update` never synchronises with an
+    accelerator (no ``.item()``/``.numpy()``); :meth:`compute` copies them to the host once.
+    Classification keeps a ``(C, C)`` confusion matrix, segmentation the per-image intersection
+    and union counts (for both IoUs of :func:`segmentation_scores`). Means are accumulated in
+    float64 (float32 on MPS, which has no float64), so on the CPU they equal summing Python floats.
+
+    Args:
+        task: ``"classification"`` or ``"segmentation"``.
+        n_classes: classification only; None → taken from the logits of the first batch.
+
+    Example:
+        >>> acc = MetricAccumulator("classification", 2)
+        >>> acc.update(torch.tensor([[2.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0]), loss=torch.tensor(0.5))
+        >>> acc.compute()["accuracy"], acc.compute()["loss"]
+        (0.5, 0.5)
+    """
+
+    def __init__(self, task: str, n_classes: int | None = None):
+        if task not in ("classification", "segmentation"):
+            raise InputError(f"unknown task {task!r} (option 'task'); expected classification or segmentation")
+        self.task, self.n_classes = task, n_classes
+        self.count = 0
+        self.cm: torch.Tensor | None = None
+        self.counts: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.sums: dict[str, torch.Tensor] = {}
+
+    def update(self, logits: torch.Tensor, targets: torch.Tensor, loss: torch.Tensor | None = None, **means: torch.Tensor) -> None:
+        """Add one batch.
+
+        Args:
+            logits: ``(B, C)`` class logits or ``(B, 1, H, W)`` segmentation logits.
+            targets: ``(B,)`` labels (validated beforehand) or ``(B, H, W)`` masks.
+            loss: the batch's mean loss (scalar tensor), weighted by ``B`` into the mean ``loss``.
+            means: further per-batch mean scalars (e.g. distances), weighted by ``B`` likewise.
+        """
+        logits = logits.detach()
+        batch = logits.shape[0]
+        self.count += batch
+        if self.task == "classification":
+            if self.n_classes is None:
+                self.n_classes = logits.shape[1]
+            cm = _count_pairs(targets.to(logits.device), logits.argmax(dim=1), self.n_classes)
+            self.cm = cm if self.cm is None else self.cm + cm
+        else:
+            self.counts.append(segmentation_counts(logits, targets.to(logits.device)))
+        if loss is not None:
+            means = {"loss": loss, **means}
+        for name, value in means.items():
+            value = value.detach()
+            weighted = value.to(torch.float32 if value.device.type == "mps" else torch.float64) * batch
+            self.sums[name] = weighted if name not in self.sums else self.sums[name] + weighted
+
+    def compute(self) -> dict[str, Any]:
+        """``{mean name: value, metric: value}`` as Python floats (one host copy per tensor).
+
+        Classification metrics are those of :func:`classification_scores`, segmentation those of
+        :func:`segmentation_scores`; with no batch, classification has no metrics unless
+        ``n_classes`` was given (then all 0), segmentation gives 0.
+        """
+        out: dict[str, Any] = {name: float(total.cpu()) / max(self.count, 1) for name, total in self.sums.items()}
+        if self.task == "classification":
+            if self.cm is not None:
+                out.update(classification_scores(self.cm.cpu()))
+            elif self.n_classes is not None:
+                out.update(classification_scores(torch.zeros(self.n_classes, self.n_classes, dtype=torch.long)))
+        elif self.counts:
+            out.update(
+                segmentation_scores(torch.cat([c[0] for c in self.counts]).cpu(), torch.cat([c[1] for c in self.counts]).cpu())
+            )
+        else:
+            out.update(segmentation_scores(torch.zeros(0), torch.zeros(0)))
+        return out

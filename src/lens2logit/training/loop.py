@@ -1,0 +1,181 @@
+"""The training loop: :func:`fit` (Adam, an optional ISP module in front, per-epoch metrics).
+
+``processor(raw) → augmentation → model`` on one device; ``torch.optim.Adam`` (weight decay 0,
+no schedule); the model of the last epoch is kept (as in the paper). Used by the drift
+experiment (:func:`lens2logit.experiments.train.train_on_view`) and by ISP customization
+(jointly trained ISP + task model).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any, Callable, Iterable
+
+import torch
+from torch import nn
+
+from lens2logit.errors import InputError
+from lens2logit.experiments.augment import augment, check_augmentation
+from lens2logit.models import TASKS
+from lens2logit.training.device import autocast, check_amp, configure_determinism, resolve_device, to_device
+from lens2logit.training.losses import task_loss
+from lens2logit.training.metrics import MetricAccumulator
+
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+
+
+def _epoch_batches(source: Any, name: str) -> Iterable:
+    """A fresh iterable for one epoch: call factories, re-iterate containers, reject one-shot iterators."""
+    if callable(source) and not hasattr(source, "__iter__"):
+        return source()
+    if iter(source) is source:
+        raise InputError(
+            f"{name} is a one-shot iterator; pass a re-iterable (list, ArrayBatches) or a callable returning one per epoch"
+        )
+    return source
+
+
+def _progress(iterable: Iterable, desc: str, enabled: bool) -> Iterable:
+    if not enabled:
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(
+        iterable,
+        desc=desc,
+        total=len(iterable) if hasattr(iterable, "__len__") else None,
+        file=sys.stderr,
+        leave=False,
+        dynamic_ncols=True,
+    )
+
+
+def fit(
+    model: nn.Module,
+    train_batches: Batches | Callable[[], Batches],
+    val_batches: Batches | Callable[[], Batches] | None,
+    *,
+    task: str,
+    epochs: int,
+    lr: float,
+    processor: nn.Module | None = None,
+    train_processor: bool = False,
+    train_model: bool = True,
+    augmentation: str = "none",
+    seed: int,
+    progress: bool = True,
+    on_epoch_end: Callable[[int, list[dict[str, Any]]], None] | None = None,
+    bce_weight: float = 0.0,
+    device: str | torch.device | None = "cpu",
+    amp: str = "none",
+) -> list[dict[str, Any]]:
+    """Train ``model`` (and optionally ``processor``) with Adam; evaluate each epoch.
+
+    Args:
+        model: task network taking ``(B, 3, H, W)`` (put :class:`Standardize` inside it).
+        train_batches / val_batches: re-iterables of ``(x, y)`` or callables returning one per
+            epoch. ``x`` is ``(B, 3, H, W)`` float, or ``(B, H, W)`` raw mosaics if ``processor``
+            is given; ``y`` is ``(B,)`` int64 labels or ``(B, H, W)`` masks. ``val_batches`` may be None.
+            Host batches are copied to ``device`` (non-blocking; pin them for CUDA).
+        task: ``"classification"`` or ``"segmentation"``.
+        epochs: number of passes over ``train_batches``.
+        lr: Adam learning rate (weight decay 0).
+        processor: optional ISP module ``(B, H, W) → (B, 3, H, W)`` applied before augmentation.
+        train_processor / train_model: which modules Adam updates. Frozen modules stay in eval
+            mode with ``requires_grad`` off during the call (restored afterwards); gradients still
+            flow *through* a frozen model into a trainable processor.
+        augmentation: ``none`` | ``weak`` | ``strong`` (per sample, training only).
+        seed: seeds torch's global RNG and the augmentation generator (a CPU generator on every
+            device, so augmentations do not depend on the device).
+        progress: one tqdm bar per epoch and split on stderr.
+        on_epoch_end: called as ``on_epoch_end(epoch, rows)`` after each epoch with that epoch's rows.
+        bce_weight: segmentation only, weight of an added BCE term (0 = Dice only).
+        device: option ``training.device`` (see :func:`~lens2logit.training.device.resolve_device`);
+            ``model`` and ``processor`` are moved there and stay there.
+        amp: ``none`` (fp32) or ``bf16`` autocast of the forward passes (losses in fp32).
+
+    Returns:
+        history rows ``{"epoch" (1-based), "split" ("train"|"val"), "loss", metrics...}``;
+        metrics are ``accuracy, precision, recall, f1`` or ``iou_image, iou_dataset``. Train rows
+        are measured on the fly (augmented inputs, weights changing during the epoch).
+    """
+    if task not in TASKS:
+        raise InputError(f"unknown task {task!r} (option 'task'); expected one of {TASKS}")
+    check_augmentation(augmentation)
+    amp = check_amp(amp)
+    device = resolve_device(device)
+    if not isinstance(epochs, int) or epochs < 1:
+        raise InputError(f"epochs must be a positive integer, got {epochs!r}")
+    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        raise InputError(f"lr must be a positive number, got {lr!r}")
+    trainable = ([model] if train_model else []) + ([processor] if processor is not None and train_processor else [])
+    if not trainable:
+        raise InputError("nothing to train: train_model is False and no trainable processor was given")
+    frozen = ([] if train_model else [model]) + ([processor] if processor is not None and not train_processor else [])
+    for module in (model, processor):
+        if module is not None:
+            module.to(device)
+    parameters = [p for module in trainable for p in module.parameters() if p.requires_grad]
+    if not parameters:
+        raise InputError("the trainable modules have no parameters with requires_grad=True")
+
+    configure_determinism(device)
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(parameters, lr=lr)
+    saved_flags = [(p, p.requires_grad) for module in frozen for p in module.parameters()]
+    saved_modes = [(m, m.training) for m in (model, processor) if m is not None]
+
+    def forward(x: torch.Tensor, y: torch.Tensor, training: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = to_device(x, device), to_device(y, device)
+        with autocast(device, amp):
+            if processor is not None:
+                x = processor(x)
+            if training and augmentation != "none":
+                x, masks = augment(x, y if task == "segmentation" else None, mode=augmentation, generator=generator)
+                if masks is not None:
+                    y = masks
+            logits = model(x)
+        return logits.float(), y
+
+    history: list[dict[str, Any]] = []
+    try:
+        for module in frozen:
+            module.eval()
+            for p in module.parameters():
+                p.requires_grad_(False)
+        for epoch in range(1, epochs + 1):
+            for module in trainable:
+                module.train()
+            scores = MetricAccumulator(task)
+            for x, y in _progress(
+                _epoch_batches(train_batches, "train_batches"), f"epoch {epoch}/{epochs} train", progress
+            ):
+                logits, y = forward(x, y, training=True)
+                loss = task_loss(logits, y, task, bce_weight)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                scores.update(logits, y, loss=loss)
+            rows = [{"epoch": epoch, "split": "train", "loss": 0.0, **scores.compute()}]
+            if val_batches is not None:
+                for module in trainable:
+                    module.eval()
+                scores = MetricAccumulator(task)
+                with torch.no_grad():
+                    for x, y in _progress(
+                        _epoch_batches(val_batches, "val_batches"), f"epoch {epoch}/{epochs} val", progress
+                    ):
+                        logits, y = forward(x, y, training=False)
+                        scores.update(logits, y, loss=task_loss(logits, y, task, bce_weight))
+                rows.append({"epoch": epoch, "split": "val", "loss": 0.0, **scores.compute()})
+            history.extend(rows)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, rows)
+    finally:
+        for p, flag in saved_flags:
+            p.requires_grad_(flag)
+        for module, mode in saved_modes:
+            module.train(mode)
+    return history
