@@ -171,16 +171,15 @@ def _views(config: dict) -> list[str]:
 
 def twin_views() -> list[str]:
     """Static views that have a differentiable twin (forensics / customization start from one)."""
-    from lens2logit.isp import parametrized
+    from lens2logit.isp.demosaic import DEMOSAIC_WEIGHTS
     from lens2logit.isp.views import VIEW_SPECS
 
-    if hasattr(parametrized, "TWIN_VIEWS"):  # the ISP module's own list, where it has one
-        return sorted(parametrized.TWIN_VIEWS)
-    # The twin: a demosaicer the parametrized ISP has, its sharpening filter and Gaussian denoiser.
+    # The twin: a demosaicer the parametrized ISP can learn (it has filter weights), its sharpening
+    # filter and Gaussian denoiser.
     return sorted(
         v.label
         for v in VIEW_SPECS
-        if v.demosaic in parametrized.DEMOSAICERS and v.sharpen == "sharpening_filter" and v.denoise == "gaussian_denoising"
+        if v.demosaic in DEMOSAIC_WEIGHTS and v.sharpen == "sharpening_filter" and v.denoise == "gaussian_denoising"
     )
 
 
