@@ -252,7 +252,10 @@ def microscopy_scene(rng: np.random.Generator, cls: str, side: int) -> np.ndarra
     return level * shading[..., None] * np.exp(-od_total)
 
 
+CELL_BODY_STAINS = ("nucleus", "cyto_blue", "cyto_pink")
+
+
 def cell_diameter_px(conc: dict[str, np.ndarray]) -> float:
-    """Equivalent-circle diameter (output px) of the stained cell in concentration maps from :func:`leukocyte`."""
-    stained = sum(c for k, c in conc.items() if k != "rbc") > 0.02
+    """Equivalent-circle diameter (output px) of the cell body (nucleus + cytoplasm) in :func:`leukocyte` maps."""
+    stained = sum(conc[k] for k in CELL_BODY_STAINS) > 0.02
     return float(2.0 * np.sqrt(stained.sum() / SUPERSAMPLE**2 / np.pi))
