@@ -8,7 +8,7 @@ with the camera models built from the instruments' numbers (``sensor.py``; deriv
 
 * microscopy: ``images/raw_scaleXXX/Ma190c_lame{slide}_zone{zone}_composite_Mcropped_{k}.tiff`` (16-bit
   RGGB, ``size × size``: a field of ``size · 0.1625`` µm centred on the leukocyte; 256 = the real
-  crops) + ``labels/Ma190c_annotations.dat``; ``n`` = images per class (default 11, size 128), or
+  crops) + ``labels/Ma190c_annotations.dat``; ``n`` = images per class (default 20, size 128), or
   ``class_counts`` per class.
 * drone: ``images_full/raw_scaleXXX/{id:02d}.tif`` (12-bit left-justified RGGB) + ``masks_full/{id:02d}.png``;
   ``n`` = full images (default 4), each 6 × 8 tiles of ``size`` (default 128 → 768 × 1024 px,
@@ -47,7 +47,7 @@ from lens2logit.errors import InputError
 from lens2logit.io import atomic_path, write_json, write_text
 
 SYNTH_DATASETS = ("microscopy", "drone")
-DEFAULT_N = {"microscopy": 11, "drone": 4}
+DEFAULT_N = {"microscopy": 20, "drone": 4}
 DEFAULT_SIZE = {"microscopy": 128, "drone": 128}
 PARAMS_FILE = "synth.json"
 FORMAT_VERSION = 2  # 2: cameras from the instruments, scenes at true pixel scale
@@ -165,7 +165,7 @@ def synthesize(
         dataset: ``microscopy`` or ``drone``.
         root: the dataset's own root (e.g. ``data/synthetic/microscopy``).
         seed: same seed → same bytes.
-        n: images per class (microscopy, default 11) or full images (drone, default 4, ≤ 100).
+        n: images per class (microscopy, default 20) or full images (drone, default 4, ≤ 100).
         size: image side (microscopy, default 128) or the tile size of the drone full images
             (default 128); objects are drawn at their true size in pixels whatever ``size`` is.
         class_counts: microscopy only: images per class (overrides ``n``; unbalanced sets on request).

@@ -189,7 +189,13 @@ def drone_scene(rng: np.random.Generator, tile: int) -> DroneScene:
 
     # Cars: along lanes and in some stalls; never closer than CAR_GAP_M.
     car_cover = np.zeros(shape)
-    candidates = []
+    # Every frame holds a car (as every real frame did): one in a lane of the first road, level with
+    # the image centre, is tried first.
+    point, angle, _ = roads[0]
+    along = (width / 2 - point[1]) * np.cos(angle) + (height / 2 - point[0]) * np.sin(angle)
+    off = m(LANE_M) / 2
+    candidates = [(point[0] + along * np.sin(angle) + off * np.cos(angle),
+                   point[1] + along * np.cos(angle) - off * np.sin(angle), angle + rng.normal(0, 0.03))]
     span = np.hypot(height, width)
     for point, angle, half in roads:
         t = -span / 2
