@@ -1,4 +1,5 @@
-"""Embedded synthetic datasets: physics of the sensor model, class balance, masks, determinism, layout."""
+"""Embedded synthetic datasets: physics of the camera models (PSF, cross-talk, photon transfer), true
+pixel scale of the scenes, class balance, masks, determinism, layout."""
 
 from __future__ import annotations
 
@@ -7,16 +8,27 @@ import json
 import numpy as np
 import pytest
 import tifffile
-from scipy import ndimage
+from scipy import ndimage, optimize, special
 
 from lens2logit.data import INTENSITIES, load_dataset
 from lens2logit.data.layout import DN_SCALE, MANIFEST, MICROSCOPY_CLASSES, intensity_folder
 from lens2logit.data.synth import synthesize
-from lens2logit.data.synth.sensor import DRONE_SENSOR, MICROSCOPY_SENSOR, colour_response, expose
+from lens2logit.data.synth.sensor import (
+    DRONE_SENSOR,
+    MICROSCOPY_SENSOR,
+    SUPERSAMPLE,
+    colour_response,
+    expose,
+    optics,
+    scene_to_signal,
+)
+from lens2logit.data.synth.shapes import grid
 from lens2logit.errors import InputError
 
 MICRO_N, MICRO_SIZE = 5, 32
-DRONE_N, DRONE_TILE = 2, 32
+DRONE_N, DRONE_TILE = 2, 64
+SENSORS = pytest.mark.parametrize("sensor", [DRONE_SENSOR, MICROSCOPY_SENSOR], ids=["drone", "microscopy"])
+SITES = {0: [(0, 0)], 1: [(0, 1), (1, 0)], 2: [(1, 1)]}  # RGGB: the sites of each channel
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +41,74 @@ def drone_root(tmp_path_factory):
     return synthesize("drone", tmp_path_factory.mktemp("syn") / "drone", seed=5, n=DRONE_N, size=DRONE_TILE)
 
 
-@pytest.mark.parametrize("sensor", [DRONE_SENSOR, MICROSCOPY_SENSOR], ids=["drone", "microscopy"])
+def slanted_edge_sigma(sensor, channel: int, angle_deg: float = 5.0, side: int = 96) -> float:
+    """σ of the system's line spread, measured from a slanted edge imaged by ``optics``.
+
+    The edge is a half-plane sampled on the supersampled grid; output pixel centres are projected on
+    the edge normal and an error-function edge is fitted (its σ is the line spread's).
+    """
+    angle = np.radians(angle_deg)
+    y, x = grid(side, side)
+    scene = np.zeros((*y.shape, 3))
+    scene[..., channel] = ((x - side / 2) * np.cos(angle) + (y - side / 2) * np.sin(angle)) > 0
+    image = optics(scene, sensor)[..., channel]
+    yc, xc = np.mgrid[0:side, 0:side] + 0.5
+    distance = (xc - side / 2) * np.cos(angle) + (yc - side / 2) * np.sin(angle)
+    keep = (np.abs(distance) < 8) & (yc > 16) & (yc < side - 16)
+
+    def esf(d, sigma, shift):
+        return 0.5 * (1 + special.erf((d - shift) / (np.sqrt(2) * sigma)))
+
+    (sigma, _), _ = optimize.curve_fit(esf, distance[keep], image[keep], p0=(1.0, 0.1))
+    return float(abs(sigma))
+
+
+@SENSORS
+@pytest.mark.parametrize("channel", [0, 1, 2], ids=["R", "G", "B"])
+def test_slanted_edge_reproduces_the_configured_psf(sensor, channel):
+    """The optics blur an edge by the configured PSF: measured line spread² = PSF² + 1/12 px², the
+    variance of the pixel's box aperture (point samples of the drawing grid averaged over the pixel)."""
+    measured = slanted_edge_sigma(sensor, channel)
+    psf = np.sqrt(measured**2 - 1 / 12)
+    assert psf == pytest.approx(sensor.psf_sigma[channel], rel=0.10)
+
+
+def test_psf_widths_follow_the_instruments():
+    """Drone: one Airy disc for all channels (≈0.9 px); microscopy: wider than the drone in pixels
+    and growing with wavelength (diffraction part ∝ λ), 620 nm > 525 nm > 450 nm."""
+    assert set(DRONE_SENSOR.psf_sigma) == {DRONE_SENSOR.psf_sigma[0]} and 0.85 <= DRONE_SENSOR.psf_sigma[0] <= 0.9
+    red, green, blue = MICROSCOPY_SENSOR.psf_sigma
+    assert red > green > blue > DRONE_SENSOR.psf_sigma[0]
+    assert blue * MICROSCOPY_SENSOR.pixel_um * 2.3548 == pytest.approx(0.450, rel=1e-3)  # the measured FWHM
+
+
+@pytest.mark.parametrize("band", [0, 1, 2], ids=["620nm", "525nm", "450nm"])
+def test_microscopy_narrow_band_reaches_only_its_own_sites(band):
+    """Three separate narrowband captures mosaicked by discarding pixels: light in one band gives
+    signal at that channel's sites and exactly none elsewhere (no filter or charge cross-talk)."""
+    rng = np.random.default_rng(band)
+    scene = np.zeros((64 * SUPERSAMPLE, 64 * SUPERSAMPLE, 3))
+    scene[..., band] = rng.uniform(0.2, 1.0, scene.shape[:2])
+    signal = scene_to_signal(scene, MICROSCOPY_SENSOR)
+    for channel, sites in SITES.items():
+        for dy, dx in sites:
+            values = signal[dy::2, dx::2]
+            if channel == band:
+                assert values.min() > 0
+            else:
+                assert np.all(values == 0)
+
+
+def test_colour_responses_are_physical():
+    """No negative response anywhere; microscopy diagonal (independent captures), drone with the
+    overlapping (all positive) filter responses of a real RGGB sensor."""
+    micro, drone = colour_response(MICROSCOPY_SENSOR), colour_response(DRONE_SENSOR)
+    assert np.all(micro >= 0) and np.all(drone >= 0)
+    assert np.count_nonzero(micro - np.diag(np.diag(micro))) == 0
+    assert np.all(drone > 0)
+
+
+@SENSORS
 def test_variance_follows_shot_noise_line_with_configured_gain(sensor):
     rng = np.random.default_rng(0)
     levels = np.array([0.02, 0.05, 0.1, 0.2, 0.35, 0.5])
@@ -94,24 +173,53 @@ def test_microscopy_class_counts_configurable(tmp_path):
     assert 0.0 <= data.raw.min() and data.raw.max() <= 1.0
 
 
-def test_microscopy_background_renders_in_profile_colours(micro_root):
-    """The MICROSCOPY profile (black level, negative-red WB, fitted CCM, gamma) renders the background
-    near its documented mean colour: the colour response was solved by inverting that profile."""
+def test_microscopy_clear_glass_reads_the_capture_levels_and_renders_near_the_profile_mean():
+    """Clear glass (no stain) reads each capture's own level at its sites, and the MICROSCOPY profile
+    (black level, negative-red WB, fitted CCM, gamma) renders those levels near its documented mean."""
     from lens2logit.isp.camera import MICROSCOPY
 
-    data = load_dataset("microscopy", micro_root, 1.0)
-    sites = data.raw.reshape(len(data.raw), MICRO_SIZE // 2, 2, MICRO_SIZE // 2, 2)
-    # Background = brightest quartile of red sites (no cell, no red blood cell).
-    red = sites[:, :, 0, :, 0]
-    bright = red > np.quantile(red, 0.75)
-    camera = np.array([red[bright].mean(), sites[:, :, 0, :, 1][bright].mean(), sites[:, :, 1, :, 1][bright].mean()])
-    camera -= MICROSCOPY.black_level[0]
-    linear = np.array(MICROSCOPY.colour_matrix) @ (np.array(MICROSCOPY.white_balance) * camera)
-    display = np.clip(linear, 0, 1) ** (1 / 2.2)
-    assert np.allclose(display, [0.91, 0.84, 0.94], atol=0.07)
-    # Sensor responses are those of the profile's inverse (cross-talk included).
-    assert np.allclose(np.linalg.inv(colour_response(MICROSCOPY_SENSOR)),
-                       np.array(MICROSCOPY.colour_matrix) @ np.diag(MICROSCOPY.white_balance), rtol=1e-9)
+    scene = np.ones((32 * SUPERSAMPLE, 32 * SUPERSAMPLE, 3))
+    signal = scene_to_signal(scene, MICROSCOPY_SENSOR)
+    levels = np.diag(colour_response(MICROSCOPY_SENSOR))
+    assert np.allclose([signal[0::2, 0::2].mean(), signal[0::2, 1::2].mean(), signal[1::2, 1::2].mean()], levels)
+    linear = np.array(MICROSCOPY.colour_matrix) @ (np.array(MICROSCOPY.white_balance) * levels)
+    assert np.allclose(np.clip(linear, 0, 1) ** (1 / 2.2), MICROSCOPY.mean, atol=0.05)
+
+
+@pytest.mark.parametrize("cls", MICROSCOPY_CLASSES)
+def test_leukocytes_are_drawn_at_their_real_size(cls):
+    """At 0.1625 µm per pixel every class's cell measures 60–90 px across, and a smaller field is a
+    crop of the same cell, not a rescaled one."""
+    from lens2logit.data.synth.microscopy import cell_diameter_px, leukocyte
+
+    for seed in range(3):
+        sizes = []
+        for side in (128, 256):
+            y, x = grid(side, side)
+            conc = leukocyte(np.random.default_rng([seed, 7]), cls, y, x, side / 2, side / 2)
+            sizes.append(cell_diameter_px(conc))
+        assert 60 <= sizes[1] <= 90, (cls, seed, sizes)
+        assert sizes[0] == pytest.approx(sizes[1], abs=0.5)
+
+
+def test_drone_cars_have_their_size_at_6cm_gsd():
+    """Cars are 3.8–5 m × 1.5–2.1 m on the ground: ≈63–83 × 25–35 px at 6 cm per pixel, at any tile size."""
+    from lens2logit.data.synth.drone import GSD_M, drone_scene
+
+    lengths = []
+    for tile in (64, 128):
+        scene = drone_scene(np.random.default_rng([4, tile]), tile)
+        labels, count = ndimage.label(scene.mask)
+        assert count >= 1
+        for k in range(1, count + 1):
+            yy, xx = np.nonzero(labels == k)
+            if yy.min() == 0 or xx.min() == 0 or yy.max() == labels.shape[0] - 1 or xx.max() == labels.shape[1] - 1:
+                continue  # cut by the image border
+            # A rectangle's second moments: variance L²/12 along its length, W²/12 across.
+            major, minor = np.sqrt(12 * np.linalg.eigvalsh(np.cov(np.stack([yy, xx]))))[::-1]
+            assert 3.7 <= major * GSD_M <= 5.1 and 1.4 <= minor * GSD_M <= 2.2, (major, minor)
+            lengths.append(major)
+    assert lengths and 70 <= np.median(lengths) <= 80  # 4.4 m median car, ≈ 75 px
 
 
 def test_drone_masks_match_drawn_cars():
@@ -121,12 +229,17 @@ def test_drone_masks_match_drawn_cars():
     assert scene.cars, "the scene model placed no car"
     labels, count = ndimage.label(scene.mask)
     assert count == len(scene.cars)  # one connected footprint per car, none merged
+    inside = 0
     for car in scene.cars:
         component = labels[int(car.cy), int(car.cx)]
         assert component > 0
+        reach = np.hypot(car.length, car.width) / 2
+        if not (reach < car.cy < labels.shape[0] - reach and reach < car.cx < labels.shape[1] - reach):
+            continue  # possibly cut by the image border
+        inside += 1
         area = (labels == component).sum()
         assert abs(area - car.length * car.width) <= car.length + car.width + 2  # pixelisation of the outline
-        assert car.length <= 15 * DRONE_TILE / 64 + 1
+    assert inside > 0
 
 
 def test_drone_written_masks_are_the_scene_masks_and_load(drone_root):

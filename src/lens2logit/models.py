@@ -1,19 +1,23 @@
 """Task networks: classifiers and segmenters, plus the input standardisation they carry.
 
-Archs (``build_model(arch, task, n_classes)``):
+Archs (``build_model(arch, task, n_classes)``), the paper's families first:
 
-* classification: ``resnet18``, ``resnet34``, ``resnet50`` (torchvision, random init, head
-  sized from the backbone — the original gave ResNet-50 a 512-wide head, reference-spec §6 item 22)
-  and ``small_cnn`` (the embedded default: fast on a CPU at 64×64).
-* segmentation: ``unetplusplus`` / ``unetplusplus:<encoder>`` (smp ``UnetPlusPlus``, encoder
-  ``resnet34`` by default, ``encoder_weights=None``, one output channel) and ``small_unet``.
-
-The small archs keep full resolution in their first two convolutions, so that demosaicing /
-sharpening / denoising differences between ISP views reach the features instead of being averaged
-away by an early stride.
+* classification: ``resnet18``, ``resnet34``, ``resnet50`` (torchvision, paper width, random init, head
+  sized from the backbone — the original gave ResNet-50 a 512-wide head, reference-spec §6 item 22);
+  ``resnet18:<w>`` / ``resnet34:<w>`` — the same ResNet with base width ``w`` instead of 64 (stage
+  widths w, 2w, 4w, 8w; the stride-4 stem, 7×7 stride-2 convolution + 3×3 stride-2 max-pool, before
+  the first block; ``resnet18:64`` has torchvision's layers and state-dict keys). The embedded
+  default is ``resnet18:16``, a quarter-width ResNet-18 that trains at CPU speed.
+* segmentation: ``unet:<encoder>[:<w>]`` and ``unetplusplus:<encoder>[:<w>]`` (smp ``Unet`` /
+  ``UnetPlusPlus``, ``encoder_weights=None``, one output channel). ``<encoder>`` is any smp encoder
+  name; ``resnet18`` / ``resnet34`` with a width ``w`` is the narrow ResNet above as an smp encoder,
+  and the decoder channels are smp's defaults (256, 128, 64, 32, 16) scaled by ``w / 64``. The
+  embedded default is ``unet:resnet18:16``; the paper used ``unetplusplus:resnet34``.
+* ``small_cnn`` and ``small_unet``: tiny networks for unit tests and smoke runs only. They are not
+  the paper's family and not a default; never use them to judge ISP drift.
 
 Pretrained weights come from a local state-dict file only (never a hub download). torchvision and
-smp are imported lazily: the small archs start in ~1 s less.
+smp are imported lazily.
 """
 
 from __future__ import annotations
@@ -28,11 +32,14 @@ from lens2logit.errors import InputError
 from lens2logit.io import load_torch
 
 TASKS = ("classification", "segmentation")
-CLASSIFICATION_ARCHS = ("small_cnn", "resnet18", "resnet34", "resnet50")
-SEGMENTATION_ARCHS = ("small_unet", "unetplusplus")
-DEFAULT_UNETPP_ENCODER = "resnet34"
-# Channel widths of the small archs, tuned (CPU time on this machine) for <= ~4 s train_on_view jobs
-# at 64×64 on one core incl. start-up; oneDNN is markedly faster with some widths (16→24 was slow).
+CLASSIFICATION_ARCHS = ("resnet18", "resnet34", "resnet50", "small_cnn")
+SEGMENTATION_ARCHS = ("unet", "unetplusplus", "small_unet")
+DEFAULT_UNET_ENCODER = "resnet34"  # the paper's UNet++ encoder
+RESNET_LAYERS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}  # BasicBlock ResNets: blocks per stage
+PAPER_WIDTH = 64  # base width of torchvision's ResNets
+SMP_DECODER_CHANNELS = (256, 128, 64, 32, 16)  # smp's default U-Net decoder, scaled with the encoder width
+MIN_DECODER_CHANNELS = 4
+# Channel widths of the tiny test archs.
 SMALL_CNN_WIDTHS = (16, 16, 32, 48)
 SMALL_UNET_WIDTHS = (16, 16, 32)
 
@@ -76,12 +83,103 @@ def _conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
     )
 
 
-class SmallCNN(nn.Module):
-    """Conv blocks at full res, /2 (strided), /2, /4 → global average+max pool → linear.
+class NarrowResNet(nn.Module):
+    """A torchvision-style BasicBlock ResNet with base width ``width`` (torchvision: 64).
 
-    The first 3×3 convolution sees every pixel at full resolution and the second downsamples with a
-    learned stride, so pixel-level ISP differences reach the features. Runs in channels-last layout
-    (~30 % faster on CPU for these narrow layers).
+    Stem: 7×7 stride-2 convolution, batch norm, ReLU, 3×3 stride-2 max-pool (the input reaches the
+    first block at 1/4 resolution, as in the paper's ResNet-18); four stages of
+    :class:`torchvision.models.resnet.BasicBlock` with widths ``w, 2w, 4w, 8w`` (strides 1, 2, 2, 2);
+    global average pool; linear head ``fc``. Module names and initialisation follow torchvision, so
+    ``NarrowResNet(n, (2, 2, 2, 2), 64)`` loads a torchvision ``resnet18`` state dict. Runs in
+    channels-last layout (faster on CPU for narrow layers).
+
+    Shapes: ``(B, 3, H, W) → (B, n_classes)``; without ``n_classes`` (encoder use) there is no ``fc``.
+
+    Example:
+        >>> NarrowResNet(9, (2, 2, 2, 2), 16)(torch.zeros(2, 3, 64, 64)).shape
+        torch.Size([2, 9])
+    """
+
+    def __init__(self, n_classes: int | None, layers: Sequence[int], width: int):
+        from torchvision.models.resnet import BasicBlock
+
+        super().__init__()
+        widths = [width * 2**i for i in range(4)]
+        self.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        c_in = width
+        for i, (c_out, blocks) in enumerate(zip(widths, layers)):
+            stride = 1 if i == 0 else 2
+            down = None
+            if stride != 1 or c_in != c_out:
+                down = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+            stage = [BasicBlock(c_in, c_out, stride, down)] + [BasicBlock(c_out, c_out) for _ in range(blocks - 1)]
+            setattr(self, f"layer{i + 1}", nn.Sequential(*stage))
+            c_in = c_out
+        self.widths = tuple(widths)
+        if n_classes is not None:
+            self.fc = nn.Linear(c_in, n_classes)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.constant_(module.weight, 1)
+                nn.init.constant_(module.bias, 0)
+        self.to(memory_format=torch.channels_last)
+
+    def stages(self, x: torch.Tensor, depth: int = 5) -> list[torch.Tensor]:
+        """Features after the stem convolution (/2) and after each of the first ``depth − 1`` stages."""
+        x = self.relu(self.bn1(self.conv1(x.contiguous(memory_format=torch.channels_last))))
+        features = [x]
+        x = self.maxpool(x)
+        for i in range(1, depth):
+            x = getattr(self, f"layer{i}")(x)
+            features.append(x)
+        return features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.stages(x)[-1].mean(dim=(2, 3)))
+
+
+def _narrow_encoder_class():
+    """An smp encoder (``EncoderMixin``) made of :class:`NarrowResNet` (class built on first use)."""
+    from segmentation_models_pytorch.encoders._base import EncoderMixin
+
+    class NarrowResNetEncoder(NarrowResNet, EncoderMixin):
+        def __init__(self, out_channels, depth: int = 5, output_stride: int = 32, *, layers, width):
+            NarrowResNet.__init__(self, None, layers, width)
+            self._depth, self._in_channels, self._out_channels, self._output_stride = depth, 3, out_channels, output_stride
+
+        def get_stages(self):
+            return {16: [self.layer3], 32: [self.layer4]}
+
+        def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+            return [x, *self.stages(x, self._depth)]
+
+    return NarrowResNetEncoder
+
+
+def _register_narrow_encoder(base: str, width: int) -> str:
+    """Register ``base`` (resnet18/34) at ``width`` in smp's encoder table; return its smp name."""
+    from segmentation_models_pytorch.encoders import encoders
+
+    name = f"lens2logit-{base}-w{width}"
+    if name not in encoders:
+        encoders[name] = {
+            "encoder": _narrow_encoder_class(),
+            "pretrained_settings": {},
+            "params": {"out_channels": [3] + [width * 2**i for i in (0, 0, 1, 2, 3)],
+                       "layers": RESNET_LAYERS[base], "width": width},
+        }  # fmt: skip
+    return name
+
+
+class SmallCNN(nn.Module):
+    """Tiny test network (not the paper's family, not a default): conv at full res, /2, /2, /4 → pool → linear.
+
+    Meant for fast unit tests and smoke runs; channels-last layout.
 
     Shapes: ``(B, 3, H, W) → (B, n_classes)``.
     """
@@ -106,7 +204,7 @@ class SmallCNN(nn.Module):
 
 
 class SmallUNet(nn.Module):
-    """Three-level U-Net (full, /2, /4) with a light full-resolution decoder; one output channel.
+    """Tiny test U-Net (not the paper's family, not a default): levels full, /2, /4; one output channel.
 
     Encoder: conv block at full res, strided blocks to /2 and /4. Decoder: a block at /2 on
     ``[up(e2), e1]``, projected (1×1) and upsampled onto the full-res encoder features (additive
@@ -139,12 +237,22 @@ class SmallUNet(nn.Module):
         return self.out(d0)
 
 
-def _split_arch(arch: str) -> tuple[str, str | None]:
-    base, _, option = str(arch).partition(":")
-    return base.strip().lower(), (option.strip() or None)
+def _split_arch(arch: str) -> tuple[str, list[str]]:
+    base, *options = [part.strip() for part in str(arch).split(":")]
+    return base.lower(), options
 
 
-def _build_resnet(base: str, n_classes: int) -> nn.Module:
+def _parse_width(arch: str, text: str) -> int:
+    if not text.isdigit() or int(text) < 4 or int(text) % 4:
+        raise InputError(f"arch {arch!r}: width {text!r} must be a multiple of 4 (option 'arch', e.g. 'resnet18:16')")
+    return int(text)
+
+
+def _build_resnet(arch: str, base: str, options: list[str], n_classes: int) -> nn.Module:
+    if options:
+        if len(options) != 1 or base not in RESNET_LAYERS:
+            raise InputError(f"arch {arch!r}: only resnet18/resnet34 take a width, as 'resnet18:16' (option 'arch')")
+        return NarrowResNet(n_classes, RESNET_LAYERS[base], _parse_width(arch, options[0]))
     import torchvision
 
     net = getattr(torchvision.models, base)(weights=None)
@@ -152,13 +260,25 @@ def _build_resnet(base: str, n_classes: int) -> nn.Module:
     return net
 
 
-def _build_unetplusplus(encoder: str) -> nn.Module:
+def _build_smp(arch: str, base: str, options: list[str]) -> nn.Module:
     import segmentation_models_pytorch as smp
 
+    if len(options) > 2:
+        raise InputError(f"arch {arch!r}: expected '{base}:<encoder>[:<width>]' (option 'arch')")
+    encoder = options[0] if options else DEFAULT_UNET_ENCODER
+    kwargs = {}
+    if len(options) == 2:
+        if encoder not in RESNET_LAYERS:
+            raise InputError(f"arch {arch!r}: only the resnet18/resnet34 encoders take a width (option 'arch')")
+        width = _parse_width(arch, options[1])
+        encoder = _register_narrow_encoder(encoder, width)
+        kwargs["decoder_channels"] = [max(MIN_DECODER_CHANNELS, c * width // PAPER_WIDTH) for c in SMP_DECODER_CHANNELS]
+    model = smp.Unet if base == "unet" else smp.UnetPlusPlus
     try:
-        return smp.UnetPlusPlus(encoder_name=encoder, encoder_weights=None, in_channels=3, classes=1, activation=None)
+        net = model(encoder_name=encoder, encoder_weights=None, in_channels=3, classes=1, activation=None, **kwargs)
     except (KeyError, ValueError) as exc:
-        raise InputError(f"unknown unetplusplus encoder {encoder!r} in option 'arch'") from exc
+        raise InputError(f"unknown {base} encoder {encoder!r} in option 'arch'") from exc
+    return net.to(memory_format=torch.channels_last)
 
 
 def _head_prefixes(net: nn.Module) -> tuple[str, ...]:
@@ -219,8 +339,9 @@ def build_model(arch: str, task: str, n_classes: int, *, pretrained: str | os.Pa
     """Build a task network (without input standardisation; see :func:`standardized`).
 
     Args:
-        arch: ``small_cnn``, ``resnet18``, ``resnet34``, ``resnet50`` (classification) or
-            ``small_unet``, ``unetplusplus[:<smp encoder>]`` (segmentation).
+        arch: ``resnet18[:<width>]``, ``resnet34[:<width>]``, ``resnet50``, ``small_cnn``
+            (classification) or ``unet[:<encoder>[:<width>]]``, ``unetplusplus[:<encoder>[:<width>]]``,
+            ``small_unet`` (segmentation); see the module docstring.
         task: ``"classification"`` or ``"segmentation"``.
         n_classes: number of classes (classification); segmentation nets always have one logit channel.
         pretrained: optional path of a local state dict (see :func:`load_pretrained`).
@@ -229,27 +350,27 @@ def build_model(arch: str, task: str, n_classes: int, *, pretrained: str | os.Pa
         ``nn.Module``: ``(B, 3, H, W) → (B, n_classes)`` or ``(B, 1, H, W)`` logits.
 
     Example:
-        >>> build_model("small_cnn", "classification", 4)(torch.zeros(2, 3, 32, 32)).shape
+        >>> build_model("resnet18:16", "classification", 4)(torch.zeros(2, 3, 64, 64)).shape
         torch.Size([2, 4])
     """
     if task not in TASKS:
         raise InputError(f"unknown task {task!r} (option 'task'); expected one of {TASKS}")
-    base, option = _split_arch(arch)
+    base, options = _split_arch(arch)
     allowed = CLASSIFICATION_ARCHS if task == "classification" else SEGMENTATION_ARCHS
     if base not in allowed:
         raise InputError(f"unknown arch {arch!r} for task {task!r} (option 'arch'); expected one of {allowed}")
-    if option is not None and base != "unetplusplus":
+    if options and base in ("small_cnn", "small_unet", "resnet50"):
         raise InputError(f"arch {arch!r} takes no ':' option (option 'arch')")
     if task == "classification" and (not isinstance(n_classes, int) or n_classes < 2):
         raise InputError(f"classification needs n_classes >= 2, got {n_classes!r}")
     if base == "small_cnn":
         net = SmallCNN(n_classes)
     elif base.startswith("resnet"):
-        net = _build_resnet(base, n_classes)
+        net = _build_resnet(arch, base, options, n_classes)
     elif base == "small_unet":
         net = SmallUNet()
     else:
-        net = _build_unetplusplus(option or DEFAULT_UNETPP_ENCODER)
+        net = _build_smp(arch, base, options)
     if pretrained is not None:
         load_pretrained(net, pretrained)
     return net

@@ -1,16 +1,20 @@
 """Embedded, physically modelled raw datasets in the real on-disk layout.
 
-``synthesize("microscopy" | "drone", root, seed=S, n=N, size=PX)`` draws scenes (``microscopy.py``,
-``drone.py``), images them with the sensor model (``sensor.py``) at all seven light intensities and
-writes the exact layout of the real data (reference-spec §3):
+``synthesize("microscopy" | "drone", root, seed=S, n=N, size=PX)`` draws scenes at the instruments'
+true pixel scale (``microscopy.py``: 0.1625 µm per pixel; ``drone.py``: 6 cm per pixel), images them
+with the camera models built from the instruments' numbers (``sensor.py``; derivations in
+``docs/data.md``) at all seven light intensities and writes the exact layout of the real data
+(reference-spec §3):
 
 * microscopy: ``images/raw_scaleXXX/Ma190c_lame{slide}_zone{zone}_composite_Mcropped_{k}.tiff`` (16-bit
-  RGGB, ``size × size``) + ``labels/Ma190c_annotations.dat``; ``n`` = images per class (default 20,
-  size 64), or ``class_counts`` per class.
+  RGGB, ``size × size``: a field of ``size · 0.1625`` µm centred on the leukocyte; 256 = the real
+  crops) + ``labels/Ma190c_annotations.dat``; ``n`` = images per class (default 20, size 128), or
+  ``class_counts`` per class.
 * drone: ``images_full/raw_scaleXXX/{id:02d}.tif`` (12-bit left-justified RGGB) + ``masks_full/{id:02d}.png``;
-  ``n`` = full images (default 8), ``size`` = the tile size the 6 × 8-tile full images are built around
-  (default 64).
+  ``n`` = full images (default 4), each 6 × 8 tiles of ``size`` (default 128 → 768 × 1024 px,
+  46 × 61 m). Objects keep their physical size at every ``size``.
 
+A smaller ``size`` is a smaller field of the same true-scale scene, never a rescaled one.
 Everything is written into ``.partial-<root name>/`` next to ``root`` and renamed into place when complete,
 with ``MANIFEST.sha256`` written last; a rerun with the same parameters on a complete root is a no-op,
 an interrupted run leaves no ``root`` at all. Same seed → same bytes.
@@ -43,10 +47,10 @@ from lens2logit.errors import InputError
 from lens2logit.io import atomic_path, write_json, write_text
 
 SYNTH_DATASETS = ("microscopy", "drone")
-DEFAULT_N = {"microscopy": 20, "drone": 8}
-DEFAULT_SIZE = {"microscopy": 64, "drone": 64}
+DEFAULT_N = {"microscopy": 20, "drone": 4}
+DEFAULT_SIZE = {"microscopy": 128, "drone": 128}
 PARAMS_FILE = "synth.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: cameras from the instruments, scenes at true pixel scale
 _DATASET_STREAM = {"microscopy": 1, "drone": 2}  # keeps the two datasets' random streams apart
 _NOISE_STREAM = 1000
 
@@ -161,8 +165,9 @@ def synthesize(
         dataset: ``microscopy`` or ``drone``.
         root: the dataset's own root (e.g. ``data/synthetic/microscopy``).
         seed: same seed → same bytes.
-        n: images per class (microscopy, default 20) or full images (drone, default 8, ≤ 100).
-        size: image side (microscopy, default 64) or the tile size of the drone full images (default 64).
+        n: images per class (microscopy, default 20) or full images (drone, default 4, ≤ 100).
+        size: image side (microscopy, default 128) or the tile size of the drone full images
+            (default 128); objects are drawn at their true size in pixels whatever ``size`` is.
         class_counts: microscopy only: images per class (overrides ``n``; unbalanced sets on request).
         progress: show a tqdm bar on stderr.
 

@@ -1,10 +1,16 @@
-"""Scene model of Raw-Microscopy: one stained leukocyte on a red-cell background (bright field).
+"""Scene model of Raw-Microscopy: one stained leukocyte among red cells, bright field, true scale.
 
-Transmitted light follows Beer–Lambert: ``scene = illumination · exp(-Σ_s c_s · od_s)`` with stain
-concentration maps ``c_s`` and optical-density vectors ``od_s`` (linear R, G, B). Class evidence is
-carried by morphology (cell size, nucleus shape and lobes) and by fine texture (granules, chromatin,
-1-px filaments between lobes), not by colour alone: stain strengths vary per image.
-Lengths are written for a 64-px image (``px64``) and scale with the image side.
+Everything is drawn at the camera's real sampling, 0.1625 µm per pixel (6.5 µm pixels behind a 40×
+objective): sizes are written in µm and converted once (:func:`um`). A field of ``side`` pixels is
+a ``side · 0.1625`` µm window centred on the white cell (256 px = the real crops); a smaller side is
+a smaller window of the same scene, never a rescaled one.
+
+Transmission follows Beer–Lambert in each of the three narrow bands that the instrument captured
+separately (620 / 525 / 450 nm → the R, G, B channels): ``T_band = shading · exp(-Σ_s c_s · od_s)``
+with stain concentration maps ``c_s`` and optical densities ``od_s`` per band. Class evidence lives
+at physical sizes: cell diameter, nucleus shape and lobes (lobe filaments 0.4–0.7 µm), chromatin
+texture, cytoplasm colour, and granules of their real size (eosinophil 0.5–1 µm, basophil 0.2–1 µm,
+neutrophil 0.2–0.3 µm: below the PSF, so they show only as texture). Stain strength varies per image.
 """
 
 from __future__ import annotations
@@ -12,23 +18,42 @@ from __future__ import annotations
 import numpy as np
 
 from lens2logit.data.layout import MICROSCOPY_CLASSES
-from lens2logit.data.synth.sensor import SUPERSAMPLE
+from lens2logit.data.synth.sensor import MICROSCOPY_PIXEL_UM, SUPERSAMPLE
 from lens2logit.data.synth.shapes import ellipse, grid, points_in, segment_distance, smooth_noise, soft, splat
 
-REFERENCE_SIDE = 64
-BACKGROUND_DISPLAY = np.array([0.91, 0.84, 0.94])  # MICROSCOPY profile's mean output (reference-spec §1.4)
-GAMMA = 2.2
 
-# Optical density per unit concentration, linear (R, G, B).
+def um(length_um: float) -> float:
+    """Micrometres in the sample → output pixels."""
+    return float(length_um) / MICROSCOPY_PIXEL_UM
+
+
+# Optical density per unit concentration in the (620, 525, 450) nm bands. Modelling choices read from
+# the absorption of Romanowsky (May–Grünwald–Giemsa) stains: azure B–DNA purple absorbs most at
+# 525–620 nm, azure–RNA blue at 620 nm, eosin at 520 nm (less at 450), haemoglobin at 525 and 450 nm.
 STAINS = {
-    "nucleus": np.array([0.62, 0.98, 0.30]),     # azure/haematoxylin-like: purple
-    "cyto_blue": np.array([0.62, 0.30, 0.06]),   # basophilic cytoplasm: pale blue
-    "cyto_pink": np.array([0.10, 0.30, 0.16]),   # neutrophilic cytoplasm: pale lilac-pink
-    "gran_neut": np.array([0.35, 0.60, 0.22]),   # fine neutrophil granules: lilac
-    "gran_eos": np.array([0.04, 0.95, 1.55]),    # eosinophil granules: orange-red
-    "gran_baso": np.array([0.95, 1.15, 0.55]),   # basophil granules: blue-black
-    "rbc": np.array([0.10, 0.85, 0.70]),         # haemoglobin: pink-red
+    "nucleus": np.array([0.70, 0.95, 0.32]),     # azure B–eosin on chromatin: purple
+    "cyto_blue": np.array([0.50, 0.26, 0.08]),   # basophilic (RNA-rich) cytoplasm: blue
+    "cyto_pink": np.array([0.08, 0.20, 0.12]),   # neutrophilic cytoplasm: pale lilac-pink
+    "gran_neut": np.array([0.30, 0.50, 0.24]),   # fine neutrophil granules: lilac
+    "gran_eos": np.array([0.05, 1.00, 0.60]),    # eosinophil granules: eosin, orange-red
+    "gran_baso": np.array([0.95, 1.15, 0.60]),   # basophil granules: metachromatic, blue-black
+    "rbc": np.array([0.08, 0.75, 0.62]),         # haemoglobin (+ eosin): salmon pink
 }
+
+# Diameter of each class's (flattened, smeared) cell, µm; at 0.1625 µm/px every class is 60–90 px.
+CELL_DIAMETER_UM = {
+    "BAS": (10.5, 12.5), "EOS": (12.0, 14.0), "KSC": (10.5, 13.5), "LYA": (12.0, 14.0), "LYT": (10.0, 11.2),
+    "MON": (13.0, 14.4), "NGB": (11.5, 13.0), "NGS": (11.5, 13.0), "UNC": (10.5, 13.0),
+}  # fmt: skip
+RBC_DIAMETER_UM = (7.2, 8.0)
+RBC_COVERAGE = (0.30, 0.50)  # fraction of the field (outside the white cell) covered by red cells
+# Granule diameters (µm) and counts per cell.
+EOS_GRANULE_UM, EOS_GRANULES = (0.5, 1.0), (140, 220)
+BASO_GRANULE_UM, BASO_GRANULES = (0.3, 1.0), (70, 130)
+NEUT_GRANULE_UM, NEUT_GRANULES = (0.2, 0.3), (350, 600)
+AZUROPHIL_GRANULE_UM, AZUROPHIL_GRANULES = (0.1, 0.2), (150, 300)  # monocyte "ground glass"
+CHROMATIN_CLUMP_UM = 0.45  # correlation length of chromatin texture
+FILAMENT_WIDTH_UM = (0.4, 0.7)  # chromatin strands joining neutrophil / eosinophil lobes
 
 
 def _polar(y, x, cy, cx):
@@ -36,7 +61,7 @@ def _polar(y, x, cy, cx):
 
 
 def irregular_disc(rng, y, x, cy, cx, radius, roughness, harmonics=(2, 3, 5, 7)):
-    """Signed distance of a disc whose radius wobbles with random angular harmonics."""
+    """Signed distance (px) of a disc whose radius wobbles with random angular harmonics."""
     d, theta = _polar(y, x, cy, cx)
     r = np.full_like(theta, radius)
     for k in harmonics:
@@ -44,53 +69,63 @@ def irregular_disc(rng, y, x, cy, cx, radius, roughness, harmonics=(2, 3, 5, 7))
     return r - d
 
 
-def chromatin(rng, shape, fine, coarseness, contrast, lacy=False):
-    """Texture multiplier around 1 for a nucleus: clumps (coarse) or a lace of thin strands."""
-    noise = smooth_noise(rng, shape, fine * coarseness)
+def chromatin(rng, shape, contrast, lacy=False, clump_um=CHROMATIN_CLUMP_UM):
+    """Texture multiplier around 1 for a nucleus: clumps, or a lace of thin strands (``lacy``)."""
+    noise = smooth_noise(rng, shape, um(clump_um))
     if lacy:
         return 1.0 + contrast * (1.0 - 2.0 * np.abs(np.tanh(noise)))
     return 1.0 + contrast * np.tanh(noise)
 
 
-def granules(rng, shape, region, density, size, strength):
-    """Concentration of granules scattered over the supersampled boolean ``region``.
+def granules(rng, shape, region, count, diameter_um, strength):
+    """Concentration of ``count`` granules of the given diameter range (µm) scattered over ``region``.
 
-    ``density`` is granules per px64² (the cell's area in 64-px-image units), so a cell holds the
-    same number of granules at any image size.
+    Each granule is a Gaussian dot with σ = diameter / 4 (its ±2σ core spans the diameter) and peak
+    concentration ``strength``; granules below the PSF blur into texture on their own.
     """
-    area = region.sum() / SUPERSAMPLE**2 * (REFERENCE_SIDE / region.shape[0] * SUPERSAMPLE) ** 2
-    count = rng.poisson(density * area)
+    count = int(rng.integers(*count)) if isinstance(count, tuple) else int(count)
     ys, xs = points_in(rng, region, count)
-    return strength * np.clip(splat(shape, ys, xs, size), 0.0, 1.5)
+    if len(ys) == 0:
+        return np.zeros(shape)
+    # Two size classes keep the splat cheap (one Gaussian filter each) while spanning the range.
+    small = rng.random(len(ys)) < 0.5
+    total = np.zeros(shape)
+    for pick, d in ((small, diameter_um[0] + 0.25 * (diameter_um[1] - diameter_um[0])),
+                    (~small, diameter_um[0] + 0.75 * (diameter_um[1] - diameter_um[0]))):
+        if pick.any():
+            total += splat(shape, ys[pick], xs[pick], um(d) / 4)
+    return strength * np.clip(total, 0.0, 1.5)
 
 
-def lobes_nucleus(rng, y, x, cy, cx, radius, count, lobe_radius, filament, px):
-    """Lobes on an arc around the centre, joined by thin filaments (segmented neutrophil, eosinophil)."""
-    start, spread = rng.uniform(0, 2 * np.pi), rng.uniform(0.9, 1.5) * np.pi
+def lobes_nucleus(rng, y, x, cy, cx, arc_um, count, lobe_um, filament_um):
+    """Lobes on an arc around (cy, cx) joined by thin chromatin filaments (neutrophil, eosinophil)."""
+    start, spread = rng.uniform(0, 2 * np.pi), rng.uniform(0.8, 1.4) * np.pi
     angles = start + spread * np.linspace(0, 1, count) + rng.normal(0, 0.12, count)
-    arc = radius * rng.uniform(0.42, 0.55)
+    arc = um(arc_um)
     centres = [(cy + arc * np.sin(a), cx + arc * np.cos(a)) for a in angles]
     shape = np.zeros_like(y)
-    for (ly, lx) in centres:
-        r = lobe_radius * rng.uniform(0.85, 1.15)
-        shape = np.maximum(shape, soft(ellipse(y, x, ly, lx, r * rng.uniform(0.75, 1.0), r, rng.uniform(0, np.pi))))
+    for ly, lx in centres:
+        r = um(lobe_um) / 2 * rng.uniform(0.85, 1.15)
+        shape = np.maximum(shape, soft(ellipse(y, x, ly, lx, r * rng.uniform(0.7, 0.95), r, rng.uniform(0, np.pi))))
     for (y0, x0), (y1, x1) in zip(centres[:-1], centres[1:]):
-        shape = np.maximum(shape, soft(filament * px - segment_distance(y, x, y0, x0, y1, x1)))
+        width = um(rng.uniform(*filament_um))
+        shape = np.maximum(shape, soft(width / 2 - segment_distance(y, x, y0, x0, y1, x1)))
     return shape
 
 
-def band_nucleus(rng, y, x, cy, cx, radius, width):
-    """A C-shaped band of roughly uniform width."""
+def band_nucleus(rng, y, x, cy, cx, radius_um, width_um):
+    """A C-shaped band of roughly uniform width (band neutrophil)."""
     d, theta = _polar(y, x, cy, cx)
     start, extent = rng.uniform(-np.pi, np.pi), rng.uniform(1.1, 1.5) * np.pi
     rel = np.mod(theta - start, 2 * np.pi)
+    radius = um(radius_um)
     along = np.where(rel <= extent, 0.0, np.minimum(rel - extent, 2 * np.pi - rel) * radius)
     across = np.abs(d - radius)
-    return soft(width / 2 - np.hypot(across, along))
+    return soft(um(width_um) / 2 - np.hypot(across, along))
 
 
 def kidney_nucleus(rng, y, x, cy, cx, radius):
-    """An ellipse with a notch cut from one side (monocyte)."""
+    """An ellipse with a notch cut from one side (monocyte); ``radius`` in px."""
     angle = rng.uniform(0, 2 * np.pi)
     body = ellipse(y, x, cy, cx, radius * 0.8, radius, angle)
     ny, nx = cy + 0.95 * radius * np.sin(angle + np.pi / 2), cx + 0.95 * radius * np.cos(angle + np.pi / 2)
@@ -98,71 +133,73 @@ def kidney_nucleus(rng, y, x, cy, cx, radius):
     return soft(np.minimum(body, -notch))
 
 
-def leukocyte(rng, cls: str, y, x, cy, cx, px: float, fine: float) -> dict[str, np.ndarray]:
-    """Stain concentration maps of one white cell of class ``cls``."""
+def leukocyte(rng, cls: str, y, x, cy, cx) -> dict[str, np.ndarray]:
+    """Stain concentration maps of one white cell of class ``cls`` centred near (cy, cx), px."""
+    if cls not in CELL_DIAMETER_UM:
+        raise ValueError(f"unknown microscopy class {cls!r}")
     shape = y.shape
     c = {k: np.zeros(shape) for k in STAINS}
     u = rng.uniform
+    radius = um(u(*CELL_DIAMETER_UM[cls])) / 2
     if cls == "KSC":  # smudge cell: a smeared, ragged nucleus, streaky, no intact cytoplasm
-        radius = u(10, 15) * px
-        body = soft(irregular_disc(rng, y, x, cy, cx, radius, 0.25, harmonics=(2, 3, 4, 6, 9, 13)))
-        streaks = smooth_noise(rng, shape, fine * 1.2, anisotropy=4.0, angle=u(0, np.pi))
-        c["nucleus"] = body * u(0.45, 0.6) * (1.0 + 0.55 * np.tanh(streaks))
+        body = soft(irregular_disc(rng, y, x, cy, cx, radius, 0.18, harmonics=(2, 3, 4, 6, 9, 13)))
+        angle = u(0, np.pi)
+        streaks = smooth_noise(rng, shape, um(0.4), anisotropy=3.0, angle=angle) + 0.7 * smooth_noise(rng, shape, um(1.2))
+        c["nucleus"] = body * u(0.35, 0.5) * np.clip(1.0 + 0.6 * np.tanh(streaks), 0.1, None)
         return c
-    sizes = {"BAS": (11, 12.5), "EOS": (12, 13.5), "LYA": (13.5, 16), "LYT": (8, 9.5), "MON": (15, 17),
-             "NGB": (12, 13.5), "NGS": (12, 13.5), "UNC": (11, 13.5)}
-    radius = u(*sizes[cls]) * px
-    roughness = {"LYA": 0.08, "MON": 0.05, "UNC": 0.09}.get(cls, 0.03)
+    roughness = {"LYA": 0.06, "MON": 0.04, "UNC": 0.07}.get(cls, 0.025)
     harmonics = (5, 6, 7, 9) if cls == "LYA" else (2, 3, 5)
     cell = soft(irregular_disc(rng, y, x, cy, cx, radius, roughness, harmonics))
-    ncy, ncx = cy + u(-0.1, 0.1) * radius, cx + u(-0.1, 0.1) * radius
-    if cls == "LYT":
-        nucleus = soft(irregular_disc(rng, y, x, ncy, ncx, 0.84 * radius, 0.04))
-        nuc = 1.3 * chromatin(rng, shape, fine, 2.0, 0.4)
-        c["cyto_blue"] = 0.7 * cell
-    elif cls == "LYA":
-        nucleus = soft(irregular_disc(rng, y, x, cy + u(-0.25, 0.25) * radius, cx + u(-0.25, 0.25) * radius,
-                                      0.55 * radius, 0.06))
-        nuc = 0.95 * chromatin(rng, shape, fine, 1.1, 0.25)
+    ncy, ncx = cy + u(-0.08, 0.08) * radius, cx + u(-0.08, 0.08) * radius
+    inside = cell > 0.5
+    if cls == "LYT":  # small lymphocyte: round dense nucleus filling most of the cell, thin blue rim
+        nucleus = soft(irregular_disc(rng, y, x, ncy, ncx, u(0.80, 0.88) * radius, 0.04))
+        nuc = 1.35 * chromatin(rng, shape, 0.4, clump_um=0.6)
+        c["cyto_blue"] = 0.75 * cell
+    elif cls == "LYA":  # reactive lymphocyte: larger, paler nucleus, abundant cytoplasm, dark blue rim
+        nucleus = soft(irregular_disc(rng, y, x, cy + u(-0.2, 0.2) * radius, cx + u(-0.2, 0.2) * radius,
+                                      u(0.50, 0.60) * radius, 0.06))
+        nuc = 0.95 * chromatin(rng, shape, 0.25)
         d, _ = _polar(y, x, cy, cx)
-        c["cyto_blue"] = cell * (0.35 + 0.55 * np.clip(d / radius, 0, 1) ** 3)  # basophilic rim
-    elif cls == "MON":
-        nucleus = kidney_nucleus(rng, y, x, ncy, ncx, 0.6 * radius)
-        nuc = 0.85 * chromatin(rng, shape, fine, 1.0, 0.5, lacy=True)
+        c["cyto_blue"] = cell * (0.35 + 0.6 * np.clip(d / radius, 0, 1) ** 3)
+    elif cls == "MON":  # monocyte: folded/kidney nucleus, lacy chromatin, grey-blue cytoplasm
+        nucleus = kidney_nucleus(rng, y, x, ncy, ncx, u(0.6, 0.7) * radius)
+        nuc = 0.85 * chromatin(rng, shape, 0.5, lacy=True, clump_um=0.35)
         c["cyto_blue"] = 0.38 * cell
-        c["gran_neut"] = granules(rng, shape, cell > 0.5, 0.08, fine, 0.25)
-    elif cls == "NGB":
-        nucleus = band_nucleus(rng, y, x, ncy, ncx, 0.5 * radius, 0.27 * radius)
-        nuc = 1.1 * chromatin(rng, shape, fine, 1.5, 0.3)
-        c["cyto_pink"] = 0.4 * cell
-        c["gran_neut"] = granules(rng, shape, cell > 0.5, 0.45, fine, 0.35)
-    elif cls == "NGS":
-        nucleus = lobes_nucleus(rng, y, x, ncy, ncx, radius, int(rng.integers(3, 6)), 0.24 * radius, 0.35, px)
-        nuc = 1.15 * chromatin(rng, shape, fine, 1.5, 0.3)
-        c["cyto_pink"] = 0.4 * cell
-        c["gran_neut"] = granules(rng, shape, cell > 0.5, 0.45, fine, 0.35)
-    elif cls == "EOS":
-        nucleus = lobes_nucleus(rng, y, x, ncy, ncx, radius, 2, 0.3 * radius, 0.5, px)
-        nuc = 1.0 * chromatin(rng, shape, fine, 1.5, 0.3)
-        c["cyto_pink"] = 0.2 * cell
-        c["gran_eos"] = granules(rng, shape, cell > 0.5, 0.9, fine, 0.7)
-    elif cls == "BAS":
-        nucleus = lobes_nucleus(rng, y, x, ncy, ncx, radius, 2, 0.32 * radius, 0.8, px)
-        nuc = 0.6 * chromatin(rng, shape, fine, 2.0, 0.2)
+        c["gran_neut"] = granules(rng, shape, inside, AZUROPHIL_GRANULES, AZUROPHIL_GRANULE_UM, 0.5)
+    elif cls == "NGB":  # band neutrophil: C-shaped nucleus of uniform width, pink granular cytoplasm
+        nucleus = band_nucleus(rng, y, x, ncy, ncx, u(3.4, 4.2), u(2.2, 2.8))
+        nuc = 1.1 * chromatin(rng, shape, 0.3)
+        c["cyto_pink"] = 0.9 * cell
+        c["gran_neut"] = granules(rng, shape, inside, NEUT_GRANULES, NEUT_GRANULE_UM, 1.0)
+    elif cls == "NGS":  # segmented neutrophil: 3–5 lobes joined by thin filaments
+        nucleus = lobes_nucleus(rng, y, x, ncy, ncx, u(2.8, 3.6), int(rng.integers(3, 6)), u(3.0, 3.6),
+                                FILAMENT_WIDTH_UM)
+        nuc = 1.15 * chromatin(rng, shape, 0.3)
+        c["cyto_pink"] = 0.9 * cell
+        c["gran_neut"] = granules(rng, shape, inside, NEUT_GRANULES, NEUT_GRANULE_UM, 1.0)
+    elif cls == "EOS":  # eosinophil: two lobes, cytoplasm packed with large orange granules
+        nucleus = lobes_nucleus(rng, y, x, ncy, ncx, u(2.4, 3.0), 2, u(3.6, 4.4), FILAMENT_WIDTH_UM)
+        nuc = 1.0 * chromatin(rng, shape, 0.3)
         c["cyto_pink"] = 0.3 * cell
-        c["gran_baso"] = granules(rng, shape, cell > 0.5, 0.22, 1.4 * fine, 1.0)
+        c["gran_eos"] = granules(rng, shape, inside, EOS_GRANULES, EOS_GRANULE_UM, 0.8)
+    elif cls == "BAS":  # basophil: pale lobed nucleus hidden under coarse blue-black granules
+        nucleus = lobes_nucleus(rng, y, x, ncy, ncx, u(1.8, 2.4), 2, u(3.8, 4.6), (0.8, 1.2))
+        nuc = 0.7 * chromatin(rng, shape, 0.2)
+        c["cyto_pink"] = 0.5 * cell
+        c["gran_baso"] = granules(rng, shape, inside, BASO_GRANULES, BASO_GRANULE_UM, 1.1)
     elif cls == "UNC":  # degenerating cell: dense pyknotic fragments, vacuolated pale cytoplasm
         nucleus = np.zeros(shape)
         for _ in range(int(rng.integers(2, 5))):
             a, r = u(0, 2 * np.pi), u(0, 0.45) * radius
             nucleus = np.maximum(nucleus, soft(ellipse(y, x, cy + r * np.sin(a), cx + r * np.cos(a),
-                                                       u(0.14, 0.22) * radius, u(0.14, 0.22) * radius)))
+                                                       um(u(1.0, 2.0)), um(u(1.0, 2.0)))))
         nuc = np.full(shape, 1.6)
         c["cyto_pink"], c["cyto_blue"] = 0.25 * cell, 0.15 * cell
-    else:
+    else:  # pragma: no cover - CELL_DIAMETER_UM and this chain list the same classes
         raise ValueError(f"unknown microscopy class {cls!r}")
-    if cls in ("MON", "UNC"):  # vacuoles: clear holes in the cytoplasm
-        holes = granules(rng, shape, cell > 0.5, 0.05 if cls == "MON" else 0.12, 1.3 * fine, 1.0)
+    if cls in ("MON", "UNC"):  # vacuoles (0.5–1.5 µm): clear holes in the cytoplasm
+        holes = granules(rng, shape, inside, (3, 8) if cls == "MON" else (6, 14), (0.6, 1.5), 1.0)
         for k in ("cyto_blue", "cyto_pink"):
             c[k] = c[k] * (1.0 - 0.8 * np.clip(holes, 0, 1))
     nucleus = nucleus * cell
@@ -172,40 +209,53 @@ def leukocyte(rng, cls: str, y, x, cy, cx, px: float, fine: float) -> dict[str, 
     return c
 
 
-def red_cells(rng, y, x, avoid_cy, avoid_cx, avoid_radius, side, px):
-    """Concentration of erythrocytes (discs with a pale centre) scattered around the white cell."""
+def red_cells(rng, y, x, avoid_cy, avoid_cx, avoid_radius, side):
+    """Concentration of erythrocytes (biconcave discs: thick rim, pale centre) around the white cell."""
     conc = np.zeros(y.shape)
-    target = int(rng.integers(6, 11))  # everything scales with the side, so the count does not
-    placed, attempts = 0, 0
-    while placed < target and attempts < 50 * target:
+    field_area = side * side - np.pi * avoid_radius**2
+    mean_area = np.pi * (um(np.mean(RBC_DIAMETER_UM)) / 2) ** 2
+    target = rng.poisson(rng.uniform(*RBC_COVERAGE) * max(field_area, 0.0) / mean_area)
+    placed, attempts, centres = 0, 0, []
+    while placed < target and attempts < 40 * (target + 1):
         attempts += 1
-        r = rng.uniform(6.0, 7.5) * px
-        cy, cx = rng.uniform(-r, side + r, 2)
-        if np.hypot(cy - avoid_cy, cx - avoid_cx) < avoid_radius + 0.6 * r:
+        r = um(rng.uniform(*RBC_DIAMETER_UM)) / 2
+        cy, cx = rng.uniform(-0.6 * r, side + 0.6 * r, 2)
+        if np.hypot(cy - avoid_cy, cx - avoid_cx) < avoid_radius + 0.85 * r:
+            continue
+        if any(np.hypot(cy - py, cx - px) < 1.5 * r for py, px in centres):  # mild overlap only
             continue
         d, _ = _polar(y, x, cy, cx)
-        disc = soft(irregular_disc(rng, y, x, cy, cx, r, 0.03))
-        pallor = 1.0 - 0.55 * np.exp(-((d / (0.5 * r)) ** 2))
-        conc += rng.uniform(0.55, 0.8) * disc * pallor
+        disc = soft(irregular_disc(rng, y, x, cy, cx, r, 0.02))
+        pallor = 1.0 - 0.55 * np.exp(-((d / (0.42 * r)) ** 2))  # central pallor ≈ 1/3 of the diameter
+        conc += rng.uniform(0.6, 0.85) * disc * pallor
+        centres.append((cy, cx))
         placed += 1
     return conc
 
 
 def microscopy_scene(rng: np.random.Generator, cls: str, side: int) -> np.ndarray:
-    """Linear-RGB transmitted-light scene ``(2·side, 2·side, 3)`` of one leukocyte of class ``cls``."""
+    """Transmission in the (620, 525, 450) nm bands, ``(SUPERSAMPLE·side,)*2 + (3,)``, one leukocyte."""
     if cls not in MICROSCOPY_CLASSES:
         raise ValueError(f"unknown microscopy class {cls!r}; expected one of {MICROSCOPY_CLASSES}")
-    px = side / REFERENCE_SIDE
-    fine = 0.5 * px**0.5  # granule / chromatin scale: ~1 px at 64, ~2 px at 256
     y, x = grid(side, side)
-    cy, cx = side / 2 + rng.uniform(-0.05, 0.05, 2) * side
-    conc = leukocyte(rng, cls, y, x, cy, cx, px, fine)
-    conc["rbc"] = red_cells(rng, y, x, cy, cx, 14 * px if cls != "LYT" else 9 * px, side, px)
+    cy, cx = side / 2 + rng.uniform(-1.0, 1.0, 2) * um(0.8)  # crops are centred on the cell (±0.8 µm)
+    conc = leukocyte(rng, cls, y, x, cy, cx)
+    conc["rbc"] = red_cells(rng, y, x, cy, cx, um(CELL_DIAMETER_UM[cls][1]) / 2, side)
     # Staining varies from slide to slide: per-stain strength and a small hue jitter per image.
     od_total = np.zeros((*y.shape, 3))
     for stain, c in conc.items():
         od = STAINS[stain] * rng.uniform(0.85, 1.15) * (1.0 + rng.normal(0, 0.05, 3))
         od_total += c[..., None] * od
-    illumination = BACKGROUND_DISPLAY**GAMMA * (1.0 + rng.normal(0, 0.03, 3))
-    shading = 1.0 + 0.02 * smooth_noise(rng, y.shape, side / 3)
-    return illumination * shading[..., None] * np.exp(-od_total)
+    # Köhler illumination: nearly flat; a slow ±2 % shading and ±3 % lamp/filter level per band.
+    level = 1.0 + rng.normal(0, 0.03, 3)
+    shading = 1.0 + 0.02 * smooth_noise(rng, y.shape, max(side / 3, 8.0))
+    return level * shading[..., None] * np.exp(-od_total)
+
+
+CELL_BODY_STAINS = ("nucleus", "cyto_blue", "cyto_pink")
+
+
+def cell_diameter_px(conc: dict[str, np.ndarray]) -> float:
+    """Equivalent-circle diameter (output px) of the cell body (nucleus + cytoplasm) in :func:`leukocyte` maps."""
+    stained = sum(conc[k] for k in CELL_BODY_STAINS) > 0.02
+    return float(2.0 * np.sqrt(stained.sum() / SUPERSAMPLE**2 / np.pi))

@@ -51,7 +51,7 @@ def microscopy_grid(root, out_png) -> Path:
     return _save(fig, out_png)
 
 
-def drone_grid(root, out_png, *, zoom: int = 96) -> Path:
+def drone_grid(root, out_png, *, zoom: int = 256) -> Path:
     """Full image 00 at intensities 1 and 0.1 and its mask; a zoomed crop through three views."""
     import matplotlib
 

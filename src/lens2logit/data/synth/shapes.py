@@ -10,10 +10,10 @@ from lens2logit.data.synth.sensor import SUPERSAMPLE
 EDGE_WIDTH = 0.35  # output pixels: soft edge of drawn shapes (sub-pixel, the optics blur the rest)
 
 
-def grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+def grid(height: int, width: int, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
     """(y, x) centres of the supersampled pixels, in output-pixel units, shape ``(H·s, W·s)``."""
-    ys = (np.arange(height * SUPERSAMPLE) + 0.5) / SUPERSAMPLE
-    xs = (np.arange(width * SUPERSAMPLE) + 0.5) / SUPERSAMPLE
+    ys = ((np.arange(height * SUPERSAMPLE) + 0.5) / SUPERSAMPLE).astype(dtype)
+    xs = ((np.arange(width * SUPERSAMPLE) + 0.5) / SUPERSAMPLE).astype(dtype)
     return np.meshgrid(ys, xs, indexing="ij")
 
 
