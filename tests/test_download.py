@@ -349,7 +349,7 @@ def test_zenodo_record_keys_table_then_pre_tiled_layout(zenodo, tmp_path):
     zenodo.add("drone_preview.zip", b"not in the table: never fetched")
     root = download("drone", tmp_path / "drone", zenodo_base_url=zenodo.url)
     assert not any(p.endswith("drone_preview.zip") for p, _ in zenodo.requests)
-    assert sorted(p.name for p in root.iterdir()) == [MANIFEST, "classification", "images_tiles_8", "masks_tiles_8"]
+    assert sorted(p.name for p in root.iterdir()) == [MANIFEST, "classification", "download.json", "images_tiles_8", "masks_tiles_8"]
     seg = load_dataset("drone_segmentation", root, 0.05, tile_size=8)
     cls = load_dataset("drone_classification", root, 0.05, tile_size=8)
     assert seg.ids == [f"00_{i:05d}" for i in range(4)] and seg.targets[0].sum() == 8
