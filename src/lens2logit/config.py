@@ -222,19 +222,29 @@ def known_encoder(name: str, *, cache: Path | None = ENCODER_CACHE) -> bool:
 
 
 def _arch_problems(kind: str, arch: Any) -> list[str]:
-    from lens2logit.models import CLASSIFICATION_ARCHS, DEFAULT_UNETPP_ENCODER, SEGMENTATION_ARCHS
+    """The syntax of :func:`lens2logit.models.build_model`'s ``arch``, checked without building."""
+    from lens2logit.models import CLASSIFICATION_ARCHS, DEFAULT_UNET_ENCODER, RESNET_LAYERS, SEGMENTATION_ARCHS
 
     key = f"training.{kind}.arch"
     allowed = CLASSIFICATION_ARCHS if kind == "classification" else SEGMENTATION_ARCHS
-    base, _, option = str(arch).partition(":")
-    base, option = base.strip().lower(), option.strip()
+    base, *options = [part.strip() for part in str(arch).split(":")]
+    base = base.lower()
     if base not in allowed:
-        shown = [*allowed, "unetplusplus:<encoder>"] if kind == "segmentation" else list(allowed)
+        shown = [*allowed, "unet:<encoder>[:<width>]", "unetplusplus:<encoder>[:<width>]"] if kind == "segmentation" else [*allowed, "resnet18:<width>"]
         return [f"{key}: {arch!r} is not a {kind} architecture; allowed: {shown}"]
-    if option and base != "unetplusplus":
-        return [f"{key}: {arch!r}: {base} takes no ':<encoder>' option"]
-    if base == "unetplusplus" and not known_encoder(option or DEFAULT_UNETPP_ENCODER):
-        return [f"{key}: {arch!r}: unknown encoder {option!r}; allowed: smp encoder names (segmentation_models_pytorch.encoders.get_encoder_names()) or tu-<timm model>"]
+    width_ok = lambda text: text.isdigit() and int(text) >= 4 and int(text) % 4 == 0  # noqa: E731
+    if options and base in ("small_cnn", "small_unet", "resnet50"):
+        return [f"{key}: {arch!r}: {base} takes no ':' option"]
+    if base in RESNET_LAYERS and (len(options) > 1 or (options and not width_ok(options[0]))):
+        return [f"{key}: {arch!r}: expected '{base}' or '{base}:<width>' with a width that is a multiple of 4"]
+    if base in ("unet", "unetplusplus"):
+        if len(options) > 2:
+            return [f"{key}: {arch!r}: expected '{base}:<encoder>[:<width>]'"]
+        encoder = options[0] if options else DEFAULT_UNET_ENCODER
+        if len(options) == 2 and (encoder not in RESNET_LAYERS or not width_ok(options[1])):
+            return [f"{key}: {arch!r}: only the {sorted(RESNET_LAYERS)} encoders take a width, a multiple of 4"]
+        if len(options) < 2 and not known_encoder(encoder):
+            return [f"{key}: {arch!r}: unknown encoder {encoder!r}; allowed: smp encoder names (segmentation_models_pytorch.encoders.get_encoder_names()) or tu-<timm model>"]
     return []
 
 
