@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from lens2logit.data.layout import DRONE_CLASSES, MICROSCOPY_CLASSES
+from lens2logit.data.dataset import RawDataset, check_intensity
+from lens2logit.data.layout import DRONE_CLASSES, DRONE_TILE_SIZE, MICROSCOPY_CLASSES
 from lens2logit.errors import InputError
 
 KINDS = ("classification", "segmentation")
@@ -175,3 +176,30 @@ def _check_custom_intensities(root: Path, config: Mapping) -> None:
 def is_real_source(name: str, config: Mapping) -> bool:
     """True when ``name`` is read from real (non-synthetic) files: published counts are then checked."""
     return get_dataset(name).name != "custom" and (config.get("data") or {}).get("source") != "synthetic"
+
+
+def load_dataset(
+    name: str, root, intensity: float, *, tile_size: int = DRONE_TILE_SIZE, cache_dir=None,
+    check_published_counts: bool = False, kind: str | None = None,
+) -> RawDataset:
+    """Load dataset ``name`` (an entry of :mod:`lens2logit.data.registry`) from its own ``root`` at one light ``intensity``.
+
+    Args:
+        name: ``microscopy``, ``drone_segmentation``, ``drone_classification`` or ``custom``.
+        root: the dataset root (``…/microscopy``, ``…/drone`` or a custom DNG folder).
+        intensity: one of ``INTENSITIES`` (custom data without ``raw_scaleXXX`` folders: 1.0).
+        tile_size: drone tile side (even); ignored otherwise.
+        cache_dir: drone tiling cache (default ``root/tiles_{tile_size}``).
+        check_published_counts: warn where real data differ from the published sizes (not for synthetic data).
+        kind: custom only: the declared kind, checked against the data.
+
+    Raises:
+        InputError: naming the first file, field or option that cannot be used.
+    """
+    entry = get_dataset(name)
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: dataset root not found")
+    intensity = check_intensity(intensity)
+    options = LoadOptions(tile_size=tile_size, cache_dir=cache_dir, check_published_counts=check_published_counts, kind=kind)
+    return entry.loader(root, intensity, options)

@@ -43,6 +43,7 @@ from lens2logit.data.layout import (
     intensity_folder,
     microscopy_stem,
 )
+from lens2logit.data.synth.plan import _DATASET_STREAM, microscopy_plan
 from lens2logit.errors import InputError
 from lens2logit.io import atomic_path, write_json, write_text
 
@@ -51,7 +52,6 @@ DEFAULT_N = {"microscopy": 20, "drone": 4}
 DEFAULT_SIZE = {"microscopy": 128, "drone": 128}
 PARAMS_FILE = "synth.json"
 FORMAT_VERSION = 2  # 2: cameras from the instruments, scenes at true pixel scale
-_DATASET_STREAM = {"microscopy": 1, "drone": 2}  # keeps the two datasets' random streams apart
 _NOISE_STREAM = 1000
 
 
@@ -81,27 +81,6 @@ def _progress(total: int, enabled: bool, desc: str):
     from tqdm import tqdm
 
     return tqdm(total=total, disable=not enabled, desc=desc, unit="img", leave=False)
-
-
-def microscopy_plan(n: int, class_counts: dict[str, int] | None, seed: int) -> list[tuple[str, str]]:
-    """(stem, class) of every image: stems in reading order, classes shuffled over them by ``seed``."""
-    counts = class_counts if class_counts is not None else {c: n for c in MICROSCOPY_CLASSES}
-    for cls, count in counts.items():
-        if cls not in MICROSCOPY_CLASSES:
-            raise InputError(f"class_counts: unknown class {cls!r}; expected some of {list(MICROSCOPY_CLASSES)}")
-        if not isinstance(count, int) or count < 0:
-            raise InputError(f"class_counts: {cls} count must be a non-negative integer, got {count!r}")
-    labels = [c for c in MICROSCOPY_CLASSES for _ in range(counts.get(c, 0))]
-    if not labels:
-        raise InputError("n: no images to synthesize")
-    np.random.default_rng([seed, _DATASET_STREAM["microscopy"], 0]).shuffle(labels)
-    stems, j = [], 0
-    while len(stems) < len(labels):
-        stem = microscopy_stem(1 + j // 100, 1 + (j // 5) % 20, 1 + j % 5)
-        if stem not in MICROSCOPY_EXCLUDED_STEMS:  # the loader drops it, as the reference code does
-            stems.append(stem)
-        j += 1
-    return list(zip(stems, labels))
 
 
 def _synthesize_microscopy(out: Path, seed: int, n: int, size: int, class_counts, progress: bool) -> None:

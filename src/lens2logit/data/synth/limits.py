@@ -158,7 +158,7 @@ def written_names(root: Path) -> set[str]:
         return set()
     folders = [intensity_folder(i) for i in INTENSITIES]
     if dataset == "microscopy":
-        from lens2logit.data.synth import microscopy_plan
+        from lens2logit.data.synth.plan import microscopy_plan
 
         try:
             stems = [stem for stem, _ in microscopy_plan(n, params.get("class_counts"), seed)]
