@@ -28,6 +28,7 @@ rule aggregate_drift:
     conda:
         "../envs/lens2logit.yaml"
     params:
+        code=script_code("aggregate_drift.py"),
         views=VIEW_LABELS,
         augmentations=AUGMENTATIONS,
         kind=task_kind,
@@ -65,6 +66,7 @@ rule aggregate_corruptions:
     conda:
         "../envs/lens2logit.yaml"
     params:
+        code=script_code("aggregate_corruptions.py"),
         views=VIEW_LABELS,
         kind=task_kind,
     script:
@@ -94,6 +96,7 @@ rule aggregate_intensity:
     conda:
         "../envs/lens2logit.yaml"
     params:
+        code=script_code("aggregate_intensity.py"),
         view=INTENSITY.get("view", "ma,s,ga"),
         kind=task_kind,
     script:

@@ -13,6 +13,7 @@ rule score_corruptions:
         "../envs/lens2logit.yaml"
     threads: 1
     params:
+        code=script_code("score_corruptions.py"),
         names=CORRUPTIONS.get("names", []),
         severity=CORRUPTIONS.get("severity", 3),
         seed=config["seed"],
