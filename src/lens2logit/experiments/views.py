@@ -56,7 +56,7 @@ def render_views_files(raw_path, meta_path, views: Sequence[str], out_paths: Seq
         outs = [np.lib.format.open_memmap(t, mode="w+", dtype=np.float32, shape=(n, 3, h, w)) for t in tmps]
         with torch.inference_mode():
             for start in range(0, n, batch_size):
-                chunk = torch.from_numpy(np.ascontiguousarray(raw[start : start + batch_size]))
+                chunk = torch.from_numpy(np.array(raw[start : start + batch_size], dtype=np.float32))  # a writable copy
                 rendered = render_views(chunk, camera, views, unsharp=unsharp, threads=threads)
                 for out, view in zip(outs, views):
                     out[start : start + len(chunk)] = rendered[get_view(view).label].numpy()
