@@ -43,6 +43,18 @@ def _is_package(path: Path) -> bool:
     return path.name == "__init__.py"
 
 
+@lru_cache(maxsize=None)
+def _parse_cached(path: Path, mtime_ns: int, size: int) -> ast.Module:
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+def _parse(path: Path) -> ast.Module:
+    """The file's syntax tree, parsed once per version of the file (rules ask for many scripts)."""
+    path = path.resolve()
+    stat = path.stat()
+    return _parse_cached(path, stat.st_mtime_ns, stat.st_size)
+
+
 def _resolve(node: ast.ImportFrom, here: str | None) -> str | None:
     """The absolute module name of a ``from ... import`` (None: relative import in a script)."""
     if not node.level:
@@ -65,7 +77,15 @@ def imports(path: Path, module: str | None = None, *, names: frozenset[str] | No
     for a script), needed for relative imports. With ``names`` given (the file is a package's
     ``__init__``), only the import statements that bind one of them are returned.
     """
-    tree = ast.parse(Path(path).read_text(), filename=str(path))
+    path = Path(path).resolve()
+    stat = path.stat()
+    return list(_imports(path, stat.st_mtime_ns, stat.st_size, module, names, package, Path(root)))
+
+
+@lru_cache(maxsize=None)
+def _imports(path: Path, mtime_ns: int, size: int, module: str | None, names: frozenset[str] | None,
+             package: str, root: Path) -> tuple[tuple[str, frozenset[str] | None], ...]:
+    tree = _parse(Path(path))
     if module is None:
         here = None
     elif Path(path).name == "__init__.py":
@@ -92,12 +112,12 @@ def imports(path: Path, module: str | None = None, *, names: frozenset[str] | No
                     found.append((f"{base}.{alias.name}", None))  # a submodule
                 else:
                     found.append((base, frozenset([alias.name])))
-    return [(m, n) for m, n in found if m == package or m.startswith(package + ".")]
+    return tuple((m, n) for m, n in found if m == package or m.startswith(package + "."))
 
 
 def defined_names(path: Path) -> set[str]:
     """Names a file binds at top level other than by importing (functions, classes, assignments)."""
-    tree = ast.parse(Path(path).read_text(), filename=str(path))
+    tree = _parse(Path(path))
     names: set[str] = set()
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -160,7 +180,7 @@ def _serialise(node) -> str:
 
 @lru_cache(maxsize=None)
 def _file_digest(path: Path, mtime_ns: int, size: int) -> str:
-    tree = ast.parse(path.read_text(), filename=str(path))
+    tree = _parse_cached(path, mtime_ns, size)
     return hashlib.sha256(_serialise(tree).encode()).hexdigest()
 
 
