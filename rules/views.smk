@@ -15,9 +15,9 @@ if REF_STATIC_SLUGS:
         output:
             ref_view_files(REF_STATIC_SLUGS),
         log:
-            "logs/render_views/{task}/static.log",
+            "logs/render_views/{task}.log",
         benchmark:
-            "results/benchmarks/render_views/{task}/static.tsv"
+            "results/benchmarks/render_views/{task}.tsv"
         conda:
             "../envs/lens2logit.yaml"
         threads: 1
@@ -39,9 +39,9 @@ if REF_UNSHARP_SLUGS:
         output:
             ref_view_files(REF_UNSHARP_SLUGS),
         log:
-            "logs/render_views/{task}/unsharp.log",
+            "logs/render_views_unsharp/{task}.log",
         benchmark:
-            "results/benchmarks/render_views/{task}/unsharp.tsv"
+            "results/benchmarks/render_views_unsharp/{task}.tsv"
         conda:
             "../envs/lens2logit.yaml"
         threads: 1

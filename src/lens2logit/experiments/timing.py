@@ -1,6 +1,7 @@
 """Where the workflow's time goes: Snakemake's per-job benchmark files summed per rule.
 
-Every rule writes ``benchmark: results/benchmarks/<rule>/....tsv`` (one row: wall seconds
+Every rule writes ``benchmark: results/benchmarks/<rule>/....tsv`` (the first folder is the
+rule's name) (one row: wall seconds
 ``s``, ``cpu_time``, ``max_rss`` in MB, ...). :func:`timing_table` reads them all and
 :func:`write_timing` writes ``timing.csv`` and a Markdown table sorted by total time.
 """
