@@ -36,7 +36,9 @@ bench: setup
 	$(BIN)/python benchmarks/train_input.py
 	$(BIN)/python benchmarks/dag.py
 
-# Restore results from the DVC remote so that `snakemake -n` has nothing to do.
+# Restore results from the DVC remote so that `snakemake -n` has nothing to do. A bare `dvc pull`
+# does too while every file is under the profile's max-checksum-file-size (64 MB); this also
+# unifies file times (paper-scale files) and names corrupted remote objects.
 pull: setup
 	$(BIN)/python scripts/dvc/pull.py $(ARGS)
 

@@ -28,6 +28,7 @@ rule aggregate_drift:
     conda:
         "../envs/lens2logit.yaml"
     params:
+        code=script_code("aggregate_drift.py"),
         views=VIEW_LABELS,
         augmentations=AUGMENTATIONS,
         kind=task_kind,
@@ -68,6 +69,7 @@ rule aggregate_corruptions:
     conda:
         "../envs/lens2logit.yaml"
     params:
+        code=script_code("aggregate_corruptions.py"),
         views=VIEW_LABELS,
         kind=task_kind,
         segmentation_headline=SEGMENTATION_HEADLINE,
@@ -99,6 +101,7 @@ rule aggregate_intensity:
     conda:
         "../envs/lens2logit.yaml"
     params:
+        code=script_code("aggregate_intensity.py"),
         view=INTENSITY.get("view", "ma,s,ga"),
         kind=task_kind,
         segmentation_headline=SEGMENTATION_HEADLINE,

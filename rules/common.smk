@@ -371,3 +371,50 @@ def get_final_output():
         + customization_outputs()
         + ["results/summary.md"]
     )
+
+
+# ---- reruns follow the code; views rendered per job (helper "reruns") --------------------
+# Every rule's params carry `code=script_code("<script>")`: a hash of the lens2logit modules
+# its script imports (lens2logit.codehash), so a library change reruns exactly those jobs.
+
+import os
+
+from lens2logit.codehash import code_hash
+
+
+def script_code(script):
+    """Hash of the library code scripts/<script> runs (a params value: a change reruns the job)."""
+    return code_hash(os.path.join(workflow.basedir, "scripts", script))
+
+
+REF_STATIC_SLUGS = [s for s in VIEW_SLUGS if get_view(s).sharpen != "unsharp_masking"]
+REF_UNSHARP_SLUGS = [s for s in VIEW_SLUGS if get_view(s).sharpen == "unsharp_masking"]
+NON_REF_INTENSITY = rf"(?!{REF})\d{{3}}"
+
+
+def ref_view_files(slugs):
+    """Output files of the views `slugs` at the reference intensity ({task} left as a wildcard)."""
+    return [f"results/views/{{task}}/{REF}/{s}.npy" for s in slugs]
+
+
+def rendered_view_outputs():
+    """Every view file the study uses, at every intensity (the DVC `views` stage's target)."""
+    files = view_outputs()
+    if INTENSITY_ENABLED:
+        files += [
+            f"results/views/{t}/{i}/{INTENSITY_VIEW}.npy"
+            for t in TASKS
+            for i in INTENSITY_SLUGS
+        ]
+    if CUSTOMIZATION_ENABLED:
+        files += [
+            f"results/views/{t}/{i}/{CUSTOMIZATION_VIEW}.npy"
+            for t in TASKS
+            for i in CUSTOMIZATION_SLUGS
+        ]
+    return list(dict.fromkeys(files))
+
+
+def timing_outputs():
+    """Time split by rule (rule `timing`, after the summary)."""
+    return ["results/timing.csv", "results/timing.md"]

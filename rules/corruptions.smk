@@ -13,6 +13,7 @@ rule score_corruptions:
         "../envs/lens2logit.yaml"
     threads: 1
     params:
+        code=script_code("score_corruptions.py"),
         preset=CORRUPTIONS["preset"],
         names=CORRUPTIONS["names"],
         severity=CORRUPTIONS["severity"],

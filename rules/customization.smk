@@ -30,6 +30,7 @@ if config.get("customization", {}).get("enabled", False):
             "../envs/lens2logit.yaml"
         threads: 1
         params:
+            code=script_code("customization.py"),
             customization=config.get("customization", {}),
             intensities=CUSTOMIZATION_INTENSITIES,
             training=training_params,

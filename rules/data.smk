@@ -10,6 +10,7 @@ if config["data"]["source"] == "synthetic":
         conda:
             "../envs/lens2logit.yaml"
         params:
+            code=script_code("synthesize_data.py"),
             root=source_root_param,
             seed=config["seed"],
             synth=synth_params,
@@ -28,6 +29,7 @@ elif config["data"]["source"] in ("zenodo", "b2"):
         conda:
             "../envs/lens2logit.yaml"
         params:
+            code=script_code("download_data.py"),
             root=source_root_param,
             source=config["data"]["source"],
         script:
@@ -48,6 +50,7 @@ rule prepare_dataset:
     conda:
         "../envs/lens2logit.yaml"
     params:
+        code=script_code("prepare_dataset.py"),
         root=task_root_param,
         tile_size=config["data"].get("tile_size", 256),
         cache_dir=tile_cache_param,

@@ -13,6 +13,7 @@ rule evaluate_model:
         "../envs/lens2logit.yaml"
     threads: 1
     params:
+        code=script_code("evaluate_model.py"),
         labels=test_set_labels,
         batch_size=config.get("evaluation", {}).get("batch_size", 64),
         device=DEVICE,

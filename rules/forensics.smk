@@ -34,6 +34,7 @@ if config.get("forensics", {}).get("enabled", False):
             "../envs/lens2logit.yaml"
         threads: 1
         params:
+            code=script_code("forensics.py"),
             forensics=config.get("forensics", {}),
             training=training_params,
             seed=config["seed"],

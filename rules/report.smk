@@ -18,8 +18,30 @@ rule summarize:
     conda:
         "../envs/lens2logit.yaml"
     params:
+        code=script_code("summarize.py"),
         tasks=TASKS,
         kinds=[TASK_KIND[t] for t in TASKS],
         segmentation_headline=SEGMENTATION_HEADLINE,
     script:
         "../scripts/summarize.py"
+
+
+# Time split by rule, from the benchmark files of every job that ran so far. It runs after the
+# summary, i.e. after every other job of the study.
+rule timing:
+    input:
+        summary="results/summary.md",
+    output:
+        csv="results/timing.csv",
+        markdown="results/timing.md",
+    log:
+        "logs/timing/timing.log",
+    benchmark:
+        "results/benchmarks/timing/timing.tsv"
+    conda:
+        "../envs/lens2logit.yaml"
+    params:
+        benchmarks="results/benchmarks",
+        code=script_code("timing.py"),
+    script:
+        "../scripts/timing.py"

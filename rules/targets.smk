@@ -4,6 +4,7 @@
 localrules:
     all_data,
     all_views,
+    all_rendered_views,
     all_drift,
     all_corruptions,
     all_intensity,
@@ -20,6 +21,11 @@ rule all_data:
 rule all_views:
     input:
         view_outputs(),
+
+
+rule all_rendered_views:
+    input:
+        rendered_view_outputs(),
 
 
 rule all_drift:
@@ -50,3 +56,4 @@ rule all_customization:
 rule report_inputs:
     input:
         get_final_output(),
+        timing_outputs(),

@@ -10,6 +10,7 @@ rule make_splits:
     conda:
         "../envs/lens2logit.yaml"
     params:
+        code=script_code("make_splits.py"),
         k=config["drift"]["folds"],
         seed=config["seed"],
         kind=task_kind,
@@ -35,6 +36,7 @@ rule train_model:
     resources:
         mem_mb=2000,
     params:
+        code=script_code("train_model.py"),
         training=training_params,
         kind=task_kind,
         seed=config["seed"],

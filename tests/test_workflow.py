@@ -43,7 +43,7 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800) -> subprocess.CompletedProcess:
     cmd = [str(SNAKEMAKE), "--configfile", "configs/test.yaml", "--cores", "2", *args]
     proc = subprocess.run(cmd, cwd=workdir, env=ENV, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
@@ -177,14 +177,107 @@ def test_second_run_has_nothing_to_do(run):
 
 
 def test_changing_one_view_parameter_reruns_only_its_dependents(run):
-    """unsharp=2d changes only the unsharp-masked views ('u' in the label)."""
+    """unsharp=2d changes only the unsharp-masked views ('u' in the label): their one render job
+    per task (the static views are another job) and what depends on them."""
     out = snakemake(run, "-n", "--config", "unsharp=2d").stdout
     jobs = planned_jobs(out)
     u_views = [v for v in VIEWS if get_view(v).sharpen == "unsharp_masking"]
     assert u_views, "the test config must contain an unsharp-masked view"
-    assert jobs.get("render_view") == len(u_views) * len(TASKS), jobs
+    assert jobs.get("render_views_unsharp") == len(TASKS), jobs
+    assert "render_views" not in jobs and "render_view" not in jobs, jobs
     assert jobs.get("train_model") == len(u_views) * len(TASKS) * FOLDS * len(TEST_CONFIG["drift"]["augmentations"]), jobs
     assert "prepare_dataset" not in jobs and "synthesize_data" not in jobs and "make_splits" not in jobs
+
+
+def test_views_are_rendered_a_few_jobs_at_a_time(run):
+    """One job per (task, sharpening) at the reference intensity, one per view elsewhere."""
+    bench = run / "results/benchmarks"
+    has_static = any(get_view(v).sharpen != "unsharp_masking" for v in VIEWS)
+    assert len(list(bench.glob("render_views/*.tsv"))) == len(TASKS) * has_static
+    assert len(list(bench.glob("render_views_unsharp/*.tsv"))) == len(TASKS)
+    assert not list(bench.glob("render_view/*/100/*.tsv"))
+    for task in TASKS:
+        assert {p.stem for p in (run / f"results/views/{task}/100").glob("*.npy")} == {get_view(v).slug for v in VIEWS}
+
+
+def test_timing_table_counts_every_job(run):
+    table = pd.read_csv(run / "results/timing.csv")
+    assert list(table.columns[:3]) == ["rule", "jobs", "total_s"]
+    jobs = dict(zip(table.rule, table.jobs))
+    assert jobs["train_model"] == len(list((run / "results/models").rglob("*.pt")))
+    assert jobs["render_views_unsharp"] == len(TASKS) and (table.total_s > 0).all()
+    assert "| train_model |" in (run / "results/timing.md").read_text()
+
+
+# ---- reruns follow the library code (params `code`: lens2logit.codehash) -------------------
+
+
+def library_copy(run: Path) -> dict:
+    """A copy of src/ inside the run, imported by Snakemake and its jobs instead of the repo's."""
+    if not (run / "src").exists():
+        shutil.copytree(REPO / "src", run / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    return {**ENV, "PYTHONPATH": str(run / "src")}
+
+
+def dry_run(run: Path, env: dict, *args: str) -> str:
+    cmd = [str(SNAKEMAKE), "--configfile", "configs/test.yaml", "--cores", "2", "-n", *args]
+    proc = subprocess.run(cmd, cwd=run, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def edit_function(path: Path, name: str) -> str:
+    """Add a statement to function `name` (a change of behaviour for the hash); returns the old text."""
+    import ast
+
+    text = path.read_text()
+    node = next(n for n in ast.walk(ast.parse(text)) if isinstance(n, ast.FunctionDef) and n.name == name)
+    first = node.body[1] if ast.get_docstring(node) and len(node.body) > 1 else node.body[0]
+    lines = text.splitlines(keepends=True)
+    lines.insert(first.lineno - 1, " " * first.col_offset + "_edited = True\n")
+    path.write_text("".join(lines))
+    return text
+
+
+def test_library_edit_reruns_exactly_the_jobs_that_run_it(run):
+    env = library_copy(run)
+    assert "Nothing to be done" in dry_run(run, env), "a copy of the same code must change nothing"
+    lib = run / "src/lens2logit"
+
+    # only comments and docstrings: nothing to do
+    aggregate = lib / "experiments/aggregate.py"
+    text = aggregate.read_text()
+    aggregate.write_text("# a comment\n" + text.replace('"""', '""" ', 1))
+    try:
+        assert "Nothing to be done" in dry_run(run, env)
+    finally:
+        aggregate.write_text(text)
+
+    # one function used only by aggregation: the aggregates and the summary built from them
+    edit_function(aggregate, "write_intensity")
+    try:
+        jobs = planned_jobs(dry_run(run, env))
+    finally:
+        aggregate.write_text(text)
+    n = len(TASKS)
+    assert jobs == {"aggregate_drift": n, "aggregate_corruptions": n, "aggregate_intensity": n,
+                    "summarize": 1, "timing": 1, "all": 1}, jobs
+
+    # the demosaicer: every view and everything downstream, but not the data or the splits
+    demosaic = lib / "isp/demosaic.py"
+    import ast
+
+    first_function = next(n.name for n in ast.parse(demosaic.read_text()).body if isinstance(n, ast.FunctionDef))
+    text = edit_function(demosaic, first_function)
+    try:
+        jobs = planned_jobs(dry_run(run, env))
+    finally:
+        demosaic.write_text(text)
+    forced = planned_jobs(dry_run(run, env, "--forcerun", "render_views", "render_views_unsharp", "render_view"))
+    assert jobs == forced, (jobs, forced)
+    assert {"render_views", "render_views_unsharp", "render_view", "train_model", "evaluate_model"} <= set(jobs)
+    assert not {"synthesize_data", "prepare_dataset", "make_splits"} & set(jobs), jobs
+    assert "Nothing to be done" in dry_run(run, env)
 
 
 def test_sigkill_mid_training_never_leaves_a_finished_model(run):

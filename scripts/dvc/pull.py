@@ -8,7 +8,8 @@
    up to date?". Nothing else is done, so an interrupted or failed pull never looks complete
    (DVC writes each file under a temporary name and renames it; missing files stay missing).
 3. On success, give all pulled outputs one modification time (sync_mtimes.py), so that
-   `snakemake -n` reports nothing to do.
+   `snakemake -n` reports nothing to do even for files too large for Snakemake to compare by
+   checksum (over the profile's max-checksum-file-size; below it a bare `dvc pull` is enough).
 
 Before pulling, partial files left by an interrupted pull (DVC's `<name>.<22 chars>.tmp`)
 are deleted from the output folders; otherwise DVC refuses to pull over them.

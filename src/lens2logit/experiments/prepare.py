@@ -1,5 +1,5 @@
-"""Turn a dataset on disk into the workflow's arrays: raw mosaics once per intensity, then one
-rendered array per ISP view that training memory-maps."""
+"""Turn a dataset on disk into the workflow's arrays: raw mosaics, targets and metadata once per
+intensity. The ISP views rendered from them are :mod:`lens2logit.experiments.views`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lens2logit.io import atomic_path, save_npy, write_json
+from lens2logit.io import save_npy, write_json
 
 log = logging.getLogger(__name__)
 
@@ -43,30 +43,6 @@ def export_dataset(
             "shape": list(ds.raw.shape),
         },
     )
-
-
-def render_view_file(raw_path, meta_path, view: str, out_path, *, unsharp: str = "paper", batch_size: int = 64) -> None:
-    """Render every mosaic of ``raw_path`` through ``view`` into ``out_path`` (N, 3, H, W) float32.
-
-    Works in chunks of ``batch_size`` straight into a memory-mapped temporary file, so memory
-    stays bounded at paper scale; the file is renamed into place only when complete.
-    """
-    import torch
-
-    from lens2logit.isp import render
-    meta = json.loads(Path(meta_path).read_text())
-    camera = camera_from_meta(meta)
-    raw = np.load(raw_path, mmap_mode="r")
-    n, h, w = raw.shape
-    with atomic_path(out_path, suffix=".npy") as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, 3, h, w))
-        with torch.inference_mode():
-            for start in range(0, n, batch_size):
-                chunk = torch.from_numpy(np.ascontiguousarray(raw[start : start + batch_size]))
-                out[start : start + len(chunk)] = render(chunk, view, camera, unsharp=unsharp).numpy()
-        out.flush()
-        del out
-    log.info("rendered %d tiles through %s", n, view)
 
 
 def camera_from_meta(meta: dict):

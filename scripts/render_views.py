@@ -1,12 +1,13 @@
-from lens2logit.experiments.prepare import render_view_file
+from lens2logit.experiments.views import render_views_files
 from lens2logit.workflow import job
 
 with job(snakemake):
-    render_view_file(
+    render_views_files(
         snakemake.input.raw,
         snakemake.input.meta,
-        snakemake.wildcards.view,
-        snakemake.output.view,
+        snakemake.params.views,
+        list(snakemake.output),
         unsharp=snakemake.params.unsharp,
         batch_size=snakemake.params.batch_size,
+        threads=snakemake.threads,
     )

@@ -1,0 +1,9 @@
+from lens2logit.experiments.timing import write_timing
+from lens2logit.workflow import job
+
+with job(snakemake):
+    write_timing(
+        snakemake.params.benchmarks,
+        csv_path=snakemake.output.csv,
+        md_path=snakemake.output.markdown,
+    )

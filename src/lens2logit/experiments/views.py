@@ -1,0 +1,72 @@
+"""Render the workflow's ISP views: several views of one (dataset, intensity) in one pass.
+
+:func:`render_views_files` reads a ``raw.npy`` once and writes one ``(N, 3, H, W)`` float32
+array per view, rendering chunks of ``batch_size`` mosaics through
+:func:`lens2logit.isp.render_views` (the views share their demosaicing). Each output is
+written into a memory-mapped temporary file and renamed into place only when every view is
+complete, so memory stays bounded at paper scale and a failed job leaves no output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from lens2logit.experiments.prepare import camera_from_meta
+from lens2logit.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+def render_views_files(raw_path, meta_path, views: Sequence[str], out_paths: Sequence, *, unsharp: str = "paper",
+                       batch_size: int = 64, threads: int = 1) -> None:
+    """Render every mosaic of ``raw_path`` through each of ``views`` into the matching ``out_paths``.
+
+    Args:
+        raw_path: ``(N, H, W)`` float32 mosaics (``prepare_dataset``'s ``raw.npy``).
+        meta_path: its ``meta.json`` (camera profile).
+        views: view labels or slugs, one per output path.
+        out_paths: ``.npy`` files, each written as ``(N, 3, H, W)`` float32.
+        unsharp: unsharp-masking mode of the ``u`` views (see :func:`lens2logit.isp.render_views`).
+        batch_size: mosaics rendered at once (bounds memory).
+        threads: worker threads of the renderer (the result does not depend on it).
+
+    Raises:
+        ValueError: as many views as output paths are needed; bad view, mode or batch size.
+    """
+    import torch
+
+    from lens2logit.isp import get_view, render_views
+
+    views, out_paths = list(views), list(out_paths)
+    if len(views) != len(out_paths) or not views:
+        raise ValueError(f"render_views_files: {len(views)} views for {len(out_paths)} output files")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"render.batch_size: expected a positive integer, got {batch_size!r}")
+    camera = camera_from_meta(json.loads(Path(meta_path).read_text()))
+    raw = np.load(raw_path, mmap_mode="r")
+    n, h, w = raw.shape
+    with contextlib.ExitStack() as stack:
+        tmps = [stack.enter_context(atomic_path(p, suffix=".npy")) for p in out_paths]
+        outs = [np.lib.format.open_memmap(t, mode="w+", dtype=np.float32, shape=(n, 3, h, w)) for t in tmps]
+        with torch.inference_mode():
+            for start in range(0, n, batch_size):
+                chunk = torch.from_numpy(np.array(raw[start : start + batch_size], dtype=np.float32))  # a writable copy
+                rendered = render_views(chunk, camera, views, unsharp=unsharp, threads=threads)
+                for out, view in zip(outs, views):
+                    out[start : start + len(chunk)] = rendered[get_view(view).label].numpy()
+        for out in outs:
+            out.flush()
+        del outs
+    log.info("rendered %d tiles through %d views: %s", n, len(views), ", ".join(views))
+
+
+def render_view_file(raw_path, meta_path, view: str, out_path, *, unsharp: str = "paper", batch_size: int = 64,
+                     threads: int = 1) -> None:
+    """One view of :func:`render_views_files`."""
+    render_views_files(raw_path, meta_path, [view], [out_path], unsharp=unsharp, batch_size=batch_size, threads=threads)
