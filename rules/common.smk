@@ -68,6 +68,7 @@ CUSTOMIZATION_SLUGS = [intensity_slug(i) for i in CUSTOMIZATION_INTENSITIES]
 DEVICE = config["training"].get("device", "auto")
 resolve_device(DEVICE)
 
+
 wildcard_constraints:
     task="|".join(TASK_KIND),
     source="microscopy|drone",
