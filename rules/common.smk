@@ -1,7 +1,10 @@
+from types import SimpleNamespace
+
 from snakemake.utils import validate
 
 from lens2logit.data.layout import INTENSITIES, intensity_slug
 from lens2logit.isp.views import VIEWS, get_view
+from lens2logit.tracking.store import resolve_tracking_uri
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -61,6 +64,47 @@ if FORENSICS_ENABLED and FORENSICS_VIEW not in VIEW_SLUGS:
     raise ValueError(
         f"config forensics.view {FORENSICS_VIEW!r} is not among config views {VIEW_SLUGS}"
     )
+
+# ---- lab log (MLflow) and model references, resolved at plan time ------------------------
+
+TRACKING = config.get("tracking", {})
+TRACKING_ENABLED = TRACKING.get("enabled", True)
+TRACKING_URI = resolve_tracking_uri(TRACKING.get("uri"))
+
+
+def resolve_reference(reference, option, kind, task):
+    """A model reference (models:/NAME/VERSION, runs:/ID/PATH, checkpoint path) → local checkpoint."""
+    from lens2logit.tracking.references import resolve_model
+
+    return resolve_model(
+        reference, option=option, kind=kind, task=task, tracking_uri=TRACKING.get("uri")
+    )
+
+
+def references_per_task(value, option, kind):
+    """{task: checkpoint} for a reference (same for every task) or a {task: reference} mapping."""
+    if not value:
+        return {}
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(TASKS))
+        if unknown:
+            raise ValueError(f"config {option}: unknown task(s) {unknown}; tasks are {TASKS}")
+        return {t: resolve_reference(r, f"{option}.{t}", kind, t) for t, r in value.items()}
+    return {t: resolve_reference(value, option, kind, t) for t in TASKS}
+
+
+FORENSICS_MODEL = (
+    references_per_task(FORENSICS.get("model"), "forensics.model", "task-model")
+    if FORENSICS_ENABLED
+    else {}
+)
+CUSTOMIZATION_START = {}
+if CUSTOMIZATION_ENABLED:
+    for _option, _kind in (("classifier", "task-model"), ("isp", "isp")):
+        for _task, _path in references_per_task(
+            CUSTOMIZATION.get(_option), f"customization.{_option}", _kind
+        ).items():
+            CUSTOMIZATION_START.setdefault(_task, {})[_option] = _path
 
 
 wildcard_constraints:
@@ -217,7 +261,12 @@ def intensity_metrics(wildcards):
 
 
 def forensics_models(wildcards):
-    """The drift-synthesis models the forensics attack: static view, primary augmentation, reference light."""
+    """The drift-synthesis models the forensics attack: static view, primary augmentation, reference light.
+
+    With ``forensics.model`` set: that one model (resolved at plan time).
+    """
+    if wildcards.task in FORENSICS_MODEL:
+        return [FORENSICS_MODEL[wildcards.task]]
     return [
         model_path(wildcards.task, PRIMARY_AUG, REF, FORENSICS_VIEW, k)
         for k in FORENSICS_FOLDS
@@ -243,6 +292,35 @@ def customization_views(wildcards):
         f"results/views/{wildcards.task}/{i}/{CUSTOMIZATION_VIEW}.npy"
         for i in CUSTOMIZATION_SLUGS
     ]
+
+
+def customization_start(wildcards):
+    """{"classifier"?: path, "isp"?: path}: the checkpoints customization starts from."""
+    return CUSTOMIZATION_START.get(wildcards.task, {})
+
+
+def customization_start_files(wildcards):
+    return list(customization_start(wildcards).values())
+
+
+def tracking_inputs(wildcards):
+    """Every finished result the lab log ingests (the ingest itself reads the results folder)."""
+    files = []
+    for task in TASKS:
+        w = SimpleNamespace(task=task)
+        metrics = drift_metrics(w) + (intensity_metrics(w) if INTENSITY_ENABLED else [])
+        files += metrics + [m.replace("results/metrics/", "results/models/")[: -len(".csv")] + ".pt" for m in metrics]
+    files += drift_outputs() + corruption_outputs() + intensity_outputs()
+    files += forensics_outputs() + customization_outputs()
+    if FORENSICS_ENABLED:
+        files += [f"results/forensics/{t}/attacks.json" for t in TASKS]
+    if CUSTOMIZATION_ENABLED:
+        files += [f"results/customization/{t}/models" for t in TASKS]
+    return sorted(set(files))
+
+
+def tracking_outputs():
+    return ["results/mlflow/ingest.json"] if TRACKING_ENABLED else []
 
 
 # ---- targets -----------------------------------------------------------------------------
@@ -328,4 +406,5 @@ def get_final_output():
         + forensics_outputs()
         + customization_outputs()
         + ["results/summary.md"]
+        + tracking_outputs()
     )
