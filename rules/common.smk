@@ -88,8 +88,12 @@ def references_per_task(value, option, kind):
     if isinstance(value, dict):
         unknown = sorted(set(value) - set(TASKS))
         if unknown:
-            raise ValueError(f"config {option}: unknown task(s) {unknown}; tasks are {TASKS}")
-        return {t: resolve_reference(r, f"{option}.{t}", kind, t) for t, r in value.items()}
+            raise ValueError(
+                f"config {option}: unknown task(s) {unknown}; tasks are {TASKS}"
+            )
+        return {
+            t: resolve_reference(r, f"{option}.{t}", kind, t) for t, r in value.items()
+        }
     return {t: resolve_reference(value, option, kind, t) for t in TASKS}
 
 
@@ -309,7 +313,10 @@ def tracking_inputs(wildcards):
     for task in TASKS:
         w = SimpleNamespace(task=task)
         metrics = drift_metrics(w) + (intensity_metrics(w) if INTENSITY_ENABLED else [])
-        files += metrics + [m.replace("results/metrics/", "results/models/")[: -len(".csv")] + ".pt" for m in metrics]
+        files += metrics + [
+            m.replace("results/metrics/", "results/models/")[: -len(".csv")] + ".pt"
+            for m in metrics
+        ]
     files += drift_outputs() + corruption_outputs() + intensity_outputs()
     files += forensics_outputs() + customization_outputs()
     if FORENSICS_ENABLED:

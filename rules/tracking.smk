@@ -21,6 +21,5 @@ if TRACKING_ENABLED:
         threads: 1
         params:
             uri=TRACKING.get("uri"),
-            results="results",
         script:
             "../scripts/ingest_mlflow.py"

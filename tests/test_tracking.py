@@ -44,7 +44,7 @@ CONFIG = {
     "corruptions": {"enabled": False},
     "intensity_drift": {"enabled": False},
     "forensics": {"enabled": True, "view": "bi,s,ga", "folds": 1, "groups": ["gamma", "all"], "lambdas": [0.0, 1000.0],
-                  "regularizers": ["mse"], "steps": 3, "lr": 0.05, "batch_size": 16, "strip_samples": 2},
+                  "regularizers": ["mse"], "steps": 4, "lr": 0.2, "batch_size": 16, "strip_samples": 2},
     "customization": {"enabled": True, "intensities": [0.01], "processings": ["static", "parametrized"], "view": "bi,s,ga",
                       "folds": 1, "epochs": 2, "batch_size": 16, "lr": 2.0e-3, "stage_samples": 2},
 }  # fmt: skip
@@ -90,7 +90,7 @@ def expected_runs(results: Path) -> dict[str, int]:
     from lens2logit.tracking.store import CUSTOMIZATION_EXPERIMENTS, FORENSICS_EXPERIMENT, TEST_EXPERIMENT, TRAIN_EXPERIMENT
 
     models = list(results.glob("models/*/*/*/*/fold*.pt"))
-    tests = sum(len(pd.read_csv(p)[["test_view", "test_intensity"]].drop_duplicates()) for p in results.glob("metrics/*/*/*/*/fold*.csv"))
+    tests = len(list(results.glob("metrics/*/*/*/*/fold*.csv")))
     attacks = len(json.loads((results / "forensics/microscopy/attacks.json").read_text())["attacks"])
     curves = pd.read_csv(results / "customization/microscopy/curves.csv")
     custom = len(curves[["processing", "intensity", "fold"]].drop_duplicates())
@@ -129,9 +129,12 @@ def test_workflow_ingest_logs_runs_metrics_artifacts_and_models(study):
     (artifact_uri,) = db_rows(db, "SELECT artifact_uri FROM runs WHERE run_uuid = ?", run_id)[0]
     splits = json.loads(Path(artifact_uri.removeprefix("file://"), "splits.json").read_text())
     assert splits["train"] == ckpt["train_indices"] and splits["val"] == ckpt["val_indices"]
-    # test runs link to their training run
-    linked = db_rows(db, "SELECT COUNT(*) FROM tags WHERE key = 'lens2logit.train_run_id' AND value = ?", run_id)[0][0]
-    assert linked == len(CONFIG["views"])
+    # the evaluation run links to its training run and holds one score per test view
+    (test_id,) = db_rows(db, "SELECT run_uuid FROM tags WHERE key = 'lens2logit.train_run_id' AND value = ?", run_id)[0]
+    table = pd.read_csv(results / "metrics/microscopy/none/100/bi-s-ga/fold0.csv")
+    scores = dict(db_rows(db, "SELECT key, value FROM latest_metrics WHERE run_uuid = ? AND key LIKE 'accuracy.%'", test_id))
+    assert scores == pytest.approx({f"accuracy.{v.replace(',', '-')}.100": table[(table.test_view == v) & (table.metric == "accuracy")].value.item()
+                                    for v in CONFIG["views"]})  # fmt: skip
     # customization: per-epoch stage/gradient images of the learned ISP
     (custom_uri,) = db_rows(db, "SELECT r.artifact_uri FROM runs r JOIN tags t USING (run_uuid) WHERE t.key = 'lens2logit.key' "
                                 "AND t.value = 'customization/microscopy/parametrized/001/fold0' AND r.lifecycle_stage = 'active'")[0]  # fmt: skip
@@ -161,10 +164,10 @@ def test_second_ingest_changes_nothing_and_a_changed_result_replaces_its_runs(st
     table.loc[table.metric == "accuracy", "value"] = 0.987654
     table.to_csv(metrics, index=False)
     third = ingest(results, tracking_uri=uri)
-    assert third["replaced"] == len(CONFIG["views"]) and third["created"] == 0
+    assert third["replaced"] == 1 and third["created"] == 0
     assert active_runs(tmp_path / "store/mlflow.db") == counts
     values = db_rows(tmp_path / "store/mlflow.db", "SELECT m.value FROM latest_metrics m JOIN runs r USING (run_uuid) JOIN params p USING (run_uuid) "
-                     "WHERE r.lifecycle_stage = 'active' AND m.key = 'accuracy' AND p.key = 'train_model' AND p.value = 'microscopy.none.100.ma-s-ga.fold1'")  # fmt: skip
+                     "WHERE r.lifecycle_stage = 'active' AND m.key LIKE 'accuracy.%' AND p.key = 'train_model' AND p.value = 'microscopy.none.100.ma-s-ga.fold1'")  # fmt: skip
     assert [v for (v,) in values] == pytest.approx([0.987654] * len(CONFIG["views"]))
 
 
@@ -224,7 +227,7 @@ def test_bad_references_name_the_reference(study, monkeypatch):
         "models:/no.such.model/1": "no registered model 'no.such.model'",
         f"models:/{MODEL}/7": "has no version '7'",
         f"models:/{ISP}/1": "is a isp checkpoint, but forensics.model needs a task-model",
-        "results/../nowhere.pt": "checkpoint file not found",
+        "nowhere/model.pt": "checkpoint file not found",
     }
     for reference, message in cases.items():
         with pytest.raises(InputError, match=re.escape(message)) as err:
@@ -239,6 +242,7 @@ def test_bad_references_name_the_reference(study, monkeypatch):
 
 # ------------------------------------------------------------------------------ SQL and the CLI
 def test_sql_queries_answer_the_papers_questions(study):
+    from lens2logit.isp.views import get_view
     from lens2logit.tracking.queries import QUERIES, run_sql
 
     results = study / "results"
@@ -249,12 +253,14 @@ def test_sql_queries_answer_the_papers_questions(study):
     # worst train/test view pair, recomputed from the metric tables
     cols, rows = run_sql(db, "worst-drift-pair")
     tables = pd.concat([pd.read_csv(p) for p in results.glob("metrics/microscopy/none/100/*/fold*.csv")])
+    tables["train_view"] = [get_view(v).slug for v in tables.train_view]
+    tables["test_view"] = [get_view(v).slug for v in tables.test_view]
     cells = tables[tables.metric == "accuracy"].groupby(["train_view", "test_view"])["value"].mean()
     drops = {(a, b): cells[(a, a)] - cells[(a, b)] for a, b in cells.index if a != b}
     worst = max(drops.values())
     got = [dict(zip(cols, r)) for r in rows]
-    assert {(g["train_view"], g["test_view"]) for g in got} == {k for k, v in drops.items() if abs(v - worst) < 1e-9}
-    assert got[0]["score_drop"] == pytest.approx(worst, abs=1e-3)
+    assert got and {(g["train_view"], g["test_view"]) for g in got} <= {k for k, v in drops.items() if abs(v - worst) < 1e-6}
+    assert all(g["score_drop"] == pytest.approx(worst, abs=1e-3) and g["task"] == "microscopy" for g in got)
     # learned vs static ISP at 1 % light, recomputed from curves.csv
     cols, rows = run_sql(db, "isp-at-1pct-light")
     curves = pd.read_csv(results / "customization/microscopy/curves.csv")

@@ -5,8 +5,9 @@ One :class:`RunRecord` per
 * trained drift model ``results/models/{task}/{aug}/{intensity}/{view}/fold{k}.pt`` (Train
   experiment; per-epoch history as metric histories, split indices, config, wall time; the model
   is registered as ``{task}.{aug}.{intensity}.{view}.fold{k}``),
-* test set of each evaluated model ``results/metrics/...`` (Test experiment; linked to its
-  training run by the tag ``lens2logit.train_key``), plus one summary run per task with the
+* evaluation job ``results/metrics/...`` (Test experiment; metric ``{metric}.{test view}.{test
+  intensity}`` per test set, e.g. ``accuracy.ma-s-me.100``; linked to its training run by the tags
+  ``lens2logit.train_key``/``train_run_id``), plus one summary run per task with the
   drift/corruption/intensity tables and figures,
 * forensics attack ``(parameter group, λ, regulariser, fold)`` from
   ``results/forensics/{task}/attacks.json`` (and the clean reference per fold), plus a summary
@@ -196,7 +197,13 @@ def train_records(results: Path) -> Iterator[RunRecord]:
 
 
 # ------------------------------------------------------------------------------------------- test
+def test_metric_key(metric: str, test_view_slug: str, test_intensity_slug: str) -> str:
+    """Metric key of one test set in an evaluation run: ``accuracy.ma-s-me.100``."""
+    return f"{metric}.{test_view_slug}.{test_intensity_slug}"
+
+
 def test_records(results: Path) -> Iterator[RunRecord]:
+    """One run per evaluation job (a model on every test view/intensity it was scored on)."""
     from lens2logit.isp.views import get_view
 
     for path in sorted(results.glob("metrics/*/*/*/*/fold*.csv")):
@@ -204,30 +211,29 @@ def test_records(results: Path) -> Iterator[RunRecord]:
         if not m:
             continue
         task, aug, intensity, view, fold = m["task"], m["aug"], m["intensity"], m["view"], int(m["fold"])
-        groups: dict[tuple[str, str], dict[str, float]] = {}
+        metrics, test_sets = [], []
         for row in _read_csv(path):
-            test_view, test_intensity = row.get("test_view", ""), row.get("test_intensity", "1.0")
+            test_slug = get_view(row.get("test_view", "")).slug
+            test_int = f"{round(float(row.get('test_intensity', '1.0')) * 100):03d}"
+            if f"{test_slug}@{test_int}" not in test_sets:
+                test_sets.append(f"{test_slug}@{test_int}")
             if _finite(row.get("value")):
-                groups.setdefault((test_view, test_intensity), {})[row["metric"]] = float(row["value"])
+                metrics.append((test_metric_key(row["metric"], test_slug, test_int), float(row["value"]), 0))
         bench = read_benchmark(results / "benchmarks" / "evaluate_model" / task / aug / intensity / view / f"fold{fold}.tsv")
-        for (test_view, test_intensity), scores in groups.items():
-            test_slug = get_view(test_view).slug
-            test_int = f"{round(float(test_intensity) * 100):03d}"
-            yield RunRecord(
-                experiment=TEST_EXPERIMENT,
-                key=f"test/{task}/{aug}/{intensity}/{view}/fold{fold}/{test_slug}/{test_int}",
-                name=f"{task}.{aug}.{intensity}.{view}.fold{fold} on {test_slug}@{test_int}",
-                params={k: _param(v) for k, v in {
-                    "task": task, "dataset": DATASET_OF_TASK.get(task, task), "augmentation": aug, "fold": fold,
-                    "train_view": _view_label(view), "train_intensity": _intensity(intensity),
-                    "test_view": get_view(test_view).label, "test_intensity": float(test_intensity),
-                    "train_model": task_model_name(task, aug, intensity, view, fold),
-                }.items()},  # fmt: skip
-                metrics=[(k, v, 0) for k, v in scores.items()] + [(f"job_{k}", v, 0) for k, v in bench.items()],
-                tags={"lens2logit.task": task, "lens2logit.source": path.as_posix()},
-                sources=[path],
-                train_key=train_key(task, aug, intensity, view, fold),
-            )
+        yield RunRecord(
+            experiment=TEST_EXPERIMENT,
+            key=f"test/{task}/{aug}/{intensity}/{view}/fold{fold}",
+            name=f"{task_model_name(task, aug, intensity, view, fold)} evaluation",
+            params={k: _param(v) for k, v in {
+                "task": task, "dataset": DATASET_OF_TASK.get(task, task), "augmentation": aug, "fold": fold,
+                "train_view": _view_label(view), "train_view_slug": view, "train_intensity": _intensity(intensity),
+                "test_sets": " ".join(test_sets), "train_model": task_model_name(task, aug, intensity, view, fold),
+            }.items()},  # fmt: skip
+            metrics=metrics + [(f"job_{k}", v, 0) for k, v in bench.items()],
+            tags={"lens2logit.task": task, "lens2logit.source": path.as_posix()},
+            sources=[path],
+            train_key=train_key(task, aug, intensity, view, fold),
+        )
 
 
 def drift_summary_records(results: Path) -> Iterator[RunRecord]:

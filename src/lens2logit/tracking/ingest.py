@@ -158,13 +158,11 @@ def _register(client, run_id: str, model: ModelRecord, artifact_name: str) -> st
             info = mlflow.pytorch.log_model(
                 _pytorch_module(model), name=artifact_name, serialization_format="pickle",
                 pip_requirements=requirements, extra_files=[str(model.checkpoint)],
-                registered_model_name=model.name, await_registration_for=0,
                 metadata={"lens2logit_kind": model.kind, "checkpoint": model.checkpoint.name},
             )  # fmt: skip
-    version = info.registered_model_version
-    for key, value in {"lens2logit.kind": model.kind, **{f"lens2logit.{k}": v for k, v in model.tags.items()}}.items():
-        client.set_model_version_tag(model.name, version, key, value)
-    return f"{model.name}/{version}"
+    tags = {"lens2logit.kind": model.kind, **{f"lens2logit.{k}": v for k, v in model.tags.items()}}
+    version = mlflow.register_model(info.model_uri, model.name, await_registration_for=0, tags=tags)
+    return f"{model.name}/{version.version}"
 
 
 def log_record(client, record: RunRecord, experiment_id: str, *, digest: str, extra_tags: dict[str, str], staging: Path) -> str:
@@ -176,11 +174,21 @@ def log_record(client, record: RunRecord, experiment_id: str, *, digest: str, ex
     now = int(time.time() * 1000)
     metrics = [Metric(k, v, now, step) for k, v, step in record.metrics]
     params = [Param(k, v) for k, v in record.params.items()]
-    # log_batch takes at most 100 params and 1000 entities per call.
-    for start in range(0, max(len(params), 1), 100):
-        client.log_batch(run_id, params=params[start : start + 100])
-    for start in range(0, len(metrics), 1000):
-        client.log_batch(run_id, metrics=metrics[start : start + 1000])
+    # A run without files is complete with its one batch: the digest goes in the same transaction.
+    simple = not (record.json_artifacts or record.artifacts or record.models)
+    tags = [RunTag(DIGEST_TAG, digest)] if simple else []
+    if len(params) <= 100 and len(metrics) + len(params) + len(tags) <= 1000:
+        client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+    else:  # log_batch takes at most 100 params and 1000 entities per call
+        for start in range(0, len(params), 100):
+            client.log_batch(run_id, params=params[start : start + 100])
+        for start in range(0, len(metrics), 1000):
+            client.log_batch(run_id, metrics=metrics[start : start + 1000])
+        if tags:
+            client.log_batch(run_id, tags=tags)
+    if simple:
+        client.set_terminated(run_id, "FINISHED")
+        return run_id
     for name, content in record.json_artifacts.items():
         folder = staging / run_id
         folder.mkdir(parents=True, exist_ok=True)

@@ -17,14 +17,14 @@ from lens2logit.errors import InputError
 
 # Headline metric per task: accuracy (classification) or dataset IoU (segmentation).
 WORST_DRIFT_PAIR = """
-WITH test AS (
+WITH evaluation AS (  -- one run per evaluated model
   SELECT r.run_uuid AS id,
          MAX(CASE WHEN p.key = 'task' THEN p.value END) AS task,
          MAX(CASE WHEN p.key = 'augmentation' THEN p.value END) AS augmentation,
-         MAX(CASE WHEN p.key = 'train_view' THEN p.value END) AS train_view,
-         MAX(CASE WHEN p.key = 'test_view' THEN p.value END) AS test_view,
+         MAX(CASE WHEN p.key = 'train_view_slug' THEN p.value END) AS train_view,
          MAX(CASE WHEN p.key = 'train_intensity' THEN p.value END) AS train_intensity,
-         MAX(CASE WHEN p.key = 'test_intensity' THEN p.value END) AS test_intensity
+         CASE WHEN MAX(CASE WHEN p.key = 'task' THEN p.value END) = 'drone_segmentation'
+              THEN 'iou_dataset' ELSE 'accuracy' END AS metric
   FROM runs r
   JOIN experiments e ON e.experiment_id = r.experiment_id
   JOIN params p ON p.run_uuid = r.run_uuid
@@ -32,12 +32,12 @@ WITH test AS (
     AND r.lifecycle_stage = 'active'
   GROUP BY r.run_uuid
 ),
-scores AS (  -- mean over folds of each (train view, test view) cell at full light
-  SELECT t.task, t.augmentation, t.train_view, t.test_view, AVG(m.value) AS score
-  FROM test t JOIN latest_metrics m ON m.run_uuid = t.id
-  WHERE m.key = CASE WHEN t.task = 'drone_segmentation' THEN 'iou_dataset' ELSE 'accuracy' END
-    AND t.train_intensity = '1.0' AND t.test_intensity = '1.0'
-  GROUP BY t.task, t.augmentation, t.train_view, t.test_view
+scores AS (  -- metric keys are {metric}.{test view}.{test intensity}, e.g. accuracy.ma-s-me.100
+  SELECT v.task, v.augmentation, v.train_view, substr(m.key, length(v.metric) + 2, 7) AS test_view,
+         AVG(m.value) AS score  -- mean over folds, full light
+  FROM evaluation v JOIN latest_metrics m ON m.run_uuid = v.id
+  WHERE v.train_intensity = '1.0' AND m.key LIKE v.metric || '.%.100'
+  GROUP BY v.task, v.augmentation, v.train_view, test_view
 ),
 drops AS (
   SELECT s.task, s.augmentation, s.train_view, s.test_view, d.score AS diagonal, s.score, d.score - s.score AS drop_
