@@ -113,7 +113,7 @@ def main() -> None:
     results = base / "results"
     shutil.rmtree(results, ignore_errors=True)
     build(args.template.resolve(), results, random.Random(0))
-    import lens2logit.tracking.ingest as ingest_module
+    import lens2logit.tracking.sync as ingest_module
 
     for label in ("first ingest (fresh store)", "second ingest (nothing changed)"):
         wall, cpu = time.perf_counter(), time.process_time()

@@ -11,7 +11,7 @@ Modules:
 * :mod:`.store` — tracking URI (config ``tracking.uri`` > ``MLFLOW_TRACKING_URI`` > SQLite under
   ``results/mlflow``), reachability check, experiment names of the paper's lab log.
 * :mod:`.collect` — results folder → :class:`~.collect.RunRecord` list (no MLflow import).
-* :mod:`.ingest` — records → MLflow runs, metric histories, artifacts, registered models.
+* :mod:`.sync` — records → MLflow runs, metric histories, artifacts, registered models.
 * :mod:`.references` — ``models:/NAME/VERSION``, ``runs:/ID/PATH`` or a checkpoint path → a local
   checkpoint file, with the task/kind checks the workflow stages need.
 * :mod:`.queries` — SQL against the SQLite store, run listing/export for ``lens2logit runs``.
@@ -23,8 +23,8 @@ __all__ = ["EXPERIMENTS", "default_tracking_uri", "resolve_tracking_uri", "inges
 
 
 def ingest(*args, **kwargs):
-    """See :func:`lens2logit.tracking.ingest.ingest` (imported lazily: it imports MLflow)."""
-    from lens2logit.tracking.ingest import ingest as _ingest
+    """See :func:`lens2logit.tracking.sync.ingest` (imported lazily: it imports MLflow)."""
+    from lens2logit.tracking.sync import ingest as _ingest
 
     return _ingest(*args, **kwargs)
 

@@ -140,7 +140,7 @@ def search_runs(
     max_results: int = 100000,
 ):
     """Active lab-log runs as a pandas DataFrame (``run_id``, ``experiment``, ``params.*``, ``metrics.*``, ``tags.*``)."""
-    from lens2logit.tracking.ingest import prepare_environment
+    from lens2logit.tracking.sync import prepare_environment
     from lens2logit.tracking.store import EXPERIMENTS, check_reachable, is_local_sqlite, sqlite_path
 
     check_reachable(tracking_uri, "--tracking-uri")
