@@ -406,3 +406,37 @@ def test_forensics_attacks_a_model_given_by_registry_name(study):
     assert torch.load(cached, weights_only=True)["val_indices"] == ckpt["val_indices"]
     summary = json.loads((study / "results/mlflow/ingest.json").read_text())
     assert summary["replaced"] >= 1 and summary["created"] == 0
+
+
+# ------------------------------------------------------- reuse: the two-stage customization recipe
+def test_customization_continues_from_saved_classifier_and_isp(study, tmp_path):
+    """Stage 2 of the original recipe: the stage-1 classifier frozen, its learned ISP optimised further."""
+    import torch
+
+    from lens2logit.errors import InputError
+    from lens2logit.experiments.customization import run_customization
+
+    results = study / "results"
+    saved = results / "customization/microscopy/models"
+    data = [results / f"data/microscopy/001/{n}" for n in ("raw.npy", "targets.npy", "meta.json")]
+    common = dict(
+        intensities=[0.01], raw_paths=[data[0]], targets_paths=[data[1]], meta_paths=[data[2]],
+        view_paths=[results / "views/microscopy/001/bi-s-ga.npy"], folds_path=results / "splits/microscopy.json",
+        curves_path=tmp_path / "c.csv", final_path=tmp_path / "f.csv", figure_path=tmp_path / "f.png",
+        stages_dir=tmp_path / "stages", models_dir=tmp_path / "models", arch="small_cnn", epochs=1, folds=1,
+        stage_samples=0, task_name="microscopy",
+    )  # fmt: skip
+    run_customization(processings=["parametrized"], classifier=saved / "classifier_parametrized_001_fold0.pt", freeze_classifier=True,
+                      isp=saved / "isp_parametrized_001_fold0.pt", **common)  # fmt: skip
+    start_net = torch.load(saved / "classifier_parametrized_001_fold0.pt", weights_only=True)
+    after_net = torch.load(tmp_path / "models/classifier_parametrized_001_fold0.pt", weights_only=True)
+    assert all(torch.equal(start_net["state_dict"][k], v) for k, v in after_net["state_dict"].items())
+    assert after_net["config"]["frozen_classifier"] is True and after_net["mean"] == start_net["mean"]
+    start_isp = torch.load(saved / "isp_parametrized_001_fold0.pt", weights_only=True)["state_dict"]
+    after_isp = torch.load(tmp_path / "models/isp_parametrized_001_fold0.pt", weights_only=True)["state_dict"]
+    assert any(not torch.equal(start_isp[k], after_isp[k]) for k in ("gamma", "colour_correction", "demosaic"))
+    with pytest.raises(InputError, match="freeze_classifier and customization.freeze_isp together"):
+        run_customization(processings=["parametrized"], classifier=saved / "classifier_parametrized_001_fold0.pt", freeze_classifier=True,
+                          isp=saved / "isp_parametrized_001_fold0.pt", freeze_isp=True, **common)  # fmt: skip
+    with pytest.raises(InputError, match="nothing to train for processing 'static'"):
+        run_customization(processings=["static"], classifier=saved / "classifier_static_001_fold0.pt", freeze_classifier=True, **common)
