@@ -198,8 +198,7 @@ def test_registered_model_reloads_and_reproduces_its_validation_metric(study, va
     import mlflow
     import mlflow.pytorch
 
-    from lens2logit.experiments.train import load_model
-    from lens2logit.tracking.references import resolve_model
+    from lens2logit.tracking.references import load_task_model, resolve_model
 
     monkeypatch.chdir(study)
     x, y, logged = val_data
@@ -211,7 +210,7 @@ def test_registered_model_reloads_and_reproduces_its_validation_metric(study, va
     # our own loader, through a reference resolved to the checkpoint the registry holds
     path = resolve_model(f"models:/{MODEL}/1", option="forensics.model", kind="task-model", task="microscopy", tracking_uri=uri)
     assert "results/cache/models/registry" in path
-    assert accuracy(load_model(path)[0], x, y) == pytest.approx(logged, abs=1e-6)
+    assert accuracy(load_task_model(path)[0], x, y) == pytest.approx(logged, abs=1e-6)
     # the learned ISP reloads too
     isp = mlflow.pytorch.load_model(f"models:/{ISP}/latest")
     assert isp(x[:, 0]).shape == (len(x), 3, *x.shape[-2:])

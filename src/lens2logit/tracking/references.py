@@ -32,6 +32,15 @@ _RUNS_URI = re.compile(r"^runs:/(?P<run>[0-9a-zA-Z]+)(?:/(?P<path>.*))?$")
 _TASK_IN_PATH = re.compile(r"(?:^|/)(?:views|data|models)/(?P<task>microscopy|drone_segmentation|drone_classification)/")
 
 
+def load_task_model(path: str | os.PathLike):
+    """The workflow's own loader of task-model checkpoints: ``(model in eval mode, checkpoint dict)``."""
+    try:  # the training engine package, where it exists
+        from lens2logit.training import load_model
+    except ImportError:
+        from lens2logit.experiments.train import load_model
+    return load_model(path)
+
+
 def is_registry_reference(reference: str) -> bool:
     return str(reference).startswith(("models:/", "runs:/"))
 

@@ -139,9 +139,9 @@ def _pytorch_module(model: ModelRecord):
         from lens2logit.experiments.customization import load_isp
 
         return load_isp(model.checkpoint)[0]
-    from lens2logit.experiments.train import load_model
+    from lens2logit.tracking.references import load_task_model
 
-    return load_model(model.checkpoint)[0]
+    return load_task_model(model.checkpoint)[0]
 
 
 def _register(client, run_id: str, model: ModelRecord, artifact_name: str) -> str:
