@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     p = commands.add_parser("list", help="runs with params and final metrics, as a table, CSV or JSON")
     _store_options(p)
     p.add_argument("--experiment", action="append", default=[],
-                   help="experiment name or its number 0-5 in the lab log (repeatable; default all)")
+                   help="experiment name or its number 0-4 in the lab log (repeatable; default all)")
     p.add_argument("--filter", default="", help="MLflow search filter, e.g. \"params.task = 'microscopy' and metrics.val_accuracy > 0.5\"")
     p.add_argument("--columns", default=None, help="comma-separated columns (e.g. run_id,params.view,metrics.val_accuracy); default: all")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
