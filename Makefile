@@ -8,6 +8,7 @@ CORES ?= 8
 export HF_HUB_OFFLINE := 1
 export DVC_NO_ANALYTICS := 1
 export PYTHONHASHSEED := 0
+export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup run test lint bench pull slurm-up slurm-down clean
 

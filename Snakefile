@@ -19,6 +19,7 @@ include: "rules/aggregate.smk"
 include: "rules/forensics.smk"
 include: "rules/customization.smk"
 include: "rules/report.smk"
+include: "rules/tracking.smk"
 include: "rules/targets.smk"
 
 

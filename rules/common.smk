@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 from snakemake.utils import validate
 
 from lens2logit.config import check_config, coerce_config
@@ -15,6 +17,7 @@ from lens2logit.experiments.paper import claims_text
 from lens2logit.experiments.statistics import DEFAULT_SEGMENTATION_HEADLINE
 from lens2logit.data.manifest import branch_fingerprint, check_branch
 from lens2logit.isp.views import VIEWS, get_view
+from lens2logit.tracking.store import resolve_tracking_uri
 from lens2logit.training.device import resolve_device
 
 # --config passes nested values as strings ('drift={folds: 3}'): typed where the schema is unambiguous.
@@ -67,6 +70,51 @@ CUSTOMIZATION_SLUGS = [intensity_slug(i) for i in CUSTOMIZATION_INTENSITIES]
 # Fails at plan time (before any job) for an unknown device or an absent GPU.
 DEVICE = config["training"].get("device", "auto")
 resolve_device(DEVICE)
+
+# ---- lab log (MLflow) and model references, resolved at plan time ------------------------
+
+TRACKING = config.get("tracking", {})
+TRACKING_ENABLED = TRACKING.get("enabled", True)
+TRACKING_URI = resolve_tracking_uri(TRACKING.get("uri"))
+
+
+def resolve_reference(reference, option, kind, task):
+    """A model reference (models:/NAME/VERSION, runs:/ID/PATH, checkpoint path) → local checkpoint."""
+    from lens2logit.tracking.references import resolve_model
+
+    return resolve_model(
+        reference, option=option, kind=kind, task=task, tracking_uri=TRACKING.get("uri")
+    )
+
+
+def references_per_task(value, option, kind):
+    """{task: checkpoint} for a reference (same for every task) or a {task: reference} mapping."""
+    if not value:
+        return {}
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(TASKS))
+        if unknown:
+            raise ValueError(
+                f"config {option}: unknown task(s) {unknown}; tasks are {TASKS}"
+            )
+        return {
+            t: resolve_reference(r, f"{option}.{t}", kind, t) for t, r in value.items()
+        }
+    return {t: resolve_reference(value, option, kind, t) for t in TASKS}
+
+
+FORENSICS_MODEL = (
+    references_per_task(FORENSICS.get("model"), "forensics.model", "task-model")
+    if FORENSICS_ENABLED
+    else {}
+)
+CUSTOMIZATION_START = {}
+if CUSTOMIZATION_ENABLED:
+    for _option, _kind in (("classifier", "task-model"), ("isp", "isp")):
+        for _task, _path in references_per_task(
+            CUSTOMIZATION.get(_option), f"customization.{_option}", _kind
+        ).items():
+            CUSTOMIZATION_START.setdefault(_task, {})[_option] = _path
 
 
 wildcard_constraints:
@@ -260,7 +308,12 @@ def intensity_metrics(wildcards):
 
 
 def forensics_models(wildcards):
-    """The drift-synthesis models the forensics attack: static view, primary augmentation, reference light."""
+    """The drift-synthesis models the forensics attack: static view, primary augmentation, reference light.
+
+    With ``forensics.model`` set: that one model (resolved at plan time).
+    """
+    if wildcards.task in FORENSICS_MODEL:
+        return [FORENSICS_MODEL[wildcards.task]]
     return [
         model_path(wildcards.task, PRIMARY_AUG, REF, FORENSICS_VIEW, k)
         for k in FORENSICS_FOLDS
@@ -286,6 +339,38 @@ def customization_views(wildcards):
         f"results/views/{wildcards.task}/{i}/{CUSTOMIZATION_VIEW}.npy"
         for i in CUSTOMIZATION_SLUGS
     ]
+
+
+def customization_start(wildcards):
+    """{"classifier"?: path, "isp"?: path}: the checkpoints customization starts from."""
+    return CUSTOMIZATION_START.get(wildcards.task, {})
+
+
+def customization_start_files(wildcards):
+    return list(customization_start(wildcards).values())
+
+
+def tracking_inputs(wildcards):
+    """Every finished result the lab log ingests (the ingest itself reads the results folder)."""
+    files = []
+    for task in TASKS:
+        w = SimpleNamespace(task=task)
+        metrics = drift_metrics(w) + (intensity_metrics(w) if INTENSITY_ENABLED else [])
+        files += metrics + [
+            m.replace("results/metrics/", "results/models/")[: -len(".csv")] + ".pt"
+            for m in metrics
+        ]
+    files += drift_outputs() + corruption_outputs() + intensity_outputs()
+    files += forensics_outputs() + customization_outputs()
+    if FORENSICS_ENABLED:
+        files += [f"results/forensics/{t}/attacks.json" for t in TASKS]
+    if CUSTOMIZATION_ENABLED:
+        files += [f"results/customization/{t}/models" for t in TASKS]
+    return sorted(set(files))
+
+
+def tracking_outputs():
+    return ["results/mlflow/ingest.json"] if TRACKING_ENABLED else []
 
 
 # ---- targets -----------------------------------------------------------------------------
@@ -371,6 +456,7 @@ def get_final_output():
         + forensics_outputs()
         + customization_outputs()
         + ["results/summary.md"]
+        + tracking_outputs()
     )
 
 

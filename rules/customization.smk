@@ -7,6 +7,7 @@ if config.get("customization", {}).get("enabled", False):
             meta=customization_meta,
             views=customization_views,
             folds="results/splits/{task}.json",
+            start=customization_start_files,
         output:
             curves="results/customization/{task}/curves.csv",
             final=report(
@@ -22,6 +23,7 @@ if config.get("customization", {}).get("enabled", False):
                 subcategory="{task}",
             ),
             stages=directory("results/customization/{task}/stages"),
+            models=directory("results/customization/{task}/models"),
         log:
             "logs/isp_customization/{task}.log",
         benchmark:
@@ -36,5 +38,6 @@ if config.get("customization", {}).get("enabled", False):
             training=training_params,
             seed=config["seed"],
             segmentation_headline=SEGMENTATION_HEADLINE,
+            start=customization_start,
         script:
             "../scripts/customization.py"

@@ -26,6 +26,7 @@ if config.get("forensics", {}).get("enabled", False):
                 subcategory="{task}",
             ),
             params="results/forensics/{task}/params.json",
+            attacks="results/forensics/{task}/attacks.json",
         log:
             "logs/drift_forensics/{task}.log",
         benchmark:

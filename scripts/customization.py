@@ -5,6 +5,8 @@ with job(snakemake):
     options = dict(snakemake.params.customization)
     options.pop("enabled", None)
     options.pop("intensities", None)  # passed resolved, in input order
+    options.pop("classifier", None)  # model references, resolved at plan time
+    options.pop("isp", None)
     training = snakemake.params.training
     run_customization(
         snakemake.params.intensities,
@@ -17,6 +19,10 @@ with job(snakemake):
         final_path=snakemake.output.final,
         figure_path=snakemake.output.figure,
         stages_dir=snakemake.output.stages,
+        models_dir=snakemake.output.models,
+        classifier=snakemake.params.start.get("classifier"),
+        isp=snakemake.params.start.get("isp"),
+        task_name=snakemake.wildcards.task,
         arch=training["arch"],
         seed=snakemake.params.seed,
         segmentation_headline=snakemake.params.segmentation_headline,

@@ -5,6 +5,7 @@ with job(snakemake):
     options = dict(snakemake.params.forensics)
     options.pop("enabled", None)
     options.pop("folds", None)  # selects the model inputs, see rules/common.smk
+    options.pop("model", None)  # resolved to the model input at plan time
     run_forensics(
         list(snakemake.input.models),
         snakemake.input.raw,
@@ -14,6 +15,7 @@ with job(snakemake):
         figure_path=snakemake.output.figure,
         strips_path=snakemake.output.strips,
         params_path=snakemake.output.params,
+        attacks_path=snakemake.output.attacks,
         seed=snakemake.params.seed,
         segmentation_headline=snakemake.params.segmentation_headline,
         bce_weight=snakemake.params.training.get("bce_weight", 0.0),

@@ -13,7 +13,7 @@ import sys
 from lens2logit.errors import InputError
 
 # Sub-modules that contribute commands, in help order.
-_COMMAND_MODULES = ("lens2logit.cli.isp", "lens2logit.cli.data", "lens2logit.cli.config")
+_COMMAND_MODULES = ("lens2logit.cli.isp", "lens2logit.cli.data", "lens2logit.cli.config", "lens2logit.cli.runs")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -82,13 +82,15 @@ NEURAL_OPTIONS = {"encoder", "encoder_depth", "decoder_channels"}
 
 
 def build_processor(
-    processing: str, camera, *, view: str, neural: dict[str, Any], constrain: bool, group_lr_scales: dict[str, float] | None = None
+    processing: str, camera, *, view: str, neural: dict[str, Any], constrain: bool, group_lr_scales: dict[str, float] | None = None,
+    state_dict: dict[str, torch.Tensor] | None = None,
 ) -> nn.Module | None:
-    """The ISP module of a processing (None for ``static``)."""
+    """The ISP module of a processing (None for ``static``), optionally starting from a saved ``state_dict``."""
     if processing == "static":
         return None
     if processing == "parametrized":
         isp = ParametrizedISP(camera, demosaic=differentiable_demosaic(view), constrain=constrain)
+        _load_state(isp, state_dict, "ISP")
         scales = DEFAULT_GROUP_LR_SCALES if group_lr_scales is None else group_lr_scales
         return ScaledGroups(isp, scales) if scales else isp
     unknown = sorted(set(neural) - NEURAL_OPTIONS)
@@ -97,7 +99,50 @@ def build_processor(
     options = dict(neural)
     if "decoder_channels" in options:
         options["decoder_channels"] = tuple(options["decoder_channels"])
-    return NeuralISP(camera, **options)
+    isp = NeuralISP(camera, **options)
+    _load_state(isp, state_dict, "ISP")
+    return isp
+
+
+def _load_state(module: nn.Module, state_dict: dict[str, torch.Tensor] | None, what: str) -> None:
+    if state_dict is None:
+        return
+    try:
+        module.load_state_dict(state_dict)
+    except RuntimeError as exc:
+        raise InputError(f"the start {what} does not fit this configuration (options customization.isp/classifier): {exc}") from exc
+
+
+# ------------------------------------------------------------------- saved classifiers and ISPs
+ISP_CHECKPOINT_KIND = "isp"
+
+
+def isp_checkpoint(processing: str, processor: nn.Module, camera, *, view: str, neural: dict[str, Any] | None, constrain: bool, **info: Any) -> dict[str, Any]:
+    """A learned ISP as a plain dict (CPU tensors; loadable with ``weights_only``): see :func:`load_isp`."""
+    from lens2logit.experiments.prepare import camera_to_meta
+
+    isp = processor.merged() if isinstance(processor, ScaledGroups) else processor
+    return {
+        "kind": ISP_CHECKPOINT_KIND, "processing": processing,
+        "state_dict": {k: v.detach().cpu().clone() for k, v in isp.state_dict().items()},
+        "camera": camera_to_meta(camera), "view": get_view(view).label, "constrain": bool(constrain),
+        "neural": dict(neural or {}), **info,
+    }  # fmt: skip
+
+
+def load_isp(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a saved ISP (parametrized or neural) in eval mode: ``(module, checkpoint dict)``."""
+    from lens2logit.experiments.prepare import camera_from_meta
+    from lens2logit.io import load_torch
+
+    ckpt = load_torch(path, "ISP file")
+    if not isinstance(ckpt, dict) or ckpt.get("kind") != ISP_CHECKPOINT_KIND or ckpt.get("processing") not in ("parametrized", "neural"):
+        raise InputError(f"ISP file {path} is not a saved learned ISP (keys 'kind': 'isp', 'processing': parametrized|neural)")
+    processor = build_processor(
+        ckpt["processing"], camera_from_meta(ckpt), view=ckpt.get("view", "bi,s,ga"), neural=ckpt.get("neural", {}),
+        constrain=ckpt.get("constrain", False), group_lr_scales={}, state_dict=ckpt["state_dict"],
+    )  # fmt: skip
+    return processor.eval(), ckpt
 
 
 def train_processing(
@@ -125,6 +170,13 @@ def train_processing(
     stage_samples: int = 0,
     stage_path_pattern: str | None = None,
     device: str | torch.device | None = "cpu",
+    classifier_start: dict[str, Any] | None = None,
+    freeze_classifier: bool = False,
+    isp_start: dict[str, Any] | None = None,
+    freeze_isp: bool = False,
+    save_paths: dict[str, str | os.PathLike] | None = None,
+    classes: Sequence[str] = (),
+    dataset_task: str | None = None,
 ) -> tuple[list[dict[str, Any]], nn.Module | None]:
     """Train one (processing, fold); return the :func:`~lens2logit.training.fit` history
     and the trained processor (None for ``static``).
@@ -133,6 +185,13 @@ def train_processing(
     learned ISP's stage images and task-loss gradients for the first validation samples are
     saved as a PNG grid after every epoch. ``device``: option ``training.device`` (model and
     processor are initialised on the CPU, then trained there).
+
+    ``classifier_start`` / ``isp_start``: checkpoint dicts (task model, :func:`isp_checkpoint`) to
+    start from instead of a fresh initialisation; ``freeze_classifier`` / ``freeze_isp`` keep them
+    fixed (the original's two-stage recipe: learn the ISP with the classifier, then freeze the
+    classifier and keep optimising the ISP). ``save_paths``: ``{"classifier": path, "isp": path}``
+    to save the trained task model (checkpoint format of the drift models, with ``classes`` and the
+    workflow task name ``dataset_task``) and ISP.
     """
     from lens2logit.plots_isp import plot_stage_grid
 
@@ -143,7 +202,12 @@ def train_processing(
         raise InputError(f"fold {fold_index} needs both training and validation samples")
     torch.manual_seed(seed + fold_index)
     net = build_model(arch, task, n_classes)  # same initial weights for every processing
-    processor = build_processor(processing, camera, view=view, neural=neural or {}, constrain=constrain, group_lr_scales=group_lr_scales)
+    if classifier_start is not None:
+        _load_state(net, classifier_start["state_dict"], "classifier")
+    isp_state = None
+    if isp_start is not None and processor_kind_matches(processing, isp_start):
+        isp_state = isp_start["state_dict"]
+    processor = build_processor(processing, camera, view=view, neural=neural or {}, constrain=constrain, group_lr_scales=group_lr_scales, state_dict=isp_state)
     if processor is None:
         mean, std = channel_statistics(views, train_idx)
         images = views
@@ -151,6 +215,8 @@ def train_processing(
         processor.to(device)
         mean, std = processor_statistics(processor, raw, train_idx)
         images = raw.numpy()
+    if classifier_start is not None:  # the classifier keeps the standardisation it was trained with
+        mean, std = list(classifier_start["mean"]), list(classifier_start["std"])
     model = standardized(net, mean, std)
     shuffle = torch.Generator().manual_seed(seed + 1 + fold_index)
     pin = pin_memory(device)
@@ -170,10 +236,32 @@ def train_processing(
 
     history = fit(
         model, train_batches, val_batches, task=task, epochs=epochs, lr=lr, processor=processor,
-        train_processor=processor is not None, train_model=True, augmentation=augmentation, seed=seed + fold_index,
+        train_processor=processor is not None and not (freeze_isp and isp_state is not None),
+        train_model=not (freeze_classifier and classifier_start is not None), augmentation=augmentation, seed=seed + fold_index,
         progress=False, on_epoch_end=on_epoch_end, bce_weight=bce_weight, device=device,
     )  # fmt: skip
+    if save_paths:
+        from lens2logit.io import save_torch
+
+        info = {"task": task, "fold": int(fold_index), "history": history}
+        if "classifier" in save_paths:
+            save_torch(save_paths["classifier"], {
+                "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}, "arch": arch, "task": task,
+                "n_classes": n_classes, "classes": list(classes), "mean": list(mean), "std": list(std),
+                "train_indices": train_idx.tolist(), "val_indices": val_idx.tolist(), "fold": int(fold_index), "history": history,
+                "config": {"processing": processing, "epochs": epochs, "batch_size": batch_size, "lr": lr, "augmentation": augmentation,
+                           "seed": seed, "bce_weight": bce_weight, "view": get_view(view).label, "image_shape": [3, *raw.shape[-2:]],
+                           "dataset_task": dataset_task, "frozen_classifier": bool(freeze_classifier and classifier_start is not None)},
+            })  # fmt: skip
+        if "isp" in save_paths and processor is not None:
+            save_torch(save_paths["isp"], isp_checkpoint(processing, processor, camera, view=view, neural=neural, constrain=constrain,
+                                                        dataset_task=dataset_task, **info))  # fmt: skip
     return history, processor
+
+
+def processor_kind_matches(processing: str, isp_start: dict[str, Any]) -> bool:
+    """A start ISP applies to the processing it was learned with (parametrized or neural)."""
+    return isp_start.get("processing") == processing
 
 
 def run_customization(
@@ -204,6 +292,12 @@ def run_customization(
     stage_samples: int = 4,
     segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE,
     device: str | torch.device | None = "cpu",
+    models_dir=None,
+    classifier: str | os.PathLike | None = None,
+    freeze_classifier: bool = False,
+    isp: str | os.PathLike | None = None,
+    freeze_isp: bool = False,
+    task_name: str | None = None,
 ) -> pd.DataFrame:
     """ISP customization for one task; writes curves, final table, figure and stage grids.
 
@@ -224,6 +318,12 @@ def run_customization(
         group_lr_scales: ``{group: scale}`` step-size scales of parametrized-ISP groups under the
             shared learning rate (default ``{"black_level": 0.01}``; ``{}`` for none).
         device: option ``training.device``.
+        models_dir: if given, every trained task model and learned ISP is saved there as
+            ``classifier_{processing}_{intensity slug}_fold{k}.pt`` / ``isp_...`` (see :func:`load_isp`).
+        classifier, freeze_classifier: a task-model checkpoint to start every processing from
+            (its arch and standardisation; it must have been trained on the same fold), optionally frozen.
+        isp, freeze_isp: a saved ISP (:func:`load_isp`) to start its processing from, optionally frozen.
+        task_name: the workflow task (``microscopy`` …), recorded in the saved checkpoints.
 
     Returns:
         The curves table.
@@ -242,6 +342,9 @@ def run_customization(
     for name, values in lists.items():
         if len(values) != len(intensities):
             raise InputError(f"customization: {len(values)} {name} for {len(intensities)} intensities")
+    classifier_start, isp_start = _start_checkpoints(classifier, freeze_classifier, isp, freeze_isp, processings)
+    if classifier_start is not None:
+        arch = classifier_start["arch"]
     all_folds = load_folds(folds_path)
     if not isinstance(folds, int) or not 1 <= folds <= len(all_folds):
         raise InputError(f"customization folds must be between 1 and {len(all_folds)} (option 'folds'), got {folds!r}")
@@ -262,14 +365,26 @@ def run_customization(
         if views.shape[0] != raw.shape[0] or tuple(views.shape[-2:]) != tuple(raw.shape[-2:]):
             raise InputError(f"views file {view_path} {views.shape} does not match raw file {raw_path} {tuple(raw.shape)}")
         slug = intensity_slug(intensity)
+        if classifier_start is not None and (classifier_start["task"] != task or (task == "classification" and classifier_start["n_classes"] != n_classes)):
+            raise InputError(f"customization.classifier {classifier} is a {classifier_start['task']} model with {classifier_start['n_classes']} "
+                             f"outputs, but {meta_path} describes a {task} task with {n_classes}")  # fmt: skip
         for processing in processings:
             for k in range(folds):
+                for start, option in ((classifier_start, "classifier"), (isp_start, "isp")):
+                    if start is not None and start.get("fold") not in (None, k):
+                        raise InputError(f"customization.{option} was trained on fold {start.get('fold')}, customization fold {k} would validate on its training data; set customization.folds: 1 and start from a fold-0 model")
                 pattern = str(Path(stages_dir) / f"{processing}_{slug}_epoch{{epoch:03d}}.png") if k == 0 else None
+                save = None
+                if models_dir is not None:
+                    save = {role: Path(models_dir) / f"{role}_{processing}_{slug}_fold{k}.pt" for role in ("classifier", "isp")}
                 history, _ = train_processing(
                     processing, raw=raw, views=views, targets=targets, camera=camera, fold=all_folds[k], fold_index=k,
                     task=task, n_classes=n_classes, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                     view=view, neural=neural, constrain=constrain, group_lr_scales=group_lr_scales, augmentation=augmentation, bce_weight=bce_weight,
                     stage_samples=stage_samples, stage_path_pattern=pattern, device=device,
+                    classifier_start=classifier_start,
+                    freeze_classifier=freeze_classifier, isp_start=isp_start, freeze_isp=freeze_isp, save_paths=save,
+                    classes=meta.get("classes", []), dataset_task=task_name,
                 )  # fmt: skip
                 for entry in history:
                     for metric, value in entry.items():
@@ -283,8 +398,37 @@ def run_customization(
     write_csv(curves_path, curves)
     write_csv(final_path, final_table(curves))
     Path(stages_dir).mkdir(parents=True, exist_ok=True)
+    if models_dir is not None:
+        Path(models_dir).mkdir(parents=True, exist_ok=True)
     plot_customization(curves, figure_path, metric=headline_metric(task, segmentation_headline), title=f"{meta.get('name', '')}: ISP customization ({get_view(view).label} vs learned ISPs)")
     return curves
+
+
+def _start_checkpoints(classifier, freeze_classifier, isp, freeze_isp, processings) -> tuple[dict | None, dict | None]:
+    """Read and check the start classifier and ISP before any compute."""
+    from lens2logit.io import load_torch
+
+    if freeze_classifier and freeze_isp:
+        raise InputError("customization.freeze_classifier and customization.freeze_isp together leave nothing to train")
+    if freeze_classifier and classifier is None:
+        raise InputError("customization.freeze_classifier needs customization.classifier (the model to keep fixed)")
+    if freeze_isp and isp is None:
+        raise InputError("customization.freeze_isp needs customization.isp (the ISP to keep fixed)")
+    classifier_start = isp_start = None
+    if classifier is not None:
+        classifier_start = load_torch(classifier, "customization.classifier file")
+        missing = [k for k in ("state_dict", "arch", "task", "n_classes", "mean", "std") if not isinstance(classifier_start, dict) or k not in classifier_start]
+        if missing:
+            raise InputError(f"customization.classifier {classifier} is not a task-model checkpoint (lacks {missing})")
+        if freeze_classifier and "static" in processings:
+            raise InputError("customization.freeze_classifier leaves nothing to train for processing 'static'; set customization.processings to learned ISPs only")
+    if isp is not None:
+        _, isp_start = load_isp(isp)
+        if isp_start["processing"] not in processings:
+            raise InputError(f"customization.isp {isp} is a {isp_start['processing']} ISP, not among customization.processings {list(processings)}")
+        if freeze_isp and list(processings) != [isp_start["processing"]]:
+            raise InputError(f"customization.freeze_isp: set customization.processings to [{isp_start['processing']}] (the frozen ISP's processing)")
+    return classifier_start, isp_start
 
 
 def final_table(curves: pd.DataFrame) -> pd.DataFrame:

@@ -303,6 +303,7 @@ def run_forensics(
     bce_weight: float = 0.0,
     segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE,
     device: str | torch.device | None = "cpu",
+    attacks_path=None,
 ) -> pd.DataFrame:
     """Drift forensics for one task over its folds; writes table, figure, strips and parameters.
 
@@ -320,6 +321,9 @@ def run_forensics(
         steps, lr, batch_size: Adam attack per (group, λ, regularizer, fold).
         seed: same seed and inputs → same table.
         device: option ``training.device``: ISPs and models run there (data stay on the host).
+        attacks_path: optional JSON with one entry per attack (group, λ, regularizer, fold; clean
+            reference: group ``none``): validation metrics, Adam history, learned parameter values,
+            the attacked model file and whether the attack is shown in the strips (for the lab log).
 
     Returns:
         The table as a DataFrame.
@@ -342,6 +346,7 @@ def run_forensics(
     params: dict[str, Any] = {"camera": camera.name, "view": get_view(view).label, "reference": _param_summary(reference, ALL_GROUPS), "attacks": []}
     strips: dict[str, torch.Tensor] = {}
     strip_lambda = next((x for x in lambdas if x > 0), lambdas[0])
+    attacks: list[dict[str, Any]] = []
     for fold, path in enumerate(model_paths):
         model, ckpt = load_model(path, device)
         task = ckpt["task"]
@@ -359,6 +364,7 @@ def run_forensics(
         ref_train, ref_val = render_all(reference, x_train), render_all(reference, x_val)
         clean = evaluate(reference, model, x_val, y_val, task=task, reference_output=ref_val)
         records += [{"parameter_group": CLEAN, "lambda": np.nan, "regularizer": "", "fold": fold, "metric": m, "value": v} for m, v in clean.items()]
+        attacks.append({"parameter_group": CLEAN, "lambda": None, "regularizer": "", "fold": fold, "model": str(path), "metrics": clean, "in_strip": fold == 0})
         if fold == 0:
             strips["reference"] = ref_val[:strip_samples]
         for reg_index, regularizer in enumerate(regularizers):
@@ -376,6 +382,9 @@ def run_forensics(
                         for m, v in scores.items()
                     ]
                     log.info("fold %d %s λ=%g %s: %s (clean %s)", fold, group, lam, regularizer, scores, clean)
+                    attacks.append({"parameter_group": group, "lambda": lam, "regularizer": regularizer, "fold": fold, "model": str(path),
+                                    "metrics": scores, "history": history, "values": _param_summary(adversarial, group),
+                                    "in_strip": fold == 0 and reg_index == 0 and lam == strip_lambda})  # fmt: skip
                     if fold == 0:
                         params["attacks"].append(
                             {"parameter_group": group, "lambda": lam, "regularizer": regularizer,
@@ -387,6 +396,9 @@ def run_forensics(
     table = summarise(pd.DataFrame.from_records(records))
     write_csv(table_path, table)
     write_json(params_path, params)
+    if attacks_path is not None:
+        setup = {"view": get_view(view).label, "steps": steps, "lr": lr, "batch_size": batch_size, "seed": seed, "constrain": constrain}
+        write_json(attacks_path, {"setup": setup, "attacks": attacks})
     headline = headline_metric(task, segmentation_headline)
     plot_forensics(table, figure_path, metric=headline, title=f"{meta.get('name', '')} drift forensics ({get_view(view).label})")
     plot_strips(strips, strips_path, title=f"reference vs adversarial ISP (λ = {strip_lambda:g}, {regularizers[0]})")

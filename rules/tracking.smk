@@ -1,0 +1,25 @@
+# The lab log: one job at the end ingests the finished results into MLflow (no job imports it).
+
+
+localrules:
+    ingest_mlflow,
+
+
+if TRACKING_ENABLED:
+
+    rule ingest_mlflow:
+        input:
+            results=tracking_inputs,
+        output:
+            summary="results/mlflow/ingest.json",
+        log:
+            "logs/ingest_mlflow/ingest.log",
+        benchmark:
+            "results/benchmarks/ingest_mlflow/ingest.tsv"
+        conda:
+            "../envs/lens2logit.yaml"
+        threads: 1
+        params:
+            uri=TRACKING.get("uri"),
+        script:
+            "../scripts/ingest_mlflow.py"

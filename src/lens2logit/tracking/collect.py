@@ -1,0 +1,377 @@
+"""Read a finished results folder into run records (what to log), without importing MLflow.
+
+One :class:`RunRecord` per
+
+* trained drift model ``results/models/{task}/{aug}/{intensity}/{view}/fold{k}.pt`` (Train
+  experiment; per-epoch history as metric histories, split indices, config, wall time; the model
+  is registered as ``{task}.{aug}.{intensity}.{view}.fold{k}``),
+* evaluation job ``results/metrics/...`` (Test experiment; metric ``{metric}.{test view}.{test
+  intensity}`` per test set, e.g. ``accuracy.ma-s-me.100``; linked to its training run by the tags
+  ``lens2logit.train_key``/``train_run_id``), plus one summary run per task with the
+  drift/corruption/intensity tables and figures,
+* forensics attack ``(parameter group, λ, regulariser, fold)`` from
+  ``results/forensics/{task}/attacks.json`` (and the clean reference per fold), plus a summary
+  run with table, figure, strips and parameters,
+* customization ``(processing, intensity, fold)`` from ``results/customization/{task}/curves.csv``
+  with the per-epoch stage/gradient images and the saved classifier and ISP (registered as
+  ``{task}.{aug}.{intensity}.{processing}.fold{k}`` and ``isp.{task}.{intensity}.{processing}.fold{k}``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from lens2logit.tracking.store import (
+    CUSTOMIZATION_EXPERIMENTS,
+    FORENSICS_EXPERIMENT,
+    TEST_EXPERIMENT,
+    TRAIN_EXPERIMENT,
+)
+
+# Bump when what is logged per run changes: every run is then replaced on the next ingest.
+RECORD_VERSION = "1"
+KEY_TAG = "lens2logit.key"
+DIGEST_TAG = "lens2logit.digest"
+DATASET_OF_TASK = {"microscopy": "microscopy", "drone_segmentation": "drone", "drone_classification": "drone"}
+MAX_PARAM_LENGTH = 500
+HISTORY_FIELDS = ("epoch", "split")
+TASK_MODEL, ISP_MODEL = "task-model", "isp"
+
+_MODEL_PATH = re.compile(r"models/(?P<task>[a-z_]+)/(?P<aug>[a-z]+)/(?P<intensity>\d{3})/(?P<view>[a-z]{2}-[su]-[a-z]{2})/fold(?P<fold>\d+)\.pt$")
+_SAVED_MODEL = re.compile(r"(?P<role>classifier|isp)_(?P<processing>[a-z]+)_(?P<intensity>\d{3})_fold(?P<fold>\d+)\.pt$")
+_STAGE_FILE = re.compile(r"(?P<processing>[a-z]+)_(?P<intensity>\d{3})_epoch(?P<epoch>\d+)\.png$")
+
+
+@dataclass
+class ModelRecord:
+    """A model to register: ``name`` (stable registry name), its checkpoint file and kind."""
+
+    name: str
+    checkpoint: Path
+    kind: str  # TASK_MODEL | ISP_MODEL
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunRecord:
+    """Everything one MLflow run gets. ``sources`` define its digest (a changed file replaces the run)."""
+
+    experiment: str
+    key: str
+    name: str
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: list[tuple[str, float, int]] = field(default_factory=list)  # (key, value, step)
+    tags: dict[str, str] = field(default_factory=dict)
+    artifacts: list[tuple[Path, str]] = field(default_factory=list)  # (local file, artifact dir)
+    json_artifacts: dict[str, Any] = field(default_factory=dict)  # artifact file name → JSON content
+    sources: list[Path] = field(default_factory=list)
+    models: list[ModelRecord] = field(default_factory=list)
+    train_key: str | None = None  # key of the training run this run evaluates
+
+    def digest(self) -> str:
+        h = hashlib.sha256(RECORD_VERSION.encode())
+        for path in sorted(set(self.sources)):
+            h.update(str(path).encode())
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        return h.hexdigest()[:32]
+
+
+def _param(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= MAX_PARAM_LENGTH else text[: MAX_PARAM_LENGTH - 3] + "..."
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _intensity(slug: str) -> float:
+    return int(slug) / 100
+
+
+def _view_label(slug: str) -> str:
+    from lens2logit.isp.views import get_view
+
+    return get_view(slug).label
+
+
+def read_benchmark(path: Path) -> dict[str, float]:
+    """Snakemake benchmark TSV → ``{wall_time_s, cpu_time_s, max_rss_mb}`` (empty if missing)."""
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    if not rows:
+        return {}
+    row = rows[-1]
+    out = {}
+    for column, name in (("s", "wall_time_s"), ("cpu_time", "cpu_time_s"), ("max_rss", "max_rss_mb")):
+        if _finite(row.get(column)):
+            out[name] = float(row[column])
+    return out
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def history_metrics(history: list[dict[str, Any]]) -> list[tuple[str, float, int]]:
+    """Rows ``{"epoch", "split", metric...}`` → ``("{split}_{metric}", value, epoch)``."""
+    out = []
+    for row in history:
+        for name, value in row.items():
+            if name not in HISTORY_FIELDS and _finite(value):
+                out.append((f"{row['split']}_{name}", float(value), int(row["epoch"])))
+    return out
+
+
+def checkpoint_device(ckpt: dict[str, Any]) -> str:
+    """Device a checkpoint was trained on if it records one; the current training code runs on CPU."""
+    config = ckpt.get("config") or {}
+    return str(ckpt.get("device") or config.get("device") or "cpu")
+
+
+# ------------------------------------------------------------------------------------------ train
+def train_key(task: str, aug: str, intensity: str, view: str, fold: int | str) -> str:
+    return f"train/{task}/{aug}/{intensity}/{view}/fold{fold}"
+
+
+def task_model_name(task: str, aug: str, intensity: str, view_or_processing: str, fold: int | str) -> str:
+    """Registry name of a task model, e.g. ``microscopy.none.100.bi-s-me.fold0``."""
+    return f"{task}.{aug}.{intensity}.{view_or_processing}.fold{fold}"
+
+
+def isp_model_name(task: str, intensity: str, processing: str, fold: int | str) -> str:
+    """Registry name of a learned ISP, e.g. ``isp.microscopy.001.parametrized.fold0``."""
+    return f"isp.{task}.{intensity}.{processing}.fold{fold}"
+
+
+def train_records(results: Path) -> Iterator[RunRecord]:
+    from lens2logit.io import load_torch
+
+    for path in sorted(results.glob("models/*/*/*/*/fold*.pt")):
+        m = _MODEL_PATH.search(path.as_posix())
+        if not m:
+            continue
+        task, aug, intensity, view, fold = m["task"], m["aug"], m["intensity"], m["view"], int(m["fold"])
+        ckpt = load_torch(path, "model file")
+        config = dict(ckpt.get("config") or {})
+        params = {
+            "task": task, "dataset": DATASET_OF_TASK.get(task, task), "kind": ckpt.get("task"), "view": _view_label(view),
+            "view_slug": view, "intensity": _intensity(intensity), "augmentation": aug, "fold": fold,
+            "arch": ckpt.get("arch"), "n_classes": ckpt.get("n_classes"), "classes": ckpt.get("classes"),
+            "n_train": len(ckpt.get("train_indices", [])), "n_val": len(ckpt.get("val_indices", [])),
+        }  # fmt: skip
+        params.update({k: v for k, v in config.items() if k not in params})
+        record = RunRecord(
+            experiment=TRAIN_EXPERIMENT,
+            key=train_key(task, aug, intensity, view, fold),
+            name=task_model_name(task, aug, intensity, view, fold),
+            params={k: _param(v) for k, v in params.items()},
+            metrics=history_metrics(ckpt.get("history", [])),
+            tags={"device": checkpoint_device(ckpt), "lens2logit.task": task, "lens2logit.source": path.as_posix()},
+            json_artifacts={
+                "splits.json": {"fold": fold, "train": ckpt.get("train_indices", []), "val": ckpt.get("val_indices", [])},
+                "config.json": config,
+            },
+            sources=[path],
+            models=[ModelRecord(task_model_name(task, aug, intensity, view, fold), path, TASK_MODEL, {"task": task, "view": view})],
+        )
+        bench = results / "benchmarks" / "train_model" / task / aug / intensity / view / f"fold{fold}.tsv"
+        record.metrics += [(name, value, 0) for name, value in read_benchmark(bench).items()]
+        yield record
+
+
+# ------------------------------------------------------------------------------------------- test
+def test_metric_key(metric: str, test_view_slug: str, test_intensity_slug: str) -> str:
+    """Metric key of one test set in an evaluation run: ``accuracy.ma-s-me.100``."""
+    return f"{metric}.{test_view_slug}.{test_intensity_slug}"
+
+
+def test_records(results: Path) -> Iterator[RunRecord]:
+    """One run per evaluation job (a model on every test view/intensity it was scored on)."""
+    from lens2logit.isp.views import get_view
+
+    for path in sorted(results.glob("metrics/*/*/*/*/fold*.csv")):
+        m = _MODEL_PATH.search(path.with_suffix(".pt").as_posix().replace("/metrics/", "/models/"))
+        if not m:
+            continue
+        task, aug, intensity, view, fold = m["task"], m["aug"], m["intensity"], m["view"], int(m["fold"])
+        metrics, test_sets = [], []
+        for row in _read_csv(path):
+            test_slug = get_view(row.get("test_view", "")).slug
+            test_int = f"{round(float(row.get('test_intensity', '1.0')) * 100):03d}"
+            if f"{test_slug}@{test_int}" not in test_sets:
+                test_sets.append(f"{test_slug}@{test_int}")
+            if _finite(row.get("value")):
+                metrics.append((test_metric_key(row["metric"], test_slug, test_int), float(row["value"]), 0))
+        bench = read_benchmark(results / "benchmarks" / "evaluate_model" / task / aug / intensity / view / f"fold{fold}.tsv")
+        yield RunRecord(
+            experiment=TEST_EXPERIMENT,
+            key=f"test/{task}/{aug}/{intensity}/{view}/fold{fold}",
+            name=f"{task_model_name(task, aug, intensity, view, fold)} evaluation",
+            params={k: _param(v) for k, v in {
+                "task": task, "dataset": DATASET_OF_TASK.get(task, task), "augmentation": aug, "fold": fold,
+                "train_view": _view_label(view), "train_view_slug": view, "train_intensity": _intensity(intensity),
+                "test_sets": " ".join(test_sets), "train_model": task_model_name(task, aug, intensity, view, fold),
+            }.items()},  # fmt: skip
+            metrics=metrics + [(f"job_{k}", v, 0) for k, v in bench.items()],
+            tags={"lens2logit.task": task, "lens2logit.source": path.as_posix()},
+            sources=[path],
+            train_key=train_key(task, aug, intensity, view, fold),
+        )
+
+
+def drift_summary_records(results: Path) -> Iterator[RunRecord]:
+    """One run per task in the Test experiment with the aggregated tables and figures."""
+    for task_dir in sorted((results / "drift").glob("*")):
+        task = task_dir.name
+        files = [task_dir / n for n in ("matrix.csv", "matrix.png", "difference.png", "summary.json")]
+        files += [results / "corruptions" / task / n for n in ("table.csv", "comparison.csv", "figure.png")]
+        files += [results / "intensity" / task / n for n in ("matrix.csv", "matrix.png")]
+        files = [f for f in files if f.is_file()]
+        if not files:
+            continue
+        metrics = []
+        summary = task_dir / "summary.json"
+        if summary.is_file():
+            for name, value in json.loads(summary.read_text()).items():
+                if isinstance(value, (int, float)) and _finite(value):
+                    metrics.append((name, float(value), 0))
+        yield RunRecord(
+            experiment=TEST_EXPERIMENT, key=f"summary/drift/{task}", name=f"{task} drift summary",
+            params={"task": task, "dataset": DATASET_OF_TASK.get(task, task), "kind": "summary"},
+            metrics=metrics, tags={"lens2logit.task": task},
+            artifacts=[(f, f.parent.parent.name) for f in files], sources=files,
+        )  # fmt: skip
+
+
+# -------------------------------------------------------------------------------------- forensics
+def forensics_records(results: Path) -> Iterator[RunRecord]:
+    for task_dir in sorted((results / "forensics").glob("*")):
+        task = task_dir.name
+        attacks_path = task_dir / "attacks.json"
+        strips = task_dir / "strips.png"
+        if attacks_path.is_file():
+            attacks = json.loads(attacks_path.read_text())
+            setup = attacks.get("setup", {})
+            for entry in attacks.get("attacks", []):
+                group, lam, reg, fold = entry["parameter_group"], entry.get("lambda"), entry.get("regularizer") or "", entry["fold"]
+                lam_token = "clean" if lam is None else f"{float(lam):g}"
+                params = {"task": task, "dataset": DATASET_OF_TASK.get(task, task), "parameter_group": group,
+                          "lambda": "" if lam is None else float(lam), "regularizer": reg, "fold": fold,
+                          "attacked_model": entry.get("model", ""), **setup}  # fmt: skip
+                metrics = [(k, float(v), 0) for k, v in entry.get("metrics", {}).items() if _finite(v)]
+                for step in entry.get("history", []):
+                    metrics += [(f"attack_{k}", float(v), int(step["step"])) for k, v in step.items() if k != "step" and _finite(v)]
+                record = RunRecord(
+                    experiment=FORENSICS_EXPERIMENT,
+                    key=f"forensics/{task}/{group}/{lam_token}/{reg or 'none'}/fold{fold}",
+                    name=f"{task} {group} λ={lam_token} {reg} fold{fold}".replace("  ", " "),
+                    params={k: _param(v) for k, v in params.items()},
+                    metrics=metrics,
+                    tags={"lens2logit.task": task, "lens2logit.source": attacks_path.as_posix()},
+                    json_artifacts={"isp_parameters.json": entry.get("values", {})} if entry.get("values") else {},
+                    sources=[attacks_path],
+                )
+                if entry.get("in_strip") and strips.is_file():
+                    record.artifacts.append((strips, "images"))
+                    record.sources.append(strips)
+                yield record
+        files = [task_dir / n for n in ("table.csv", "figure.png", "strips.png", "params.json", "attacks.json")]
+        files = [f for f in files if f.is_file()]
+        if files:
+            yield RunRecord(
+                experiment=FORENSICS_EXPERIMENT, key=f"summary/forensics/{task}", name=f"{task} forensics summary",
+                params={"task": task, "dataset": DATASET_OF_TASK.get(task, task), "kind": "summary"},
+                tags={"lens2logit.task": task}, artifacts=[(f, "") for f in files], sources=files,
+            )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------- customization
+def customization_records(results: Path) -> Iterator[RunRecord]:
+    from lens2logit.io import load_torch
+
+    for task_dir in sorted((results / "customization").glob("*")):
+        task = task_dir.name
+        experiment = CUSTOMIZATION_EXPERIMENTS.get(DATASET_OF_TASK.get(task, task), CUSTOMIZATION_EXPERIMENTS["microscopy"])
+        curves = task_dir / "curves.csv"
+        if curves.is_file():
+            runs: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+            for row in _read_csv(curves):
+                slug = f"{round(float(row['intensity']) * 100):03d}"
+                runs.setdefault((row["processing"], slug, int(row["fold"])), []).append(row)
+            saved: dict[tuple[str, str, int], dict[str, Path]] = {}
+            for path in sorted((task_dir / "models").glob("*.pt")):
+                m = _SAVED_MODEL.search(path.name)
+                if m:
+                    saved.setdefault((m["processing"], m["intensity"], int(m["fold"])), {})[m["role"]] = path
+            stages: dict[tuple[str, str], list[tuple[int, Path]]] = {}
+            for path in sorted((task_dir / "stages").glob("*.png")):
+                m = _STAGE_FILE.search(path.name)
+                if m:
+                    stages.setdefault((m["processing"], m["intensity"]), []).append((int(m["epoch"]), path))
+            for (processing, slug, fold), rows in sorted(runs.items()):
+                metrics = [(f"{r['split']}_{r['metric']}", float(r["value"]), int(r["epoch"])) for r in rows if _finite(r["value"])]
+                params: dict[str, Any] = {"task": task, "dataset": DATASET_OF_TASK.get(task, task), "processing": processing,
+                                          "intensity": _intensity(slug), "fold": fold}  # fmt: skip
+                record = RunRecord(
+                    experiment=experiment, key=f"customization/{task}/{processing}/{slug}/fold{fold}",
+                    name=f"{task} {processing} @{slug} fold{fold}", metrics=metrics,
+                    tags={"lens2logit.task": task, "lens2logit.source": curves.as_posix()}, sources=[curves],
+                )  # fmt: skip
+                files = saved.get((processing, slug, fold), {})
+                if "classifier" in files:
+                    ckpt = load_torch(files["classifier"], "model file")
+                    config = dict(ckpt.get("config") or {})
+                    params.update({"arch": ckpt.get("arch"), "n_train": len(ckpt.get("train_indices", [])),
+                                   "n_val": len(ckpt.get("val_indices", []))})  # fmt: skip
+                    params.update({k: v for k, v in config.items() if k not in params})
+                    record.tags["device"] = checkpoint_device(ckpt)
+                    record.json_artifacts["splits.json"] = {"fold": fold, "train": ckpt.get("train_indices", []), "val": ckpt.get("val_indices", [])}
+                    aug = str(config.get("augmentation", "none"))
+                    record.models.append(ModelRecord(task_model_name(task, aug, slug, processing, fold), files["classifier"], TASK_MODEL, {"task": task, "processing": processing}))
+                    record.sources.append(files["classifier"])
+                if "isp" in files:
+                    record.models.append(ModelRecord(isp_model_name(task, slug, processing, fold), files["isp"], ISP_MODEL, {"task": task, "processing": processing}))
+                    record.sources.append(files["isp"])
+                if fold == 0:
+                    for epoch, png in stages.get((processing, slug), []):
+                        record.artifacts.append((png, f"stages/epoch_{epoch:03d}"))
+                        record.sources.append(png)
+                record.params = {k: _param(v) for k, v in params.items()}
+                yield record
+        files = [task_dir / n for n in ("curves.csv", "final.csv", "figure.png")]
+        files = [f for f in files if f.is_file()]
+        if files:
+            yield RunRecord(
+                experiment=experiment, key=f"summary/customization/{task}", name=f"{task} customization summary",
+                params={"task": task, "dataset": DATASET_OF_TASK.get(task, task), "kind": "summary"},
+                tags={"lens2logit.task": task}, artifacts=[(f, "") for f in files], sources=files,
+            )  # fmt: skip
+
+
+def collect(results: str | os.PathLike = "results") -> list[RunRecord]:
+    """All run records of a results folder, training runs first (test runs link to them)."""
+    results = Path(results)
+    return [
+        *train_records(results),
+        *test_records(results),
+        *drift_summary_records(results),
+        *forensics_records(results),
+        *customization_records(results),
+    ]
