@@ -108,7 +108,7 @@ def test_real_scripts_split_the_library_as_expected():
     closure = {p.stem: set(module_closure(p)) for p in sorted((REPO / "scripts").glob("*.py"))}
     uses = lambda module: {s for s, mods in closure.items() if module in mods}  # noqa: E731
     assert uses("lens2logit.experiments.aggregate") == {
-        "aggregate_drift", "aggregate_corruptions", "aggregate_intensity", "summarize"}
+        "aggregate_drift", "aggregate_corruptions", "aggregate_intensity"}  # summarize reads their tables
     demosaic = uses("lens2logit.isp.demosaic")
     assert "render_views" in demosaic
     assert not demosaic & {"synthesize_data", "prepare_dataset", "make_splits", "train_model", "timing"}
