@@ -142,7 +142,7 @@ def test_corruption_table_and_comparison(run, task):
     for _, row in comp.iloc[:-1].iterrows():
         assert row["clean"] == pytest.approx(diag[row["view"]], abs=1e-6)
     # drops raw and normalised by headroom (clean − chance), and the ratio, per task
-    from lens2logit.experiments.aggregate import COMPARISON_COLUMNS
+    from lens2logit.stages.aggregate import COMPARISON_COLUMNS
 
     assert list(comp.columns) == COMPARISON_COLUMNS
     assert comp["chance"].between(0, 1).all() and comp["chance"].nunique() == 1
@@ -245,7 +245,7 @@ def test_library_edit_reruns_exactly_the_jobs_that_run_it(run):
     lib = run / "src/lens2logit"
 
     # only comments and docstrings: nothing to do
-    aggregate = lib / "experiments/aggregate.py"
+    aggregate = lib / "stages/aggregate.py"
     text = aggregate.read_text()
     aggregate.write_text("# a comment\n" + text.replace('"""', '""" ', 1))
     try:
