@@ -13,8 +13,8 @@ from lens2logit.data.registry import (
     is_real_source,
 )
 from lens2logit.experiments.corruptions import resolve_corruptions
-from lens2logit.experiments.paper import claims_text
-from lens2logit.experiments.statistics import DEFAULT_SEGMENTATION_HEADLINE
+from lens2logit.stages.paper import claims_text
+from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE
 from lens2logit.data.manifest import branch_fingerprint, check_branch
 from lens2logit.isp.views import VIEWS, get_view
 from lens2logit.tracking.store import resolve_tracking_uri

@@ -1,4 +1,4 @@
-from lens2logit.experiments.scoring import score_model
+from lens2logit.stages.scoring import score_model
 from lens2logit.isp.views import get_view
 from lens2logit.workflow import job
 

@@ -1,4 +1,4 @@
-from lens2logit.experiments.views import render_views_files
+from lens2logit.stages.views import render_views_files
 from lens2logit.workflow import job
 
 with job(snakemake):

@@ -1,4 +1,4 @@
-from lens2logit.experiments.scoring import score_corruptions
+from lens2logit.stages.scoring import score_corruptions
 from lens2logit.workflow import job
 
 with job(snakemake):

@@ -9,7 +9,6 @@ from PIL import Image
 from lens2logit.data import load_dataset
 from lens2logit.errors import InputError
 
-pidng = pytest.importorskip("pidng")
 SHAPE = (32, 48)
 BLACK, WHITE = 256, 4095
 

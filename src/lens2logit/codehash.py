@@ -39,10 +39,6 @@ def module_file(name: str, root: Path = SRC_ROOT) -> Path | None:
     return None
 
 
-def _is_package(path: Path) -> bool:
-    return path.name == "__init__.py"
-
-
 @lru_cache(maxsize=None)
 def _parse_cached(path: Path, mtime_ns: int, size: int) -> ast.Module:
     return ast.parse(path.read_text(), filename=str(path))

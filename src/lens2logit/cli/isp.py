@@ -124,29 +124,16 @@ def _render_command(args) -> int:
 
 
 def _views_command(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import torch
 
-    from lens2logit.io import atomic_path
-    from lens2logit.isp import VIEW_SPECS, render_views
+    from lens2logit.isp import render_views
+    from lens2logit.reporting.isp import plot_views_grid
 
     if args.output.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):
         raise InputError(f"-o {args.output}: unsupported picture type {args.output.suffix!r}; use .png")
     mosaic, camera = load_input(args.input, args.camera)
     rendered = render_views(torch.from_numpy(mosaic)[None], camera, unsharp=args.unsharp)
-    h, w = mosaic.shape
-    fig, axes = plt.subplots(3, 4, figsize=(4 * 3.0, 3 * 3.0 * h / w + 0.6), squeeze=False)
-    for ax, spec in zip(axes.flat, VIEW_SPECS):  # paper order: one row per demosaicer
-        ax.imshow(rendered[spec.label][0].permute(1, 2, 0).numpy(), interpolation="nearest")
-        ax.set_title(spec.label, fontsize=10)
-        ax.set_axis_off()
-    fig.suptitle(f"{args.input.name} — camera {camera.name}, unsharp {args.unsharp}", fontsize=11)
-    fig.tight_layout()
-    with atomic_path(args.output) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
+    plot_views_grid({label: image[0] for label, image in rendered.items()}, args.output,
+                    title=f"{args.input.name} — camera {camera.name}, unsharp {args.unsharp}")
     print(f"{args.input}: 12 views → {args.output}")
     return 0

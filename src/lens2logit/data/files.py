@@ -62,7 +62,7 @@ def check_mosaic(path: Path, image: np.ndarray) -> np.ndarray:
 
     Float TIFFs (the reference code reads every TIFF as float32 and writes its tiles that way) are
     accepted when finite and within ``[0, 65535]``; integer-valued ones become uint16, others stay
-    float32 DN (see :func:`is_float_dn`).
+    float32 DN.
     """
     if image.ndim != 2:
         raise InputError(f"{path}: expected a single-channel mosaic, got shape {image.shape}")
@@ -75,11 +75,6 @@ def check_mosaic(path: Path, image: np.ndarray) -> np.ndarray:
     if image.shape[0] % 2 or image.shape[1] % 2:
         raise InputError(f"{path}: mosaic size {image.shape} is not even (Bayer cells would be cut)")
     return image
-
-
-def is_float_dn(image: np.ndarray) -> bool:
-    """True for a mosaic kept as float DN (a float TIFF with non-integer values)."""
-    return image.dtype.kind == "f"
 
 
 def pair_masks(

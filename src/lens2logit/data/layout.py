@@ -23,10 +23,6 @@ def intensity_slug(intensity: float) -> str:
     return intensity_folder(intensity)[len("raw_scale"):]
 
 
-def microscopy_image_dir(root: Path, intensity: float) -> Path:
-    return Path(root) / "images" / intensity_folder(intensity)
-
-
 MICROSCOPY_LABELS = Path("labels") / "Ma190c_annotations.dat"
 DRONE_IMAGES_FULL = Path("images_full")
 DRONE_MASKS_FULL = Path("masks_full")
@@ -107,7 +103,3 @@ def drone_image_name(full_index: int) -> str:
 
 def drone_mask_name(full_index: int) -> str:
     return f"{full_index:02d}.png"
-
-
-def drone_image_dir(root: Path, intensity: float) -> Path:
-    return Path(root) / DRONE_IMAGES_FULL / intensity_folder(intensity)

@@ -29,7 +29,7 @@ from lens2logit.errors import InputError
 from lens2logit.experiments.augment import check_augmentation
 from lens2logit.experiments.forensics import TASK_METRICS, differentiable_demosaic, load_task_data
 from lens2logit.experiments.splits import load_folds
-from lens2logit.experiments.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
+from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
 from lens2logit.training.batches import ArrayBatches, channel_statistics, check_view_array, open_array
 from lens2logit.training.device import pin_memory, resolve_device, to_device
 from lens2logit.training.loop import fit
@@ -119,7 +119,7 @@ ISP_CHECKPOINT_KIND = "isp"
 
 def isp_checkpoint(processing: str, processor: nn.Module, camera, *, view: str, neural: dict[str, Any] | None, constrain: bool, **info: Any) -> dict[str, Any]:
     """A learned ISP as a plain dict (CPU tensors; loadable with ``weights_only``): see :func:`load_isp`."""
-    from lens2logit.experiments.prepare import camera_to_meta
+    from lens2logit.stages.prepare import camera_to_meta
 
     isp = processor.merged() if isinstance(processor, ScaledGroups) else processor
     return {
@@ -132,7 +132,7 @@ def isp_checkpoint(processing: str, processor: nn.Module, camera, *, view: str, 
 
 def load_isp(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild a saved ISP (parametrized or neural) in eval mode: ``(module, checkpoint dict)``."""
-    from lens2logit.experiments.prepare import camera_from_meta
+    from lens2logit.stages.prepare import camera_from_meta
     from lens2logit.io import load_torch
 
     ckpt = load_torch(path, "ISP file")
@@ -193,7 +193,7 @@ def train_processing(
     to save the trained task model (checkpoint format of the drift models, with ``classes`` and the
     workflow task name ``dataset_task``) and ISP.
     """
-    from lens2logit.plots_isp import plot_stage_grid
+    from lens2logit.reporting.isp import plot_stage_grid
 
     device = resolve_device(device)
     train_idx = np.asarray(fold["train"], dtype=np.int64)
@@ -329,7 +329,7 @@ def run_customization(
         The curves table.
     """
     from lens2logit.data.layout import intensity_slug
-    from lens2logit.plots_isp import plot_customization
+    from lens2logit.reporting.isp import plot_customization
 
     processings = check_processings(processings)
     differentiable_demosaic(view)

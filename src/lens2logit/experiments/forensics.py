@@ -33,7 +33,7 @@ from torch import nn
 
 from lens2logit.errors import InputError
 from lens2logit.experiments.ssim import REGULARIZERS, get_regularizer, mse_distance, ssim_distance
-from lens2logit.experiments.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
+from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
 from lens2logit.io import write_csv, write_json
 from lens2logit.isp.camera import CameraProfile, get_camera
 from lens2logit.isp.parametrized import GROUPS, ParametrizedISP
@@ -64,7 +64,7 @@ def load_task_data(raw_path, targets_path, meta_path) -> tuple[torch.Tensor, tor
     Raises:
         InputError: a file is missing or unreadable, shapes disagree, or the camera is unknown.
     """
-    from lens2logit.experiments.prepare import camera_from_meta
+    from lens2logit.stages.prepare import camera_from_meta
     from lens2logit.training.batches import open_array
 
     raw = open_array(raw_path, "raw")
@@ -328,7 +328,7 @@ def run_forensics(
     Returns:
         The table as a DataFrame.
     """
-    from lens2logit.plots_isp import plot_forensics, plot_strips
+    from lens2logit.reporting.isp import plot_forensics, plot_strips
 
     groups, lambdas, regularizers = check_groups(groups), check_lambdas(lambdas), check_regularizers(regularizers)
     demosaic = differentiable_demosaic(view)

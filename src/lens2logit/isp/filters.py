@@ -129,29 +129,11 @@ def _sum_shifted(xp: torch.Tensor, terms, h: int, w: int) -> torch.Tensor:
     return out
 
 
-def correlate2d(x: torch.Tensor, kernel: torch.Tensor, mode: str) -> torch.Tensor:
-    """2-D correlation with a small odd kernel as a sum of shifted copies (sparse kernels are cheap).
-
-    Args:
-        x: ``(*, H, W)``.
-        kernel: ``(kh, kw)`` odd sizes.
-        mode: border mode (SciPy names).
-
-    Returns:
-        ``(*, H, W)``.
-    """
-    kh, kw = kernel.shape
-    ry, rx = (kh - 1) // 2, (kw - 1) // 2
-    xp = pad2d(x, ry, rx, mode)
-    terms = [((dy, dx), float(kernel[dy, dx])) for dy in range(kh) for dx in range(kw)]
-    return _sum_shifted(xp, terms, *x.shape[-2:])
-
-
 def correlate2d_kernel(x: torch.Tensor, kernel: torch.Tensor, mode: str) -> torch.Tensor:
     """2-D correlation with a kernel *tensor*, differentiable in both ``x`` and ``kernel``.
 
-    The form used when a kernel is a learnable parameter (:func:`correlate2d` reads the taps as
-    Python numbers instead, which is faster for constants but carries no gradient to them).
+    The form used when a kernel is a learnable parameter (the fixed kernels of the static ISP are
+    applied by :func:`_sum_shifted` with their taps as Python numbers, faster but without gradient).
 
     Args:
         x: ``(*, H, W)``.

@@ -19,7 +19,6 @@ EXPERIMENTS = (TRAIN_EXPERIMENT, TEST_EXPERIMENT, FORENSICS_EXPERIMENT, *CUSTOMI
 
 STORE_DIR = "mlflow"  # under the results folder
 DB_NAME = "mlflow.db"
-ARTIFACT_DIR = "artifacts"
 HEALTH_TIMEOUT_S = 5.0
 
 
@@ -30,10 +29,6 @@ def store_dir(results: str | os.PathLike = "results") -> Path:
 def default_tracking_uri(results: str | os.PathLike = "results") -> str:
     """``sqlite:///<abs results>/mlflow/mlflow.db``: the embedded default, no server needed."""
     return f"sqlite:///{(store_dir(results) / DB_NAME).resolve()}"
-
-
-def default_artifact_root(results: str | os.PathLike = "results") -> Path:
-    return (store_dir(results) / ARTIFACT_DIR).resolve()
 
 
 def resolve_tracking_uri(configured: str | None = None, results: str | os.PathLike = "results") -> str:

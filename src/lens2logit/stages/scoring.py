@@ -1,6 +1,6 @@
 """Score trained models: across test views/intensities, and under common corruptions.
 
-Each function writes one long table (atomically) that :mod:`lens2logit.experiments.aggregate` reads.
+Each function writes one long table (atomically) that :mod:`lens2logit.stages.aggregate` reads.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Turn a dataset on disk into the workflow's arrays: raw mosaics, targets and metadata once per
-intensity. The ISP views rendered from them are :mod:`lens2logit.experiments.views`."""
+intensity. The ISP views rendered from them are :mod:`lens2logit.stages.views`."""
 
 from __future__ import annotations
 

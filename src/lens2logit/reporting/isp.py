@@ -1,4 +1,4 @@
-"""Figures of the learned ISPs: forensics curves and strips, customization curves, stage grids.
+"""Figures of the ISPs: forensics curves and strips, customization curves, stage grids, the static views grid.
 
 All functions take plain tensors/tables, write one PNG atomically and return nothing.
 """
@@ -154,3 +154,30 @@ def plot_customization(curves: pd.DataFrame, path, *, metric: str, title: str) -
     axes[0][-1].legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
     _save(fig, path)
+
+
+VIEWS_GRID_DPI = 100
+VIEWS_GRID_CELL = 3.0  # inches per view
+
+
+def plot_views_grid(images: Mapping[str, torch.Tensor], path, *, title: str) -> None:
+    """The twelve static ISP views of one mosaic, one row per demosaicer (paper order), in one picture.
+
+    Args:
+        images: view label → ``(3, H, W)`` image in [0, 1], one per :data:`lens2logit.isp.VIEW_SPECS`.
+        path: the picture to write (its extension picks the format: .png, .pdf, .svg, .jpg).
+        title: the figure's title.
+    """
+    from lens2logit.isp import VIEW_SPECS
+
+    h, w = next(iter(images.values())).shape[-2:]
+    fig, axes = plt.subplots(3, 4, figsize=(4 * VIEWS_GRID_CELL, 3 * VIEWS_GRID_CELL * h / w + 0.6), squeeze=False)
+    for ax, spec in zip(axes.flat, VIEW_SPECS):
+        ax.imshow(images[spec.label].permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.set_title(spec.label, fontsize=10)
+        ax.set_axis_off()
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=VIEWS_GRID_DPI)
+    plt.close(fig)

@@ -1,8 +1,8 @@
 """A one-page Markdown summary of every experiment of a run (``results/summary.md``).
 
 It opens with the run's findings beside the paper's published claims
-(:mod:`lens2logit.experiments.paper`), then one table per experiment; every table shows the task's
-headline metric (:func:`lens2logit.experiments.statistics.headline_metric`).
+(:mod:`lens2logit.stages.paper`), then one table per experiment; every table shows the task's
+headline metric (:func:`lens2logit.stages.statistics.headline_metric`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from lens2logit.experiments import paper
-from lens2logit.experiments.statistics import DEFAULT_SEGMENTATION_HEADLINE, HEADLINE_METRIC, headline_metric
+from lens2logit.stages import paper
+from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE, HEADLINE_METRIC, headline_metric
 from lens2logit.io import write_text
 
 SYNTHETIC_NOTE = (

@@ -1,11 +1,11 @@
 """From per-model metric tables to the study's tables: drift matrices, corruption baseline,
 intensity drift matrix and their summaries.
 
-Per-model tables (written by :mod:`lens2logit.experiments.scoring`) are long: one row per
+Per-model tables (written by :mod:`lens2logit.stages.scoring`) are long: one row per
 (test view, test intensity, metric) with the training view, intensity, augmentation and fold.
 Aggregates are mean, sample standard deviation (ddof 1; NaN for a single fold) and ``n`` over folds
-(:func:`lens2logit.experiments.statistics.fold_summary`); the metric shown is the task's headline
-metric (:func:`lens2logit.experiments.statistics.headline_metric`).
+(:func:`lens2logit.stages.statistics.fold_summary`); the metric shown is the task's headline
+metric (:func:`lens2logit.stages.statistics.headline_metric`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from lens2logit.experiments.statistics import (
+from lens2logit.stages.statistics import (
     DEFAULT_SEGMENTATION_HEADLINE,
     HEADLINE_METRIC,
     chance_level,
@@ -96,7 +96,7 @@ def drift_summary(table: pd.DataFrame, views: Sequence[str], metric: str) -> dic
 
 
 def write_drift(metric_paths, views, augmentations, kind, *, matrix_path, summary_path, figure_path, difference_path, task: str, segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE) -> pd.DataFrame:
-    from lens2logit import plots
+    from lens2logit.reporting import study as plots
 
     table = drift_matrix(read_tables(metric_paths), views)
     write_csv(matrix_path, table)
@@ -145,7 +145,7 @@ def corruption_comparison(corruptions: pd.DataFrame, drift: pd.DataFrame, views:
     are computed from those means (mean drop ÷ mean headroom), not averaged per view.
 
     Args:
-        chance: the metric's chance level (:func:`lens2logit.experiments.statistics.chance_level`);
+        chance: the metric's chance level (:func:`lens2logit.stages.statistics.chance_level`);
             NaN leaves the normalised columns NaN.
     """
     cor = corruptions[corruptions["metric"] == metric]
@@ -179,7 +179,7 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 def write_corruptions(corruption_paths, drift_paths, views, kind, *, table_path, comparison_path, figure_path, task: str, targets_path=None, segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE) -> None:
     """Corruption table, comparison with ISP drift (with chance level from ``targets_path``) and figure."""
-    from lens2logit import plots
+    from lens2logit.reporting import study as plots
 
     frame = read_tables(corruption_paths)
     table = corruption_table(frame, views)
@@ -200,7 +200,7 @@ def intensity_matrix(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_intensity(metric_paths, view: str, kind, *, matrix_path, figure_path, task: str, segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE) -> pd.DataFrame:
-    from lens2logit import plots
+    from lens2logit.reporting import study as plots
 
     frame = read_tables(metric_paths)
     frame = frame[frame["test_view"] == view]

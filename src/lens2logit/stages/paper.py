@@ -79,7 +79,7 @@ def run_findings(drift_summary: Mapping[str, Any] | None, comparison: pd.DataFra
     """The run's values of the claimed quantities, from a task's drift summary and corruption comparison.
 
     Args:
-        drift_summary: ``results/drift/{task}/summary.json`` (:func:`~lens2logit.experiments.aggregate.drift_summary`).
+        drift_summary: ``results/drift/{task}/summary.json`` (:func:`~lens2logit.stages.aggregate.drift_summary`).
         comparison: ``results/corruptions/{task}/comparison.csv`` or None when corruptions were not run.
     """
     found: dict[str, Any] = {}
