@@ -172,7 +172,7 @@ def test_bf16_autocast_trains_on_cpu(data):
 def test_training_refuses_an_absent_gpu_before_reading_data(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(InputError, match=r"training\.device"):
-        train_on_view(tmp_path / "missing.npy", tmp_path / "t.npy", tmp_path / "f.json", 0, device="cpu", task="classification",
+        train_on_view(tmp_path / "missing.npy", tmp_path / "t.npy", tmp_path / "f.json", 0, task="classification",
                       arch="small_cnn", epochs=1, batch_size=4, lr=1e-3, augmentation="none", seed=0, classes=None,
                       progress=False, device="cuda")  # fmt: skip
 
