@@ -158,3 +158,19 @@ def test_rules_restate_no_defaults():
         text = path.read_text()
         assert not re.search(r"config(\[[^\]]+\])*\.get\(", text), path.name
         assert not re.search(r"(FORENSICS|CUSTOMIZATION|INTENSITY|TRACKING)\.get\(", text), path.name
+
+
+def test_every_optional_option_has_a_default_in_the_schema():
+    """An option is required, or the schema says its default (data.custom: only with tasks [custom])."""
+    schema = load_schema(SCHEMA_PATH)
+    missing = []
+
+    def walk(node, path):
+        for name, sub in node.get("properties", {}).items():
+            key = f"{path}{name}"
+            if "default" not in sub and name not in node.get("required", []) and key != "data.custom":
+                missing.append(key)
+            walk(sub, f"{key}.")
+
+    walk(schema, "")
+    assert missing == []
