@@ -102,7 +102,7 @@ rule aggregate_intensity:
         "../envs/lens2logit.yaml"
     params:
         code=script_code("aggregate_intensity.py"),
-        view=INTENSITY.get("view", "ma,s,ga"),
+        view=INTENSITY["view"],
         kind=task_kind,
         segmentation_headline=SEGMENTATION_HEADLINE,
     script:

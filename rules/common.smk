@@ -3,7 +3,7 @@ from types import SimpleNamespace
 from snakemake.utils import validate
 
 from lens2logit.config import check_config, coerce_config
-from lens2logit.data.layout import INTENSITIES, intensity_slug
+from lens2logit.data.layout import intensity_slug
 from lens2logit.data.registry import (
     check_datasets,
     dataset_kind,
@@ -14,7 +14,6 @@ from lens2logit.data.registry import (
 )
 from lens2logit.experiments.corruptions import resolve_corruptions
 from lens2logit.stages.paper import claims_text
-from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE
 from lens2logit.data.manifest import branch_fingerprint, check_branch
 from lens2logit.isp.views import VIEWS, get_view
 from lens2logit.tracking.store import resolve_tracking_uri
@@ -35,47 +34,44 @@ check_datasets(config)
 TASK_KIND = {t: dataset_kind(t, config) for t in TASKS}
 # Raw source dataset (on-disk root) of each task.
 TASK_SOURCE = {t: dataset_source(t) for t in TASKS}
-VIEW_LABELS = VIEWS if config.get("views", "all") == "all" else list(config["views"])
+VIEW_LABELS = VIEWS if config["views"] == "all" else list(config["views"])
 VIEW_SLUGS = [get_view(v).slug for v in VIEW_LABELS]
 AUGMENTATIONS = config["drift"]["augmentations"]
 PRIMARY_AUG = AUGMENTATIONS[0]
 FOLDS = list(range(config["drift"]["folds"]))
 REF = intensity_slug(1.0)
-SEGMENTATION_HEADLINE = config.get("report", {}).get(
-    "segmentation_headline", DEFAULT_SEGMENTATION_HEADLINE
-)
+SEGMENTATION_HEADLINE = config["report"]["segmentation_headline"]
 
-INTENSITY = config.get("intensity_drift", {})
-INTENSITY_ENABLED = INTENSITY.get("enabled", True)
-INTENSITY_VIEW = get_view(INTENSITY.get("view", "ma,s,ga")).slug
-INTENSITY_SLUGS = [intensity_slug(i) for i in INTENSITY.get("intensities", INTENSITIES)]
-INTENSITY_FOLDS = FOLDS[: INTENSITY.get("folds", len(FOLDS))]
-CORRUPTIONS = resolve_corruptions(config.get("corruptions", {}))
+# validate() filled every option left out with the schema's default (the one source of defaults).
+INTENSITY = config["intensity_drift"]
+INTENSITY_ENABLED = INTENSITY["enabled"]
+INTENSITY_VIEW = get_view(INTENSITY["view"]).slug
+INTENSITY_SLUGS = [intensity_slug(i) for i in INTENSITY["intensities"]]
+INTENSITY_FOLDS = FOLDS[: INTENSITY["folds"]]  # null = all
+CORRUPTIONS = resolve_corruptions(config["corruptions"])
 CORRUPTIONS_ENABLED = CORRUPTIONS["enabled"]
 
 
-FORENSICS = config.get("forensics", {})
-FORENSICS_ENABLED = FORENSICS.get("enabled", False)
-FORENSICS_VIEW = get_view(FORENSICS.get("view", "bi,s,ga")).slug
-FORENSICS_FOLDS = FOLDS[: FORENSICS.get("folds", len(FOLDS))]
+FORENSICS = config["forensics"]
+FORENSICS_ENABLED = FORENSICS["enabled"]
+FORENSICS_VIEW = get_view(FORENSICS["view"]).slug
+FORENSICS_FOLDS = FOLDS[: FORENSICS["folds"]]
 
-CUSTOMIZATION = config.get("customization", {})
-CUSTOMIZATION_ENABLED = CUSTOMIZATION.get("enabled", False)
-CUSTOMIZATION_VIEW = get_view(CUSTOMIZATION.get("view", "bi,s,ga")).slug
-CUSTOMIZATION_INTENSITIES = [
-    float(i) for i in CUSTOMIZATION.get("intensities", [0.01, 0.05])
-]
+CUSTOMIZATION = config["customization"]
+CUSTOMIZATION_ENABLED = CUSTOMIZATION["enabled"]
+CUSTOMIZATION_VIEW = get_view(CUSTOMIZATION["view"]).slug
+CUSTOMIZATION_INTENSITIES = [float(i) for i in CUSTOMIZATION["intensities"]]
 CUSTOMIZATION_SLUGS = [intensity_slug(i) for i in CUSTOMIZATION_INTENSITIES]
 
 # Fails at plan time (before any job) for an unknown device or an absent GPU.
-DEVICE = config["training"].get("device", "auto")
+DEVICE = config["training"]["device"]
 resolve_device(DEVICE)
 
 # ---- lab log (MLflow) and model references, resolved at plan time ------------------------
 
-TRACKING = config.get("tracking", {})
-TRACKING_ENABLED = TRACKING.get("enabled", True)
-TRACKING_URI = resolve_tracking_uri(TRACKING.get("uri"))
+TRACKING = config["tracking"]
+TRACKING_ENABLED = TRACKING["enabled"]
+TRACKING_URI = resolve_tracking_uri(TRACKING["uri"])
 
 
 def resolve_reference(reference, option, kind, task):
@@ -83,7 +79,7 @@ def resolve_reference(reference, option, kind, task):
     from lens2logit.tracking.references import resolve_model
 
     return resolve_model(
-        reference, option=option, kind=kind, task=task, tracking_uri=TRACKING.get("uri")
+        reference, option=option, kind=kind, task=task, tracking_uri=TRACKING["uri"]
     )
 
 
@@ -104,7 +100,7 @@ def references_per_task(value, option, kind):
 
 
 FORENSICS_MODEL = (
-    references_per_task(FORENSICS.get("model"), "forensics.model", "task-model")
+    references_per_task(FORENSICS["model"], "forensics.model", "task-model")
     if FORENSICS_ENABLED
     else {}
 )
@@ -112,7 +108,7 @@ CUSTOMIZATION_START = {}
 if CUSTOMIZATION_ENABLED:
     for _option, _kind in (("classifier", "task-model"), ("isp", "isp")):
         for _task, _path in references_per_task(
-            CUSTOMIZATION.get(_option), f"customization.{_option}", _kind
+            CUSTOMIZATION[_option], f"customization.{_option}", _kind
         ).items():
             CUSTOMIZATION_START.setdefault(_task, {})[_option] = _path
 
@@ -181,13 +177,13 @@ def data_fingerprint(wildcards):
         source,
         source_root(source),
         intensity,
-        accept_changes=config["data"].get("accept_changes", False),
+        accept_changes=config["data"]["accept_changes"],
     )
     return branch_fingerprint(source, source_root(source), intensity)
 
 
 def synth_params(wildcards):
-    return config["data"].get("synthetic", {}).get(wildcards.source, {})
+    return config["data"]["synthetic"][wildcards.source]
 
 
 def task_kind(wildcards):
@@ -202,7 +198,7 @@ def paper_claims(wildcards):
 def view_unsharp(wildcards):
     # Only unsharp-masked views depend on the unsharp mode: a change reruns just those.
     if get_view(wildcards.view).sharpen == "unsharp_masking":
-        return config.get("unsharp", "paper")
+        return config["unsharp"]
     return "paper"
 
 
@@ -212,10 +208,9 @@ def view_label(wildcards):
 
 def training_params(wildcards):
     params = dict(config["training"][TASK_KIND[wildcards.task]])
-    params["threads"] = config["training"].get("threads", 1)
-    params["progress"] = config["training"].get("progress", True)
+    for key in ("threads", "progress", "amp"):
+        params[key] = config["training"][key]
     params["device"] = DEVICE
-    params["amp"] = config["training"].get("amp", "none")
     return params
 
 
@@ -413,7 +408,7 @@ def intensity_outputs():
 
 
 def forensics_outputs():
-    if not config.get("forensics", {}).get("enabled", False):
+    if not FORENSICS_ENABLED:
         return []
     return [
         f"results/forensics/{t}/{name}"
@@ -423,7 +418,7 @@ def forensics_outputs():
 
 
 def customization_outputs():
-    if not config.get("customization", {}).get("enabled", False):
+    if not CUSTOMIZATION_ENABLED:
         return []
     return [
         f"results/customization/{t}/{name}"

@@ -1,4 +1,4 @@
-if config.get("customization", {}).get("enabled", False):
+if CUSTOMIZATION_ENABLED:
 
     rule isp_customization:
         input:
@@ -33,7 +33,7 @@ if config.get("customization", {}).get("enabled", False):
         threads: 1
         params:
             code=script_code("customization.py"),
-            customization=config.get("customization", {}),
+            customization=CUSTOMIZATION,
             intensities=CUSTOMIZATION_INTENSITIES,
             training=training_params,
             seed=config["seed"],

@@ -52,7 +52,7 @@ rule prepare_dataset:
     params:
         code=script_code("prepare_dataset.py"),
         root=task_root_param,
-        tile_size=config["data"].get("tile_size", 256),
+        tile_size=config["data"]["tile_size"],
         cache_dir=tile_cache_param,
         published_counts=published_counts_param,
         kind=declared_kind_param,

@@ -15,7 +15,7 @@ rule evaluate_model:
     params:
         code=script_code("evaluate_model.py"),
         labels=test_set_labels,
-        batch_size=config.get("evaluation", {}).get("batch_size", 64),
+        batch_size=config["evaluation"]["batch_size"],
         device=DEVICE,
     script:
         "../scripts/evaluate_model.py"

@@ -1,4 +1,4 @@
-if config.get("forensics", {}).get("enabled", False):
+if FORENSICS_ENABLED:
 
     rule drift_forensics:
         input:
@@ -36,7 +36,7 @@ if config.get("forensics", {}).get("enabled", False):
         threads: 1
         params:
             code=script_code("forensics.py"),
-            forensics=config.get("forensics", {}),
+            forensics=FORENSICS,
             training=training_params,
             seed=config["seed"],
             segmentation_headline=SEGMENTATION_HEADLINE,

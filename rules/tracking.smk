@@ -20,6 +20,6 @@ if TRACKING_ENABLED:
             "../envs/lens2logit.yaml"
         threads: 1
         params:
-            uri=TRACKING.get("uri"),
+            uri=TRACKING["uri"],
         script:
             "../scripts/ingest_mlflow.py"

@@ -32,7 +32,7 @@ rule train_model:
         "results/benchmarks/train_model/{task}/{aug}/{intensity}/{view}/fold{fold}.tsv"
     conda:
         "../envs/lens2logit.yaml"
-    threads: config["training"].get("threads", 1)
+    threads: config["training"]["threads"]
     resources:
         mem_mb=2000,
     params:

@@ -24,7 +24,7 @@ if REF_STATIC_SLUGS:
         params:
             views=REF_STATIC_SLUGS,
             unsharp="paper",
-            batch_size=config.get("render", {}).get("batch_size", 64),
+            batch_size=config["render"]["batch_size"],
             code=script_code("render_views.py"),
         script:
             "../scripts/render_views.py"
@@ -47,8 +47,8 @@ if REF_UNSHARP_SLUGS:
         threads: 1
         params:
             views=REF_UNSHARP_SLUGS,
-            unsharp=config.get("unsharp", "paper"),
-            batch_size=config.get("render", {}).get("batch_size", 64),
+            unsharp=config["unsharp"],
+            batch_size=config["render"]["batch_size"],
             code=script_code("render_views.py"),
         script:
             "../scripts/render_views.py"
@@ -72,7 +72,7 @@ rule render_view:
     params:
         views=lambda wildcards: [wildcards.view],
         unsharp=view_unsharp,
-        batch_size=config.get("render", {}).get("batch_size", 64),
+        batch_size=config["render"]["batch_size"],
         code=script_code("render_views.py"),
     script:
         "../scripts/render_views.py"

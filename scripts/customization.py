@@ -1,13 +1,16 @@
-from lens2logit.experiments.customization import run_customization
+from lens2logit.experiments.customization import CustomizationOptions, run_customization
+from lens2logit.experiments.options import training_context
 from lens2logit.workflow import job
 
 with job(snakemake):
-    options = dict(snakemake.params.customization)
-    options.pop("enabled", None)
-    options.pop("intensities", None)  # passed resolved, in input order
-    options.pop("classifier", None)  # model references, resolved at plan time
-    options.pop("isp", None)
     training = snakemake.params.training
+    options = CustomizationOptions.from_config(
+        snakemake.params.customization,  # the validated section; intensities/classifier/isp resolved below
+        arch=training["arch"],
+        seed=snakemake.params.seed,
+        segmentation_headline=snakemake.params.segmentation_headline,
+        **training_context(training),
+    )
     run_customization(
         snakemake.params.intensities,
         list(snakemake.input.raw),
@@ -23,10 +26,5 @@ with job(snakemake):
         classifier=snakemake.params.start.get("classifier"),
         isp=snakemake.params.start.get("isp"),
         task_name=snakemake.wildcards.task,
-        arch=training["arch"],
-        seed=snakemake.params.seed,
-        segmentation_headline=snakemake.params.segmentation_headline,
-        bce_weight=training.get("bce_weight", 0.0),
-        device=training["device"],
-        **options,
+        options=options,
     )

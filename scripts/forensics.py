@@ -1,11 +1,14 @@
-from lens2logit.experiments.forensics import run_forensics
+from lens2logit.experiments.forensics import ForensicsOptions, run_forensics
+from lens2logit.experiments.options import training_context
 from lens2logit.workflow import job
 
 with job(snakemake):
-    options = dict(snakemake.params.forensics)
-    options.pop("enabled", None)
-    options.pop("folds", None)  # selects the model inputs, see rules/common.smk
-    options.pop("model", None)  # resolved to the model input at plan time
+    options = ForensicsOptions.from_config(
+        snakemake.params.forensics,  # the validated section; folds/model choose the inputs
+        seed=snakemake.params.seed,
+        segmentation_headline=snakemake.params.segmentation_headline,
+        **training_context(snakemake.params.training),
+    )
     run_forensics(
         list(snakemake.input.models),
         snakemake.input.raw,
@@ -16,9 +19,5 @@ with job(snakemake):
         strips_path=snakemake.output.strips,
         params_path=snakemake.output.params,
         attacks_path=snakemake.output.attacks,
-        seed=snakemake.params.seed,
-        segmentation_headline=snakemake.params.segmentation_headline,
-        bce_weight=snakemake.params.training.get("bce_weight", 0.0),
-        device=snakemake.params.training["device"],
-        **options,
+        options=options,
     )

@@ -1,5 +1,6 @@
 import json
 
+from lens2logit.experiments.options import training_context
 from lens2logit.experiments.train import train_on_view
 from lens2logit.training import save_checkpoint
 from lens2logit.workflow import job
@@ -19,10 +20,10 @@ with job(snakemake):
         augmentation=snakemake.wildcards.aug,
         seed=snakemake.params.seed,
         classes=json.load(open(snakemake.input.meta))["classes"],
-        pretrained=p.get("pretrained"),
+        pretrained=p["pretrained"],
         threads=snakemake.threads,
         progress=p["progress"],
-        device=p["device"],
         amp=p["amp"],
+        **training_context(p),  # device; bce_weight (training.segmentation.bce_weight) for segmentation
     )
     save_checkpoint(snakemake.output.model, ckpt)

@@ -85,7 +85,7 @@ def train_models(paths: dict[str, Path], task: str, out: Path, *, epochs: int = 
     models = []
     for fold in range(folds):
         ckpt = train_on_view(
-            paths["view"], paths["targets"], paths["folds"], fold, task=task, arch=arch, epochs=epochs,
+            paths["view"], paths["targets"], paths["folds"], fold, task=task, device="cpu", arch=arch, epochs=epochs,
             batch_size=8, lr=3e-3, augmentation="none", seed=fold, classes=classes, progress=False, bce_weight=1.0,
         )  # fmt: skip
         path = out / "bi-s-ga" / f"fold{fold}.pt"

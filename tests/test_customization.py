@@ -13,7 +13,10 @@ from lens2logit.errors import InputError
 from lens2logit.experiments.customization import (
     CURVE_COLUMNS,
     FINAL_COLUMNS,
+    CustomizationOptions,
+    NeuralOptions,
     build_processor,
+    check_customization,
     final_table,
     run_customization,
     train_processing,
@@ -26,6 +29,11 @@ from lens2logit.isp.parametrized import ParametrizedISP, ScaledGroups
 
 torch.set_num_threads(1)
 TINY_NEURAL = {"encoder": "resnet18", "encoder_depth": 3, "decoder_channels": [8, 8, 8]}
+
+
+def cpu_options(**options) -> CustomizationOptions:
+    """Options of a test run, on the CPU whatever accelerator the machine has."""
+    return CustomizationOptions(**{"device": "cpu", **options})
 
 
 def _two_intensities(root, task="classification", n=32, size=16):
@@ -41,7 +49,7 @@ def _run(root, intensities, paths, **options):
     defaults.update(options)
     curves = run_customization(
         intensities, [p["raw"] for p in paths], [p["targets"] for p in paths], [p["meta"] for p in paths],
-        [p["view"] for p in paths], paths[0]["folds"], **out, **defaults,
+        [p["view"] for p in paths], paths[0]["folds"], **out, options=cpu_options(**defaults),
     )  # fmt: skip
     return curves, out
 
@@ -88,7 +96,7 @@ def test_joint_training_moves_every_isp_group_with_scaled_black_level_steps(tmp_
     lr, steps = 1e-3, 1  # one epoch of 8 training samples in one batch = one Adam step
     _, processor = train_processing(
         "parametrized", raw=raw, views=views, targets=targets.numpy(), camera=camera, fold=fold, fold_index=0,
-        task="classification", n_classes=2, arch="small_cnn", epochs=steps, batch_size=8, lr=lr, seed=0,
+        task="classification", n_classes=2, options=cpu_options(arch="small_cnn", epochs=steps, batch_size=8, lr=lr, seed=0),
     )  # fmt: skip
     learned, initial = processor.merged(), ParametrizedISP(camera)
     for name in ("white_balance", "colour_correction", "gamma", "demosaic", "sharpening", "blur"):
@@ -126,13 +134,13 @@ def test_final_table_takes_the_last_epoch_of_each_fold():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"processings": ["dcraw"]}, "unknown processing"),
-        ({"processings": []}, "at least one processing"),
+        ({"processings": ["dcraw"]}, r"customization.processings\[0\]: 'dcraw' is unknown"),
+        ({"processings": []}, "customization.processings: .* must be a non-empty list"),
         ({"folds": 3}, "between 1 and 2"),
-        ({"view": "bi,u,ga"}, "no differentiable twin"),
-        ({"augmentation": "heavy"}, "unknown augmentation"),
-        ({"neural": {"encoder": "resnet18", "width": 3}}, "unknown neural ISP option"),
-        ({"group_lr_scales": {"exposure": 0.1}, "processings": ["parametrized"]}, "unknown parameter group"),
+        ({"view": "bi,u,ga"}, "customization.view: 'bi,u,ga' has no differentiable twin"),
+        ({"augmentation": "heavy"}, "customization.augmentation: 'heavy' is unknown"),
+        ({"neural": {"encoder": "resnet18", "width": 3}}, "customization.neural.width: unknown option"),
+        ({"group_lr_scales": {"exposure": 0.1}, "processings": ["parametrized"]}, "customization.group_lr_scales.exposure: unknown parameter group"),
     ],
 )
 def test_bad_options_raise_input_error(tmp_path, options, message):
@@ -148,5 +156,30 @@ def test_mismatched_inputs_raise_input_error(tmp_path):
         run_customization(
             intensities, [p["raw"] for p in paths], [p["targets"] for p in paths], [p["meta"] for p in paths],
             [paths[0]["view"]], paths[0]["folds"], curves_path=tmp_path / "c.csv", final_path=tmp_path / "f.csv",
-            figure_path=tmp_path / "f.png", stages_dir=tmp_path / "s", arch="small_cnn", epochs=1, batch_size=4, lr=1e-3,
+            figure_path=tmp_path / "f.png", stages_dir=tmp_path / "s", options=cpu_options(arch="small_cnn", epochs=1, batch_size=4, lr=1e-3),
         )  # fmt: skip
+
+
+def test_check_customization_names_every_bad_key_before_any_job():
+    """Plan-time check of the section (rules/common.smk via check_config): all problems at once, full keys."""
+    check_customization({})  # every option left out takes the schema's default
+    with pytest.raises(InputError) as err:
+        check_customization({"processings": ["static", "dcraw"], "intensities": [0.01, 0.02], "epochs": 0,
+                             "neural": {"encoder_depth": 2, "decoder_channels": [8, 8, 8]}, "freeze_isp": True, "isp": None})
+    lines = str(err.value).splitlines()
+    for expected in ("config customization.processings[1]: 'dcraw'", "config customization.intensities[1]: 0.02",
+                     "config customization.epochs: 0", "config customization.neural.decoder_channels: [8, 8, 8] needs 2 entries",
+                     "config customization.freeze_isp needs customization.isp"):
+        assert any(line.startswith(expected) for line in lines), lines
+    assert len(lines) == 5
+
+
+def test_customization_options_from_config():
+    section = {"enabled": True, "intensities": [0.01], "classifier": None, "isp": None, "epochs": 3,
+               "neural": {"encoder": "resnet18", "encoder_depth": 2, "decoder_channels": [8, 4]}}
+    options = CustomizationOptions.from_config(section, arch="small_cnn", seed=5, device="cpu")
+    assert options.epochs == 3 and options.seed == 5 and options.arch == "small_cnn"
+    assert options.neural == NeuralOptions("resnet18", 2, (8, 4))
+    assert options.lr == CustomizationOptions(arch="x").lr  # left out → the default
+    with pytest.raises(TypeError):
+        CustomizationOptions.from_config({}, seed=5)  # arch has no default: it is the drift models'

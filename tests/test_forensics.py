@@ -13,12 +13,26 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.forensics import TABLE_COLUMNS, attack_isp, evaluate, load_task_data, render_all, run_forensics
+from lens2logit.experiments.forensics import (
+    TABLE_COLUMNS,
+    ForensicsOptions,
+    attack_isp,
+    check_forensics,
+    evaluate,
+    load_task_data,
+    render_all,
+    run_forensics,
+)
 from lens2logit.experiments.ssim import get_regularizer, ssim, ssim_distance, ssim_map
 from lens2logit.training import load_model
 from lens2logit.isp.parametrized import ParametrizedISP
 
 torch.set_num_threads(1)
+
+
+def cpu_options(**options) -> ForensicsOptions:
+    """Options of a test run, on the CPU whatever accelerator the machine has."""
+    return ForensicsOptions(**{"device": "cpu", **options})
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +118,8 @@ def test_run_forensics_writes_table_figure_strips_and_params(task, tmp_path):
     table = run_forensics(
         task["models"], task["raw"], task["targets"], task["meta"],
         table_path=out["table"], figure_path=out["figure"], strips_path=out["strips"], params_path=out["params"],
-        groups=["white_balance", "blur", "all"], lambdas=[0.0, 100.0], regularizers=["mse", "ssim"],
-        steps=3, lr=0.02, batch_size=16, seed=3,
+        options=cpu_options(groups=["white_balance", "blur", "all"], lambdas=[0.0, 100.0], regularizers=["mse", "ssim"],
+                            steps=3, lr=0.02, batch_size=16, seed=3),
     )  # fmt: skip
     written = pd.read_csv(out["table"])
     assert list(written.columns) == TABLE_COLUMNS
@@ -125,7 +139,7 @@ def test_run_forensics_writes_table_figure_strips_and_params(task, tmp_path):
 
 
 def test_run_forensics_is_deterministic(task, tmp_path):
-    kwargs = dict(groups=["colour_correction"], lambdas=[0.0], regularizers=["mse"], steps=2, lr=0.02, batch_size=8, seed=4)
+    kwargs = dict(options=cpu_options(groups=["colour_correction"], lambdas=[0.0], regularizers=["mse"], steps=2, lr=0.02, batch_size=8, seed=4))
     tables = [
         run_forensics(task["models"][:1], task["raw"], task["targets"], task["meta"], table_path=tmp_path / f"t{i}.csv",
                       figure_path=tmp_path / f"f{i}.png", strips_path=tmp_path / f"s{i}.png", params_path=tmp_path / f"p{i}.json", **kwargs)
@@ -137,12 +151,12 @@ def test_run_forensics_is_deterministic(task, tmp_path):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"groups": ["tone_curve"]}, "unknown parameter group"),
-        ({"groups": []}, "at least one parameter group"),
-        ({"lambdas": []}, "at least one λ"),
-        ({"lambdas": [-1.0]}, "≥ 0"),
-        ({"regularizers": ["l1"]}, "unknown regularizer"),
-        ({"view": "me,s,ga"}, "no differentiable twin"),
+        ({"groups": ["tone_curve"]}, r"forensics.groups\[0\]: 'tone_curve' is unknown"),
+        ({"groups": []}, "forensics.groups: .* must be a non-empty list"),
+        ({"lambdas": []}, "forensics.lambdas: .* must be a non-empty list"),
+        ({"lambdas": [-1.0]}, r"forensics.lambdas\[0\]: -1.0 must be a finite number ≥ 0"),
+        ({"regularizers": ["l1"]}, r"forensics.regularizers\[0\]: 'l1' is unknown"),
+        ({"view": "me,s,ga"}, "forensics.view: 'me,s,ga' has no differentiable twin"),
         ({"view": "ma,s,ga"}, "trained on view 'bi-s-ga'"),
     ],
 )
@@ -151,9 +165,29 @@ def test_bad_options_raise_input_error(task, tmp_path, options, message):
         run_forensics(
             task["models"], task["raw"], task["targets"], task["meta"], table_path=tmp_path / "t.csv",
             figure_path=tmp_path / "f.png", strips_path=tmp_path / "s.png", params_path=tmp_path / "p.json",
-            steps=1, **options,
+            options=cpu_options(steps=1, **options),
         )  # fmt: skip
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_check_forensics_names_every_bad_key_of_the_section():
+    """Plan-time check of the config section: all problems at once, each with its full key."""
+    check_forensics({})  # every option left out takes the schema's default
+    with pytest.raises(InputError) as err:
+        check_forensics({"groups": ["gamma", "tone_curve"], "regularizers": ["mse", "l1"], "steps": 0, "lr": -1, "stepz": 3})
+    message = str(err.value)
+    for line in ("config forensics.groups[1]: 'tone_curve'", "config forensics.regularizers[1]: 'l1'",
+                 "config forensics.steps: 0", "config forensics.lr: -1", "config forensics.stepz: unknown option"):
+        assert line in message, message
+    assert len(message.splitlines()) == 5
+
+
+def test_forensics_options_from_config_keep_workflow_keys_out():
+    options = ForensicsOptions.from_config({"enabled": True, "folds": 2, "model": None, "steps": 3, "lambdas": [0, 1]}, seed=7, device="cpu")
+    assert options.steps == 3 and options.lambdas == (0.0, 1.0) and options.seed == 7
+    assert options.lr == ForensicsOptions().lr  # left out → the default
+    with pytest.raises(InputError, match="unknown setting"):
+        ForensicsOptions.from_config({}, sead=7)
 
 
 def test_segmentation_model_on_a_classification_task_is_rejected(tmp_path):
@@ -163,5 +197,5 @@ def test_segmentation_model_on_a_classification_task_is_rejected(tmp_path):
     with pytest.raises(InputError, match="segmentation model"):
         run_forensics(
             models, cls["raw"], cls["targets"], cls["meta"], table_path=tmp_path / "t.csv", figure_path=tmp_path / "f.png",
-            strips_path=tmp_path / "s.png", params_path=tmp_path / "p.json", steps=1,
+            strips_path=tmp_path / "s.png", params_path=tmp_path / "p.json", options=cpu_options(steps=1),
         )  # fmt: skip

@@ -413,7 +413,7 @@ def test_customization_continues_from_saved_classifier_and_isp(study, tmp_path):
     import torch
 
     from lens2logit.errors import InputError
-    from lens2logit.experiments.customization import run_customization
+    from lens2logit.experiments.customization import CustomizationOptions, run_customization
 
     results = study / "results"
     saved = results / "customization/microscopy/models"
@@ -422,11 +422,14 @@ def test_customization_continues_from_saved_classifier_and_isp(study, tmp_path):
         intensities=[0.01], raw_paths=[data[0]], targets_paths=[data[1]], meta_paths=[data[2]],
         view_paths=[results / "views/microscopy/001/bi-s-ga.npy"], folds_path=results / "splits/microscopy.json",
         curves_path=tmp_path / "c.csv", final_path=tmp_path / "f.csv", figure_path=tmp_path / "f.png",
-        stages_dir=tmp_path / "stages", models_dir=tmp_path / "models", arch="small_cnn", epochs=1, folds=1,
-        stage_samples=0, task_name="microscopy",
+        stages_dir=tmp_path / "stages", models_dir=tmp_path / "models", task_name="microscopy",
     )  # fmt: skip
-    run_customization(processings=["parametrized"], classifier=saved / "classifier_parametrized_001_fold0.pt", freeze_classifier=True,
-                      isp=saved / "isp_parametrized_001_fold0.pt", **common)  # fmt: skip
+
+    def options(**changes):
+        return CustomizationOptions(arch="small_cnn", epochs=1, folds=1, stage_samples=0, device="cpu", **changes)
+
+    run_customization(classifier=saved / "classifier_parametrized_001_fold0.pt", isp=saved / "isp_parametrized_001_fold0.pt",
+                      options=options(processings=["parametrized"], freeze_classifier=True), **common)  # fmt: skip
     start_net = torch.load(saved / "classifier_parametrized_001_fold0.pt", weights_only=True)
     after_net = torch.load(tmp_path / "models/classifier_parametrized_001_fold0.pt", weights_only=True)
     assert all(torch.equal(start_net["state_dict"][k], v) for k, v in after_net["state_dict"].items())
@@ -435,7 +438,7 @@ def test_customization_continues_from_saved_classifier_and_isp(study, tmp_path):
     after_isp = torch.load(tmp_path / "models/isp_parametrized_001_fold0.pt", weights_only=True)["state_dict"]
     assert any(not torch.equal(start_isp[k], after_isp[k]) for k in ("gamma", "colour_correction", "demosaic"))
     with pytest.raises(InputError, match="freeze_classifier and customization.freeze_isp together"):
-        run_customization(processings=["parametrized"], classifier=saved / "classifier_parametrized_001_fold0.pt", freeze_classifier=True,
-                          isp=saved / "isp_parametrized_001_fold0.pt", freeze_isp=True, **common)  # fmt: skip
+        run_customization(classifier=saved / "classifier_parametrized_001_fold0.pt", isp=saved / "isp_parametrized_001_fold0.pt",
+                          options=options(processings=["parametrized"], freeze_classifier=True, freeze_isp=True), **common)  # fmt: skip
     with pytest.raises(InputError, match="nothing to train for processing 'static'"):
-        run_customization(processings=["static"], classifier=saved / "classifier_static_001_fold0.pt", freeze_classifier=True, **common)
+        run_customization(classifier=saved / "classifier_static_001_fold0.pt", options=options(processings=["static"], freeze_classifier=True), **common)

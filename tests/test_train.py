@@ -75,7 +75,7 @@ def seg_data(tmp_path_factory):
 
 
 def _train_cls(root, **overrides):
-    options = dict(task="classification", arch="small_cnn", epochs=6, batch_size=16, lr=3e-3,
+    options = dict(device="cpu", task="classification", arch="small_cnn", epochs=6, batch_size=16, lr=3e-3,
                    augmentation="weak", seed=0, classes=["a", "b", "c"], progress=False)  # fmt: skip
     options.update(overrides)
     return train_on_view(root / "view.npy", root / "targets.npy", root / "folds.json", 1, **options)
@@ -146,7 +146,7 @@ def test_evaluate_model_long_format(cls_ckpt, cls_data, tmp_path):
 
 def test_segmentation_learns_and_evaluates(seg_data, tmp_path):
     ckpt = train_on_view(seg_data / "view.npy", seg_data / "targets.npy", seg_data / "folds.json", 0,
-                         task="segmentation", arch="small_unet", epochs=6, batch_size=8, lr=5e-3,
+                         device="cpu", task="segmentation", arch="small_unet", epochs=6, batch_size=8, lr=5e-3,
                          augmentation="strong", seed=0, classes=["car"], progress=False, bce_weight=1.0)  # fmt: skip
     val = [r for r in ckpt["history"] if r["split"] == "val"]
     assert val[-1]["iou_dataset"] > 0.8 and ckpt["n_classes"] == 1
@@ -190,17 +190,17 @@ def test_fit_rejects_one_shot_iterators_and_nothing_to_train():
 def test_bad_inputs_name_the_problem(cls_data, tmp_path):
     with pytest.raises(InputError, match="views file not found"):
         train_on_view(tmp_path / "missing.npy", cls_data / "targets.npy", cls_data / "folds.json", 0,
-                      task="classification", arch="small_cnn", epochs=1, batch_size=4, lr=1e-3,
+                      device="cpu", task="classification", arch="small_cnn", epochs=1, batch_size=4, lr=1e-3,
                       augmentation="none", seed=0, classes=None, progress=False)  # fmt: skip
     np.save(tmp_path / "gray.npy", np.zeros((120, SIZE, SIZE), np.float32))
     with pytest.raises(InputError, match=r"\(N, 3, H, W\)"):
         train_on_view(tmp_path / "gray.npy", cls_data / "targets.npy", cls_data / "folds.json", 0,
-                      task="classification", arch="small_cnn", epochs=1, batch_size=4, lr=1e-3,
+                      device="cpu", task="classification", arch="small_cnn", epochs=1, batch_size=4, lr=1e-3,
                       augmentation="none", seed=0, classes=None, progress=False)  # fmt: skip
     np.save(tmp_path / "short.npy", np.zeros(10, np.int64))
     with pytest.raises(InputError, match="short.npy"):
         train_on_view(
-            cls_data / "view.npy", tmp_path / "short.npy", cls_data / "folds.json", 0, task="classification",
+            cls_data / "view.npy", tmp_path / "short.npy", cls_data / "folds.json", 0, device="cpu", task="classification",
             arch="small_cnn", epochs=1, batch_size=4, lr=1e-3, augmentation="none", seed=0, classes=None, progress=False)  # fmt: skip
     with pytest.raises(InputError, match="labels must lie"):
         _train_cls(cls_data, classes=["a", "b"])
@@ -210,7 +210,7 @@ def test_bad_inputs_name_the_problem(cls_data, tmp_path):
         _train_cls(cls_data, augmentation="extreme")
     with pytest.raises(InputError, match="fold 1"):
         save_folds(tmp_path / "one.json", [{"train": [0], "val": [1]}])
-        train_on_view(cls_data / "view.npy", cls_data / "targets.npy", tmp_path / "one.json", 1, task="classification",
+        train_on_view(cls_data / "view.npy", cls_data / "targets.npy", tmp_path / "one.json", 1, device="cpu", task="classification",
                       arch="small_cnn", epochs=1, batch_size=4, lr=1e-3, augmentation="none", seed=0, classes=None,
                       progress=False)  # fmt: skip
     with pytest.raises(InputError, match="model file not found"):

@@ -117,7 +117,7 @@ def data(tmp_path_factory):
 
 
 def _train(root, **overrides):
-    options = dict(task="classification", arch="small_cnn", epochs=2, batch_size=8, lr=2e-3, augmentation="strong",
+    options = dict(device="cpu", task="classification", arch="small_cnn", epochs=2, batch_size=8, lr=2e-3, augmentation="strong",
                    seed=0, classes=["a", "b", "c"], progress=False)  # fmt: skip
     options.update(overrides)
     return train_on_view(root / "cls.npy", root / "labels.npy", root / "cls.json", 0, **options)
@@ -211,7 +211,7 @@ def test_accumulator_without_batches():
 # ------------------------------------------------------------------- paper-faithful Dice loss
 def test_dice_only_segmentation_learns(data):
     """bce_weight = 0 (the paper's loss, the workflow's default) learns the blob masks."""
-    ckpt = train_on_view(data / "seg.npy", data / "masks.npy", data / "seg.json", 0, task="segmentation",
+    ckpt = train_on_view(data / "seg.npy", data / "masks.npy", data / "seg.json", 0, device="cpu", task="segmentation",
                          arch="small_unet", epochs=6, batch_size=8, lr=5e-3, augmentation="none", seed=0,
                          classes=["car"], progress=False, bce_weight=0.0)  # fmt: skip
     val = [r for r in ckpt["history"] if r["split"] == "val"]

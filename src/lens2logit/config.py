@@ -35,7 +35,11 @@ def _resolve(schema: dict, root: dict) -> dict:
         node = root
         for part in ref.lstrip("#/").split("/"):
             node = node[part]
-        schema = {**node, **{k: v for k, v in schema.items() if k != "$ref"}}
+        siblings = {k: v for k, v in schema.items() if k != "$ref"}
+        merged = {**node, **siblings}
+        if "properties" in node and "properties" in siblings:  # a $ref extended with more properties
+            merged["properties"] = {**node["properties"], **siblings["properties"]}
+        schema = merged
     return schema if isinstance(schema, dict) else {}
 
 
@@ -135,6 +139,55 @@ def coerce_config(config: dict, schema_path) -> dict:
     return coerce_value(dict(config), schema, schema)
 
 
+# ---------------------------------------------------------------- defaults from the schema
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
+
+def with_defaults(config: dict, schema_path=SCHEMA_PATH) -> dict:
+    """``config`` validated against the schema, every option left out filled with its ``default:``.
+
+    The schema is the single source of defaults. Inside the workflow Snakemake's
+    ``validate(config, schema)`` (``set_default=True``) does the same; this is for callers outside
+    Snakemake (the CLI, tests). Returns a filled deep copy; raises InputError naming the key of the
+    first schema violation.
+    """
+    import copy
+
+    import jsonschema
+
+    schema = load_schema(schema_path)
+    base = jsonschema.Draft202012Validator
+    validate_properties = base.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, node):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from validate_properties(validator, properties, instance, node)
+
+    filled = copy.deepcopy(dict(config))
+    validator = jsonschema.validators.extend(base, {"properties": set_defaults})(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(filled))
+    if error is not None:
+        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise InputError(f"config {key}: {error.message}")
+    return filled
+
+
+def schema_default(path: str, schema_path=SCHEMA_PATH) -> Any:
+    """The schema's ``default:`` of a dotted option (``forensics.steps``); KeyError if it has none."""
+    schema = load_schema(schema_path)
+    node = schema
+    for part in path.split("."):
+        node = _resolve(node, schema)["properties"][part]
+    node = _resolve(node, schema)
+    if "default" not in node:
+        raise KeyError(f"{path} has no default in the schema")
+    return node["default"]
+
+
 # ---------------------------------------------------------------- dotted overrides
 
 def override(pairs: list[str]) -> dict:
@@ -165,8 +218,7 @@ def override(pairs: list[str]) -> dict:
 def _views(config: dict) -> list[str]:
     from lens2logit.isp.views import VIEWS
 
-    views = config.get("views", "all")
-    return list(VIEWS) if views == "all" else list(views)
+    return list(VIEWS) if config["views"] == "all" else list(config["views"])
 
 
 def twin_views() -> list[str]:
@@ -251,12 +303,12 @@ def _arch_problems(kind: str, arch: Any) -> list[str]:
 def _intensities_needed(config: dict) -> list[tuple[str, float]]:
     """(config key, intensity) of every intensity the workflow reads from the data."""
     needed = [("reference intensity", REFERENCE_INTENSITY)]
-    drift = config.get("intensity_drift", {})
-    if drift.get("enabled", True):
-        needed += [(f"intensity_drift.intensities[{i}]", v) for i, v in enumerate(drift.get("intensities", []))]
-    custom = config.get("customization", {})
-    if custom.get("enabled", False):
-        needed += [(f"customization.intensities[{i}]", v) for i, v in enumerate(custom.get("intensities", [0.01, 0.05]))]
+    drift = config["intensity_drift"]
+    if drift["enabled"]:
+        needed += [(f"intensity_drift.intensities[{i}]", v) for i, v in enumerate(drift["intensities"])]
+    custom = config["customization"]
+    if custom["enabled"]:
+        needed += [(f"customization.intensities[{i}]", v) for i, v in enumerate(custom["intensities"])]
     return needed
 
 
@@ -287,7 +339,7 @@ def _path_data_problems(config: dict, tasks: list[str], folds: int) -> list[str]
                     f"{key}: {value} — {images / intensity_folder(value)} not found; present: {sorted(present)}"
                 )
         if source == "drone" and present:
-            tile = config["data"].get("tile_size", 256)
+            tile = config["data"]["tile_size"]
             first = next((p for p in sorted(next(iter(present.values())).iterdir()) if p.suffix.lower() in (".tif", ".tiff")), None)
             shape = tiff_shape(first) if first is not None else None
             if shape is not None and tile > min(shape[:2]):
@@ -320,13 +372,13 @@ def _synthetic_problems(config: dict, tasks: list[str], folds: int) -> list[str]
     from lens2logit.data.layout import MICROSCOPY_CLASSES, MICROSCOPY_MIN_CLASS_SAMPLES
 
     problems = []
-    synth = config["data"].get("synthetic", {})
+    synth = config["data"]["synthetic"]
     if "microscopy" in tasks:
-        n = synth.get("microscopy", {}).get("n", 20)
+        n = synth["microscopy"]["n"]
         problems += _class_problems(Counter({c: n for c in MICROSCOPY_CLASSES}), folds, "data.synthetic.microscopy.n", MICROSCOPY_MIN_CLASS_SAMPLES)
     if any(dataset_source(t) == "drone" for t in tasks):
-        size = synth.get("drone", {}).get("size", 64)
-        tile = config["data"].get("tile_size", 256)
+        size = synth["drone"]["size"]
+        tile = config["data"]["tile_size"]
         height, width = (k * size for k in SYNTH_DRONE_TILES)
         if tile > height:
             problems.append(
@@ -337,64 +389,63 @@ def _synthetic_problems(config: dict, tasks: list[str], folds: int) -> list[str]
 
 
 def check_config(config: dict, *, workdir: str | Path = ".") -> None:
-    """Raise one InputError listing every problem (one line each) that would otherwise fail a job."""
+    """Raise one InputError listing every problem (one line each) that would otherwise fail a job.
+
+    Options left out take the schema's defaults (:func:`with_defaults`); the forensics and
+    customization sections are checked by their experiments' own ``check_*`` functions, so every
+    stage is validated before any job runs.
+    """
+    from lens2logit.experiments.customization import customization_problems
+    from lens2logit.experiments.forensics import forensics_problems
+
+    config = with_defaults(config)
     problems: list[str] = []
-    tasks = list(config.get("tasks", []))
+    tasks = list(config["tasks"])
     views = _views(config)
     twins = twin_views()
-    folds = int(config.get("drift", {}).get("folds", 5))
+    folds = int(config["drift"]["folds"])
 
-    drift = config.get("intensity_drift", {})
-    if drift.get("enabled", True):
-        if REFERENCE_INTENSITY not in [float(i) for i in drift.get("intensities", [REFERENCE_INTENSITY])]:
-            problems.append(f"intensity_drift.intensities: {drift.get('intensities')} must include the reference intensity 1.0")
-        view = drift.get("view", "ma,s,ga")
-        if view not in views:
-            problems.append(f"intensity_drift.view: {view!r} is not among the trained views; allowed: {views} (config views)")
-        if int(drift.get("folds", folds)) > folds:
+    drift = config["intensity_drift"]
+    if drift["enabled"]:
+        if REFERENCE_INTENSITY not in [float(i) for i in drift["intensities"]]:
+            problems.append(f"intensity_drift.intensities: {drift['intensities']} must include the reference intensity 1.0")
+        if drift["view"] not in views:
+            problems.append(f"intensity_drift.view: {drift['view']!r} is not among the trained views; allowed: {views} (config views)")
+        if drift["folds"] is not None and drift["folds"] > folds:
             problems.append(f"intensity_drift.folds: {drift['folds']} exceeds drift.folds ({folds})")
-    forensics = config.get("forensics", {})
-    if forensics.get("enabled", False):
-        view = forensics.get("view", "bi,s,ga")
-        if view not in twins:
-            problems.append(f"forensics.view: {view!r} has no differentiable twin; allowed: {twins}")
-        elif view not in views:
+    forensics = config["forensics"]
+    if forensics["enabled"]:
+        problems += forensics_problems(forensics)
+        view = forensics["view"]
+        if view in twins and view not in views:
             problems.append(f"forensics.view: {view!r} is not among the trained views; allowed: {[v for v in views if v in twins]}")
-        if int(forensics.get("folds", 2)) > folds:
+        if forensics["folds"] > folds:
             problems.append(f"forensics.folds: {forensics['folds']} exceeds drift.folds ({folds})")
-    custom = config.get("customization", {})
-    if custom.get("enabled", False):
-        view = custom.get("view", "bi,s,ga")
-        if view not in twins:
-            problems.append(f"customization.view: {view!r} has no differentiable twin; allowed: {twins}")
-        if int(custom.get("folds", 2)) > folds:
+    custom = config["customization"]
+    if custom["enabled"]:
+        problems += customization_problems(custom)
+        if custom["folds"] > folds:
             problems.append(f"customization.folds: {custom['folds']} exceeds drift.folds ({folds})")
-        if "neural" in custom.get("processings", ["static", "parametrized", "neural"]):
-            neural = custom.get("neural", {})
-            encoder = neural.get("encoder", "tu-mobilenetv3_small_050")
-            if not known_encoder(encoder):
-                problems.append(
-                    f"customization.neural.encoder: {encoder!r} is not an smp encoder; allowed: names of "
-                    "segmentation_models_pytorch.encoders.get_encoder_names() or tu-<timm model>"
-                )
-            depth = neural.get("encoder_depth", 3)
-            channels = neural.get("decoder_channels", [16, 8, 8])
-            if len(channels) != depth:
-                problems.append(f"customization.neural.decoder_channels: {channels} needs {depth} entries (encoder_depth)")
+        encoder = custom["neural"]["encoder"]
+        if "neural" in custom["processings"] and not known_encoder(encoder):
+            problems.append(
+                f"customization.neural.encoder: {encoder!r} is not an smp encoder; allowed: names of "
+                "segmentation_models_pytorch.encoders.get_encoder_names() or tu-<timm model>"
+            )
 
     kinds = sorted({dataset_kind(t, config) for t in tasks})
-    training = config.get("training", {})
+    training = config["training"]
     for kind in kinds:
-        options = training.get(kind, {})
-        problems += _arch_problems(kind, options.get("arch"))
-        weights = options.get("pretrained")
+        options = training[kind]
+        problems += _arch_problems(kind, options["arch"])
+        weights = options["pretrained"]
         if weights is not None and not (Path(workdir) / weights).is_file():
             problems.append(f"training.{kind}.pretrained: {weights!r}: file not found (weights are read from a local file only)")
-    tile = config.get("data", {}).get("tile_size", 256)
-    if "drone_segmentation" in tasks and str(training.get("segmentation", {}).get("arch", "")).startswith("small_unet") and tile % SMALL_UNET_MULTIPLE:
+    tile = config["data"]["tile_size"]
+    if "drone_segmentation" in tasks and str(training["segmentation"]["arch"]).startswith("small_unet") and tile % SMALL_UNET_MULTIPLE:
         problems.append(f"data.tile_size: {tile} — small_unet needs a multiple of {SMALL_UNET_MULTIPLE}")
 
-    source = config.get("data", {}).get("source")
+    source = config["data"]["source"]
     if source == "path":
         problems += _path_data_problems(config, tasks, folds)
     elif source == "synthetic":

@@ -15,10 +15,12 @@ split (for the parametrized ISP this equals the static view's statistics).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,8 +28,9 @@ import torch
 from torch import nn
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.augment import check_augmentation
-from lens2logit.experiments.forensics import TASK_METRICS, differentiable_demosaic, load_task_data
+from lens2logit.experiments.augment import AUGMENTATIONS
+from lens2logit.experiments.forensics import CONTEXT_FIELDS, DIFFERENTIABLE_VIEWS, TASK_METRICS, differentiable_demosaic, load_task_data
+from lens2logit.experiments.options import names_in, positive_int, positive_number, raise_problems, unknown_keys
 from lens2logit.experiments.splits import load_folds
 from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
 from lens2logit.training.batches import ArrayBatches, channel_statistics, check_view_array, open_array
@@ -36,7 +39,7 @@ from lens2logit.training.loop import fit
 from lens2logit.training.losses import task_loss
 from lens2logit.io import write_csv
 from lens2logit.isp.neural import NeuralISP
-from lens2logit.isp.parametrized import ParametrizedISP, ScaledGroups, tap_stages
+from lens2logit.isp.parametrized import GROUPS, ParametrizedISP, ScaledGroups, tap_stages
 from lens2logit.isp.views import get_view
 from lens2logit.models import build_model, standardized
 
@@ -48,14 +51,158 @@ FINAL_COLUMNS = ["processing", "intensity", "metric", "mean", "std", "n"]
 STATISTICS_BATCH = 64
 
 
-def check_processings(processings: Sequence[str]) -> list[str]:
-    processings = list(processings)
-    if not processings:
-        raise InputError("customization needs at least one processing (option 'processings')")
-    unknown = [p for p in processings if p not in PROCESSINGS]
-    if unknown:
-        raise InputError(f"unknown processing(s) {unknown} (option 'processings'); expected some of {list(PROCESSINGS)}")
-    return processings
+# Step-size scale of ISP groups under the shared Adam learning rate (see ScaledGroups): the black
+# level sits under a signal of ~0.0025 at 1 % light, so a full-size step would erase the image.
+DEFAULT_GROUP_LR_SCALES = {"black_level": 0.01}
+# Groups of the parametrized ISP that customization learns (the additive image is forensics only).
+LEARNED_GROUPS = tuple(g for g in GROUPS if g != "additive")
+
+
+@dataclass(frozen=True)
+class NeuralOptions:
+    """Options of the :class:`~lens2logit.isp.neural.NeuralISP` (``customization.neural``); defaults
+    are the schema's (a small timm encoder; ``NeuralISP``'s own keyword defaults are the paper's)."""
+
+    encoder: str = "tu-mobilenetv3_small_050"
+    encoder_depth: int = 3
+    decoder_channels: tuple[int, ...] = (16, 8, 8)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "decoder_channels", tuple(self.decoder_channels))
+        raise_problems(neural_problems(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any] | None) -> "NeuralOptions":
+        raise_problems(neural_problems(section or {}))
+        return cls(**dict(section or {}))
+
+
+NEURAL_OPTIONS = {f.name for f in dataclasses.fields(NeuralOptions)}
+
+
+@dataclass(frozen=True)
+class CustomizationOptions:
+    """What :func:`run_customization` does: the ``customization`` section plus settings of others.
+
+    ``arch`` is ``training.<kind>.arch`` (no default: the drift models'); ``seed``, ``bce_weight``,
+    ``segmentation_headline`` and ``device`` as in :class:`~lens2logit.experiments.forensics.ForensicsOptions`.
+    Field defaults are the schema's (``tests/test_defaults.py`` compares them).
+    """
+
+    arch: str
+    processings: tuple[str, ...] = ("static", "parametrized", "neural")
+    view: str = "bi,s,ga"
+    folds: int = 2
+    epochs: int = 4
+    batch_size: int = 16
+    lr: float = 2e-3
+    augmentation: str = "none"
+    constrain: bool = False
+    group_lr_scales: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_GROUP_LR_SCALES))
+    neural: NeuralOptions = field(default_factory=NeuralOptions)
+    stage_samples: int = 4
+    freeze_classifier: bool = False
+    freeze_isp: bool = False
+    seed: int = 1
+    bce_weight: float = 0.0
+    segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE
+    device: str | None = "auto"
+
+    # Keys of the section the workflow resolves itself (input files, their order, start models).
+    WORKFLOW_KEYS: ClassVar[tuple[str, ...]] = ("enabled", "intensities", "classifier", "isp")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "processings", tuple(self.processings))
+        object.__setattr__(self, "group_lr_scales", dict(self.group_lr_scales))
+        section = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in (*CONTEXT_FIELDS, "arch")}
+        if isinstance(self.neural, NeuralOptions):
+            section["neural"] = dataclasses.asdict(self.neural)
+        raise_problems(customization_problems(section))
+        if not isinstance(self.neural, NeuralOptions):
+            object.__setattr__(self, "neural", NeuralOptions(**self.neural))
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], **context: Any) -> "CustomizationOptions":
+        """Options from the validated ``customization`` section; ``context``: ``arch`` (required),
+        ``seed``, ``bce_weight``, ``segmentation_headline``, ``device``."""
+        check_customization(section)
+        unknown = sorted(set(context) - {*CONTEXT_FIELDS, "arch"})
+        if unknown:
+            raise InputError(f"CustomizationOptions.from_config: unknown setting(s) {unknown}; expected some of {['arch', *CONTEXT_FIELDS]}")
+        values = {k: v for k, v in section.items() if k not in cls.WORKFLOW_KEYS}
+        return cls(**values, **context)
+
+
+def neural_problems(section: Mapping[str, Any], prefix: str = "customization.neural") -> list[str]:
+    """Problems of a ``customization.neural`` section (the encoder name is checked by
+    :func:`lens2logit.config.check_config`, which caches the answer)."""
+    if not isinstance(section, Mapping):
+        return [f"{prefix}: {section!r} must be a mapping of {sorted(NEURAL_OPTIONS)}"]
+    problems = unknown_keys(section, NEURAL_OPTIONS, prefix)
+    depth = section.get("encoder_depth", NeuralOptions.encoder_depth)
+    problems += positive_int(depth, f"{prefix}.encoder_depth")
+    channels = section.get("decoder_channels", NeuralOptions.decoder_channels)
+    if isinstance(channels, str) or not isinstance(channels, (list, tuple)):
+        problems.append(f"{prefix}.decoder_channels: {channels!r} must be a list of widths")
+    else:
+        for i, width in enumerate(channels):
+            problems += positive_int(width, f"{prefix}.decoder_channels[{i}]")
+        if isinstance(depth, int) and len(channels) != depth:
+            problems.append(f"{prefix}.decoder_channels: {list(channels)} needs {depth} entries (encoder_depth)")
+    return problems
+
+
+def customization_problems(section: Mapping[str, Any], prefix: str = "customization") -> list[str]:
+    """Every problem of a ``customization`` section (keys left out take the schema's defaults)."""
+    fields = {f.name for f in dataclasses.fields(CustomizationOptions)} - {*CONTEXT_FIELDS, "arch"}
+    problems = unknown_keys(section, fields | set(CustomizationOptions.WORKFLOW_KEYS), prefix)
+    processings = section.get("processings", CustomizationOptions.processings)
+    problems += names_in(processings, PROCESSINGS, f"{prefix}.processings")
+    if "intensities" in section:
+        from lens2logit.data.layout import INTENSITIES
+
+        values = section["intensities"]
+        problems += names_in(values, INTENSITIES, f"{prefix}.intensities")
+    if "view" in section:
+        try:
+            label = get_view(section["view"]).label
+        except (InputError, KeyError, ValueError, TypeError):
+            label = None
+        if label not in DIFFERENTIABLE_VIEWS:
+            problems.append(f"{prefix}.view: {section['view']!r} has no differentiable twin; allowed: {sorted(DIFFERENTIABLE_VIEWS)}")
+    for key in ("folds", "epochs", "batch_size"):
+        if key in section:
+            problems += positive_int(section[key], f"{prefix}.{key}")
+    if "stage_samples" in section:
+        problems += positive_int(section["stage_samples"], f"{prefix}.stage_samples", minimum=0)
+    if "lr" in section:
+        problems += positive_number(section["lr"], f"{prefix}.lr")
+    if "augmentation" in section and section["augmentation"] not in AUGMENTATIONS:
+        problems.append(f"{prefix}.augmentation: {section['augmentation']!r} is unknown; allowed: {list(AUGMENTATIONS)}")
+    scales = section.get("group_lr_scales", {})
+    if not isinstance(scales, Mapping):
+        problems.append(f"{prefix}.group_lr_scales: {scales!r} must be a mapping {{group: scale}}")
+    else:
+        for name, scale in scales.items():
+            if name not in LEARNED_GROUPS:
+                problems.append(f"{prefix}.group_lr_scales.{name}: unknown parameter group; allowed: {list(LEARNED_GROUPS)}")
+            problems += positive_number(scale, f"{prefix}.group_lr_scales.{name}")
+    if "neural" in section:
+        problems += neural_problems(section["neural"], f"{prefix}.neural")
+    freeze_classifier, freeze_isp = section.get("freeze_classifier", False), section.get("freeze_isp", False)
+    if freeze_classifier and freeze_isp:
+        problems.append(f"{prefix}.freeze_classifier and {prefix}.freeze_isp together leave nothing to train")
+    if freeze_classifier and "static" in list(processings or []):
+        problems.append(f"{prefix}.freeze_classifier leaves nothing to train for processing 'static'; set {prefix}.processings to learned ISPs only")
+    for option in ("classifier", "isp"):  # the workflow's start models (resolved at plan time)
+        if section.get(f"freeze_{option}") and option in section and not section[option]:
+            problems.append(f"{prefix}.freeze_{option} needs {prefix}.{option} (the model to keep fixed)")
+    return problems
+
+
+def check_customization(section: Mapping[str, Any]) -> None:
+    """Raise one InputError naming every bad key of a ``customization`` section (before any job runs)."""
+    raise_problems(customization_problems(section))
 
 
 @torch.no_grad()
@@ -75,14 +222,8 @@ def processor_statistics(processor: nn.Module, raw: torch.Tensor, indices: np.nd
     return channel_statistics(rendered, np.arange(len(rendered)))
 
 
-# Step-size scale of ISP groups under the shared Adam learning rate (see ScaledGroups): the black
-# level sits under a signal of ~0.0025 at 1 % light, so a full-size step would erase the image.
-DEFAULT_GROUP_LR_SCALES = {"black_level": 0.01}
-NEURAL_OPTIONS = {"encoder", "encoder_depth", "decoder_channels"}
-
-
 def build_processor(
-    processing: str, camera, *, view: str, neural: dict[str, Any], constrain: bool, group_lr_scales: dict[str, float] | None = None,
+    processing: str, camera, *, view: str, neural: NeuralOptions | Mapping[str, Any], constrain: bool, group_lr_scales: dict[str, float] | None = None,
     state_dict: dict[str, torch.Tensor] | None = None,
 ) -> nn.Module | None:
     """The ISP module of a processing (None for ``static``), optionally starting from a saved ``state_dict``."""
@@ -93,13 +234,9 @@ def build_processor(
         _load_state(isp, state_dict, "ISP")
         scales = DEFAULT_GROUP_LR_SCALES if group_lr_scales is None else group_lr_scales
         return ScaledGroups(isp, scales) if scales else isp
-    unknown = sorted(set(neural) - NEURAL_OPTIONS)
-    if unknown:
-        raise InputError(f"unknown neural ISP option(s) {unknown} (option 'neural'); expected some of {sorted(NEURAL_OPTIONS)}")
-    options = dict(neural)
-    if "decoder_channels" in options:
-        options["decoder_channels"] = tuple(options["decoder_channels"])
-    isp = NeuralISP(camera, **options)
+    if not isinstance(neural, NeuralOptions):
+        neural = NeuralOptions.from_config(neural)
+    isp = NeuralISP(camera, **dataclasses.asdict(neural))
     _load_state(isp, state_dict, "ISP")
     return isp
 
@@ -117,7 +254,7 @@ def _load_state(module: nn.Module, state_dict: dict[str, torch.Tensor] | None, w
 ISP_CHECKPOINT_KIND = "isp"
 
 
-def isp_checkpoint(processing: str, processor: nn.Module, camera, *, view: str, neural: dict[str, Any] | None, constrain: bool, **info: Any) -> dict[str, Any]:
+def isp_checkpoint(processing: str, processor: nn.Module, camera, *, view: str, neural: NeuralOptions | Mapping[str, Any] | None, constrain: bool, **info: Any) -> dict[str, Any]:
     """A learned ISP as a plain dict (CPU tensors; loadable with ``weights_only``): see :func:`load_isp`."""
     from lens2logit.stages.prepare import camera_to_meta
 
@@ -126,7 +263,7 @@ def isp_checkpoint(processing: str, processor: nn.Module, camera, *, view: str, 
         "kind": ISP_CHECKPOINT_KIND, "processing": processing,
         "state_dict": {k: v.detach().cpu().clone() for k, v in isp.state_dict().items()},
         "camera": camera_to_meta(camera), "view": get_view(view).label, "constrain": bool(constrain),
-        "neural": dict(neural or {}), **info,
+        "neural": dataclasses.asdict(neural) if isinstance(neural, NeuralOptions) else dict(neural or {}), **info,
     }  # fmt: skip
 
 
@@ -156,24 +293,10 @@ def train_processing(
     fold_index: int,
     task: str,
     n_classes: int,
-    arch: str,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    seed: int,
-    view: str = "bi,s,ga",
-    neural: dict[str, Any] | None = None,
-    constrain: bool = False,
-    group_lr_scales: dict[str, float] | None = None,
-    augmentation: str = "none",
-    bce_weight: float = 0.0,
-    stage_samples: int = 0,
+    options: CustomizationOptions,
     stage_path_pattern: str | None = None,
-    device: str | torch.device | None = "cpu",
     classifier_start: dict[str, Any] | None = None,
-    freeze_classifier: bool = False,
     isp_start: dict[str, Any] | None = None,
-    freeze_isp: bool = False,
     save_paths: dict[str, str | os.PathLike] | None = None,
     classes: Sequence[str] = (),
     dataset_task: str | None = None,
@@ -181,10 +304,12 @@ def train_processing(
     """Train one (processing, fold); return the :func:`~lens2logit.training.fit` history
     and the trained processor (None for ``static``).
 
-    With ``stage_samples`` > 0 and a ``stage_path_pattern`` (``str.format`` with ``epoch``), the
+    ``options``: :class:`CustomizationOptions` (arch, epochs, batch size, lr, seed, view, neural,
+    constrain, group_lr_scales, augmentation, bce_weight, device, freeze flags). With
+    ``options.stage_samples`` > 0 and a ``stage_path_pattern`` (``str.format`` with ``epoch``), the
     learned ISP's stage images and task-loss gradients for the first validation samples are
-    saved as a PNG grid after every epoch. ``device``: option ``training.device`` (model and
-    processor are initialised on the CPU, then trained there).
+    saved as a PNG grid after every epoch. Model and processor are initialised on the CPU, then
+    trained on ``options.device`` (option ``training.device``).
 
     ``classifier_start`` / ``isp_start``: checkpoint dicts (task model, :func:`isp_checkpoint`) to
     start from instead of a fresh initialisation; ``freeze_classifier`` / ``freeze_isp`` keep them
@@ -195,7 +320,11 @@ def train_processing(
     """
     from lens2logit.reporting.isp import plot_stage_grid
 
-    device = resolve_device(device)
+    o = options
+    arch, epochs, batch_size, lr, seed, view, neural = o.arch, o.epochs, o.batch_size, o.lr, o.seed, o.view, o.neural
+    constrain, augmentation, bce_weight, stage_samples = o.constrain, o.augmentation, o.bce_weight, o.stage_samples
+    freeze_classifier, freeze_isp = o.freeze_classifier, o.freeze_isp
+    device = resolve_device(o.device)
     train_idx = np.asarray(fold["train"], dtype=np.int64)
     val_idx = np.asarray(fold["val"], dtype=np.int64)
     if train_idx.size == 0 or val_idx.size == 0:
@@ -207,7 +336,7 @@ def train_processing(
     isp_state = None
     if isp_start is not None and processor_kind_matches(processing, isp_start):
         isp_state = isp_start["state_dict"]
-    processor = build_processor(processing, camera, view=view, neural=neural or {}, constrain=constrain, group_lr_scales=group_lr_scales, state_dict=isp_state)
+    processor = build_processor(processing, camera, view=view, neural=neural, constrain=constrain, group_lr_scales=o.group_lr_scales, state_dict=isp_state)
     if processor is None:
         mean, std = channel_statistics(views, train_idx)
         images = views
@@ -276,27 +405,10 @@ def run_customization(
     final_path,
     figure_path,
     stages_dir,
-    arch: str,
-    epochs: int = 4,
-    batch_size: int = 16,
-    lr: float = 2e-3,
-    seed: int = 1,
-    processings: Sequence[str] = PROCESSINGS,
-    folds: int = 2,
-    view: str = "bi,s,ga",
-    neural: dict[str, Any] | None = None,
-    constrain: bool = False,
-    group_lr_scales: dict[str, float] | None = None,
-    augmentation: str = "none",
-    bce_weight: float = 0.0,
-    stage_samples: int = 4,
-    segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE,
-    device: str | torch.device | None = "cpu",
+    options: CustomizationOptions,
     models_dir=None,
     classifier: str | os.PathLike | None = None,
-    freeze_classifier: bool = False,
     isp: str | os.PathLike | None = None,
-    freeze_isp: bool = False,
     task_name: str | None = None,
 ) -> pd.DataFrame:
     """ISP customization for one task; writes curves, final table, figure and stage grids.
@@ -311,18 +423,18 @@ def run_customization(
         figure_path: validation metric per epoch, mean ± std over folds (paper fig. 3).
         stages_dir: PNG grids ``{processing}_{intensity slug}_epoch{E}.png`` of the learned ISPs
             (first fold; stage images and task-loss gradients of ``stage_samples`` validation samples).
-        arch, epochs, batch_size, lr, bce_weight: task model and Adam settings (shared by ISP and model).
-        augmentation: ``none`` | ``weak`` | ``strong``, applied after the ISP (training only).
-        neural: ``NeuralISP`` options (``encoder``, ``encoder_depth``, ``decoder_channels``).
-        constrain: constrained parametrized ISP (softplus gamma, kernels keeping their DC gain).
-        group_lr_scales: ``{group: scale}`` step-size scales of parametrized-ISP groups under the
-            shared learning rate (default ``{"black_level": 0.01}``; ``{}`` for none).
-        device: option ``training.device``.
+        options: :class:`CustomizationOptions`: ``processings``, the first ``folds`` folds; ``arch``,
+            ``epochs``, ``batch_size``, ``lr``, ``bce_weight`` of the task model and Adam (shared by
+            ISP and model); ``augmentation`` after the ISP (training only); ``neural``
+            (:class:`NeuralOptions`); ``constrain`` (softplus gamma, kernels keeping their DC gain);
+            ``group_lr_scales`` (``{group: scale}`` step-size scales of parametrized-ISP groups under
+            the shared lr; ``{}`` for none); ``stage_samples``; ``freeze_classifier`` /
+            ``freeze_isp``; ``seed``; ``device`` (option ``training.device``).
         models_dir: if given, every trained task model and learned ISP is saved there as
             ``classifier_{processing}_{intensity slug}_fold{k}.pt`` / ``isp_...`` (see :func:`load_isp`).
-        classifier, freeze_classifier: a task-model checkpoint to start every processing from
-            (its arch and standardisation; it must have been trained on the same fold), optionally frozen.
-        isp, freeze_isp: a saved ISP (:func:`load_isp`) to start its processing from, optionally frozen.
+        classifier: a task-model checkpoint to start every processing from (its arch and
+            standardisation; it must have been trained on the same fold), frozen with ``options.freeze_classifier``.
+        isp: a saved ISP (:func:`load_isp`) to start its processing from, frozen with ``options.freeze_isp``.
         task_name: the workflow task (``microscopy`` …), recorded in the saved checkpoints.
 
     Returns:
@@ -331,10 +443,9 @@ def run_customization(
     from lens2logit.data.layout import intensity_slug
     from lens2logit.reporting.isp import plot_customization
 
-    processings = check_processings(processings)
-    differentiable_demosaic(view)
-    device = resolve_device(device)
-    check_augmentation(augmentation)
+    processings, folds, view = list(options.processings), options.folds, options.view
+    freeze_classifier, freeze_isp = options.freeze_classifier, options.freeze_isp
+    resolve_device(options.device)  # an unknown device or absent GPU fails before any compute
     intensities = [float(i) for i in intensities]
     lists = {"raw_paths": raw_paths, "targets_paths": targets_paths, "meta_paths": meta_paths, "view_paths": view_paths}
     if not intensities:
@@ -344,7 +455,7 @@ def run_customization(
             raise InputError(f"customization: {len(values)} {name} for {len(intensities)} intensities")
     classifier_start, isp_start = _start_checkpoints(classifier, freeze_classifier, isp, freeze_isp, processings)
     if classifier_start is not None:
-        arch = classifier_start["arch"]
+        options = dataclasses.replace(options, arch=classifier_start["arch"])
     all_folds = load_folds(folds_path)
     if not isinstance(folds, int) or not 1 <= folds <= len(all_folds):
         raise InputError(f"customization folds must be between 1 and {len(all_folds)} (option 'folds'), got {folds!r}")
@@ -379,11 +490,8 @@ def run_customization(
                     save = {role: Path(models_dir) / f"{role}_{processing}_{slug}_fold{k}.pt" for role in ("classifier", "isp")}
                 history, _ = train_processing(
                     processing, raw=raw, views=views, targets=targets, camera=camera, fold=all_folds[k], fold_index=k,
-                    task=task, n_classes=n_classes, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                    view=view, neural=neural, constrain=constrain, group_lr_scales=group_lr_scales, augmentation=augmentation, bce_weight=bce_weight,
-                    stage_samples=stage_samples, stage_path_pattern=pattern, device=device,
-                    classifier_start=classifier_start,
-                    freeze_classifier=freeze_classifier, isp_start=isp_start, freeze_isp=freeze_isp, save_paths=save,
+                    task=task, n_classes=n_classes, options=options, stage_path_pattern=pattern,
+                    classifier_start=classifier_start, isp_start=isp_start, save_paths=save,
                     classes=meta.get("classes", []), dataset_task=task_name,
                 )  # fmt: skip
                 for entry in history:
@@ -400,7 +508,7 @@ def run_customization(
     Path(stages_dir).mkdir(parents=True, exist_ok=True)
     if models_dir is not None:
         Path(models_dir).mkdir(parents=True, exist_ok=True)
-    plot_customization(curves, figure_path, metric=headline_metric(task, segmentation_headline), title=f"{meta.get('name', '')}: ISP customization ({get_view(view).label} vs learned ISPs)")
+    plot_customization(curves, figure_path, metric=headline_metric(task, options.segmentation_headline), title=f"{meta.get('name', '')}: ISP customization ({get_view(view).label} vs learned ISPs)")
     return curves
 
 
@@ -408,8 +516,7 @@ def _start_checkpoints(classifier, freeze_classifier, isp, freeze_isp, processin
     """Read and check the start classifier and ISP before any compute."""
     from lens2logit.io import load_torch
 
-    if freeze_classifier and freeze_isp:
-        raise InputError("customization.freeze_classifier and customization.freeze_isp together leave nothing to train")
+    # (freezing both, or the classifier of a static run, is refused by CustomizationOptions itself)
     if freeze_classifier and classifier is None:
         raise InputError("customization.freeze_classifier needs customization.classifier (the model to keep fixed)")
     if freeze_isp and isp is None:
@@ -420,8 +527,6 @@ def _start_checkpoints(classifier, freeze_classifier, isp, freeze_isp, processin
         missing = [k for k in ("state_dict", "arch", "task", "n_classes", "mean", "std") if not isinstance(classifier_start, dict) or k not in classifier_start]
         if missing:
             raise InputError(f"customization.classifier {classifier} is not a task-model checkpoint (lacks {missing})")
-        if freeze_classifier and "static" in processings:
-            raise InputError("customization.freeze_classifier leaves nothing to train for processing 'static'; set customization.processings to learned ISPs only")
     if isp is not None:
         _, isp_start = load_isp(isp)
         if isp_start["processing"] not in processings:

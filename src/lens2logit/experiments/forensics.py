@@ -19,12 +19,13 @@ group ``none``).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
-import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ import torch
 from torch import nn
 
 from lens2logit.errors import InputError
+from lens2logit.experiments.options import names_in, positive_int, positive_number, raise_problems, unknown_keys
 from lens2logit.experiments.ssim import REGULARIZERS, get_regularizer, mse_distance, ssim_distance
 from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
 from lens2logit.io import write_csv, write_json
@@ -92,33 +94,93 @@ def differentiable_demosaic(view: str) -> str:
     return DIFFERENTIABLE_VIEWS[label]
 
 
-def check_groups(groups: Sequence[str]) -> list[str]:
-    """Validate the configured parameter groups (names of :data:`GROUPS` or ``all``)."""
-    groups = list(groups)
-    if not groups:
-        raise InputError("forensics needs at least one parameter group (option 'groups')")
-    unknown = [g for g in groups if g not in GROUPS and g != ALL_GROUPS]
-    if unknown:
-        raise InputError(f"unknown parameter group(s) {unknown} (option 'groups'); expected some of {list(GROUPS) + [ALL_GROUPS]}")
-    return groups
+# ------------------------------------------------------------------------------------ options
+@dataclass(frozen=True)
+class ForensicsOptions:
+    """What :func:`run_forensics` does: the ``forensics`` config section plus four settings of others.
+
+    Field defaults are the schema's (``schemas/config.schema.yaml``; ``tests/test_defaults.py``
+    compares them). ``seed`` is option ``seed``, ``bce_weight`` ``training.segmentation.bce_weight``,
+    ``segmentation_headline`` ``report.segmentation_headline``, ``device`` ``training.device``.
+    """
+
+    view: str = "bi,s,ga"
+    groups: tuple[str, ...] = (*GROUPS, ALL_GROUPS)
+    lambdas: tuple[float, ...] = (0.0, 10.0, 1000.0)
+    regularizers: tuple[str, ...] = ("mse",)
+    steps: int = 6
+    lr: float = 0.02
+    batch_size: int = 16
+    constrain: bool = False
+    strip_samples: int = 4
+    seed: int = 1
+    bce_weight: float = 0.0
+    segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE
+    device: str | None = "auto"
+
+    # Keys of the section the workflow uses to choose the inputs (not options of the run).
+    WORKFLOW_KEYS: ClassVar[tuple[str, ...]] = ("enabled", "folds", "model")
+    SECTION: ClassVar[str] = "forensics"
+
+    def __post_init__(self) -> None:
+        for name in ("groups", "lambdas", "regularizers"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        raise_problems(forensics_problems(self.section()))
+        object.__setattr__(self, "lambdas", tuple(float(x) for x in self.lambdas))
+
+    def section(self) -> dict[str, Any]:
+        """The options as the config section's keys (without the four settings of other sections)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in CONTEXT_FIELDS}
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], **context: Any) -> "ForensicsOptions":
+        """Options from the validated ``forensics`` section; ``context``: ``seed``, ``bce_weight``,
+        ``segmentation_headline``, ``device`` (from their own sections)."""
+        check_forensics(section)
+        unknown = sorted(set(context) - set(CONTEXT_FIELDS))
+        if unknown:
+            raise InputError(f"ForensicsOptions.from_config: unknown setting(s) {unknown}; expected some of {list(CONTEXT_FIELDS)}")
+        values = {k: v for k, v in section.items() if k not in cls.WORKFLOW_KEYS}
+        return cls(**values, **context)
 
 
-def check_lambdas(lambdas: Sequence[float]) -> list[float]:
-    lambdas = [float(x) for x in lambdas]
-    if not lambdas:
-        raise InputError("forensics needs at least one λ (option 'lambdas')")
-    if any(not math.isfinite(x) or x < 0 for x in lambdas):
-        raise InputError(f"λ values must be finite and ≥ 0 (option 'lambdas'), got {lambdas}")
-    return lambdas
+# Fields of the option objects that come from other config sections than the experiment's own.
+CONTEXT_FIELDS = ("seed", "bce_weight", "segmentation_headline", "device")
 
 
-def check_regularizers(regularizers: Sequence[str]) -> list[str]:
-    regularizers = list(regularizers)
-    if not regularizers:
-        raise InputError("forensics needs at least one regularizer (option 'regularizers')")
-    for name in regularizers:
-        get_regularizer(name)
-    return regularizers
+def forensics_problems(section: Mapping[str, Any], prefix: str = "forensics") -> list[str]:
+    """Every problem of a ``forensics`` section (keys left out take the schema's defaults), one line each."""
+    fields = {f.name for f in dataclasses.fields(ForensicsOptions)} - set(CONTEXT_FIELDS)
+    problems = unknown_keys(section, fields | set(ForensicsOptions.WORKFLOW_KEYS), prefix)
+    if "view" in section:
+        try:
+            label = get_view(section["view"]).label
+        except (InputError, KeyError, ValueError, TypeError):
+            label = None
+        if label not in DIFFERENTIABLE_VIEWS:
+            problems.append(f"{prefix}.view: {section['view']!r} has no differentiable twin; allowed: {sorted(DIFFERENTIABLE_VIEWS)}")
+    if "groups" in section:
+        problems += names_in(section["groups"], [*GROUPS, ALL_GROUPS], f"{prefix}.groups")
+    if "regularizers" in section:
+        problems += names_in(section["regularizers"], sorted(REGULARIZERS), f"{prefix}.regularizers")
+    if "lambdas" in section:
+        lambdas = section["lambdas"]
+        if isinstance(lambdas, str) or not isinstance(lambdas, (list, tuple)) or not lambdas:
+            problems.append(f"{prefix}.lambdas: {lambdas!r} must be a non-empty list of numbers ≥ 0")
+        else:
+            for i, lam in enumerate(lambdas):
+                problems += positive_number(lam, f"{prefix}.lambdas[{i}]", strict=False)
+    for key in ("steps", "batch_size", "strip_samples", "folds"):
+        if key in section:
+            problems += positive_int(section[key], f"{prefix}.{key}")
+    if "lr" in section:
+        problems += positive_number(section["lr"], f"{prefix}.lr")
+    return problems
+
+
+def check_forensics(section: Mapping[str, Any]) -> None:
+    """Raise one InputError naming every bad key of a ``forensics`` section (before any job runs)."""
+    raise_problems(forensics_problems(section))
 
 
 # ------------------------------------------------------------------------------------ evaluation
@@ -290,19 +352,7 @@ def run_forensics(
     figure_path,
     strips_path,
     params_path,
-    groups: Sequence[str] = tuple(GROUPS) + (ALL_GROUPS,),
-    lambdas: Sequence[float] = (0.0, 10.0, 1000.0),
-    regularizers: Sequence[str] = ("mse",),
-    view: str = "bi,s,ga",
-    steps: int = 10,
-    lr: float = 0.01,
-    batch_size: int = 16,
-    seed: int = 1,
-    constrain: bool = False,
-    strip_samples: int = 4,
-    bce_weight: float = 0.0,
-    segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE,
-    device: str | torch.device | None = "cpu",
+    options: ForensicsOptions = ForensicsOptions(),
     attacks_path=None,
 ) -> pd.DataFrame:
     """Drift forensics for one task over its folds; writes table, figure, strips and parameters.
@@ -315,12 +365,11 @@ def run_forensics(
             group ``none`` = clean, with empty λ and regularizer).
         figure_path: metric vs λ per group (paper fig. 2); strips_path: reference vs adversarial
             images of the first fold; params_path: learned parameter values (first fold).
-        groups: parameter groups to attack one at a time (``all`` = every group together).
-        lambdas, regularizers: the grid of regulariser weights and types.
-        view: the static view the models were trained on (``bi,s,ga`` or ``ma,s,ga``).
-        steps, lr, batch_size: Adam attack per (group, λ, regularizer, fold).
-        seed: same seed and inputs → same table.
-        device: option ``training.device``: ISPs and models run there (data stay on the host).
+        options: :class:`ForensicsOptions`: ``groups`` attacked one at a time (``all`` = every group
+            together); the grid of ``lambdas`` and ``regularizers``; ``view`` the models were
+            trained on (``bi,s,ga`` or ``ma,s,ga``); ``steps``, ``lr``, ``batch_size`` of the Adam
+            attack per (group, λ, regularizer, fold); ``seed`` (same seed and inputs → same table);
+            ``device`` (option ``training.device``: ISPs and models run there, data stay on the host).
         attacks_path: optional JSON with one entry per attack (group, λ, regularizer, fold; clean
             reference: group ``none``): validation metrics, Adam history, learned parameter values,
             the attacked model file and whether the attack is shown in the strips (for the lab log).
@@ -330,9 +379,11 @@ def run_forensics(
     """
     from lens2logit.reporting.isp import plot_forensics, plot_strips
 
-    groups, lambdas, regularizers = check_groups(groups), check_lambdas(lambdas), check_regularizers(regularizers)
+    o = options
+    groups, lambdas, regularizers, view = list(o.groups), list(o.lambdas), list(o.regularizers), o.view
+    steps, lr, batch_size, seed, constrain = o.steps, o.lr, o.batch_size, o.seed, o.constrain
     demosaic = differentiable_demosaic(view)
-    device = resolve_device(device)
+    device = resolve_device(o.device)
     if not model_paths:
         raise InputError("forensics needs at least one trained model (input 'models')")
     raw, targets, meta, camera = load_task_data(raw_path, targets_path, meta_path)
@@ -366,14 +417,14 @@ def run_forensics(
         records += [{"parameter_group": CLEAN, "lambda": np.nan, "regularizer": "", "fold": fold, "metric": m, "value": v} for m, v in clean.items()]
         attacks.append({"parameter_group": CLEAN, "lambda": None, "regularizer": "", "fold": fold, "model": str(path), "metrics": clean, "in_strip": fold == 0})
         if fold == 0:
-            strips["reference"] = ref_val[:strip_samples]
+            strips["reference"] = ref_val[: o.strip_samples]
         for reg_index, regularizer in enumerate(regularizers):
             for lam_index, lam in enumerate(lambdas):
                 for group_index, group in enumerate(groups):
                     attack_seed = seed + 1000 * fold + 100 * reg_index + 10 * lam_index + group_index
                     adversarial, history = attack_isp(
                         reference, model, x_train, y_train, task=task, group=group, lam=lam, regularizer=regularizer,
-                        steps=steps, lr=lr, batch_size=batch_size, seed=attack_seed, bce_weight=bce_weight,
+                        steps=steps, lr=lr, batch_size=batch_size, seed=attack_seed, bce_weight=o.bce_weight,
                         reference_output=ref_train,
                     )  # fmt: skip
                     scores = evaluate(adversarial, model, x_val, y_val, task=task, reference_output=ref_val)
@@ -392,14 +443,14 @@ def run_forensics(
                         )  # fmt: skip
                         if reg_index == 0 and lam == strip_lambda:
                             with torch.no_grad():
-                                strips[group] = adversarial(to_device(x_val[:strip_samples], device)).cpu()
+                                strips[group] = adversarial(to_device(x_val[: o.strip_samples], device)).cpu()
     table = summarise(pd.DataFrame.from_records(records))
     write_csv(table_path, table)
     write_json(params_path, params)
     if attacks_path is not None:
         setup = {"view": get_view(view).label, "steps": steps, "lr": lr, "batch_size": batch_size, "seed": seed, "constrain": constrain}
         write_json(attacks_path, {"setup": setup, "attacks": attacks})
-    headline = headline_metric(task, segmentation_headline)
+    headline = headline_metric(task, o.segmentation_headline)
     plot_forensics(table, figure_path, metric=headline, title=f"{meta.get('name', '')} drift forensics ({get_view(view).label})")
     plot_strips(strips, strips_path, title=f"reference vs adversarial ISP (λ = {strip_lambda:g}, {regularizers[0]})")
     return table
@@ -414,12 +465,12 @@ def summarise(records: pd.DataFrame) -> pd.DataFrame:
 __all__ = [
     "ALL_GROUPS",
     "CLEAN",
+    "ForensicsOptions",
+    "check_forensics",
     "DIFFERENTIABLE_VIEWS",
     "REGULARIZERS",
     "TABLE_COLUMNS",
     "attack_isp",
-    "check_groups",
-    "check_lambdas",
     "differentiable_demosaic",
     "evaluate",
     "load_task_data",

@@ -38,10 +38,10 @@ def train_on_view(
     seed: int,
     classes: Sequence[str] | None,
     pretrained: str | os.PathLike | None = None,
+    device: str | torch.device | None,
     threads: int = 1,
     progress: bool = True,
     bce_weight: float = 0.0,
-    device: str | torch.device | None = "cpu",
     amp: str = "none",
 ) -> dict[str, Any]:
     """Train a task model on one rendered view and one fold.
@@ -58,8 +58,11 @@ def train_on_view(
             with names ``"0"…``); segmentation: names of the foreground (default ``["foreground"]``).
         threads: ``torch.set_num_threads`` for the job (restored afterwards).
         progress: tqdm bars on stderr.
-        device, amp: options ``training.device`` and ``training.amp`` (see :func:`~lens2logit.training.fit`);
-            the model is initialised on the CPU (same seed → same initial weights on every device).
+        device, amp: options ``training.device`` (required: the workflow always passes it; tests say
+            ``"cpu"``) and ``training.amp`` (see :func:`~lens2logit.training.fit`); the model is
+            initialised on the CPU (same seed → same initial weights on every device).
+            The keyword defaults of ``threads``, ``progress``, ``bce_weight`` and ``amp`` are the
+            schema's (``tests/test_defaults.py``).
 
     Returns:
         checkpoint dict with keys ``state_dict`` (task network, without standardisation), ``arch``,
