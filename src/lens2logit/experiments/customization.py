@@ -29,7 +29,7 @@ from torch import nn
 
 from lens2logit.errors import InputError
 from lens2logit.experiments.augment import AUGMENTATIONS
-from lens2logit.experiments.forensics import CONTEXT_FIELDS, DIFFERENTIABLE_VIEWS, TASK_METRICS, differentiable_demosaic, load_task_data
+from lens2logit.experiments.forensics import CONTEXT_FIELDS, TASK_METRICS, differentiable_demosaic, load_task_data, twin_view_problems
 from lens2logit.experiments.options import names_in, positive_int, positive_number, raise_problems, unknown_keys
 from lens2logit.experiments.splits import load_folds
 from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
@@ -164,12 +164,7 @@ def customization_problems(section: Mapping[str, Any], prefix: str = "customizat
         values = section["intensities"]
         problems += names_in(values, INTENSITIES, f"{prefix}.intensities")
     if "view" in section:
-        try:
-            label = get_view(section["view"]).label
-        except (InputError, KeyError, ValueError, TypeError):
-            label = None
-        if label not in DIFFERENTIABLE_VIEWS:
-            problems.append(f"{prefix}.view: {section['view']!r} has no differentiable twin; allowed: {sorted(DIFFERENTIABLE_VIEWS)}")
+        problems += twin_view_problems(section["view"], f"{prefix}.view")
     for key in ("folds", "epochs", "batch_size"):
         if key in section:
             problems += positive_int(section[key], f"{prefix}.{key}")

@@ -148,17 +148,23 @@ class ForensicsOptions:
 CONTEXT_FIELDS = ("seed", "bce_weight", "segmentation_headline", "device")
 
 
+def twin_view_problems(view: Any, key: str) -> list[str]:
+    """``[]`` if ``view`` is a static view with a differentiable twin, else one line naming ``key``."""
+    try:
+        label = get_view(view).label
+    except (InputError, KeyError, ValueError, TypeError):
+        label = None
+    if label not in DIFFERENTIABLE_VIEWS:
+        return [f"{key}: {view!r} has no differentiable twin; allowed: {sorted(DIFFERENTIABLE_VIEWS)}"]
+    return []
+
+
 def forensics_problems(section: Mapping[str, Any], prefix: str = "forensics") -> list[str]:
     """Every problem of a ``forensics`` section (keys left out take the schema's defaults), one line each."""
     fields = {f.name for f in dataclasses.fields(ForensicsOptions)} - set(CONTEXT_FIELDS)
     problems = unknown_keys(section, fields | set(ForensicsOptions.WORKFLOW_KEYS), prefix)
     if "view" in section:
-        try:
-            label = get_view(section["view"]).label
-        except (InputError, KeyError, ValueError, TypeError):
-            label = None
-        if label not in DIFFERENTIABLE_VIEWS:
-            problems.append(f"{prefix}.view: {section['view']!r} has no differentiable twin; allowed: {sorted(DIFFERENTIABLE_VIEWS)}")
+        problems += twin_view_problems(section["view"], f"{prefix}.view")
     if "groups" in section:
         problems += names_in(section["groups"], [*GROUPS, ALL_GROUPS], f"{prefix}.groups")
     if "regularizers" in section:
