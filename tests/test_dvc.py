@@ -155,11 +155,14 @@ def test_pulled_file_times_do_not_matter_contents_do(pulled):
     splits = pulled / "results/splits/microscopy.json"
     original = splits.read_bytes()
     splits.write_bytes(original + b"\n")
+    edited = now + 2000  # an edit after the pull: newer than every pulled file
+    os.utime(splits, (edited, edited))
     try:
         nothing, out = snakemake_has_nothing_to_do(pulled)
         assert not nothing and "train_model" in job_counts(out), out[-3000:]
     finally:
         splits.write_bytes(original)
+        os.utime(splits, (edited, edited))
     nothing, out = snakemake_has_nothing_to_do(pulled)
     assert nothing, out[-3000:]
 
