@@ -35,6 +35,7 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/isp.py
 	$(BIN)/python benchmarks/train_input.py
+	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/dag.py
 
 # Restore results from the DVC remote so that `snakemake -n` has nothing to do. A bare `dvc pull`
