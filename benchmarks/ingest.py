@@ -46,7 +46,7 @@ def first(template: Path, pattern: str) -> Path:
 
 def build(template: Path, out: Path, rng: random.Random) -> None:
     ckpt = first(template, "models/*/*/*/*/fold*.pt")
-    bench = first(template, "benchmarks/train_model/*/*/*/*/fold*.tsv")
+    bench = first(template, "benchmarks/train_models/*/*/*/*.tsv")
     classifier = first(template, "customization/*/models/classifier_*.pt")
     isp = first(template, "customization/*/models/isp_*.pt")
     stage = first(template, "customization/*/stages/*.png")
@@ -61,7 +61,7 @@ def build(template: Path, out: Path, rng: random.Random) -> None:
         models += [(INTENSITY_VIEW, i, 0) for i in INTENSITIES if i != "100"]
         for view, intensity, k in models:
             copy(ckpt, out / f"models/{task}/none/{intensity}/{view}/fold{k}.pt")
-            copy(bench, out / f"benchmarks/train_model/{task}/none/{intensity}/{view}/fold{k}.tsv")
+            copy(bench, out / f"benchmarks/train_models/{task}/none/{intensity}/{view}.tsv")
             tests = [(LABELS[v], "1.0") for v in VIEWS] if intensity == "100" else []
             if view == INTENSITY_VIEW and k == 0:
                 tests += [(LABELS[view], str(int(i) / 100)) for i in INTENSITIES if i != "100" or intensity != "100"]

@@ -195,13 +195,6 @@ def paper_claims(wildcards):
     return claims_text(wildcards.task)
 
 
-def view_unsharp(wildcards):
-    # Only unsharp-masked views depend on the unsharp mode: a change reruns just those.
-    if get_view(wildcards.view).sharpen == "unsharp_masking":
-        return config["unsharp"]
-    return "paper"
-
-
 def view_label(wildcards):
     return get_view(wildcards.view).label
 
@@ -220,6 +213,14 @@ def model_path(task, aug, intensity, view, fold):
 
 def metrics_path(task, aug, intensity, view, fold):
     return f"results/metrics/{task}/{aug}/{intensity}/{view}/fold{fold}.csv"
+
+
+def fold_files(folder, folds, suffix):
+    """One file per fold of a (task, aug, intensity, view) job; those wildcards left open."""
+    return [
+        f"{folder}/{{task}}/{{aug}}/{{intensity}}/{{view}}/fold{k}{suffix}"
+        for k in folds
+    ]
 
 
 def test_sets(wildcards):
@@ -477,6 +478,45 @@ NON_REF_INTENSITY = rf"(?!{REF})\d{{3}}"
 def ref_view_files(slugs):
     """Output files of the views `slugs` at the reference intensity ({task} left as a wildcard)."""
     return [f"results/views/{{task}}/{REF}/{s}.npy" for s in slugs]
+
+
+def other_intensity_views():
+    """{intensity slug: [view slugs]} needed below the reference intensity.
+
+    The intensity-drift view at each of its intensities and the customization view at each of
+    its intensities (static baseline).
+    """
+    views = {}
+    if INTENSITY_ENABLED:
+        for i in INTENSITY_SLUGS:
+            views.setdefault(i, []).append(INTENSITY_VIEW)
+    if CUSTOMIZATION_ENABLED:
+        for i in CUSTOMIZATION_SLUGS:
+            views.setdefault(i, []).append(CUSTOMIZATION_VIEW)
+    views.pop(REF, None)
+    return {i: list(dict.fromkeys(v)) for i, v in sorted(views.items())}
+
+
+OTHER_INTENSITY_VIEWS = other_intensity_views()
+# Only unsharp-masked views depend on the unsharp mode: a change reruns their job only.
+OTHER_INTENSITY_UNSHARP = (
+    config["unsharp"]
+    if any(
+        get_view(v).sharpen == "unsharp_masking"
+        for vs in OTHER_INTENSITY_VIEWS.values()
+        for v in vs
+    )
+    else "paper"
+)
+
+
+def other_intensity_view_files():
+    """Output files of rule render_views_other_intensities ({task} left as a wildcard)."""
+    return [
+        f"results/views/{{task}}/{i}/{v}.npy"
+        for i, vs in OTHER_INTENSITY_VIEWS.items()
+        for v in vs
+    ]
 
 
 def rendered_view_outputs():

@@ -2,16 +2,16 @@
 # sharpening) renders them together through isp.render_views, which demosaics each mosaic
 # once for all the views sharing a demosaicer (≈2× cheaper than a job per view, and 12× fewer
 # process start-ups). The unsharp-masked views are a job of their own so that changing
-# `unsharp` reruns only them and what depends on them. Other intensities need one view each
-# (intensity drift, customization): one job per view.
+# `unsharp` reruns only them and what depends on them. Other intensities need one or two views
+# each (intensity drift, customization): one job per task renders them all.
 
 
 if REF_STATIC_SLUGS:
 
     rule render_views:
         input:
-            raw=f"results/data/{{task}}/{REF}/raw.npy",
-            meta=f"results/data/{{task}}/{REF}/meta.json",
+            raw=[f"results/data/{{task}}/{REF}/raw.npy"],
+            meta=[f"results/data/{{task}}/{REF}/meta.json"],
         output:
             ref_view_files(REF_STATIC_SLUGS),
         log:
@@ -22,7 +22,7 @@ if REF_STATIC_SLUGS:
             "../envs/lens2logit.yaml"
         threads: 1
         params:
-            views=REF_STATIC_SLUGS,
+            views=[REF_STATIC_SLUGS],
             unsharp="paper",
             batch_size=config["render"]["batch_size"],
             code=script_code("render_views.py"),
@@ -34,8 +34,8 @@ if REF_UNSHARP_SLUGS:
 
     rule render_views_unsharp:
         input:
-            raw=f"results/data/{{task}}/{REF}/raw.npy",
-            meta=f"results/data/{{task}}/{REF}/meta.json",
+            raw=[f"results/data/{{task}}/{REF}/raw.npy"],
+            meta=[f"results/data/{{task}}/{REF}/meta.json"],
         output:
             ref_view_files(REF_UNSHARP_SLUGS),
         log:
@@ -46,7 +46,7 @@ if REF_UNSHARP_SLUGS:
             "../envs/lens2logit.yaml"
         threads: 1
         params:
-            views=REF_UNSHARP_SLUGS,
+            views=[REF_UNSHARP_SLUGS],
             unsharp=config["unsharp"],
             batch_size=config["render"]["batch_size"],
             code=script_code("render_views.py"),
@@ -54,25 +54,25 @@ if REF_UNSHARP_SLUGS:
             "../scripts/render_views.py"
 
 
-rule render_view:
-    input:
-        raw="results/data/{task}/{intensity}/raw.npy",
-        meta="results/data/{task}/{intensity}/meta.json",
-    output:
-        view="results/views/{task}/{intensity}/{view}.npy",
-    log:
-        "logs/render_view/{task}/{intensity}/{view}.log",
-    benchmark:
-        "results/benchmarks/render_view/{task}/{intensity}/{view}.tsv"
-    wildcard_constraints:
-        intensity=NON_REF_INTENSITY,
-    conda:
-        "../envs/lens2logit.yaml"
-    threads: 1
-    params:
-        views=lambda wildcards: [wildcards.view],
-        unsharp=view_unsharp,
-        batch_size=config["render"]["batch_size"],
-        code=script_code("render_views.py"),
-    script:
-        "../scripts/render_views.py"
+if OTHER_INTENSITY_VIEWS:
+
+    rule render_views_other_intensities:
+        input:
+            raw=[f"results/data/{{task}}/{i}/raw.npy" for i in OTHER_INTENSITY_VIEWS],
+            meta=[f"results/data/{{task}}/{i}/meta.json" for i in OTHER_INTENSITY_VIEWS],
+        output:
+            other_intensity_view_files(),
+        log:
+            "logs/render_views_other_intensities/{task}.log",
+        benchmark:
+            "results/benchmarks/render_views_other_intensities/{task}.tsv"
+        conda:
+            "../envs/lens2logit.yaml"
+        threads: 1
+        params:
+            views=list(OTHER_INTENSITY_VIEWS.values()),
+            unsharp=OTHER_INTENSITY_UNSHARP,
+            batch_size=config["render"]["batch_size"],
+            code=script_code("render_views.py"),
+        script:
+            "../scripts/render_views.py"

@@ -1,8 +1,8 @@
-from lens2logit.stages.views import render_views_files
+from lens2logit.stages.views import render_view_sets
 from lens2logit.workflow import job
 
 with job(snakemake):
-    render_views_files(
+    render_view_sets(
         snakemake.input.raw,
         snakemake.input.meta,
         snakemake.params.views,

@@ -113,7 +113,7 @@ def test_real_scripts_split_the_library_as_expected():
     assert uses("lens2logit.stages.statistics") >= {"aggregate_drift", "summarize", "forensics", "customization"}
     demosaic = uses("lens2logit.isp.demosaic")
     assert "render_views" in demosaic
-    assert not demosaic & {"synthesize_data", "prepare_dataset", "make_splits", "train_model", "timing"}
+    assert not demosaic & {"synthesize_data", "prepare_dataset", "make_splits", "train_models", "timing"}
     for script, mods in closure.items():
         assert "lens2logit.workflow" in mods, script  # every script runs inside workflow.job
 

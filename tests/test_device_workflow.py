@@ -17,7 +17,8 @@ from conftest import tool_env
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report", "envs", "config.yaml", "configs", "profiles")
-GPU_RULES = {"train_model", "evaluate_model", "score_corruptions", "drift_forensics", "isp_customization"}
+GPU_RULES = {"train_models", "train_models_intensity", "evaluate_models", "evaluate_models_intensity", "score_corruptions",
+             "drift_forensics", "isp_customization"}
 
 
 def _workflow(dest: Path, **training) -> Path:
@@ -43,7 +44,7 @@ def test_cuda_without_cuda_fails_at_plan_time_naming_the_option(tmp_path):
     proc = _dry_run(_workflow(tmp_path, device="cuda"), "--cores", "1")
     assert proc.returncode != 0
     assert "training.device" in proc.stderr + proc.stdout
-    assert "rule train_model" not in proc.stdout  # refused before any job was planned
+    assert "rule train_models" not in proc.stdout  # refused before any job was planned
 
 
 def test_gpu_profile_is_valid_and_gives_gpu_slots_to_the_model_rules(tmp_path):

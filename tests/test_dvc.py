@@ -159,7 +159,7 @@ def test_pulled_file_times_do_not_matter_contents_do(pulled):
     os.utime(splits, (edited, edited))
     try:
         nothing, out = snakemake_has_nothing_to_do(pulled)
-        assert not nothing and "train_model" in job_counts(out), out[-3000:]
+        assert not nothing and "train_models" in job_counts(out), out[-3000:]
     finally:
         splits.write_bytes(original)
         os.utime(splits, (edited, edited))

@@ -82,16 +82,17 @@ def test_cluster_runs_a_job(slurm):
 def test_profile_matches_the_workflow_rules():
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
     text = "\n".join(p.read_text() for p in sorted((REPO / "rules").glob("*.smk")))
-    rules = set(re.findall(r"^\s*rule (\w+):", text, re.M))
+    rules = set(re.findall(r"^\s*rule (\w+):", text, re.M)) | set(re.findall(r"^\s*use rule \w+ as (\w+)", text, re.M))
     assert rules, "the check sees the workflow's rules"
-    expected_in_profile = {"train_model", "evaluate_model", "render_view", "prepare_dataset"}
+    expected_in_profile = {"train_models", "train_models_intensity", "evaluate_models", "render_views_other_intensities", "prepare_dataset"}
     assert expected_in_profile <= set(profile["set-resources"])
     # every rule that does real work has explicit resources (target rules all/all_* do not run jobs)
     working = {r for r in rules if not r.startswith("all") and r != "report_inputs"}
     assert working <= set(profile["set-resources"]), sorted(working - set(profile["set-resources"]))
     assert profile["slurm-status-command"] == "squeue" and profile["slurm-no-account"] is True
     # the model rules ask for a GPU in the plugin's own way, everything else stays on CPUs
-    gpu_rules = {"train_model", "evaluate_model", "score_corruptions", "drift_forensics", "isp_customization"}
+    gpu_rules = {"train_models", "train_models_intensity", "evaluate_models", "evaluate_models_intensity",
+                 "score_corruptions", "drift_forensics", "isp_customization"}
     assert gpu_rules <= rules
     assert {r for r, res in profile["set-resources"].items() if res.get("gpu") or res.get("gres")} == gpu_rules
     assert "gpu" not in profile["default-resources"] and "gres" not in profile["default-resources"]
@@ -117,7 +118,7 @@ def test_tiny_study_on_slurm_matches_the_local_run(slurm, dvc_study, tmp_path):
     cmd = [
         "snakemake", "--workflow-profile", "profiles/slurm", "all_drift",
         "--set-resources", *small, "--set-threads", *threads,
-        "--groups", "train_model=fit", "evaluate_model=fit", "--group-components", "fit=1",
+        "--groups", "train_models=fit", "evaluate_models=fit", "--group-components", "fit=1",
         "--jobs", "4", "--latency-wait", "10",
         "--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "2",
     ]
@@ -136,7 +137,7 @@ def test_tiny_study_on_slurm_matches_the_local_run(slurm, dvc_study, tmp_path):
     assert proc.returncode == 0, out[-6000:]
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", out)
     assert len(submitted) >= 5, f"jobs did not go through SLURM:\n{out[-4000:]}"
-    assert "rule render_view" not in out and "rule prepare_dataset" not in out, "data/views should be reused"
+    assert "rule render_views" not in out and "rule prepare_dataset" not in out, "data/views should be reused"
     print(f"\n[timing] {len(submitted)} SLURM jobs in {elapsed:.1f}s ({elapsed / len(submitted):.1f}s per job)")
 
     for task in yaml.safe_load(tiny_config())["tasks"]:

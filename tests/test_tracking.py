@@ -125,7 +125,7 @@ def test_workflow_ingest_logs_runs_metrics_artifacts_and_models(study):
     assert tags["mlflow.source.git.commit"] == run(["git", "rev-parse", "HEAD"], study, env=ENV).stdout.strip()
     assert tags["lens2logit.git_dirty"] == "false"
     assert tags["device"] == "cpu"
-    assert db_rows(db, "SELECT value FROM latest_metrics WHERE run_uuid = ? AND key = 'wall_time_s'", run_id)[0][0] > 0
+    assert db_rows(db, "SELECT value FROM latest_metrics WHERE run_uuid = ? AND key = 'job_wall_time_s'", run_id)[0][0] > 0
     (artifact_uri,) = db_rows(db, "SELECT artifact_uri FROM runs WHERE run_uuid = ?", run_id)[0]
     splits = json.loads(Path(artifact_uri.removeprefix("file://"), "splits.json").read_text())
     assert splits["train"] == ckpt["train_indices"] and splits["val"] == ckpt["val_indices"]

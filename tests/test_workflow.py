@@ -265,18 +265,19 @@ def test_changing_one_view_parameter_reruns_only_its_dependents(run):
     u_views = [v for v in VIEWS if get_view(v).sharpen == "unsharp_masking"]
     assert u_views, "the test config must contain an unsharp-masked view"
     assert jobs.get("render_views_unsharp") == len(TASKS), jobs
-    assert "render_views" not in jobs and "render_view" not in jobs, jobs
-    assert jobs.get("train_model") == len(u_views) * len(TASKS) * FOLDS * len(TEST_CONFIG["drift"]["augmentations"]), jobs
+    assert "render_views" not in jobs and "render_views_other_intensities" not in jobs, jobs
+    # one training job per (task, augmentation, view) trains all its folds
+    assert jobs.get("train_models") == len(u_views) * len(TASKS) * len(TEST_CONFIG["drift"]["augmentations"]), jobs
     assert "prepare_dataset" not in jobs and "synthesize_data" not in jobs and "make_splits" not in jobs
 
 
 def test_views_are_rendered_a_few_jobs_at_a_time(run):
-    """One job per (task, sharpening) at the reference intensity, one per view elsewhere."""
+    """One job per (task, sharpening) at the reference intensity, one per task for the other intensities."""
     bench = run / "results/benchmarks"
     has_static = any(get_view(v).sharpen != "unsharp_masking" for v in VIEWS)
     assert len(list(bench.glob("render_views/*.tsv"))) == len(TASKS) * has_static
     assert len(list(bench.glob("render_views_unsharp/*.tsv"))) == len(TASKS)
-    assert not list(bench.glob("render_view/*/100/*.tsv"))
+    assert len(list(bench.glob("render_views_other_intensities/*.tsv"))) == len(TASKS)
     for task in TASKS:
         assert {p.stem for p in (run / f"results/views/{task}/100").glob("*.npy")} == {get_view(v).slug for v in VIEWS}
 
@@ -285,9 +286,9 @@ def test_timing_table_counts_every_job(run):
     table = pd.read_csv(run / "results/timing.csv")
     assert list(table.columns[:3]) == ["rule", "jobs", "total_s"]
     jobs = dict(zip(table.rule, table.jobs))
-    assert jobs["train_model"] == len(list((run / "results/models").rglob("*.pt")))
+    assert jobs["train_models"] + jobs["train_models_intensity"] == len({p.parent for p in (run / "results/models").rglob("*.pt")})
     assert jobs["render_views_unsharp"] == len(TASKS) and (table.total_s > 0).all()
-    assert "| train_model |" in (run / "results/timing.md").read_text()
+    assert "| train_models |" in (run / "results/timing.md").read_text()
 
 
 # ---- reruns follow the library code (params `code`: lens2logit.codehash) -------------------
@@ -355,9 +356,9 @@ def test_library_edit_reruns_exactly_the_jobs_that_run_it(run):
         jobs = planned_jobs(dry_run(run, env))
     finally:
         demosaic.write_text(text)
-    forced = planned_jobs(dry_run(run, env, "--forcerun", "render_views", "render_views_unsharp", "render_view"))
+    forced = planned_jobs(dry_run(run, env, "--forcerun", "render_views", "render_views_unsharp", "render_views_other_intensities"))
     assert jobs == forced, (jobs, forced)
-    assert {"render_views", "render_views_unsharp", "render_view", "train_model", "evaluate_model"} <= set(jobs)
+    assert {"render_views", "render_views_unsharp", "render_views_other_intensities", "train_models", "evaluate_models"} <= set(jobs)
     assert not {"synthesize_data", "prepare_dataset", "make_splits"} & set(jobs), jobs
     assert "Nothing to be done" in dry_run(run, env)
 
@@ -382,7 +383,7 @@ def test_sigkill_mid_training_never_leaves_a_finished_model(run):
             time.sleep(0.2)
             for child in psutil.Process(proc.pid).children(recursive=True):
                 try:
-                    if any("train_model" in part for part in child.cmdline()):
+                    if any("train_models" in part for part in child.cmdline()):
                         trainer = child
                 except psutil.NoSuchProcess:
                     pass
@@ -398,7 +399,7 @@ def test_sigkill_mid_training_never_leaves_a_finished_model(run):
     assert not target.exists(), "a killed training job left a model file"
     assert not [p for p in target.parent.iterdir() if p.name == target.name]
     # the rerun trains the model again and the workflow finishes
-    assert "train_model" in planned_jobs(snakemake(run, "-n").stdout)
+    assert "train_models" in planned_jobs(snakemake(run, "-n").stdout)
     snakemake(run)
     from lens2logit.training import load_model
 
@@ -454,5 +455,5 @@ def test_paper_config_builds_its_dag(tmp_path):
                           cwd=workdir, env=ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     jobs = planned_jobs(proc.stdout)
-    # 3 tasks × 12 views × 5 folds × 3 augmentations at full light, plus the intensity models
-    assert jobs["train_model"] == 3 * 12 * 5 * 3 + 3 * 6 * 5
+    # 3 tasks × 12 views × 3 augmentations at full light (5 folds each), plus the intensity models
+    assert jobs["train_models"] == 3 * 12 * 3 and jobs["train_models_intensity"] == 3 * 6

@@ -66,6 +66,25 @@ def render_views_files(raw_path, meta_path, views: Sequence[str], out_paths: Seq
     log.info("rendered %d tiles through %d views: %s", n, len(views), ", ".join(views))
 
 
+def render_view_sets(raw_paths: Sequence, meta_paths: Sequence, view_sets: Sequence[Sequence[str]],
+                     out_paths: Sequence, *, unsharp: str = "paper", batch_size: int = 64, threads: int = 1) -> None:
+    """:func:`render_views_files` for several raw arrays in one call (one workflow job).
+
+    ``out_paths`` lists the outputs of ``view_sets[0]`` first, then those of ``view_sets[1]``, …
+    """
+    raw_paths, meta_paths, view_sets, out_paths = list(raw_paths), list(meta_paths), list(view_sets), list(out_paths)
+    if not (len(raw_paths) == len(meta_paths) == len(view_sets)):
+        raise ValueError(f"render_view_sets: {len(raw_paths)} raw arrays, {len(meta_paths)} meta files and "
+                         f"{len(view_sets)} view sets: one of each per raw array")
+    if sum(len(v) for v in view_sets) != len(out_paths):
+        raise ValueError(f"render_view_sets: {sum(len(v) for v in view_sets)} views for {len(out_paths)} output files")
+    start = 0
+    for raw_path, meta_path, views in zip(raw_paths, meta_paths, view_sets):
+        render_views_files(raw_path, meta_path, views, out_paths[start : start + len(views)], unsharp=unsharp,
+                           batch_size=batch_size, threads=threads)
+        start += len(views)
+
+
 def render_view_file(raw_path, meta_path, view: str, out_path, *, unsharp: str = "paper", batch_size: int = 64,
                      threads: int = 1) -> None:
     """One view of :func:`render_views_files`."""

@@ -191,8 +191,9 @@ def train_records(results: Path) -> Iterator[RunRecord]:
             sources=[path],
             models=[ModelRecord(task_model_name(task, aug, intensity, view, fold), path, TASK_MODEL, {"task": task, "view": view})],
         )
-        bench = results / "benchmarks" / "train_model" / task / aug / intensity / view / f"fold{fold}.tsv"
-        record.metrics += [(name, value, 0) for name, value in read_benchmark(bench).items()]
+        # One job trains every fold of a view: its time and memory are the job's, for all folds.
+        bench = results / "benchmarks" / "train_models" / task / aug / intensity / f"{view}.tsv"
+        record.metrics += [(f"job_{name}", value, 0) for name, value in read_benchmark(bench).items()]
         yield record
 
 
@@ -219,7 +220,7 @@ def test_records(results: Path) -> Iterator[RunRecord]:
                 test_sets.append(f"{test_slug}@{test_int}")
             if _finite(row.get("value")):
                 metrics.append((test_metric_key(row["metric"], test_slug, test_int), float(row["value"]), 0))
-        bench = read_benchmark(results / "benchmarks" / "evaluate_model" / task / aug / intensity / view / f"fold{fold}.tsv")
+        bench = read_benchmark(results / "benchmarks" / "evaluate_models" / task / aug / intensity / f"{view}.tsv")
         yield RunRecord(
             experiment=TEST_EXPERIMENT,
             key=f"test/{task}/{aug}/{intensity}/{view}/fold{fold}",
