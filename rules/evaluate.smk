@@ -1,14 +1,14 @@
 rule evaluate_model:
     input:
-        model="results/models/{task}/{aug}/{intensity}/{view}/fold{fold}.pt",
+        model="results/models/{dataset}/{aug}/{intensity}/{view}/fold{fold}.pt",
         views=test_set_views,
         targets=test_set_targets,
     output:
-        metrics="results/metrics/{task}/{aug}/{intensity}/{view}/fold{fold}.csv",
+        metrics="results/metrics/{dataset}/{aug}/{intensity}/{view}/fold{fold}.csv",
     log:
-        "logs/evaluate_model/{task}/{aug}/{intensity}/{view}/fold{fold}.log",
+        "logs/evaluate_model/{dataset}/{aug}/{intensity}/{view}/fold{fold}.log",
     benchmark:
-        "results/benchmarks/evaluate_model/{task}/{aug}/{intensity}/{view}/fold{fold}.tsv"
+        "results/benchmarks/evaluate_model/{dataset}/{aug}/{intensity}/{view}/fold{fold}.tsv"
     conda:
         "../envs/lens2logit.yaml"
     threads: 1

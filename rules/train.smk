@@ -1,35 +1,35 @@
 rule make_splits:
     input:
-        targets=f"results/data/{{task}}/{REF}/targets.npy",
+        targets=f"results/data/{{dataset}}/{REF}/targets.npy",
     output:
-        folds="results/splits/{task}.json",
+        folds="results/splits/{dataset}.json",
     log:
-        "logs/make_splits/{task}.log",
+        "logs/make_splits/{dataset}.log",
     benchmark:
-        "results/benchmarks/make_splits/{task}.tsv"
+        "results/benchmarks/make_splits/{dataset}.tsv"
     conda:
         "../envs/lens2logit.yaml"
     params:
         code=script_code("make_splits.py"),
         k=config["drift"]["folds"],
         seed=config["seed"],
-        kind=task_kind,
+        kind=kind_param,
     script:
         "../scripts/make_splits.py"
 
 
 rule train_model:
     input:
-        views="results/views/{task}/{intensity}/{view}.npy",
-        targets="results/data/{task}/{intensity}/targets.npy",
-        meta="results/data/{task}/{intensity}/meta.json",
-        folds="results/splits/{task}.json",
+        views="results/views/{dataset}/{intensity}/{view}.npy",
+        targets="results/data/{dataset}/{intensity}/targets.npy",
+        meta="results/data/{dataset}/{intensity}/meta.json",
+        folds="results/splits/{dataset}.json",
     output:
-        model="results/models/{task}/{aug}/{intensity}/{view}/fold{fold}.pt",
+        model="results/models/{dataset}/{aug}/{intensity}/{view}/fold{fold}.pt",
     log:
-        "logs/train_model/{task}/{aug}/{intensity}/{view}/fold{fold}.log",
+        "logs/train_model/{dataset}/{aug}/{intensity}/{view}/fold{fold}.log",
     benchmark:
-        "results/benchmarks/train_model/{task}/{aug}/{intensity}/{view}/fold{fold}.tsv"
+        "results/benchmarks/train_model/{dataset}/{aug}/{intensity}/{view}/fold{fold}.tsv"
     conda:
         "../envs/lens2logit.yaml"
     threads: config["training"]["threads"]
@@ -38,7 +38,7 @@ rule train_model:
     params:
         code=script_code("train_model.py"),
         training=training_params,
-        kind=task_kind,
+        kind=kind_param,
         seed=config["seed"],
     script:
         "../scripts/train_model.py"

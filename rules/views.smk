@@ -1,4 +1,4 @@
-# ISP views. At the reference intensity every configured view is needed: one job per (task,
+# ISP views. At the reference intensity every configured view is needed: one job per (dataset,
 # sharpening) renders them together through isp.render_views, which demosaics each mosaic
 # once for all the views sharing a demosaicer (≈2× cheaper than a job per view, and 12× fewer
 # process start-ups). The unsharp-masked views are a job of their own so that changing
@@ -10,14 +10,14 @@ if REF_STATIC_SLUGS:
 
     rule render_views:
         input:
-            raw=f"results/data/{{task}}/{REF}/raw.npy",
-            meta=f"results/data/{{task}}/{REF}/meta.json",
+            raw=f"results/data/{{dataset}}/{REF}/raw.npy",
+            meta=f"results/data/{{dataset}}/{REF}/meta.json",
         output:
             ref_view_files(REF_STATIC_SLUGS),
         log:
-            "logs/render_views/{task}.log",
+            "logs/render_views/{dataset}.log",
         benchmark:
-            "results/benchmarks/render_views/{task}.tsv"
+            "results/benchmarks/render_views/{dataset}.tsv"
         conda:
             "../envs/lens2logit.yaml"
         threads: 1
@@ -34,14 +34,14 @@ if REF_UNSHARP_SLUGS:
 
     rule render_views_unsharp:
         input:
-            raw=f"results/data/{{task}}/{REF}/raw.npy",
-            meta=f"results/data/{{task}}/{REF}/meta.json",
+            raw=f"results/data/{{dataset}}/{REF}/raw.npy",
+            meta=f"results/data/{{dataset}}/{REF}/meta.json",
         output:
             ref_view_files(REF_UNSHARP_SLUGS),
         log:
-            "logs/render_views_unsharp/{task}.log",
+            "logs/render_views_unsharp/{dataset}.log",
         benchmark:
-            "results/benchmarks/render_views_unsharp/{task}.tsv"
+            "results/benchmarks/render_views_unsharp/{dataset}.tsv"
         conda:
             "../envs/lens2logit.yaml"
         threads: 1
@@ -56,14 +56,14 @@ if REF_UNSHARP_SLUGS:
 
 rule render_view:
     input:
-        raw="results/data/{task}/{intensity}/raw.npy",
-        meta="results/data/{task}/{intensity}/meta.json",
+        raw="results/data/{dataset}/{intensity}/raw.npy",
+        meta="results/data/{dataset}/{intensity}/meta.json",
     output:
-        view="results/views/{task}/{intensity}/{view}.npy",
+        view="results/views/{dataset}/{intensity}/{view}.npy",
     log:
-        "logs/render_view/{task}/{intensity}/{view}.log",
+        "logs/render_view/{dataset}/{intensity}/{view}.log",
     benchmark:
-        "results/benchmarks/render_view/{task}/{intensity}/{view}.tsv"
+        "results/benchmarks/render_view/{dataset}/{intensity}/{view}.tsv"
     wildcard_constraints:
         intensity=NON_REF_INTENSITY,
     conda:

@@ -12,7 +12,7 @@ with job(snakemake):
         snakemake.input.targets,
         snakemake.input.folds,
         int(snakemake.wildcards.fold),
-        task=snakemake.params.kind,
+        kind=snakemake.params.kind,
         arch=p["arch"],
         epochs=p["epochs"],
         batch_size=p["batch_size"],
