@@ -2,7 +2,7 @@ from types import SimpleNamespace
 
 from snakemake.utils import validate
 
-from lens2logit.config import check_config, coerce_config
+from lens2logit.config import check_config, coerce_config, upgrade_config
 from lens2logit.data.layout import intensity_slug
 from lens2logit.data.registry import (
     check_datasets,
@@ -19,8 +19,12 @@ from lens2logit.isp.views import VIEWS, get_view
 from lens2logit.tracking.store import resolve_tracking_uri
 from lens2logit.training.device import resolve_device
 
+# A key of an older config ('tasks') is read under its new name ('datasets'), with a warning; the
+# command line's --configfile/--config decide between it and config.yaml's name.
+_config = upgrade_config(config, override=workflow.config_settings.overwrite_config)
+config.clear()
 # --config passes nested values as strings ('drift={folds: 3}'): typed where the schema is unambiguous.
-config.update(coerce_config(config, f"{workflow.basedir}/schemas/config.schema.yaml"))
+config.update(coerce_config(_config, f"{workflow.basedir}/schemas/config.schema.yaml"))
 validate(config, schema="../schemas/config.schema.yaml")
 # Everything that could otherwise fail only inside a job, checked before planning.
 check_config(config)
