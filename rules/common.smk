@@ -19,8 +19,8 @@ from lens2logit.isp.views import VIEWS, get_view
 from lens2logit.tracking.store import resolve_tracking_uri
 from lens2logit.training.device import resolve_device
 
-# A key of an older config ('tasks') is read under its new name ('datasets'), with a warning; the
-# command line's --configfile/--config decide between it and config.yaml's name.
+# Old config keys are read under their new names (lens2logit.config.DEPRECATED_KEYS), with a
+# warning; the command line's --configfile/--config decide between an old and a new name.
 _config = upgrade_config(config, override=workflow.config_settings.overwrite_config)
 config.clear()
 # --config passes nested values as strings ('drift={folds: 3}'): typed where the schema is unambiguous.
