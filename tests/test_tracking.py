@@ -121,7 +121,10 @@ def test_workflow_ingest_logs_runs_metrics_artifacts_and_models(study):
     assert [v for _, v in steps] == pytest.approx(history)
     params = dict(db_rows(db, "SELECT key, value FROM params WHERE run_uuid = ?", run_id))
     assert params["view"] == "bi,s,ga" and params["fold"] == "0" and params["arch"] == "small_cnn" and params["seed"] == "3"
+    assert (params["dataset"], params["source"], params["kind"]) == ("microscopy", "microscopy", "classification")
+    assert "task" not in params
     tags = dict(db_rows(db, "SELECT key, value FROM tags WHERE run_uuid = ?", run_id))
+    assert tags["lens2logit.dataset"] == "microscopy"
     assert tags["mlflow.source.git.commit"] == run(["git", "rev-parse", "HEAD"], study, env=ENV).stdout.strip()
     assert tags["lens2logit.git_dirty"] == "false"
     assert tags["device"] == "cpu"
@@ -144,6 +147,8 @@ def test_workflow_ingest_logs_runs_metrics_artifacts_and_models(study):
     names = {n for (n,) in db_rows(db, "SELECT name FROM registered_models")}
     assert {MODEL, "microscopy.none.100.ma-s-ga.fold1", "microscopy.none.001.parametrized.fold0", ISP} <= names
     assert len(db_rows(db, "SELECT * FROM model_versions WHERE name = ?", MODEL)) == 1
+    version_tags = dict(db_rows(db, "SELECT key, value FROM model_version_tags WHERE name = ?", ISP))
+    assert version_tags["lens2logit.model_type"] == "isp" and version_tags["lens2logit.dataset"] == "microscopy"
 
 
 def test_second_ingest_changes_nothing_and_a_changed_result_replaces_its_runs(study, tmp_path):
