@@ -1,7 +1,7 @@
 """Cost of the lab-log ingest on a results folder the size of the embedded default run.
 
-The default run's result tree (3 tasks × 12 views × 2 folds of drift models with their test
-tables, the intensity-drift models, 9 groups × 3 λ × 2 folds of forensics attacks per task,
+The default run's result tree (3 datasets × 12 views × 2 folds of drift models with their test
+tables, the intensity-drift models, 9 groups × 3 λ × 2 folds of forensics attacks per dataset,
 3 processings × 2 intensities × 2 folds of customization runs with their stage images and saved
 ISPs) is rebuilt from the files of one small finished run (``--template``: a results folder of
 any run of this workflow, e.g. the tiny test config's): every checkpoint, table and image is a
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TASKS = ("microscopy", "drone_segmentation", "drone_classification")
+DATASETS = ("microscopy", "drone_segmentation", "drone_classification")
 VIEWS = ("bi-s-me", "bi-s-ga", "bi-u-me", "bi-u-ga", "ma-s-me", "ma-s-ga", "ma-u-me", "ma-u-ga",
          "me-s-me", "me-s-ga", "me-u-me", "me-u-ga")  # fmt: skip
 LABELS = {slug: slug.replace("-", ",") for slug in VIEWS}
@@ -56,23 +56,23 @@ def build(template: Path, out: Path, rng: random.Random) -> None:
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dst)
 
-    for task in TASKS:
+    for dataset in DATASETS:
         models = [(view, "100", k) for view in VIEWS for k in range(FOLDS)]
         models += [(INTENSITY_VIEW, i, 0) for i in INTENSITIES if i != "100"]
         for view, intensity, k in models:
-            copy(ckpt, out / f"models/{task}/none/{intensity}/{view}/fold{k}.pt")
-            copy(bench, out / f"benchmarks/train_models/{task}/none/{intensity}/{view}.tsv")
+            copy(ckpt, out / f"models/{dataset}/none/{intensity}/{view}/fold{k}.pt")
+            copy(bench, out / f"benchmarks/train_models/{dataset}/none/{intensity}/{view}.tsv")
             tests = [(LABELS[v], "1.0") for v in VIEWS] if intensity == "100" else []
             if view == INTENSITY_VIEW and k == 0:
                 tests += [(LABELS[view], str(int(i) / 100)) for i in INTENSITIES if i != "100" or intensity != "100"]
             rows = ["train_view,train_intensity,augmentation,fold,test_view,test_intensity,metric,value"]
             rows += [f'"{LABELS[view]}",{int(intensity) / 100},none,{k},"{tv}",{ti},{m},{rng.random():.6f}' for tv, ti in tests for m in METRICS]
-            path = out / f"metrics/{task}/none/{intensity}/{view}/fold{k}.csv"
+            path = out / f"metrics/{dataset}/none/{intensity}/{view}/fold{k}.csv"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("\n".join(rows) + "\n")
         for name in ("matrix.png", "difference.png"):
-            copy(figure, out / f"drift/{task}/{name}")
-        (out / f"drift/{task}/summary.json").write_text(json.dumps({"diagonal_mean": 0.8, "off_diagonal_mean": 0.4}))
+            copy(figure, out / f"drift/{dataset}/{name}")
+        (out / f"drift/{dataset}/summary.json").write_text(json.dumps({"diagonal_mean": 0.8, "off_diagonal_mean": 0.4}))
         attacks = []
         for k in range(FOLDS):
             attacks.append({"parameter_group": "none", "lambda": None, "regularizer": "", "fold": k, "metrics": {"accuracy": rng.random()}})
@@ -84,24 +84,24 @@ def build(template: Path, out: Path, rng: random.Random) -> None:
                         "history": [{"step": s + 1, "loss": rng.random(), "task_loss": rng.random(), "distance": rng.random()} for s in range(6)],
                         "values": {"gamma": 2.2}, "in_strip": k == 0 and lam == 10.0,
                     })  # fmt: skip
-        (out / f"forensics/{task}").mkdir(parents=True, exist_ok=True)
-        (out / f"forensics/{task}/attacks.json").write_text(json.dumps({"setup": {"steps": 6}, "attacks": attacks}))
+        (out / f"forensics/{dataset}").mkdir(parents=True, exist_ok=True)
+        (out / f"forensics/{dataset}/attacks.json").write_text(json.dumps({"setup": {"steps": 6}, "attacks": attacks}))
         for name in ("figure.png", "strips.png"):
-            copy(figure, out / f"forensics/{task}/{name}")
+            copy(figure, out / f"forensics/{dataset}/{name}")
         rows = ["processing,intensity,epoch,fold,split,metric,value"]
         for processing in PROCESSINGS:
             for intensity in CUSTOM_INTENSITIES:
                 for k in range(FOLDS):
-                    copy(classifier, out / f"customization/{task}/models/classifier_{processing}_{intensity}_fold{k}.pt")
+                    copy(classifier, out / f"customization/{dataset}/models/classifier_{processing}_{intensity}_fold{k}.pt")
                     if processing != "static":
-                        copy(isp, out / f"customization/{task}/models/isp_{processing}_{intensity}_fold{k}.pt")
+                        copy(isp, out / f"customization/{dataset}/models/isp_{processing}_{intensity}_fold{k}.pt")
                     rows += [f"{processing},{int(intensity) / 100},{e},{k},{split},{m},{rng.random():.6f}"
                              for e in range(1, EPOCHS // 2 + 1) for split in ("train", "val") for m in ("loss", *METRICS)]  # fmt: skip
                 if processing != "static":
                     for e in range(1, EPOCHS // 2 + 1):
-                        copy(stage, out / f"customization/{task}/stages/{processing}_{intensity}_epoch{e:03d}.png")
-        (out / f"customization/{task}/curves.csv").write_text("\n".join(rows) + "\n")
-        copy(figure, out / f"customization/{task}/figure.png")
+                        copy(stage, out / f"customization/{dataset}/stages/{processing}_{intensity}_epoch{e:03d}.png")
+        (out / f"customization/{dataset}/curves.csv").write_text("\n".join(rows) + "\n")
+        copy(figure, out / f"customization/{dataset}/figure.png")
 
 
 def main() -> None:

@@ -60,7 +60,7 @@ def _measure(arch: str, n: int, size: int, batch_size: int, rounds: int, folder:
     def run(batches) -> tuple[float, float]:
         model = copy.deepcopy(template)
         wall, cpu = time.perf_counter(), time.process_time()
-        fit(model, batches, None, task="classification", epochs=1, lr=1e-3, seed=0, progress=False)
+        fit(model, batches, None, kind="classification", epochs=1, lr=1e-3, seed=0, progress=False)
         return n / (time.perf_counter() - wall), n / (time.process_time() - cpu)
 
     run(in_memory[:2])  # warm-up (allocator, oneDNN kernels)

@@ -42,7 +42,7 @@ from lens2logit.training.device import pin_memory
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 SIZE = 256
-MODELS = {  # paper models (reference-spec §4): name -> (arch, task, n_classes)
+MODELS = {  # paper models (reference-spec §4): name -> (arch, kind, n_classes)
     "resnet18-cls": ("resnet18", "classification", 9),
     "unet++r34-seg": ("unetplusplus:resnet34", "segmentation", 1),
 }
@@ -67,32 +67,32 @@ def _sync(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def _data(folder: Path, task: str, n: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+def _data(folder: Path, kind: str, n: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     save_npy(folder / "view.npy", rng.random((n, 3, SIZE, SIZE), dtype=np.float32))
-    targets = rng.integers(0, n_classes, n) if task == "classification" else (rng.random((n, SIZE, SIZE)) > 0.8)
-    save_npy(folder / "targets.npy", targets.astype(np.int64 if task == "classification" else np.uint8))
+    targets = rng.integers(0, n_classes, n) if kind == "classification" else (rng.random((n, SIZE, SIZE)) > 0.8)
+    save_npy(folder / "targets.npy", targets.astype(np.int64 if kind == "classification" else np.uint8))
     return np.load(folder / "view.npy", mmap_mode="r"), np.load(folder / "targets.npy", mmap_mode="r")
 
 
-def ours(template, views, targets, batch_size: int, task: str, device: torch.device) -> float:
+def ours(template, views, targets, batch_size: int, kind: str, device: torch.device) -> float:
     model = copy.deepcopy(template)
     batches = ArrayBatches(views, targets, np.arange(len(views)), batch_size,
                            generator=torch.Generator().manual_seed(0), pin_memory=pin_memory(device))  # fmt: skip
     start, cpu = time.perf_counter(), time.process_time()
-    fit(model, batches, None, task=task, epochs=1, lr=1e-3, seed=0, progress=False, device=device)
+    fit(model, batches, None, kind=kind, epochs=1, lr=1e-3, seed=0, progress=False, device=device)
     _sync(device)  # fit already waited for the metrics; be explicit
     return len(views) / (time.perf_counter() - start), len(views) / (time.process_time() - cpu)
 
 
-def bare(template, batches, task: str, device: torch.device) -> float:
+def bare(template, batches, kind: str, device: torch.device) -> float:
     model = copy.deepcopy(template).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     _sync(device)
     start, cpu = time.perf_counter(), time.process_time()
     for x, y in batches:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        loss = task_loss(model(x), y, task)
+        loss = task_loss(model(x), y, kind)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -102,22 +102,22 @@ def bare(template, batches, task: str, device: torch.device) -> float:
 
 
 def measure(name: str, device_name: str, samples: int, batch_sizes: list[int], rounds: int, folder: Path) -> list[str]:
-    arch, task, n_classes = MODELS[name]
+    arch, kind, n_classes = MODELS[name]
     device = resolve_device(device_name)
-    views, targets = _data(folder, task, samples, n_classes)
+    views, targets = _data(folder, kind, samples, n_classes)
     torch.manual_seed(0)
-    template = standardized(build_model(arch, task, n_classes), [0.5] * 3, [0.29] * 3)
+    template = standardized(build_model(arch, kind, n_classes), [0.5] * 3, [0.29] * 3)
     lines = []
     for batch_size in batch_sizes:
         in_memory = list(ArrayBatches(np.asarray(views), np.asarray(targets), np.arange(samples), batch_size,
                                       pin_memory=pin_memory(device)))  # fmt: skip
-        ours(template, views[: 2 * batch_size], targets[: 2 * batch_size], batch_size, task, device)  # warm-up
-        bare(template, in_memory[:2], task, device)
+        ours(template, views[: 2 * batch_size], targets[: 2 * batch_size], batch_size, kind, device)  # warm-up
+        bare(template, in_memory[:2], kind, device)
         best = {"ours": (0.0, 0.0), "bare": (0.0, 0.0)}
         for _ in range(rounds):
-            for kind, rates in (("ours", ours(template, views, targets, batch_size, task, device)),
-                                ("bare", bare(template, in_memory, task, device))):  # fmt: skip
-                best[kind] = tuple(max(a, b) for a, b in zip(best[kind], rates))
+            for loop, rates in (("ours", ours(template, views, targets, batch_size, kind, device)),
+                                ("bare", bare(template, in_memory, kind, device))):  # fmt: skip
+                best[loop] = tuple(max(a, b) for a, b in zip(best[loop], rates))
         (ours_wall, ours_cpu), (bare_wall, bare_cpu) = best["ours"], best["bare"]
         ratio = ours_wall / bare_wall
         lines.append(f"{device_name:8s} {name:14s} {batch_size:5d} {ours_wall:10.2f} {bare_wall:10.2f} {ratio:7.3f}"

@@ -3,35 +3,35 @@ rule aggregate_drift:
         metrics=drift_metrics,
     output:
         matrix=report(
-            "results/drift/{task}/matrix.csv",
+            "results/drift/{dataset}/matrix.csv",
             caption="../report/drift_matrix_csv.rst",
             category="1 Drift synthesis",
-            subcategory="{task}",
+            subcategory="{dataset}",
         ),
-        summary="results/drift/{task}/summary.json",
+        summary="results/drift/{dataset}/summary.json",
         figure=report(
-            "results/drift/{task}/matrix.png",
+            "results/drift/{dataset}/matrix.png",
             caption="../report/drift_matrix.rst",
             category="1 Drift synthesis",
-            subcategory="{task}",
+            subcategory="{dataset}",
         ),
         difference=report(
-            "results/drift/{task}/difference.png",
+            "results/drift/{dataset}/difference.png",
             caption="../report/drift_difference.rst",
             category="1 Drift synthesis",
-            subcategory="{task}",
+            subcategory="{dataset}",
         ),
     log:
-        "logs/aggregate_drift/{task}.log",
+        "logs/aggregate_drift/{dataset}.log",
     benchmark:
-        "results/benchmarks/aggregate_drift/{task}.tsv"
+        "results/benchmarks/aggregate_drift/{dataset}.tsv"
     conda:
         "../envs/lens2logit.yaml"
     params:
         code=script_code("aggregate_drift.py"),
         views=VIEW_LABELS,
         augmentations=AUGMENTATIONS,
-        kind=task_kind,
+        kind=kind_param,
         paper=paper_claims,
         segmentation_headline=SEGMENTATION_HEADLINE,
     script:
@@ -42,36 +42,36 @@ rule aggregate_corruptions:
     input:
         tables=corruption_tables,
         drift=primary_drift_metrics,
-        targets=f"results/data/{{task}}/{REF}/targets.npy",
+        targets=f"results/data/{{dataset}}/{REF}/targets.npy",
     output:
         table=report(
-            "results/corruptions/{task}/table.csv",
+            "results/corruptions/{dataset}/table.csv",
             caption="../report/corruptions_table.rst",
             category="2 Corruption baseline",
-            subcategory="{task}",
+            subcategory="{dataset}",
         ),
         comparison=report(
-            "results/corruptions/{task}/comparison.csv",
+            "results/corruptions/{dataset}/comparison.csv",
             caption="../report/corruptions_comparison.rst",
             category="2 Corruption baseline",
-            subcategory="{task}",
+            subcategory="{dataset}",
         ),
         figure=report(
-            "results/corruptions/{task}/figure.png",
+            "results/corruptions/{dataset}/figure.png",
             caption="../report/corruptions_figure.rst",
             category="2 Corruption baseline",
-            subcategory="{task}",
+            subcategory="{dataset}",
         ),
     log:
-        "logs/aggregate_corruptions/{task}.log",
+        "logs/aggregate_corruptions/{dataset}.log",
     benchmark:
-        "results/benchmarks/aggregate_corruptions/{task}.tsv"
+        "results/benchmarks/aggregate_corruptions/{dataset}.tsv"
     conda:
         "../envs/lens2logit.yaml"
     params:
         code=script_code("aggregate_corruptions.py"),
         views=VIEW_LABELS,
-        kind=task_kind,
+        kind=kind_param,
         segmentation_headline=SEGMENTATION_HEADLINE,
         paper=paper_claims,
     script:
@@ -83,27 +83,27 @@ rule aggregate_intensity:
         metrics=intensity_metrics,
     output:
         matrix=report(
-            "results/intensity/{task}/matrix.csv",
+            "results/intensity/{dataset}/matrix.csv",
             caption="../report/intensity_matrix_csv.rst",
             category="3 Intensity drift",
-            subcategory="{task}",
+            subcategory="{dataset}",
         ),
         figure=report(
-            "results/intensity/{task}/matrix.png",
+            "results/intensity/{dataset}/matrix.png",
             caption="../report/intensity_matrix.rst",
             category="3 Intensity drift",
-            subcategory="{task}",
+            subcategory="{dataset}",
         ),
     log:
-        "logs/aggregate_intensity/{task}.log",
+        "logs/aggregate_intensity/{dataset}.log",
     benchmark:
-        "results/benchmarks/aggregate_intensity/{task}.tsv"
+        "results/benchmarks/aggregate_intensity/{dataset}.tsv"
     conda:
         "../envs/lens2logit.yaml"
     params:
         code=script_code("aggregate_intensity.py"),
         view=INTENSITY["view"],
-        kind=task_kind,
+        kind=kind_param,
         segmentation_headline=SEGMENTATION_HEADLINE,
     script:
         "../scripts/aggregate_intensity.py"

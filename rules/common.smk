@@ -2,7 +2,7 @@ from types import SimpleNamespace
 
 from snakemake.utils import validate
 
-from lens2logit.config import check_config, coerce_config
+from lens2logit.config import check_config, coerce_config, upgrade_config
 from lens2logit.data.layout import intensity_slug
 from lens2logit.data.registry import (
     check_datasets,
@@ -19,8 +19,12 @@ from lens2logit.isp.views import VIEWS, get_view
 from lens2logit.tracking.store import resolve_tracking_uri
 from lens2logit.training.device import resolve_device
 
+# Old config keys are read under their new names (lens2logit.config.DEPRECATED_KEYS), with a
+# warning; the command line's --configfile/--config decide between an old and a new name.
+_config = upgrade_config(config, override=workflow.config_settings.overwrite_config)
+config.clear()
 # --config passes nested values as strings ('drift={folds: 3}'): typed where the schema is unambiguous.
-config.update(coerce_config(config, f"{workflow.basedir}/schemas/config.schema.yaml"))
+config.update(coerce_config(_config, f"{workflow.basedir}/schemas/config.schema.yaml"))
 validate(config, schema="../schemas/config.schema.yaml")
 # Everything that could otherwise fail only inside a job, checked before planning.
 check_config(config)
@@ -28,12 +32,12 @@ check_config(config)
 
 # ---- configuration, resolved once --------------------------------------------------------
 
-TASKS = config["tasks"]
+DATASETS = config["datasets"]
 # Datasets come from the registry (lens2logit.data.registry): kind and source folder of each.
 check_datasets(config)
-TASK_KIND = {t: dataset_kind(t, config) for t in TASKS}
-# Raw source dataset (on-disk root) of each task.
-TASK_SOURCE = {t: dataset_source(t) for t in TASKS}
+DATASET_KIND = {t: dataset_kind(t, config) for t in DATASETS}
+# Source folder (on-disk root) of each dataset.
+DATASET_SOURCE = {t: dataset_source(t) for t in DATASETS}
 VIEW_LABELS = VIEWS if config["views"] == "all" else list(config["views"])
 VIEW_SLUGS = [get_view(v).slug for v in VIEW_LABELS]
 AUGMENTATIONS = config["drift"]["augmentations"]
@@ -74,47 +78,52 @@ TRACKING_ENABLED = TRACKING["enabled"]
 TRACKING_URI = resolve_tracking_uri(TRACKING["uri"])
 
 
-def resolve_reference(reference, option, kind, task):
+def resolve_reference(reference, option, model_type, dataset):
     """A model reference (models:/NAME/VERSION, runs:/ID/PATH, checkpoint path) → local checkpoint."""
     from lens2logit.tracking.references import resolve_model
 
     return resolve_model(
-        reference, option=option, kind=kind, task=task, tracking_uri=TRACKING["uri"]
+        reference,
+        option=option,
+        model_type=model_type,
+        dataset=dataset,
+        tracking_uri=TRACKING["uri"],
     )
 
 
-def references_per_task(value, option, kind):
-    """{task: checkpoint} for a reference (same for every task) or a {task: reference} mapping."""
+def references_per_dataset(value, option, model_type):
+    """{dataset: checkpoint} for a reference (same for every dataset) or a {dataset: reference} mapping."""
     if not value:
         return {}
     if isinstance(value, dict):
-        unknown = sorted(set(value) - set(TASKS))
+        unknown = sorted(set(value) - set(DATASETS))
         if unknown:
             raise ValueError(
-                f"config {option}: unknown task(s) {unknown}; tasks are {TASKS}"
+                f"config {option}: unknown dataset(s) {unknown}; datasets are {DATASETS}"
             )
         return {
-            t: resolve_reference(r, f"{option}.{t}", kind, t) for t, r in value.items()
+            t: resolve_reference(r, f"{option}.{t}", model_type, t)
+            for t, r in value.items()
         }
-    return {t: resolve_reference(value, option, kind, t) for t in TASKS}
+    return {t: resolve_reference(value, option, model_type, t) for t in DATASETS}
 
 
 FORENSICS_MODEL = (
-    references_per_task(FORENSICS["model"], "forensics.model", "task-model")
+    references_per_dataset(FORENSICS["model"], "forensics.model", "task-model")
     if FORENSICS_ENABLED
     else {}
 )
 CUSTOMIZATION_START = {}
 if CUSTOMIZATION_ENABLED:
-    for _option, _kind in (("classifier", "task-model"), ("isp", "isp")):
-        for _task, _path in references_per_task(
-            CUSTOMIZATION[_option], f"customization.{_option}", _kind
+    for _option, _model_type in (("classifier", "task-model"), ("isp", "isp")):
+        for _dataset, _path in references_per_dataset(
+            CUSTOMIZATION[_option], f"customization.{_option}", _model_type
         ).items():
-            CUSTOMIZATION_START.setdefault(_task, {})[_option] = _path
+            CUSTOMIZATION_START.setdefault(_dataset, {})[_option] = _path
 
 
 wildcard_constraints:
-    task="|".join(TASK_KIND),
+    dataset="|".join(DATASET_KIND),
     source="microscopy|drone",
     intensity=r"\d{3}",
     view=r"[a-z]{2}-[su]-[a-z]{2}",
@@ -136,42 +145,42 @@ def source_root_param(wildcards):
     return source_root(wildcards.source)
 
 
-def task_root_param(wildcards):
-    return dataset_root(wildcards.task, config)
+def dataset_root_param(wildcards):
+    return dataset_root(wildcards.dataset, config)
 
 
 def published_counts_param(wildcards):
     # Real data are checked against the published sizes (warnings in the job log).
-    return is_real_source(wildcards.task, config)
+    return is_real_source(wildcards.dataset, config)
 
 
 def declared_kind_param(wildcards):
-    return TASK_KIND[wildcards.task] if wildcards.task == "custom" else None
+    return DATASET_KIND[wildcards.dataset] if wildcards.dataset == "custom" else None
 
 
 def tile_cache_param(wildcards):
     # Derived tiles stay out of the dataset folder, which DVC versions as it was made.
-    return f"results/cache/tiles/{TASK_SOURCE[wildcards.task]}"
+    return f"results/cache/tiles/{DATASET_SOURCE[wildcards.dataset]}"
 
 
 def dataset_marker(wildcards):
     """The file that says a source dataset is complete (its verified manifest)."""
     source = config["data"]["source"]
-    if source == "path" or source not in get_dataset(wildcards.task).sources:
+    if source == "path" or source not in get_dataset(wildcards.dataset).sources:
         return []  # data already on disk (custom data always are): no marker
-    return f"{source_root(TASK_SOURCE[wildcards.task])}/MANIFEST.sha256"
+    return f"{source_root(DATASET_SOURCE[wildcards.dataset])}/MANIFEST.sha256"
 
 
 def data_fingerprint(wildcards):
-    """Content of the files a (task, intensity) branch reads, for path data (a params value, so a
+    """Content of the files a (dataset, intensity) branch reads, for path data (a params value, so a
     relabelled, replaced, added or removed file reruns exactly that branch). Hashes are cached by
     size and mtime; a folder with a MANIFEST.sha256 is checked against it here, before any job.
     """
-    if config["data"]["source"] != "path" or wildcards.task == "custom":
+    if config["data"]["source"] != "path" or wildcards.dataset == "custom":
         # made by the workflow itself: the manifest (an input) stands for the content;
         # custom folders have no fixed layout to fingerprint (yet)
         return ""
-    source = TASK_SOURCE[wildcards.task]
+    source = DATASET_SOURCE[wildcards.dataset]
     intensity = int(wildcards.intensity) / 100
     check_branch(
         source,
@@ -186,13 +195,13 @@ def synth_params(wildcards):
     return config["data"]["synthetic"][wildcards.source]
 
 
-def task_kind(wildcards):
-    return TASK_KIND[wildcards.task]
+def kind_param(wildcards):
+    return DATASET_KIND[wildcards.dataset]
 
 
 def paper_claims(wildcards):
-    """The paper's published findings about this task, for report captions."""
-    return claims_text(wildcards.task)
+    """The paper's published findings about this dataset, for report captions."""
+    return claims_text(wildcards.dataset)
 
 
 def view_label(wildcards):
@@ -200,25 +209,25 @@ def view_label(wildcards):
 
 
 def training_params(wildcards):
-    params = dict(config["training"][TASK_KIND[wildcards.task]])
+    params = dict(config["training"][DATASET_KIND[wildcards.dataset]])
     for key in ("threads", "progress", "amp"):
         params[key] = config["training"][key]
     params["device"] = DEVICE
     return params
 
 
-def model_path(task, aug, intensity, view, fold):
-    return f"results/models/{task}/{aug}/{intensity}/{view}/fold{fold}.pt"
+def model_path(dataset, aug, intensity, view, fold):
+    return f"results/models/{dataset}/{aug}/{intensity}/{view}/fold{fold}.pt"
 
 
-def metrics_path(task, aug, intensity, view, fold):
-    return f"results/metrics/{task}/{aug}/{intensity}/{view}/fold{fold}.csv"
+def metrics_path(dataset, aug, intensity, view, fold):
+    return f"results/metrics/{dataset}/{aug}/{intensity}/{view}/fold{fold}.csv"
 
 
 def fold_files(folder, folds, suffix):
-    """One file per fold of a (task, aug, intensity, view) job; those wildcards left open."""
+    """One file per fold of a (dataset, aug, intensity, view) job; those wildcards left open."""
     return [
-        f"{folder}/{{task}}/{{aug}}/{{intensity}}/{{view}}/fold{k}{suffix}"
+        f"{folder}/{{dataset}}/{{aug}}/{{intensity}}/{{view}}/fold{k}{suffix}"
         for k in folds
     ]
 
@@ -247,13 +256,14 @@ def test_sets(wildcards):
 
 def test_set_views(wildcards):
     return [
-        f"results/views/{wildcards.task}/{i}/{v}.npy" for v, i in test_sets(wildcards)
+        f"results/views/{wildcards.dataset}/{i}/{v}.npy"
+        for v, i in test_sets(wildcards)
     ]
 
 
 def test_set_targets(wildcards):
     return [
-        f"results/data/{wildcards.task}/{i}/targets.npy"
+        f"results/data/{wildcards.dataset}/{i}/targets.npy"
         for v, i in test_sets(wildcards)
     ]
 
@@ -267,7 +277,7 @@ def test_set_labels(wildcards):
 
 def drift_metrics(wildcards):
     return [
-        metrics_path(wildcards.task, aug, REF, v, k)
+        metrics_path(wildcards.dataset, aug, REF, v, k)
         for aug in AUGMENTATIONS
         for v in VIEW_SLUGS
         for k in FOLDS
@@ -276,20 +286,21 @@ def drift_metrics(wildcards):
 
 def corruption_models(wildcards):
     return [
-        model_path(wildcards.task, wildcards.aug, REF, wildcards.view, k) for k in FOLDS
+        model_path(wildcards.dataset, wildcards.aug, REF, wildcards.view, k)
+        for k in FOLDS
     ]
 
 
 def corruption_tables(wildcards):
     return [
-        f"results/corruptions/{wildcards.task}/{PRIMARY_AUG}/{v}.csv"
+        f"results/corruptions/{wildcards.dataset}/{PRIMARY_AUG}/{v}.csv"
         for v in VIEW_SLUGS
     ]
 
 
 def primary_drift_metrics(wildcards):
     return [
-        metrics_path(wildcards.task, PRIMARY_AUG, REF, v, k)
+        metrics_path(wildcards.dataset, PRIMARY_AUG, REF, v, k)
         for v in VIEW_SLUGS
         for k in FOLDS
     ]
@@ -297,7 +308,7 @@ def primary_drift_metrics(wildcards):
 
 def intensity_metrics(wildcards):
     return [
-        metrics_path(wildcards.task, PRIMARY_AUG, i, INTENSITY_VIEW, k)
+        metrics_path(wildcards.dataset, PRIMARY_AUG, i, INTENSITY_VIEW, k)
         for i in INTENSITY_SLUGS
         for k in INTENSITY_FOLDS
     ]
@@ -308,38 +319,42 @@ def forensics_models(wildcards):
 
     With ``forensics.model`` set: that one model (resolved at plan time).
     """
-    if wildcards.task in FORENSICS_MODEL:
-        return [FORENSICS_MODEL[wildcards.task]]
+    if wildcards.dataset in FORENSICS_MODEL:
+        return [FORENSICS_MODEL[wildcards.dataset]]
     return [
-        model_path(wildcards.task, PRIMARY_AUG, REF, FORENSICS_VIEW, k)
+        model_path(wildcards.dataset, PRIMARY_AUG, REF, FORENSICS_VIEW, k)
         for k in FORENSICS_FOLDS
     ]
 
 
 def customization_raw(wildcards):
-    return [f"results/data/{wildcards.task}/{i}/raw.npy" for i in CUSTOMIZATION_SLUGS]
+    return [
+        f"results/data/{wildcards.dataset}/{i}/raw.npy" for i in CUSTOMIZATION_SLUGS
+    ]
 
 
 def customization_targets(wildcards):
     return [
-        f"results/data/{wildcards.task}/{i}/targets.npy" for i in CUSTOMIZATION_SLUGS
+        f"results/data/{wildcards.dataset}/{i}/targets.npy" for i in CUSTOMIZATION_SLUGS
     ]
 
 
 def customization_meta(wildcards):
-    return [f"results/data/{wildcards.task}/{i}/meta.json" for i in CUSTOMIZATION_SLUGS]
+    return [
+        f"results/data/{wildcards.dataset}/{i}/meta.json" for i in CUSTOMIZATION_SLUGS
+    ]
 
 
 def customization_views(wildcards):
     return [
-        f"results/views/{wildcards.task}/{i}/{CUSTOMIZATION_VIEW}.npy"
+        f"results/views/{wildcards.dataset}/{i}/{CUSTOMIZATION_VIEW}.npy"
         for i in CUSTOMIZATION_SLUGS
     ]
 
 
 def customization_start(wildcards):
     """{"classifier"?: path, "isp"?: path}: the checkpoints customization starts from."""
-    return CUSTOMIZATION_START.get(wildcards.task, {})
+    return CUSTOMIZATION_START.get(wildcards.dataset, {})
 
 
 def customization_start_files(wildcards):
@@ -349,8 +364,8 @@ def customization_start_files(wildcards):
 def tracking_inputs(wildcards):
     """Every finished result the lab log ingests (the ingest itself reads the results folder)."""
     files = []
-    for task in TASKS:
-        w = SimpleNamespace(task=task)
+    for dataset in DATASETS:
+        w = SimpleNamespace(dataset=dataset)
         metrics = drift_metrics(w) + (intensity_metrics(w) if INTENSITY_ENABLED else [])
         files += metrics + [
             m.replace("results/metrics/", "results/models/")[: -len(".csv")] + ".pt"
@@ -359,7 +374,7 @@ def tracking_inputs(wildcards):
     files += drift_outputs() + corruption_outputs() + intensity_outputs()
     files += forensics_outputs() + customization_outputs()
     if FORENSICS_ENABLED:
-        files += [f"results/forensics/{t}/attacks.json" for t in TASKS]
+        files += [f"results/forensics/{t}/attacks.json" for t in DATASETS]
     # The customization job's models/ folder comes with its tables (listed above); a folder has no
     # checksum, so as an input it would rerun the ingest after every `dvc pull`.
     return sorted(set(files))
@@ -373,17 +388,17 @@ def tracking_outputs():
 
 
 def data_outputs():
-    return [f"results/data/{t}/{REF}/meta.json" for t in TASKS]
+    return [f"results/data/{t}/{REF}/meta.json" for t in DATASETS]
 
 
 def view_outputs():
-    return [f"results/views/{t}/{REF}/{v}.npy" for t in TASKS for v in VIEW_SLUGS]
+    return [f"results/views/{t}/{REF}/{v}.npy" for t in DATASETS for v in VIEW_SLUGS]
 
 
 def drift_outputs():
     return [
         f"results/drift/{t}/{name}"
-        for t in TASKS
+        for t in DATASETS
         for name in ("matrix.csv", "matrix.png", "difference.png", "summary.json")
     ]
 
@@ -393,7 +408,7 @@ def corruption_outputs():
         return []
     return [
         f"results/corruptions/{t}/{name}"
-        for t in TASKS
+        for t in DATASETS
         for name in ("table.csv", "comparison.csv", "figure.png")
     ]
 
@@ -403,7 +418,7 @@ def intensity_outputs():
         return []
     return [
         f"results/intensity/{t}/{name}"
-        for t in TASKS
+        for t in DATASETS
         for name in ("matrix.csv", "matrix.png")
     ]
 
@@ -413,7 +428,7 @@ def forensics_outputs():
         return []
     return [
         f"results/forensics/{t}/{name}"
-        for t in TASKS
+        for t in DATASETS
         for name in ("table.csv", "figure.png")
     ]
 
@@ -423,7 +438,7 @@ def customization_outputs():
         return []
     return [
         f"results/customization/{t}/{name}"
-        for t in TASKS
+        for t in DATASETS
         for name in ("curves.csv", "final.csv", "figure.png")
     ]
 
@@ -476,8 +491,8 @@ NON_REF_INTENSITY = rf"(?!{REF})\d{{3}}"
 
 
 def ref_view_files(slugs):
-    """Output files of the views `slugs` at the reference intensity ({task} left as a wildcard)."""
-    return [f"results/views/{{task}}/{REF}/{s}.npy" for s in slugs]
+    """Output files of the views `slugs` at the reference intensity ({dataset} left as a wildcard)."""
+    return [f"results/views/{{dataset}}/{REF}/{s}.npy" for s in slugs]
 
 
 def other_intensity_views():
@@ -511,9 +526,9 @@ OTHER_INTENSITY_UNSHARP = (
 
 
 def other_intensity_view_files():
-    """Output files of rule render_views_other_intensities ({task} left as a wildcard)."""
+    """Output files of rule render_views_other_intensities ({dataset} left as a wildcard)."""
     return [
-        f"results/views/{{task}}/{i}/{v}.npy"
+        f"results/views/{{dataset}}/{i}/{v}.npy"
         for i, vs in OTHER_INTENSITY_VIEWS.items()
         for v in vs
     ]
@@ -525,13 +540,13 @@ def rendered_view_outputs():
     if INTENSITY_ENABLED:
         files += [
             f"results/views/{t}/{i}/{INTENSITY_VIEW}.npy"
-            for t in TASKS
+            for t in DATASETS
             for i in INTENSITY_SLUGS
         ]
     if CUSTOMIZATION_ENABLED:
         files += [
             f"results/views/{t}/{i}/{CUSTOMIZATION_VIEW}.npy"
-            for t in TASKS
+            for t in DATASETS
             for i in CUSTOMIZATION_SLUGS
         ]
     return list(dict.fromkeys(files))

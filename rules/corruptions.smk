@@ -1,14 +1,14 @@
 rule score_corruptions:
     input:
         models=corruption_models,
-        views=f"results/views/{{task}}/{REF}/{{view}}.npy",
-        targets=f"results/data/{{task}}/{REF}/targets.npy",
+        views=f"results/views/{{dataset}}/{REF}/{{view}}.npy",
+        targets=f"results/data/{{dataset}}/{REF}/targets.npy",
     output:
-        table="results/corruptions/{task}/{aug}/{view}.csv",
+        table="results/corruptions/{dataset}/{aug}/{view}.csv",
     log:
-        "logs/score_corruptions/{task}/{aug}/{view}.log",
+        "logs/score_corruptions/{dataset}/{aug}/{view}.log",
     benchmark:
-        "results/benchmarks/score_corruptions/{task}/{aug}/{view}.tsv"
+        "results/benchmarks/score_corruptions/{dataset}/{aug}/{view}.tsv"
     conda:
         "../envs/lens2logit.yaml"
     threads: 1

@@ -6,28 +6,28 @@ if CUSTOMIZATION_ENABLED:
             targets=customization_targets,
             meta=customization_meta,
             views=customization_views,
-            folds="results/splits/{task}.json",
+            folds="results/splits/{dataset}.json",
             start=customization_start_files,
         output:
-            curves="results/customization/{task}/curves.csv",
+            curves="results/customization/{dataset}/curves.csv",
             final=report(
-                "results/customization/{task}/final.csv",
+                "results/customization/{dataset}/final.csv",
                 caption="../report/customization_final.rst",
                 category="5 ISP customization",
-                subcategory="{task}",
+                subcategory="{dataset}",
             ),
             figure=report(
-                "results/customization/{task}/figure.png",
+                "results/customization/{dataset}/figure.png",
                 caption="../report/customization_figure.rst",
                 category="5 ISP customization",
-                subcategory="{task}",
+                subcategory="{dataset}",
             ),
-            stages=directory("results/customization/{task}/stages"),
-            models=directory("results/customization/{task}/models"),
+            stages=directory("results/customization/{dataset}/stages"),
+            models=directory("results/customization/{dataset}/models"),
         log:
-            "logs/isp_customization/{task}.log",
+            "logs/isp_customization/{dataset}.log",
         benchmark:
-            "results/benchmarks/isp_customization/{task}.tsv"
+            "results/benchmarks/isp_customization/{dataset}.tsv"
         conda:
             "../envs/lens2logit.yaml"
         threads: 1

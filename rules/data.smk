@@ -40,18 +40,18 @@ rule prepare_dataset:
     input:
         marker=dataset_marker,
     output:
-        raw="results/data/{task}/{intensity}/raw.npy",
-        targets="results/data/{task}/{intensity}/targets.npy",
-        meta="results/data/{task}/{intensity}/meta.json",
+        raw="results/data/{dataset}/{intensity}/raw.npy",
+        targets="results/data/{dataset}/{intensity}/targets.npy",
+        meta="results/data/{dataset}/{intensity}/meta.json",
     log:
-        "logs/prepare_dataset/{task}/{intensity}.log",
+        "logs/prepare_dataset/{dataset}/{intensity}.log",
     benchmark:
-        "results/benchmarks/prepare_dataset/{task}/{intensity}.tsv"
+        "results/benchmarks/prepare_dataset/{dataset}/{intensity}.tsv"
     conda:
         "../envs/lens2logit.yaml"
     params:
         code=script_code("prepare_dataset.py"),
-        root=task_root_param,
+        root=dataset_root_param,
         tile_size=config["data"]["tile_size"],
         cache_dir=tile_cache_param,
         published_counts=published_counts_param,

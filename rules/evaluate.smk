@@ -1,4 +1,4 @@
-# One job scores every fold's model of one (task, augmentation, intensity, view) on its test sets
+# One job scores every fold's model of one (dataset, augmentation, intensity, view) on its test sets
 # (same fold sets as rules/train.smk).
 rule evaluate_models:
     input:
@@ -8,9 +8,9 @@ rule evaluate_models:
     output:
         metrics=fold_files("results/metrics", FOLDS, ".csv"),
     log:
-        "logs/evaluate_models/{task}/{aug}/{intensity}/{view}.log",
+        "logs/evaluate_models/{dataset}/{aug}/{intensity}/{view}.log",
     benchmark:
-        "results/benchmarks/evaluate_models/{task}/{aug}/{intensity}/{view}.tsv"
+        "results/benchmarks/evaluate_models/{dataset}/{aug}/{intensity}/{view}.tsv"
     wildcard_constraints:
         intensity=REF,
     conda:

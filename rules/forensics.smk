@@ -3,34 +3,34 @@ if FORENSICS_ENABLED:
     rule drift_forensics:
         input:
             models=forensics_models,
-            raw=f"results/data/{{task}}/{REF}/raw.npy",
-            targets=f"results/data/{{task}}/{REF}/targets.npy",
-            meta=f"results/data/{{task}}/{REF}/meta.json",
+            raw=f"results/data/{{dataset}}/{REF}/raw.npy",
+            targets=f"results/data/{{dataset}}/{REF}/targets.npy",
+            meta=f"results/data/{{dataset}}/{REF}/meta.json",
         output:
             table=report(
-                "results/forensics/{task}/table.csv",
+                "results/forensics/{dataset}/table.csv",
                 caption="../report/forensics_table.rst",
                 category="4 Drift forensics",
-                subcategory="{task}",
+                subcategory="{dataset}",
             ),
             figure=report(
-                "results/forensics/{task}/figure.png",
+                "results/forensics/{dataset}/figure.png",
                 caption="../report/forensics_figure.rst",
                 category="4 Drift forensics",
-                subcategory="{task}",
+                subcategory="{dataset}",
             ),
             strips=report(
-                "results/forensics/{task}/strips.png",
+                "results/forensics/{dataset}/strips.png",
                 caption="../report/forensics_strips.rst",
                 category="4 Drift forensics",
-                subcategory="{task}",
+                subcategory="{dataset}",
             ),
-            params="results/forensics/{task}/params.json",
-            attacks="results/forensics/{task}/attacks.json",
+            params="results/forensics/{dataset}/params.json",
+            attacks="results/forensics/{dataset}/attacks.json",
         log:
-            "logs/drift_forensics/{task}.log",
+            "logs/drift_forensics/{dataset}.log",
         benchmark:
-            "results/benchmarks/drift_forensics/{task}.tsv"
+            "results/benchmarks/drift_forensics/{dataset}.tsv"
         conda:
             "../envs/lens2logit.yaml"
         threads: 1

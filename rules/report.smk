@@ -1,6 +1,6 @@
 rule summarize:
     input:
-        drift=expand("results/drift/{task}/summary.json", task=TASKS),
+        drift=expand("results/drift/{dataset}/summary.json", dataset=DATASETS),
         corruptions=summary_corruption_inputs(),
         intensity=summary_intensity_inputs(),
         forensics=summary_forensics_inputs(),
@@ -19,8 +19,8 @@ rule summarize:
         "../envs/lens2logit.yaml"
     params:
         code=script_code("summarize.py"),
-        tasks=TASKS,
-        kinds=[TASK_KIND[t] for t in TASKS],
+        datasets=DATASETS,
+        kinds=[DATASET_KIND[t] for t in DATASETS],
         segmentation_headline=SEGMENTATION_HEADLINE,
     script:
         "../scripts/summarize.py"

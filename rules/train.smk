@@ -1,39 +1,39 @@
 rule make_splits:
     input:
-        targets=f"results/data/{{task}}/{REF}/targets.npy",
+        targets=f"results/data/{{dataset}}/{REF}/targets.npy",
     output:
-        folds="results/splits/{task}.json",
+        folds="results/splits/{dataset}.json",
     log:
-        "logs/make_splits/{task}.log",
+        "logs/make_splits/{dataset}.log",
     benchmark:
-        "results/benchmarks/make_splits/{task}.tsv"
+        "results/benchmarks/make_splits/{dataset}.tsv"
     conda:
         "../envs/lens2logit.yaml"
     params:
         code=script_code("make_splits.py"),
         k=config["drift"]["folds"],
         seed=config["seed"],
-        kind=task_kind,
+        kind=kind_param,
     script:
         "../scripts/make_splits.py"
 
 
-# One job trains every fold of one (task, augmentation, intensity, view), one fold after the
+# One job trains every fold of one (dataset, augmentation, intensity, view), one fold after the
 # other: a job's start-up (Python, torch, the model library: ≈ 3 s CPU) is paid once per view,
 # not once per fold. At the reference intensity these are the drift folds; at the other
 # intensities (intensity drift) the first `intensity_drift.folds` of them.
 rule train_models:
     input:
-        views="results/views/{task}/{intensity}/{view}.npy",
-        targets="results/data/{task}/{intensity}/targets.npy",
-        meta="results/data/{task}/{intensity}/meta.json",
-        folds="results/splits/{task}.json",
+        views="results/views/{dataset}/{intensity}/{view}.npy",
+        targets="results/data/{dataset}/{intensity}/targets.npy",
+        meta="results/data/{dataset}/{intensity}/meta.json",
+        folds="results/splits/{dataset}.json",
     output:
         models=fold_files("results/models", FOLDS, ".pt"),
     log:
-        "logs/train_models/{task}/{aug}/{intensity}/{view}.log",
+        "logs/train_models/{dataset}/{aug}/{intensity}/{view}.log",
     benchmark:
-        "results/benchmarks/train_models/{task}/{aug}/{intensity}/{view}.tsv"
+        "results/benchmarks/train_models/{dataset}/{aug}/{intensity}/{view}.tsv"
     wildcard_constraints:
         intensity=REF,
     conda:
@@ -45,7 +45,7 @@ rule train_models:
         code=script_code("train_models.py"),
         folds=FOLDS,
         training=training_params,
-        kind=task_kind,
+        kind=kind_param,
         seed=config["seed"],
     script:
         "../scripts/train_models.py"
@@ -60,5 +60,5 @@ use rule train_models as train_models_intensity with:
         code=script_code("train_models.py"),
         folds=INTENSITY_FOLDS,
         training=training_params,
-        kind=task_kind,
+        kind=kind_param,
         seed=config["seed"],

@@ -10,7 +10,7 @@ with job(snakemake):
         table_path=snakemake.output.table,
         comparison_path=snakemake.output.comparison,
         figure_path=snakemake.output.figure,
-        task=snakemake.wildcards.task,
+        dataset=snakemake.wildcards.dataset,
         targets_path=snakemake.input.targets,
         segmentation_headline=snakemake.params.segmentation_headline,
     )

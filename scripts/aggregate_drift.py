@@ -11,6 +11,6 @@ with job(snakemake):
         summary_path=snakemake.output.summary,
         figure_path=snakemake.output.figure,
         difference_path=snakemake.output.difference,
-        task=snakemake.wildcards.task,
+        dataset=snakemake.wildcards.dataset,
         segmentation_headline=snakemake.params.segmentation_headline,
     )

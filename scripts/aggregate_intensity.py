@@ -8,6 +8,6 @@ with job(snakemake):
         snakemake.params.kind,
         matrix_path=snakemake.output.matrix,
         figure_path=snakemake.output.figure,
-        task=snakemake.wildcards.task,
+        dataset=snakemake.wildcards.dataset,
         segmentation_headline=snakemake.params.segmentation_headline,
     )

@@ -25,6 +25,6 @@ with job(snakemake):
         models_dir=snakemake.output.models,
         classifier=snakemake.params.start.get("classifier"),
         isp=snakemake.params.start.get("isp"),
-        task_name=snakemake.wildcards.task,
+        dataset=snakemake.wildcards.dataset,
         options=options,
     )

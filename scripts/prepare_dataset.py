@@ -5,7 +5,7 @@ from lens2logit.workflow import job
 
 with job(snakemake):
     # The files this job reads must still match the dataset's MANIFEST.sha256 (when it has one).
-    source = dataset_source(snakemake.wildcards.task)
+    source = dataset_source(snakemake.wildcards.dataset)
     if source != "custom":  # custom folders have no fixed layout to check
         check_branch(
             source,
@@ -14,7 +14,7 @@ with job(snakemake):
             accept_changes=snakemake.config["data"].get("accept_changes", False),
         )
     export_dataset(
-        snakemake.wildcards.task,
+        snakemake.wildcards.dataset,
         snakemake.params.root,
         int(snakemake.wildcards.intensity) / 100,
         tile_size=snakemake.params.tile_size,

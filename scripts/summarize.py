@@ -5,7 +5,7 @@ with job(snakemake):
     i = snakemake.input
     write_summary(
         snakemake.output.summary,
-        tasks=snakemake.params.tasks,
+        datasets=snakemake.params.datasets,
         drift=i.drift,
         corruptions=i.corruptions,
         intensity=i.intensity,

@@ -15,7 +15,7 @@ with job(snakemake):
             snakemake.input.targets,
             snakemake.input.folds,
             fold,
-            task=snakemake.params.kind,
+            kind=snakemake.params.kind,
             arch=p["arch"],
             epochs=p["epochs"],
             batch_size=p["batch_size"],

@@ -94,10 +94,10 @@ def repo_root() -> Path:
 # ---- one tiny study, run once per session through the DVC pipeline -----------------------
 
 
-def tiny_config(tasks=("microscopy",)) -> str:
-    """configs/test.yaml restricted to `tasks` (one task keeps the end-to-end tests short)."""
+def tiny_config(datasets=("microscopy",)) -> str:
+    """configs/test.yaml restricted to `datasets` (one dataset keeps the end-to-end tests short)."""
     cfg = yaml.safe_load((REPO / "configs/test.yaml").read_text())
-    cfg["tasks"] = list(tasks)
+    cfg["datasets"] = list(datasets)
     return yaml.safe_dump(cfg, sort_keys=False)
 
 
@@ -111,7 +111,7 @@ class Study:
 
 @pytest.fixture(scope="session")
 def dvc_study(tmp_path_factory) -> Study:
-    """The tiny config (one task) reproduced with `dvc repro`, committed and pushed to a local remote."""
+    """The tiny config (one dataset) reproduced with `dvc repro`, committed and pushed to a local remote."""
     base = tmp_path_factory.mktemp("dvc_study")
     seconds = {}
     t = time.monotonic()

@@ -1,7 +1,7 @@
-"""Tiny real tasks on disk for the forensics and customization tests.
+"""Tiny real datasets on disk for the forensics and customization tests.
 
 Writes the workflow's arrays (``raw.npy``, ``targets.npy``, ``meta.json``, a rendered
-``bi-s-ga.npy`` view, a folds JSON) for a small two-class classification or a segmentation task
+``bi-s-ga.npy`` view, a folds JSON) for a small two-class classification or a segmentation dataset
 built from textured scenes mosaicked through a real camera profile, and trains real task models
 on the rendered view with the training library.
 """
@@ -23,7 +23,7 @@ from lens2logit.isp.cfa import mosaic
 from lens2logit.isp import render
 
 
-def make_scenes(task: str, n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def make_scenes(kind: str, n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Mosaics ``(n, size, size)`` on the DRONE raw scale and their targets.
 
     Classification: class 0 = horizontal stripes, class 1 = vertical stripes (fine texture
@@ -33,7 +33,7 @@ def make_scenes(task: str, n: int, size: int, seed: int) -> tuple[np.ndarray, np
     g = torch.Generator().manual_seed(seed)
     yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
     rgb = torch.empty(n, 3, size, size)
-    if task == "classification":
+    if kind == "classification":
         targets = (torch.arange(n) % 2).numpy().astype(np.int64)
         for i in range(n):
             period = 3 + int(torch.randint(0, 3, (1,), generator=g))
@@ -56,9 +56,9 @@ def make_scenes(task: str, n: int, size: int, seed: int) -> tuple[np.ndarray, np
     return (raw + noise).clamp(0, 1).numpy().astype(np.float32), targets
 
 
-def write_task(root: Path, task: str, *, n: int = 48, size: int = 32, seed: int = 0, intensity_slug: str = "100", scale: float = 1.0) -> dict[str, Path]:
-    """Write one task's arrays under ``root`` in the workflow layout; return their paths."""
-    raw, targets = make_scenes(task, n, size, seed)
+def write_dataset(root: Path, kind: str, *, n: int = 48, size: int = 32, seed: int = 0, intensity_slug: str = "100", scale: float = 1.0) -> dict[str, Path]:
+    """Write one dataset's arrays under ``root`` in the workflow layout; return their paths."""
+    raw, targets = make_scenes(kind, n, size, seed)
     raw = (raw - DRONE.black_level[0]) * scale + DRONE.black_level[0]
     data = root / "data" / intensity_slug
     paths = {
@@ -70,22 +70,22 @@ def write_task(root: Path, task: str, *, n: int = 48, size: int = 32, seed: int 
     }
     save_npy(paths["raw"], raw)
     save_npy(paths["targets"], targets)
-    classes = ["horizontal", "vertical"] if task == "classification" else ["car"]
-    write_json(paths["meta"], {"name": f"toy_{task}", "task": task, "camera": "drone", "classes": classes, "ids": [str(i) for i in range(n)]})
+    classes = ["horizontal", "vertical"] if kind == "classification" else ["car"]
+    write_json(paths["meta"], {"name": f"toy_{kind}", "kind": kind, "camera": "drone", "classes": classes, "ids": [str(i) for i in range(n)]})
     save_npy(paths["view"], render(torch.from_numpy(raw), "bi,s,ga", DRONE).numpy())
     if not paths["folds"].exists():
-        save_folds(paths["folds"], make_folds(targets, 2, seed=seed, task=task), k=2, seed=seed, task=task)
+        save_folds(paths["folds"], make_folds(targets, 2, seed=seed, kind=kind), k=2, seed=seed, kind=kind)
     return paths
 
 
-def train_models(paths: dict[str, Path], task: str, out: Path, *, epochs: int = 4, folds: int = 2) -> list[Path]:
+def train_models(paths: dict[str, Path], kind: str, out: Path, *, epochs: int = 4, folds: int = 2) -> list[Path]:
     """Train one real task model per fold on the rendered view; return the checkpoint paths."""
-    arch = "small_cnn" if task == "classification" else "small_unet"
+    arch = "small_cnn" if kind == "classification" else "small_unet"
     classes = json.loads(paths["meta"].read_text())["classes"]
     models = []
     for fold in range(folds):
         ckpt = train_on_view(
-            paths["view"], paths["targets"], paths["folds"], fold, task=task, device="cpu", arch=arch, epochs=epochs,
+            paths["view"], paths["targets"], paths["folds"], fold, kind=kind, device="cpu", arch=arch, epochs=epochs,
             batch_size=8, lr=3e-3, augmentation="none", seed=fold, classes=classes, progress=False, bce_weight=1.0,
         )  # fmt: skip
         path = out / "bi-s-ga" / f"fold{fold}.pt"

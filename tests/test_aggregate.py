@@ -146,7 +146,7 @@ def test_chance_level_is_the_best_constant_prediction():
 
 
 def test_paper_agreement_rule():
-    ratio = next(c for c in paper.PAPER_CLAIMS if c.task == "microscopy" and c.quantity == "corruption_to_drift_ratio")
+    ratio = next(c for c in paper.PAPER_CLAIMS if c.dataset == "microscopy" and c.quantity == "corruption_to_drift_ratio")
     assert ratio.value == 10.0
     assert paper.agrees(ratio, 5.0) and paper.agrees(ratio, 20.0)
     assert not paper.agrees(ratio, 4.9) and not paper.agrees(ratio, 1.4) and not paper.agrees(ratio, -3.0)
@@ -154,9 +154,9 @@ def test_paper_agreement_rule():
     view = next(c for c in paper.PAPER_CLAIMS if c.quantity == "most_dropped_test_view")
     assert paper.agrees(view, "ma,s,me") and not paper.agrees(view, "bi,s,me")
     table = paper.compare_with_paper({"microscopy": {"mean_drop": 0.37, "clean": 0.81, "drifted": 0.44, "metric": "accuracy"}})
-    row = table[(table.task == "microscopy") & (table.finding.str.startswith("mean drop"))].iloc[0]
+    row = table[(table.dataset == "microscopy") & (table.finding.str.startswith("mean drop"))].iloc[0]
     assert row["paper"] == "0.02 (0.83 → 0.81)" and row["agrees"] == "no" and "0.370" in row["this run"]
-    assert (table[table.task == "drone_segmentation"]["this run"] == "not run").all()
+    assert (table[table.dataset == "drone_segmentation"]["this run"] == "not run").all()
 
 
 def test_write_drift_and_intensity_and_summary(tmp_path):
@@ -164,7 +164,7 @@ def test_write_drift_and_intensity_and_summary(tmp_path):
     out = tmp_path / "drift"
     aggregate.write_drift(paths, VIEWS, ["none"], "classification", matrix_path=out / "matrix.csv",
                           summary_path=out / "summary.json", figure_path=out / "matrix.png",
-                          difference_path=out / "difference.png", task="microscopy")
+                          difference_path=out / "difference.png", dataset="microscopy")
     for name in ("matrix.csv", "summary.json", "matrix.png", "difference.png"):
         assert (out / name).stat().st_size > 0
     assert (out / "matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -175,10 +175,10 @@ def test_write_drift_and_intensity_and_summary(tmp_path):
     ip = tmp_path / "i.csv"
     pd.DataFrame(rows).to_csv(ip, index=False)
     table = aggregate.write_intensity([ip], "ma,s,ga", "classification", matrix_path=tmp_path / "im.csv",
-                                      figure_path=tmp_path / "im.png", task="microscopy")
+                                      figure_path=tmp_path / "im.png", dataset="microscopy")
     assert list(table.columns) == ["train_intensity", "test_intensity", "metric", "mean", "std", "n"]
     assert table["mean"].tolist() == pytest.approx([1.0, 0.525, 0.525, 1.0])
-    text = write_summary(tmp_path / "summary.md", tasks=["microscopy"], drift=[out / "summary.json"],
+    text = write_summary(tmp_path / "summary.md", datasets=["microscopy"], drift=[out / "summary.json"],
                          intensity=[tmp_path / "im.csv"], kinds=["classification"])
     s = json.loads((out / "summary.json").read_text())
     assert f"{s['diagonal_mean']:.3f}" in text and "Intensity drift" in text
@@ -194,19 +194,19 @@ def test_write_corruptions_with_chance_from_targets_and_summary(tmp_path):
     pd.DataFrame(rows).to_csv(cp, index=False)
     targets = tmp_path / "targets.npy"
     np.save(targets, np.array([0, 0, 0, 1, 2, 1, 0, 0]))  # majority rate 5/8
-    task_dir = tmp_path / "corruptions" / "microscopy"
+    dataset_dir = tmp_path / "corruptions" / "microscopy"
     drift_paths = _metric_tables(tmp_path, [GRID0, GRID1])
-    aggregate.write_corruptions([cp], drift_paths, VIEWS, "classification", table_path=task_dir / "table.csv",
-                                comparison_path=task_dir / "comparison.csv", figure_path=task_dir / "figure.png",
-                                task="microscopy", targets_path=targets)  # fmt: skip
-    comp = pd.read_csv(task_dir / "comparison.csv")
+    aggregate.write_corruptions([cp], drift_paths, VIEWS, "classification", table_path=dataset_dir / "table.csv",
+                                comparison_path=dataset_dir / "comparison.csv", figure_path=dataset_dir / "figure.png",
+                                dataset="microscopy", targets_path=targets)  # fmt: skip
+    comp = pd.read_csv(dataset_dir / "comparison.csv")
     assert comp["chance"].tolist() == pytest.approx([5 / 8] * 4)
     overall = comp[comp.view == "all"].iloc[0]
     out = tmp_path / "drift"
     aggregate.write_drift(drift_paths, VIEWS, ["none"], "classification", matrix_path=out / "matrix.csv",
                           summary_path=out / "summary.json", figure_path=out / "matrix.png",
-                          difference_path=out / "difference.png", task="microscopy")  # fmt: skip
-    text = write_summary(tmp_path / "summary.md", tasks=["microscopy"], drift=[out / "summary.json"],
-                         corruptions=[task_dir / "comparison.csv"], kinds=["classification"])  # fmt: skip
+                          difference_path=out / "difference.png", dataset="microscopy")  # fmt: skip
+    text = write_summary(tmp_path / "summary.md", datasets=["microscopy"], drift=[out / "summary.json"],
+                         corruptions=[dataset_dir / "comparison.csv"], kinds=["classification"])  # fmt: skip
     assert f"{overall['corruption_to_drift_ratio']:.1f}×" in text and "ratio at chance" in text
 

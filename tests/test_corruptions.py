@@ -195,7 +195,7 @@ def test_evaluate_corruptions_table(tmp_path):
     np.save(tmp_path / "targets.npy", labels)
     torch.manual_seed(0)
     net = build_model("small_cnn", "classification", 3)
-    ckpt = {"state_dict": net.state_dict(), "arch": "small_cnn", "task": "classification", "n_classes": 3,
+    ckpt = {"state_dict": net.state_dict(), "arch": "small_cnn", "kind": "classification", "n_classes": 3,
             "classes": ["a", "b", "c"], "mean": [0.5] * 3, "std": [0.3] * 3, "train_indices": list(range(6)),
             "val_indices": list(range(6, 12)), "fold": 0, "history": [], "config": {}}  # fmt: skip
     save_checkpoint(tmp_path / "m.pt", ckpt)

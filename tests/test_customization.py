@@ -1,4 +1,4 @@
-"""ISP customization on a tiny real task: all three processings train, outputs are complete and honest."""
+"""ISP customization on a tiny real dataset: all three processings train, outputs are complete and honest."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from isp_task_helpers import write_task
+from isp_task_helpers import write_dataset
 from PIL import Image
 
 from lens2logit.errors import InputError
@@ -21,7 +21,7 @@ from lens2logit.experiments.customization import (
     run_customization,
     train_processing,
 )
-from lens2logit.experiments.forensics import load_task_data
+from lens2logit.experiments.forensics import load_dataset_arrays
 from lens2logit.experiments.splits import load_folds
 from lens2logit.isp.camera import DRONE
 from lens2logit.isp.neural import NeuralISP
@@ -36,9 +36,9 @@ def cpu_options(**options) -> CustomizationOptions:
     return CustomizationOptions(**{"device": "cpu", **options})
 
 
-def _two_intensities(root, task="classification", n=32, size=16):
-    low = write_task(root, task, n=n, size=size, seed=0, intensity_slug="001", scale=0.01)
-    mid = write_task(root, task, n=n, size=size, seed=0, intensity_slug="005", scale=0.05)
+def _two_intensities(root, kind="classification", n=32, size=16):
+    low = write_dataset(root, kind, n=n, size=size, seed=0, intensity_slug="001", scale=0.01)
+    mid = write_dataset(root, kind, n=n, size=size, seed=0, intensity_slug="005", scale=0.05)
     return [0.01, 0.05], [low, mid]
 
 
@@ -90,13 +90,13 @@ def test_parametrized_customization_is_deterministic(tmp_path):
 
 def test_joint_training_moves_every_isp_group_with_scaled_black_level_steps(tmp_path):
     _, paths = _two_intensities(tmp_path, n=16)
-    raw, targets, _, camera = load_task_data(paths[0]["raw"], paths[0]["targets"], paths[0]["meta"])
+    raw, targets, _, camera = load_dataset_arrays(paths[0]["raw"], paths[0]["targets"], paths[0]["meta"])
     views = np.load(paths[0]["view"])
     fold = load_folds(paths[0]["folds"])[0]
     lr, steps = 1e-3, 1  # one epoch of 8 training samples in one batch = one Adam step
     _, processor = train_processing(
         "parametrized", raw=raw, views=views, targets=targets.numpy(), camera=camera, fold=fold, fold_index=0,
-        task="classification", n_classes=2, options=cpu_options(arch="small_cnn", epochs=steps, batch_size=8, lr=lr, seed=0),
+        kind="classification", n_classes=2, options=cpu_options(arch="small_cnn", epochs=steps, batch_size=8, lr=lr, seed=0),
     )  # fmt: skip
     learned, initial = processor.merged(), ParametrizedISP(camera)
     for name in ("white_balance", "colour_correction", "gamma", "demosaic", "sharpening", "blur"):
@@ -107,7 +107,7 @@ def test_joint_training_moves_every_isp_group_with_scaled_black_level_steps(tmp_
 
 
 def test_segmentation_keeps_full_resolution_through_the_learned_isps(tmp_path):
-    intensities, paths = _two_intensities(tmp_path, task="segmentation", n=12, size=16)
+    intensities, paths = _two_intensities(tmp_path, kind="segmentation", n=12, size=16)
     curves, _ = _run(tmp_path, intensities[:1], paths[:1], arch="small_unet", processings=["parametrized", "neural"],
                      folds=1, epochs=1, stage_samples=1, bce_weight=1.0)  # fmt: skip
     ious = curves[curves["metric"] == "iou_dataset"]
@@ -121,6 +121,34 @@ def test_build_processor_variants():
     plain = build_processor("parametrized", DRONE, view="bi,s,ga", neural={}, constrain=True, group_lr_scales={})
     assert isinstance(plain, ParametrizedISP) and plain.constrain
     assert isinstance(build_processor("neural", DRONE, view="bi,s,ga", neural=TINY_NEURAL, constrain=False), NeuralISP)
+
+
+def test_saved_isps_and_meta_files_of_the_previous_version_still_load(tmp_path):
+    """Learned ISPs were marked ``kind: isp`` with the learning problem under ``task`` and the dataset
+    under ``dataset_task``; meta.json named the kind ``task``. Both are read under the new names."""
+    import json
+
+    from lens2logit.experiments.customization import isp_checkpoint, load_isp
+    from lens2logit.io import save_torch
+    from lens2logit.tracking.references import checkpoint_identity
+
+    isp = build_processor("parametrized", DRONE, view="bi,s,ga", neural={}, constrain=False, group_lr_scales={})
+    ckpt = isp_checkpoint("parametrized", isp, DRONE, view="bi,s,ga", neural={}, constrain=False, kind="classification",
+                          dataset="microscopy", fold=0, history=[])  # fmt: skip
+    assert ckpt["type"] == "isp" and ckpt["kind"] == "classification"
+    old = {k: v for k, v in ckpt.items() if k not in ("type", "kind", "dataset")}
+    old.update({"kind": "isp", "task": "classification", "dataset_task": "microscopy"})
+    save_torch(tmp_path / "new.pt", ckpt)
+    save_torch(tmp_path / "old.pt", old)
+    raw = torch.rand(1, 16, 16)
+    (new_isp, _), (old_isp, read) = load_isp(tmp_path / "new.pt"), load_isp(tmp_path / "old.pt")
+    assert torch.equal(new_isp(raw), old_isp(raw)) and read["kind"] == "classification" and read["dataset"] == "microscopy"
+    assert checkpoint_identity(old) == checkpoint_identity(ckpt) == ("isp", "microscopy", "classification")
+    paths = write_dataset(tmp_path / "toy", "segmentation", n=4, size=16)
+    meta = json.loads(paths["meta"].read_text())
+    meta["task"] = meta.pop("kind")
+    paths["meta"].write_text(json.dumps(meta))
+    assert load_dataset_arrays(paths["raw"], paths["targets"], paths["meta"])[2]["kind"] == "segmentation"
 
 
 def test_final_table_takes_the_last_epoch_of_each_fold():

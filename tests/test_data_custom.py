@@ -69,7 +69,7 @@ def test_classification_from_labels_csv(dng_folder):
     root, mosaics = dng_folder
     (root / "labels.csv").write_text("file,label\na.dng,cat\nb,dog\nc.dng,cat\n")
     data = load_dataset("custom", root, 1.0)
-    assert data.task == "classification" and data.ids == ["a", "b", "c"]
+    assert data.kind == "classification" and data.ids == ["a", "b", "c"]
     assert data.classes == ["cat", "dog"] and data.targets.tolist() == [0, 1, 0]
     assert data.raw.shape == (3, *SHAPE) and data.raw.dtype == np.float32
     assert np.array_equal(data.raw[1], mosaics[1].astype(np.float32) / 65535)  # DN / 65535, bit-identical
@@ -85,7 +85,7 @@ def test_segmentation_from_masks(dng_folder):
         mask[k : k + 4, 2:9] = 255
         Image.fromarray(mask).save(root / "masks" / f"{name}.png")
     data = load_dataset("custom", root, 1.0)
-    assert data.task == "segmentation" and data.targets.shape == (3, *SHAPE)
+    assert data.kind == "segmentation" and data.targets.shape == (3, *SHAPE)
     assert data.targets[2].sum() == 4 * 7 and data.targets[2][2, 2] == 1
     with pytest.raises(InputError, match="intensity"):
         load_dataset("custom", root, 0.5)
@@ -136,7 +136,7 @@ def test_registry_entries_load_and_describe_every_dataset(dng_folder):
     from pathlib import Path
 
     schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml").read_text())
-    assert tuple(schema["properties"]["tasks"]["items"]["enum"]) == tuple(REGISTRY)  # the config offers every entry
+    assert tuple(schema["properties"]["datasets"]["items"]["enum"]) == tuple(REGISTRY)  # the config offers every entry
     assert {n: e.kind for n, e in REGISTRY.items()} == {
         "microscopy": "classification", "drone_segmentation": "segmentation",
         "drone_classification": "classification", "custom": None}
@@ -145,7 +145,7 @@ def test_registry_entries_load_and_describe_every_dataset(dng_folder):
     assert all(e.camera in CAMERAS for e in REGISTRY.values() if e.camera is not None)
     root, _ = dng_folder
     (root / "labels.csv").write_text("file,label\na,cat\nb,dog\nc,cat\n")
-    config = {"tasks": ["custom"], "data": {"source": "path", "root": "x", "custom": {"root": str(root), "kind": "classification"}},
+    config = {"datasets": ["custom"], "data": {"source": "path", "root": "x", "custom": {"root": str(root), "kind": "classification"}},
               "intensity_drift": {"enabled": False}}
     check_datasets(config)
     assert dataset_kind("custom", config) == "classification" and dataset_root("custom", config) == str(root)
@@ -159,12 +159,12 @@ def test_registry_entries_load_and_describe_every_dataset(dng_folder):
     with pytest.raises(InputError, match="^data.custom.root"):
         check_datasets({**config, "data": {"source": "path", "root": "x"}})
     with pytest.raises(InputError, match="^dataset: unknown name 'cells'"):
-        check_datasets({"tasks": ["cells"]})
+        check_datasets({"datasets": ["cells"]})
 
 
 @pytest.mark.slow
 def test_custom_dngs_through_the_workflow(tmp_path):
-    """A folder of GRBG DNGs with labels.csv, selected in the config (tasks: [custom]), run by Snakemake."""
+    """A folder of GRBG DNGs with labels.csv, selected in the config (datasets: [custom]), run by Snakemake."""
     import json
     import subprocess
     import sys
@@ -181,7 +181,7 @@ def test_custom_dngs_through_the_workflow(tmp_path):
     (dngs / "labels.csv").write_text("file,label\n" + "".join(f"{n}.dng,{'cat' if k % 2 else 'dog'}\n" for k, n in enumerate(names)))
     work = copy_workflow(tmp_path / "wf")
     config = {
-        "seed": 1, "tasks": ["custom"], "views": ["bi,s,ga", "ma,s,ga"],  # one view: aggregate_drift fails (All-NaN)
+        "seed": 1, "datasets": ["custom"], "views": ["bi,s,ga", "ma,s,ga"],  # one view: aggregate_drift fails (All-NaN)
         "data": {"source": "path", "root": "data/unused", "custom": {"root": str(dngs), "kind": "classification"}},
         "drift": {"folds": 2, "augmentations": ["none"]},
         "training": {"classification": {"arch": "small_cnn", "epochs": 1, "batch_size": 8, "lr": 2.0e-3},
@@ -195,7 +195,7 @@ def test_custom_dngs_through_the_workflow(tmp_path):
     proc = subprocess.run(cmd, cwd=work, env=ENV, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     meta = json.loads((work / "results/data/custom/100/meta.json").read_text())
-    assert meta["ids"] == names and meta["classes"] == ["cat", "dog"] and meta["task"] == "classification"
+    assert meta["ids"] == names and meta["classes"] == ["cat", "dog"] and meta["kind"] == "classification"
     assert meta["camera"]["pattern"] == "GRBG"
     raw = np.load(work / "results/data/custom/100/raw.npy")
     assert raw.shape == (10, *SHAPE)

@@ -47,7 +47,7 @@ def test_microscopy_classes_values_and_exclusion(tmp_path):
     with open(tmp_path / "labels" / "Ma190c_annotations.dat", "a") as fh:
         fh.write(f"{excluded} NGS\n")
     data = load_dataset("microscopy", tmp_path, 0.05)
-    assert isinstance(data, RawDataset) and data.task == "classification" and data.intensity == 0.05
+    assert isinstance(data, RawDataset) and data.kind == "classification" and data.intensity == 0.05
     assert data.classes == ["BAS", "NGS"]  # MYB has only 4 samples (> 4 required); alphabetical
     assert excluded not in data.ids and data.ids == sorted(data.ids) and len(data.ids) == 11
     k = INTENSITIES.index(0.05)
@@ -163,7 +163,7 @@ def drone_root(tmp_path):
 def test_drone_segmentation_tiles_at_their_real_positions(drone_root):
     data = load_dataset("drone_segmentation", drone_root, 0.1, tile_size=TILE)
     expected = ["00_00000", "00_00001", "00_00002"] + [f"02_{t:05d}" for t in range(6)] + ["03_00004"]
-    assert data.ids == expected and data.task == "segmentation"
+    assert data.ids == expected and data.kind == "segmentation"
     k = INTENSITIES.index(0.1)
     for tile_id, raw, mask in zip(data.ids, data.raw, data.targets):
         full, tile = map(int, tile_id.split("_"))

@@ -113,7 +113,7 @@ def test_with_defaults_fills_every_section_like_snakemake_validate():
     from snakemake.utils import validate
 
     minimal = {
-        "tasks": ["microscopy"],
+        "datasets": ["microscopy"],
         "data": {"source": "synthetic", "root": "data/x"},
         "drift": {"folds": 2, "augmentations": ["none"]},
         "training": {
@@ -161,7 +161,7 @@ def test_rules_restate_no_defaults():
 
 
 def test_every_optional_option_has_a_default_in_the_schema():
-    """An option is required, or the schema says its default (data.custom: only with tasks [custom])."""
+    """An option is required, or the schema says its default (data.custom: only with datasets [custom])."""
     schema = load_schema(SCHEMA_PATH)
     missing = []
 

@@ -99,7 +99,7 @@ def test_repro_leaves_a_clean_pipeline_with_metrics_and_plots(dvc_study):
     assert 0.0 <= summary["diagonal_mean"] <= 1.0
 
     plots = run(["dvc", "plots", "show", "--json"], origin).stdout
-    data = json.loads(plots)["data"]  # "errors" lists the tasks this config does not run
+    data = json.loads(plots)["data"]  # "errors" lists the datasets this config does not run
     rendered = data["results/drift/microscopy/matrix.csv"][0]["content"]
     values = rendered["data"]["values"]
     matrix = (origin / "results/drift/microscopy/matrix.csv").read_text().splitlines()

@@ -1,4 +1,4 @@
-"""Drift forensics on a tiny real task: attacks hurt, regularisation holds the output, bad options fail."""
+"""Drift forensics on a tiny real dataset: attacks hurt, regularisation holds the output, bad options fail."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from isp_task_helpers import train_models, write_task
+from isp_task_helpers import train_models, write_dataset
 from PIL import Image
 from skimage.metrics import structural_similarity
 
@@ -19,7 +19,7 @@ from lens2logit.experiments.forensics import (
     attack_isp,
     check_forensics,
     evaluate,
-    load_task_data,
+    load_dataset_arrays,
     render_all,
     run_forensics,
 )
@@ -36,16 +36,16 @@ def cpu_options(**options) -> ForensicsOptions:
 
 
 @pytest.fixture(scope="module")
-def task(tmp_path_factory):
+def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("forensics")
-    paths = write_task(root, "classification", n=40, size=16, seed=0)
+    paths = write_dataset(root, "classification", n=40, size=16, seed=0)
     paths["models"] = train_models(paths, "classification", root / "models", epochs=5)
     return paths
 
 
-def _fold_data(task, fold=0):
-    raw, targets, _, camera = load_task_data(task["raw"], task["targets"], task["meta"])
-    model, ckpt = load_model(task["models"][fold])
+def _fold_data(toy, fold=0):
+    raw, targets, _, camera = load_dataset_arrays(toy["raw"], toy["targets"], toy["meta"])
+    model, ckpt = load_model(toy["models"][fold])
     tr, va = torch.as_tensor(ckpt["train_indices"]), torch.as_tensor(ckpt["val_indices"])
     reference = ParametrizedISP(camera).eval()
     for p in reference.parameters():
@@ -70,17 +70,17 @@ def test_ssim_matches_scikit_image_inside_the_border():
     assert get_regularizer("mse")(x, y).item() == pytest.approx(float(((x - y) ** 2).mean()), rel=1e-6)
 
 
-def test_unregularised_attack_lowers_the_metric_and_leaves_reference_and_model_alone(task):
-    model, reference, (x_tr, y_tr), (x_va, y_va) = _fold_data(task)
-    clean = evaluate(reference, model, x_va, y_va, task="classification")
+def test_unregularised_attack_lowers_the_metric_and_leaves_reference_and_model_alone(toy):
+    model, reference, (x_tr, y_tr), (x_va, y_va) = _fold_data(toy)
+    clean = evaluate(reference, model, x_va, y_va, kind="classification")
     assert clean["accuracy"] >= 0.75  # the task model works on its own view
     ref_state = {k: v.clone() for k, v in reference.state_dict().items()}
     model_state = {k: v.clone() for k, v in model.state_dict().items()}
     adversarial, history = attack_isp(
-        reference, model, x_tr, y_tr, task="classification", group="all", lam=0.0, regularizer="mse",
+        reference, model, x_tr, y_tr, kind="classification", group="all", lam=0.0, regularizer="mse",
         steps=12, lr=0.02, batch_size=16, seed=0,
     )  # fmt: skip
-    attacked = evaluate(adversarial, model, x_va, y_va, task="classification", reference_output=render_all(reference, x_va))
+    attacked = evaluate(adversarial, model, x_va, y_va, kind="classification", reference_output=render_all(reference, x_va))
     assert attacked["accuracy"] < clean["accuracy"]
     assert history[-1]["task_loss"] > history[0]["task_loss"]
     assert all(torch.equal(v, ref_state[k]) for k, v in reference.state_dict().items())
@@ -89,10 +89,10 @@ def test_unregularised_attack_lowers_the_metric_and_leaves_reference_and_model_a
     assert adversarial is not reference and not any(p is q for p in adversarial.parameters() for q in reference.parameters())
 
 
-def test_only_the_selected_group_moves(task):
-    model, reference, (x_tr, y_tr), _ = _fold_data(task)
+def test_only_the_selected_group_moves(toy):
+    model, reference, (x_tr, y_tr), _ = _fold_data(toy)
     adversarial, _ = attack_isp(
-        reference, model, x_tr, y_tr, task="classification", group="gamma", lam=0.0, regularizer="ssim",
+        reference, model, x_tr, y_tr, kind="classification", group="gamma", lam=0.0, regularizer="ssim",
         steps=3, lr=0.05, batch_size=8, seed=1,
     )  # fmt: skip
     moved = {n for n, p in adversarial.named_parameters() if not torch.equal(p, dict(reference.named_parameters())[n])}
@@ -100,23 +100,23 @@ def test_only_the_selected_group_moves(task):
 
 
 @pytest.mark.parametrize("regularizer", ["mse", "ssim"])
-def test_large_lambda_keeps_the_output_close_to_the_reference(task, regularizer):
-    model, reference, (x_tr, y_tr), (x_va, y_va) = _fold_data(task)
+def test_large_lambda_keeps_the_output_close_to_the_reference(toy, regularizer):
+    model, reference, (x_tr, y_tr), (x_va, y_va) = _fold_data(toy)
     distances = {}
     for lam in (0.0, 1e4):
         adversarial, _ = attack_isp(
-            reference, model, x_tr, y_tr, task="classification", group="all", lam=lam, regularizer=regularizer,
+            reference, model, x_tr, y_tr, kind="classification", group="all", lam=lam, regularizer=regularizer,
             steps=10, lr=0.02, batch_size=16, seed=2,
         )  # fmt: skip
-        distances[lam] = evaluate(adversarial, model, x_va, y_va, task="classification", reference_output=render_all(reference, x_va))
+        distances[lam] = evaluate(adversarial, model, x_va, y_va, kind="classification", reference_output=render_all(reference, x_va))
     assert distances[1e4]["mse_to_reference"] < 0.2 * distances[0.0]["mse_to_reference"]
     assert distances[1e4]["ssim_to_reference"] > distances[0.0]["ssim_to_reference"]
 
 
-def test_run_forensics_writes_table_figure_strips_and_params(task, tmp_path):
+def test_run_forensics_writes_table_figure_strips_and_params(toy, tmp_path):
     out = {name: tmp_path / f"{name}.{ext}" for name, ext in [("table", "csv"), ("figure", "png"), ("strips", "png"), ("params", "json")]}
     table = run_forensics(
-        task["models"], task["raw"], task["targets"], task["meta"],
+        toy["models"], toy["raw"], toy["targets"], toy["meta"],
         table_path=out["table"], figure_path=out["figure"], strips_path=out["strips"], params_path=out["params"],
         options=cpu_options(groups=["white_balance", "blur", "all"], lambdas=[0.0, 100.0], regularizers=["mse", "ssim"],
                             steps=3, lr=0.02, batch_size=16, seed=3),
@@ -138,10 +138,10 @@ def test_run_forensics_writes_table_figure_strips_and_params(task, tmp_path):
             assert image.size[0] > 100 and image.size[1] > 100
 
 
-def test_run_forensics_is_deterministic(task, tmp_path):
+def test_run_forensics_is_deterministic(toy, tmp_path):
     kwargs = dict(options=cpu_options(groups=["colour_correction"], lambdas=[0.0], regularizers=["mse"], steps=2, lr=0.02, batch_size=8, seed=4))
     tables = [
-        run_forensics(task["models"][:1], task["raw"], task["targets"], task["meta"], table_path=tmp_path / f"t{i}.csv",
+        run_forensics(toy["models"][:1], toy["raw"], toy["targets"], toy["meta"], table_path=tmp_path / f"t{i}.csv",
                       figure_path=tmp_path / f"f{i}.png", strips_path=tmp_path / f"s{i}.png", params_path=tmp_path / f"p{i}.json", **kwargs)
         for i in range(2)
     ]  # fmt: skip
@@ -160,10 +160,10 @@ def test_run_forensics_is_deterministic(task, tmp_path):
         ({"view": "ma,s,ga"}, "trained on view 'bi-s-ga'"),
     ],
 )
-def test_bad_options_raise_input_error(task, tmp_path, options, message):
+def test_bad_options_raise_input_error(toy, tmp_path, options, message):
     with pytest.raises(InputError, match=message):
         run_forensics(
-            task["models"], task["raw"], task["targets"], task["meta"], table_path=tmp_path / "t.csv",
+            toy["models"], toy["raw"], toy["targets"], toy["meta"], table_path=tmp_path / "t.csv",
             figure_path=tmp_path / "f.png", strips_path=tmp_path / "s.png", params_path=tmp_path / "p.json",
             options=cpu_options(steps=1, **options),
         )  # fmt: skip
@@ -190,9 +190,9 @@ def test_forensics_options_from_config_keep_workflow_keys_out():
         ForensicsOptions.from_config({}, sead=7)
 
 
-def test_segmentation_model_on_a_classification_task_is_rejected(tmp_path):
-    seg = write_task(tmp_path / "seg", "segmentation", n=8, size=16, seed=1)
-    cls = write_task(tmp_path / "cls", "classification", n=8, size=16, seed=1)
+def test_segmentation_model_on_a_classification_dataset_is_rejected(tmp_path):
+    seg = write_dataset(tmp_path / "seg", "segmentation", n=8, size=16, seed=1)
+    cls = write_dataset(tmp_path / "cls", "classification", n=8, size=16, seed=1)
     models = train_models(seg, "segmentation", tmp_path / "models", epochs=1, folds=1)
     with pytest.raises(InputError, match="segmentation model"):
         run_forensics(

@@ -68,16 +68,16 @@ def test_unetplusplus_with_encoder_option():
 
 
 @pytest.mark.parametrize(
-    "arch, task, match",
+    "arch, kind, match",
     [("vgg16", "classification", "arch"), ("small_unet", "classification", "arch"),
      ("small_cnn", "segmentation", "arch"), ("small_cnn:x", "classification", "arch"),
-     ("small_cnn", "detection", "task"), ("resnet18:15", "classification", "width"),
+     ("small_cnn", "detection", "kind"), ("resnet18:15", "classification", "width"),
      ("resnet18:wide", "classification", "width"), ("resnet50:16", "classification", "arch"),
      ("unet:efficientnet-b0:16", "segmentation", "width"), ("unet:resnet18:16:2", "segmentation", "arch")],
 )  # fmt: skip
-def test_bad_arch_or_task_is_input_error(arch, task, match):
+def test_bad_arch_or_kind_is_input_error(arch, kind, match):
     with pytest.raises(InputError, match=match):
-        build_model(arch, task, 3)
+        build_model(arch, kind, 3)
 
 
 def test_standardize_and_wrapper():

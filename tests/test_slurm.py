@@ -1,6 +1,6 @@
 """The SLURM profile against a real single-node SLURM (scripts/slurm/local_cluster.sh).
 
-The drift experiment of the tiny config (one task: training, evaluation, aggregation) runs
+The drift experiment of the tiny config (one dataset: training, evaluation, aggregation) runs
 through `--workflow-profile profiles/slurm` on the data and views of the local run (the DVC
 study) and must give the same matrix.csv as that run. Training and evaluation of one model
 share a SLURM job (`--groups`), which halves the per-job start-up cost on the 2-CPU node.
@@ -140,6 +140,6 @@ def test_tiny_study_on_slurm_matches_the_local_run(slurm, dvc_study, tmp_path):
     assert "rule render_views" not in out and "rule prepare_dataset" not in out, "data/views should be reused"
     print(f"\n[timing] {len(submitted)} SLURM jobs in {elapsed:.1f}s ({elapsed / len(submitted):.1f}s per job)")
 
-    for task in yaml.safe_load(tiny_config())["tasks"]:
-        rel = Path("results/drift") / task / "matrix.csv"
+    for dataset in yaml.safe_load(tiny_config())["datasets"]:
+        rel = Path("results/drift") / dataset / "matrix.csv"
         assert read_matrix(work / rel) == read_matrix(dvc_study.origin / rel), f"{rel} differs from the local run"

@@ -12,10 +12,10 @@ def _labels():
     return rng.permutation(np.repeat([0, 1, 2, 3], [40, 25, 9, 3]))
 
 
-@pytest.mark.parametrize("task", ["classification", "segmentation"])
-def test_folds_partition_the_indices(task):
+@pytest.mark.parametrize("kind", ["classification", "segmentation"])
+def test_folds_partition_the_indices(kind):
     labels = _labels()
-    folds = make_folds(labels, 5, seed=1, task=task)
+    folds = make_folds(labels, 5, seed=1, kind=kind)
     assert len(folds) == 5
     vals = [set(f["val"]) for f in folds]
     assert sorted(i for v in vals for i in v) == list(range(len(labels)))  # covering, disjoint
@@ -28,7 +28,7 @@ def test_folds_partition_the_indices(task):
 
 def test_classification_folds_are_stratified():
     labels = _labels()
-    folds = make_folds(labels, 5, seed=7, task="classification")
+    folds = make_folds(labels, 5, seed=7, kind="classification")
     for cls, total in zip(*np.unique(labels, return_counts=True)):
         per_fold = [int((labels[f["val"]] == cls).sum()) for f in folds]
         assert sum(per_fold) == total
@@ -37,26 +37,26 @@ def test_classification_folds_are_stratified():
 
 def test_folds_are_deterministic_per_seed():
     labels = _labels()
-    assert make_folds(labels, 4, seed=2, task="classification") == make_folds(labels, 4, seed=2, task="classification")
-    assert make_folds(labels, 4, seed=2, task="classification") != make_folds(labels, 4, seed=3, task="classification")
-    assert make_folds(labels, 4, seed=2, task="segmentation") != make_folds(labels, 4, seed=3, task="segmentation")
+    assert make_folds(labels, 4, seed=2, kind="classification") == make_folds(labels, 4, seed=2, kind="classification")
+    assert make_folds(labels, 4, seed=2, kind="classification") != make_folds(labels, 4, seed=3, kind="classification")
+    assert make_folds(labels, 4, seed=2, kind="segmentation") != make_folds(labels, 4, seed=3, kind="segmentation")
 
 
 @pytest.mark.parametrize("k", [0, 1])
 def test_k_below_two_is_rejected(k):
     with pytest.raises(InputError, match="'k'"):
-        make_folds([0, 1, 0, 1], k, seed=0, task="classification")
+        make_folds([0, 1, 0, 1], k, seed=0, kind="classification")
 
 
-def test_unknown_task_is_rejected():
-    with pytest.raises(InputError, match="task"):
-        make_folds([0, 1], 2, seed=0, task="detection")
+def test_unknown_kind_is_rejected():
+    with pytest.raises(InputError, match="kind"):
+        make_folds([0, 1], 2, seed=0, kind="detection")
 
 
 def test_save_and_load_round_trip(tmp_path):
-    folds = make_folds(_labels(), 3, seed=0, task="classification")
+    folds = make_folds(_labels(), 3, seed=0, kind="classification")
     path = tmp_path / "splits" / "microscopy.json"
-    save_folds(path, folds, seed=0, task="classification")
+    save_folds(path, folds, seed=0, kind="classification")
     data = json.loads(path.read_text())
     assert data["k"] == 3 and data["seed"] == 0 and len(data["folds"]) == 3
     assert load_folds(path) == folds

@@ -253,7 +253,7 @@ def test_drone_written_masks_are_the_scene_masks_and_load(drone_root):
         assert np.array_equal(written, expected.astype(bool))
     seg = load_dataset("drone_segmentation", drone_root, 0.5, tile_size=DRONE_TILE)
     cls = load_dataset("drone_classification", drone_root, 0.5, tile_size=DRONE_TILE)
-    assert seg.task == "segmentation" and seg.targets.shape == seg.raw.shape and len(seg.ids) > 0
+    assert seg.kind == "segmentation" and seg.targets.shape == seg.raw.shape and len(seg.ids) > 0
     assert all(t.any() for t in seg.targets)
     assert cls.classes == ["car", "no car"]
     assert np.bincount(cls.targets, minlength=2)[0] == np.bincount(cls.targets, minlength=2)[1] > 0

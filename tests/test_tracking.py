@@ -32,7 +32,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report", "envs", "configs", "profiles")
 CONFIG = {
     "seed": 3,
-    "tasks": ["microscopy"],
+    "datasets": ["microscopy"],
     "data": {"source": "synthetic", "root": "data/test", "tile_size": 32, "synthetic": {"microscopy": {"n": 6, "size": 32}}},
     "views": ["bi,s,ga", "ma,s,ga"],
     "drift": {"folds": 2, "augmentations": ["none"]},
@@ -121,7 +121,10 @@ def test_workflow_ingest_logs_runs_metrics_artifacts_and_models(study):
     assert [v for _, v in steps] == pytest.approx(history)
     params = dict(db_rows(db, "SELECT key, value FROM params WHERE run_uuid = ?", run_id))
     assert params["view"] == "bi,s,ga" and params["fold"] == "0" and params["arch"] == "small_cnn" and params["seed"] == "3"
+    assert (params["dataset"], params["source"], params["kind"]) == ("microscopy", "microscopy", "classification")
+    assert "task" not in params
     tags = dict(db_rows(db, "SELECT key, value FROM tags WHERE run_uuid = ?", run_id))
+    assert tags["lens2logit.dataset"] == "microscopy"
     assert tags["mlflow.source.git.commit"] == run(["git", "rev-parse", "HEAD"], study, env=ENV).stdout.strip()
     assert tags["lens2logit.git_dirty"] == "false"
     assert tags["device"] == "cpu"
@@ -144,6 +147,8 @@ def test_workflow_ingest_logs_runs_metrics_artifacts_and_models(study):
     names = {n for (n,) in db_rows(db, "SELECT name FROM registered_models")}
     assert {MODEL, "microscopy.none.100.ma-s-ga.fold1", "microscopy.none.001.parametrized.fold0", ISP} <= names
     assert len(db_rows(db, "SELECT * FROM model_versions WHERE name = ?", MODEL)) == 1
+    version_tags = dict(db_rows(db, "SELECT key, value FROM model_version_tags WHERE name = ?", ISP))
+    assert version_tags["lens2logit.model_type"] == "isp" and version_tags["lens2logit.dataset"] == "microscopy"
 
 
 def test_second_ingest_changes_nothing_and_a_changed_result_replaces_its_runs(study, tmp_path):
@@ -208,7 +213,7 @@ def test_registered_model_reloads_and_reproduces_its_validation_metric(study, va
     model = mlflow.pytorch.load_model(f"models:/{MODEL}/1")
     assert accuracy(model, x, y) == pytest.approx(logged, abs=1e-6)
     # our own loader, through a reference resolved to the checkpoint the registry holds
-    path = resolve_model(f"models:/{MODEL}/1", option="forensics.model", kind="task-model", task="microscopy", tracking_uri=uri)
+    path = resolve_model(f"models:/{MODEL}/1", option="forensics.model", model_type="task-model", dataset="microscopy", tracking_uri=uri)
     assert "results/cache/models/registry" in path
     assert accuracy(load_task_model(path)[0], x, y) == pytest.approx(logged, abs=1e-6)
     # the learned ISP reloads too
@@ -230,10 +235,10 @@ def test_bad_references_name_the_reference(study, monkeypatch):
     }
     for reference, message in cases.items():
         with pytest.raises(InputError, match=re.escape(message)) as err:
-            resolve_model(reference, option="forensics.model", kind="task-model", task="microscopy", tracking_uri=uri)
+            resolve_model(reference, option="forensics.model", model_type="task-model", dataset="microscopy", tracking_uri=uri)
         assert reference in str(err.value)
-    with pytest.raises(InputError, match="is a microscopy model, but it is used for task drone_segmentation"):
-        resolve_model(f"models:/{MODEL}/1", option="forensics.model", task="drone_segmentation", tracking_uri=uri)
+    with pytest.raises(InputError, match="is a microscopy model, but it is used for dataset drone_segmentation"):
+        resolve_model(f"models:/{MODEL}/1", option="forensics.model", dataset="drone_segmentation", tracking_uri=uri)
     port = free_port()
     with pytest.raises(InputError, match=f"MLflow tracking server http://127.0.0.1:{port} .* is unreachable"):
         resolve_model(f"models:/{MODEL}/1", option="forensics.model", tracking_uri=f"http://127.0.0.1:{port}")
@@ -259,7 +264,7 @@ def test_sql_queries_answer_the_papers_questions(study):
     worst = max(drops.values())
     got = [dict(zip(cols, r)) for r in rows]
     assert got and {(g["train_view"], g["test_view"]) for g in got} <= {k for k, v in drops.items() if abs(v - worst) < 1e-6}
-    assert all(g["score_drop"] == pytest.approx(worst, abs=1e-3) and g["task"] == "microscopy" for g in got)
+    assert all(g["score_drop"] == pytest.approx(worst, abs=1e-3) and g["dataset"] == "microscopy" for g in got)
     # learned vs static ISP at 1 % light, recomputed from curves.csv
     cols, rows = run_sql(db, "isp-at-1pct-light")
     curves = pd.read_csv(results / "customization/microscopy/curves.csv")
@@ -289,12 +294,12 @@ def test_runs_command_lists_filters_and_exports(study, monkeypatch, capsys, tmp_
     assert sorted(r["tags.mlflow.runName"] for r in listed) == ["microscopy.none.100.bi-s-ga.fold0", "microscopy.none.100.bi-s-ga.fold1"]
     assert all(r["params.view"] == "bi,s,ga" and 0 <= r["metrics.val_accuracy"] <= 1 for r in listed)
     out = tmp_path / "runs.csv"
-    assert main(["runs", "list", "--columns", "run_id,experiment,params.task", "--format", "csv", "-o", str(out)]) == 0
+    assert main(["runs", "list", "--columns", "run_id,experiment,params.dataset", "--format", "csv", "-o", str(out)]) == 0
     table = pd.read_csv(out)
-    assert list(table.columns) == ["run_id", "experiment", "params.task"]
+    assert list(table.columns) == ["run_id", "experiment", "params.dataset"]
     assert len(table) == sum(expected_runs(study / "results").values())
     assert main(["runs", "query", "isp-at-1pct-light", "--format", "csv"]) == 0
-    assert capsys.readouterr().out.startswith("task,processing,folds,final_val_score")
+    assert capsys.readouterr().out.startswith("dataset,processing,folds,final_val_score")
     assert main(["runs", "list", "--experiment", "no such experiment"]) == 2
     assert "unknown experiment" in capsys.readouterr().err
 
@@ -422,7 +427,7 @@ def test_customization_continues_from_saved_classifier_and_isp(study, tmp_path):
         intensities=[0.01], raw_paths=[data[0]], targets_paths=[data[1]], meta_paths=[data[2]],
         view_paths=[results / "views/microscopy/001/bi-s-ga.npy"], folds_path=results / "splits/microscopy.json",
         curves_path=tmp_path / "c.csv", final_path=tmp_path / "f.csv", figure_path=tmp_path / "f.png",
-        stages_dir=tmp_path / "stages", models_dir=tmp_path / "models", task_name="microscopy",
+        stages_dir=tmp_path / "stages", models_dir=tmp_path / "models", dataset="microscopy",
     )  # fmt: skip
 
     def options(**changes):

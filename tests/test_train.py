@@ -60,7 +60,7 @@ def cls_data(tmp_path_factory):
     np.save(root / "view.npy", views)
     np.save(root / "other.npy", np.ascontiguousarray(views[:, ::-1]))  # a "different view"
     np.save(root / "targets.npy", labels)
-    save_folds(root / "folds.json", make_folds(labels, 4, seed=0, task="classification"))
+    save_folds(root / "folds.json", make_folds(labels, 4, seed=0, kind="classification"))
     return root
 
 
@@ -70,12 +70,12 @@ def seg_data(tmp_path_factory):
     views, masks = _blob_views(64)
     np.save(root / "view.npy", views)
     np.save(root / "targets.npy", masks)
-    save_folds(root / "folds.json", make_folds(masks, 4, seed=0, task="segmentation"))
+    save_folds(root / "folds.json", make_folds(masks, 4, seed=0, kind="segmentation"))
     return root
 
 
 def _train_cls(root, **overrides):
-    options = dict(device="cpu", task="classification", arch="small_cnn", epochs=6, batch_size=16, lr=3e-3,
+    options = dict(device="cpu", kind="classification", arch="small_cnn", epochs=6, batch_size=16, lr=3e-3,
                    augmentation="weak", seed=0, classes=["a", "b", "c"], progress=False)  # fmt: skip
     options.update(overrides)
     return train_on_view(root / "view.npy", root / "targets.npy", root / "folds.json", 1, **options)
@@ -94,7 +94,7 @@ def test_classifier_learns_a_texture_problem(cls_ckpt):
 
 
 def test_checkpoint_contents(cls_ckpt, cls_data):
-    folds = make_folds(np.load(cls_data / "targets.npy"), 4, seed=0, task="classification")
+    folds = make_folds(np.load(cls_data / "targets.npy"), 4, seed=0, kind="classification")
     assert cls_ckpt["train_indices"] == folds[1]["train"] and cls_ckpt["val_indices"] == folds[1]["val"]
     assert cls_ckpt["fold"] == 1 and cls_ckpt["n_classes"] == 3 and cls_ckpt["classes"] == ["a", "b", "c"]
     views = np.load(cls_data / "view.npy")[folds[1]["train"]]
@@ -146,7 +146,7 @@ def test_evaluate_model_long_format(cls_ckpt, cls_data, tmp_path):
 
 def test_segmentation_learns_and_evaluates(seg_data, tmp_path):
     ckpt = train_on_view(seg_data / "view.npy", seg_data / "targets.npy", seg_data / "folds.json", 0,
-                         device="cpu", task="segmentation", arch="small_unet", epochs=6, batch_size=8, lr=5e-3,
+                         device="cpu", kind="segmentation", arch="small_unet", epochs=6, batch_size=8, lr=5e-3,
                          augmentation="strong", seed=0, classes=["car"], progress=False, bce_weight=1.0)  # fmt: skip
     val = [r for r in ckpt["history"] if r["split"] == "val"]
     assert val[-1]["iou_dataset"] > 0.8 and ckpt["n_classes"] == 1
@@ -168,7 +168,7 @@ def test_fit_trains_only_the_processor_when_model_is_frozen():
     before_model = {k: v.clone() for k, v in model.state_dict().items()}
     before_proc = {k: v.clone() for k, v in processor.state_dict().items()}
     epochs_seen = []
-    history = fit(model, batches, lambda: iter(batches), task="classification", epochs=2, lr=1e-2, processor=processor,
+    history = fit(model, batches, lambda: iter(batches), kind="classification", epochs=2, lr=1e-2, processor=processor,
                   train_processor=True, train_model=False, augmentation="weak", seed=0, progress=False,
                   on_epoch_end=lambda epoch, rows: epochs_seen.append((epoch, [r["split"] for r in rows])))  # fmt: skip
     assert epochs_seen == [(1, ["train", "val"]), (2, ["train", "val"])] and len(history) == 4
@@ -182,25 +182,25 @@ def test_fit_rejects_one_shot_iterators_and_nothing_to_train():
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 2))
     batches = [(torch.rand(2, 3, 4, 4), torch.tensor([0, 1]))]
     with pytest.raises(InputError, match="one-shot"):
-        fit(model, iter(batches), None, task="classification", epochs=1, lr=1e-3, seed=0, progress=False)
+        fit(model, iter(batches), None, kind="classification", epochs=1, lr=1e-3, seed=0, progress=False)
     with pytest.raises(InputError, match="nothing to train"):
-        fit(model, batches, None, task="classification", epochs=1, lr=1e-3, seed=0, train_model=False, progress=False)
+        fit(model, batches, None, kind="classification", epochs=1, lr=1e-3, seed=0, train_model=False, progress=False)
 
 
 def test_bad_inputs_name_the_problem(cls_data, tmp_path):
     with pytest.raises(InputError, match="views file not found"):
         train_on_view(tmp_path / "missing.npy", cls_data / "targets.npy", cls_data / "folds.json", 0,
-                      device="cpu", task="classification", arch="small_cnn", epochs=1, batch_size=4, lr=1e-3,
+                      device="cpu", kind="classification", arch="small_cnn", epochs=1, batch_size=4, lr=1e-3,
                       augmentation="none", seed=0, classes=None, progress=False)  # fmt: skip
     np.save(tmp_path / "gray.npy", np.zeros((120, SIZE, SIZE), np.float32))
     with pytest.raises(InputError, match=r"\(N, 3, H, W\)"):
         train_on_view(tmp_path / "gray.npy", cls_data / "targets.npy", cls_data / "folds.json", 0,
-                      device="cpu", task="classification", arch="small_cnn", epochs=1, batch_size=4, lr=1e-3,
+                      device="cpu", kind="classification", arch="small_cnn", epochs=1, batch_size=4, lr=1e-3,
                       augmentation="none", seed=0, classes=None, progress=False)  # fmt: skip
     np.save(tmp_path / "short.npy", np.zeros(10, np.int64))
     with pytest.raises(InputError, match="short.npy"):
         train_on_view(
-            cls_data / "view.npy", tmp_path / "short.npy", cls_data / "folds.json", 0, device="cpu", task="classification",
+            cls_data / "view.npy", tmp_path / "short.npy", cls_data / "folds.json", 0, device="cpu", kind="classification",
             arch="small_cnn", epochs=1, batch_size=4, lr=1e-3, augmentation="none", seed=0, classes=None, progress=False)  # fmt: skip
     with pytest.raises(InputError, match="labels must lie"):
         _train_cls(cls_data, classes=["a", "b"])
@@ -210,7 +210,7 @@ def test_bad_inputs_name_the_problem(cls_data, tmp_path):
         _train_cls(cls_data, augmentation="extreme")
     with pytest.raises(InputError, match="fold 1"):
         save_folds(tmp_path / "one.json", [{"train": [0], "val": [1]}])
-        train_on_view(cls_data / "view.npy", cls_data / "targets.npy", tmp_path / "one.json", 1, device="cpu", task="classification",
+        train_on_view(cls_data / "view.npy", cls_data / "targets.npy", tmp_path / "one.json", 1, device="cpu", kind="classification",
                       arch="small_cnn", epochs=1, batch_size=4, lr=1e-3, augmentation="none", seed=0, classes=None,
                       progress=False)  # fmt: skip
     with pytest.raises(InputError, match="model file not found"):

@@ -108,16 +108,16 @@ def data(tmp_path_factory):
         views[labels == c, c] += 0.2
     np.save(root / "cls.npy", views)
     np.save(root / "labels.npy", labels)
-    save_folds(root / "cls.json", make_folds(labels, 3, seed=0, task="classification"))
+    save_folds(root / "cls.json", make_folds(labels, 3, seed=0, kind="classification"))
     seg_views, masks = _blob_views(64)
     np.save(root / "seg.npy", seg_views)
     np.save(root / "masks.npy", masks)
-    save_folds(root / "seg.json", make_folds(masks, 4, seed=0, task="segmentation"))
+    save_folds(root / "seg.json", make_folds(masks, 4, seed=0, kind="segmentation"))
     return root
 
 
 def _train(root, **overrides):
-    options = dict(device="cpu", task="classification", arch="small_cnn", epochs=2, batch_size=8, lr=2e-3, augmentation="strong",
+    options = dict(device="cpu", kind="classification", arch="small_cnn", epochs=2, batch_size=8, lr=2e-3, augmentation="strong",
                    seed=0, classes=["a", "b", "c"], progress=False)  # fmt: skip
     options.update(overrides)
     return train_on_view(root / "cls.npy", root / "labels.npy", root / "cls.json", 0, **options)
@@ -162,6 +162,31 @@ def test_checkpoints_hold_cpu_tensors_and_load_with_map_location(data, tmp_path)
     assert read["config"]["device"] == "cpu" and read["config"]["amp"] == "none"
 
 
+def test_checkpoints_store_the_kind_and_old_ones_with_task_still_load(data, tmp_path):
+    """Checkpoints name the learning problem ``kind``; those written before the rename (``task``,
+    ``config.dataset_task``) are read, loaded and resolved as before."""
+    from lens2logit.io import save_torch
+    from lens2logit.tracking.references import checkpoint_identity, resolve_model
+
+    ckpt = _train(data, epochs=1)
+    assert ckpt["kind"] == "classification" and "task" not in ckpt
+    save_checkpoint(tmp_path / "new.pt", ckpt)
+    old = {("task" if k == "kind" else k): v for k, v in ckpt.items()}
+    old["config"] = {**old["config"], "dataset_task": "microscopy"}
+    save_torch(tmp_path / "old.pt", old)  # the format of the previous version
+    read = read_checkpoint(tmp_path / "old.pt")
+    assert read["kind"] == "classification" and "task" not in read and read["config"]["dataset"] == "microscopy"
+    x = torch.from_numpy(np.load(data / "cls.npy")[:4])
+    assert torch.equal(load_model(tmp_path / "old.pt")[0](x), load_model(tmp_path / "new.pt")[0](x))
+    assert checkpoint_identity(old) == ("task-model", "microscopy", "classification")
+    path = resolve_model(str(tmp_path / "old.pt"), option="forensics.model", dataset="microscopy")
+    assert path == str(tmp_path / "old.pt")
+    with pytest.raises(InputError, match="is a microscopy model, but it is used for dataset drone_segmentation"):
+        resolve_model(str(tmp_path / "old.pt"), option="forensics.model", dataset="drone_segmentation")
+    with pytest.raises(InputError, match="is a task-model checkpoint, but customization.isp needs a isp"):
+        resolve_model(str(tmp_path / "new.pt"), option="customization.isp", model_type="isp")
+
+
 def test_bf16_autocast_trains_on_cpu(data):
     ckpt = _train(data, amp="bf16", epochs=1)
     assert ckpt["config"]["amp"] == "bf16"
@@ -172,7 +197,7 @@ def test_bf16_autocast_trains_on_cpu(data):
 def test_training_refuses_an_absent_gpu_before_reading_data(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(InputError, match=r"training\.device"):
-        train_on_view(tmp_path / "missing.npy", tmp_path / "t.npy", tmp_path / "f.json", 0, task="classification",
+        train_on_view(tmp_path / "missing.npy", tmp_path / "t.npy", tmp_path / "f.json", 0, kind="classification",
                       arch="small_cnn", epochs=1, batch_size=4, lr=1e-3, augmentation="none", seed=0, classes=None,
                       progress=False, device="cuda")  # fmt: skip
 
@@ -204,14 +229,14 @@ def test_accumulator_equals_the_metrics_of_all_batches_at_once():
 def test_accumulator_without_batches():
     assert MetricAccumulator("classification", 3).compute()["accuracy"] == 0.0
     assert MetricAccumulator("segmentation").compute() == {"iou_image": 0.0, "iou_dataset": 0.0}
-    with pytest.raises(InputError, match="task"):
+    with pytest.raises(InputError, match="kind"):
         MetricAccumulator("detection")
 
 
 # ------------------------------------------------------------------- paper-faithful Dice loss
 def test_dice_only_segmentation_learns(data):
     """bce_weight = 0 (the paper's loss, the workflow's default) learns the blob masks."""
-    ckpt = train_on_view(data / "seg.npy", data / "masks.npy", data / "seg.json", 0, device="cpu", task="segmentation",
+    ckpt = train_on_view(data / "seg.npy", data / "masks.npy", data / "seg.json", 0, device="cpu", kind="segmentation",
                          arch="small_unet", epochs=6, batch_size=8, lr=5e-3, augmentation="none", seed=0,
                          classes=["car"], progress=False, bce_weight=0.0)  # fmt: skip
     val = [r for r in ckpt["history"] if r["split"] == "val"]

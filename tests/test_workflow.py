@@ -69,15 +69,15 @@ def run(tmp_path_factory):
 
 
 VIEWS = TEST_CONFIG["views"]
-TASKS = TEST_CONFIG["tasks"]
+DATASETS = TEST_CONFIG["datasets"]
 FOLDS = TEST_CONFIG["drift"]["folds"]
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_drift_matrix_has_every_pair_and_metric(run, task):
-    table = pd.read_csv(run / f"results/drift/{task}/matrix.csv")
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_drift_matrix_has_every_pair_and_metric(run, dataset):
+    table = pd.read_csv(run / f"results/drift/{dataset}/matrix.csv")
     assert list(table.columns[:6]) == ["train_view", "test_view", "metric", "mean", "std", "n"]
-    metrics = {"accuracy", "precision", "recall", "f1"} if task != "drone_segmentation" else {"iou_image", "iou_dataset"}
+    metrics = {"accuracy", "precision", "recall", "f1"} if dataset != "drone_segmentation" else {"iou_image", "iou_dataset"}
     assert set(table["metric"]) == metrics
     assert len(table) == len(VIEWS) ** 2 * len(metrics)
     for metric in metrics:
@@ -86,13 +86,13 @@ def test_drift_matrix_has_every_pair_and_metric(run, task):
     assert (table["n"] == FOLDS).all()
     assert table["mean"].between(0, 1).all() and (table["std"].dropna() >= 0).all()
     # labels contain commas, so the CSV must quote them
-    assert f'"{VIEWS[0]}"' in (run / f"results/drift/{task}/matrix.csv").read_text()
+    assert f'"{VIEWS[0]}"' in (run / f"results/drift/{dataset}/matrix.csv").read_text()
     for name in ("matrix.png", "difference.png"):
-        assert (run / f"results/drift/{task}/{name}").read_bytes()[:4] == b"\x89PNG"
+        assert (run / f"results/drift/{dataset}/{name}").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_per_model_metrics_match_a_fresh_evaluation(run, task):
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_per_model_metrics_match_a_fresh_evaluation(run, dataset):
     """The aggregated cell equals the mean of the per-fold tables, which equal a fresh evaluation."""
     from lens2logit.experiments.evaluate import evaluate_model
 
@@ -100,15 +100,15 @@ def test_per_model_metrics_match_a_fresh_evaluation(run, task):
     view = get_view(VIEWS[0])
     values = []
     for k in range(FOLDS):
-        model = run / f"results/models/{task}/{aug}/100/{view.slug}/fold{k}.pt"
-        fresh = evaluate_model(model, [{"views": run / f"results/views/{task}/100/{get_view(VIEWS[-1]).slug}.npy",
-                                        "targets": run / f"results/data/{task}/100/targets.npy", "test_view": VIEWS[-1]}])
+        model = run / f"results/models/{dataset}/{aug}/100/{view.slug}/fold{k}.pt"
+        fresh = evaluate_model(model, [{"views": run / f"results/views/{dataset}/100/{get_view(VIEWS[-1]).slug}.npy",
+                                        "targets": run / f"results/data/{dataset}/100/targets.npy", "test_view": VIEWS[-1]}])
         metric = fresh["metric"].iloc[0]
-        stored = pd.read_csv(run / f"results/metrics/{task}/{aug}/100/{view.slug}/fold{k}.csv")
+        stored = pd.read_csv(run / f"results/metrics/{dataset}/{aug}/100/{view.slug}/fold{k}.csv")
         row = stored[(stored.test_view == VIEWS[-1]) & (stored.metric == metric) & np.isclose(stored.test_intensity, 1.0)]
         assert row["value"].iloc[0] == pytest.approx(fresh["value"].iloc[0], abs=1e-6)
         values.append(row["value"].iloc[0])
-    table = pd.read_csv(run / f"results/drift/{task}/matrix.csv")
+    table = pd.read_csv(run / f"results/drift/{dataset}/matrix.csv")
     cell = table[(table.train_view == VIEWS[0]) & (table.test_view == VIEWS[-1]) & (table.metric == metric)]
     assert cell["mean"].iloc[0] == pytest.approx(np.mean(values))
 
@@ -116,32 +116,32 @@ def test_per_model_metrics_match_a_fresh_evaluation(run, task):
 def test_folds_partition_the_dataset(run):
     import json
 
-    for task in TASKS:
-        folds = json.loads((run / f"results/splits/{task}.json").read_text())["folds"]
-        n = len(np.load(run / f"results/data/{task}/100/targets.npy", mmap_mode="r"))
+    for dataset in DATASETS:
+        folds = json.loads((run / f"results/splits/{dataset}.json").read_text())["folds"]
+        n = len(np.load(run / f"results/data/{dataset}/100/targets.npy", mmap_mode="r"))
         vals = sorted(i for f in folds for i in f["val"])
         assert vals == list(range(n))
         for f in folds:
             assert not set(f["train"]) & set(f["val"])
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_corruption_table_and_comparison(run, task):
-    table = pd.read_csv(run / f"results/corruptions/{task}/table.csv")
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_corruption_table_and_comparison(run, dataset):
+    table = pd.read_csv(run / f"results/corruptions/{dataset}/table.csv")
     assert list(table.columns) == ["view", "corruption", "metric", "mean", "std", "n"]
     names = set(TEST_CONFIG["corruptions"]["names"]) | {"identity"}
     assert set(table["corruption"]) == names
     assert set(table["view"]) == set(VIEWS)
     assert (table["n"] == FOLDS).all()
-    comp = pd.read_csv(run / f"results/corruptions/{task}/comparison.csv")
+    comp = pd.read_csv(run / f"results/corruptions/{dataset}/comparison.csv")
     assert comp["view"].tolist() == VIEWS + ["all"]
     # the clean score of the corruption run is the drift matrix's diagonal
-    drift = pd.read_csv(run / f"results/drift/{task}/matrix.csv")
+    drift = pd.read_csv(run / f"results/drift/{dataset}/matrix.csv")
     metric = comp["metric"].iloc[0]
     diag = drift[(drift.metric == metric) & (drift.train_view == drift.test_view)].set_index("train_view")["mean"]
     for _, row in comp.iloc[:-1].iterrows():
         assert row["clean"] == pytest.approx(diag[row["view"]], abs=1e-6)
-    # drops raw and normalised by headroom (clean − chance), and the ratio, per task
+    # drops raw and normalised by headroom (clean − chance), and the ratio, per dataset
     from lens2logit.stages.aggregate import COMPARISON_COLUMNS
 
     assert list(comp.columns) == COMPARISON_COLUMNS
@@ -150,19 +150,19 @@ def test_corruption_table_and_comparison(run, task):
     np.testing.assert_allclose(comp["corruption_drop_normalised"], comp["corruption_drop"] / comp["headroom"])
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_intensity_matrix(run, task):
-    table = pd.read_csv(run / f"results/intensity/{task}/matrix.csv")
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_intensity_matrix(run, dataset):
+    table = pd.read_csv(run / f"results/intensity/{dataset}/matrix.csv")
     assert list(table.columns) == ["train_intensity", "test_intensity", "metric", "mean", "std", "n"]
     levels = sorted(TEST_CONFIG["intensity_drift"]["intensities"])
     for metric, sub in table.groupby("metric"):
         assert sorted(set(sub.train_intensity)) == levels and sorted(set(sub.test_intensity)) == levels
         assert len(sub) == len(levels) ** 2
-    assert (run / f"results/intensity/{task}/matrix.png").exists()
+    assert (run / f"results/intensity/{dataset}/matrix.png").exists()
 
 
 KIND = {"microscopy": "classification", "drone_classification": "classification", "drone_segmentation": "segmentation"}
-TASK_METRICS = {"classification": {"accuracy", "precision", "recall", "f1"}, "segmentation": {"iou_image", "iou_dataset"}}
+KIND_METRICS = {"classification": {"accuracy", "precision", "recall", "f1"}, "segmentation": {"iou_image", "iou_dataset"}}
 # forensics reports the headline pair of each kind and how far the attacked ISP's output moved
 FORENSICS_METRICS = {"classification": {"accuracy", "f1"}, "segmentation": {"iou_image", "iou_dataset"}}
 DISTANCES = {"mse_to_reference", "ssim_to_reference"}
@@ -178,13 +178,13 @@ def check_fold_summary(table: pd.DataFrame, folds: int) -> None:
         assert (table["std"] >= 0).all()
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_forensics_table(run, task):
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_forensics_table(run, dataset):
     """One row per (parameter group × λ × regularizer) attack and metric, plus the clean ISP."""
     cfg = TEST_CONFIG["forensics"]
-    table = pd.read_csv(run / f"results/forensics/{task}/table.csv")
+    table = pd.read_csv(run / f"results/forensics/{dataset}/table.csv")
     assert list(table.columns) == ["parameter_group", "lambda", "regularizer", "metric", "mean", "std", "n"]
-    metrics = FORENSICS_METRICS[KIND[task]] | DISTANCES
+    metrics = FORENSICS_METRICS[KIND[dataset]] | DISTANCES
     attacks = {(g, float(lam), r) for g in cfg["groups"] for lam in cfg["lambdas"] for r in cfg["regularizers"]}
     assert len(table) == (len(attacks) + 1) * len(metrics)
     clean = table[table.parameter_group == "none"]
@@ -206,18 +206,18 @@ def test_forensics_table(run, task):
     moved = attacked[(attacked.parameter_group == "all") & (attacked["lambda"] == 0) & (attacked.metric == "mse_to_reference")]
     assert (moved["mean"] > 0).all()
     for name in ("figure.png", "strips.png"):
-        assert (run / f"results/forensics/{task}/{name}").read_bytes()[:4] == b"\x89PNG"
+        assert (run / f"results/forensics/{dataset}/{name}").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_customization_tables(run, task):
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_customization_tables(run, dataset):
     """Curves: every processing × intensity × fold × epoch × split × metric; final: their last epoch
     summarised over folds."""
     cfg = TEST_CONFIG["customization"]
     folds, epochs = cfg["folds"], cfg["epochs"]
-    metrics = TASK_METRICS[KIND[task]] | {"loss"}
+    metrics = KIND_METRICS[KIND[dataset]] | {"loss"}
     cells = {(p, float(i)) for p in cfg["processings"] for i in cfg["intensities"]}
-    curves = pd.read_csv(run / f"results/customization/{task}/curves.csv")
+    curves = pd.read_csv(run / f"results/customization/{dataset}/curves.csv")
     assert list(curves.columns) == ["processing", "intensity", "epoch", "fold", "split", "metric", "value"]
     assert len(curves) == len(cells) * folds * epochs * 2 * len(metrics)
     assert set(zip(curves.processing, curves.intensity.astype(float))) == cells
@@ -228,7 +228,7 @@ def test_customization_tables(run, task):
     assert np.isfinite(curves.value).all() and (curves.value[loss] >= 0).all()
     assert curves.value[~loss].between(0, 1).all()
 
-    final = pd.read_csv(run / f"results/customization/{task}/final.csv")
+    final = pd.read_csv(run / f"results/customization/{dataset}/final.csv")
     assert list(final.columns) == ["processing", "intensity", "metric", "mean", "std", "n"]
     assert len(final) == len(cells) * len(metrics)
     assert set(zip(final.processing, final.intensity.astype(float), final.metric)) == {(*c, m) for c in cells for m in metrics}
@@ -239,13 +239,13 @@ def test_customization_tables(run, task):
     expected = last.groupby(["processing", "intensity", "metric"])["value"].mean()
     got = final.set_index(["processing", "intensity", "metric"])["mean"]
     pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False, atol=1e-9)
-    assert (run / f"results/customization/{task}/figure.png").read_bytes()[:4] == b"\x89PNG"
+    assert (run / f"results/customization/{dataset}/figure.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_summary_and_report(run):
     text = (run / "results/summary.md").read_text()
-    for task in TASKS:
-        assert task in text
+    for dataset in DATASETS:
+        assert dataset in text
     assert "This run beside the paper" in text and "synthetic data" in text
     assert "| microscopy | mean drop of accuracy" in text
     snakemake(run, "--report", "results/report.html")
@@ -259,27 +259,27 @@ def test_second_run_has_nothing_to_do(run):
 
 def test_changing_one_view_parameter_reruns_only_its_dependents(run):
     """unsharp=2d changes only the unsharp-masked views ('u' in the label): their one render job
-    per task (the static views are another job) and what depends on them."""
+    per dataset (the static views are another job) and what depends on them."""
     out = snakemake(run, "-n", "--config", "unsharp=2d").stdout
     jobs = planned_jobs(out)
     u_views = [v for v in VIEWS if get_view(v).sharpen == "unsharp_masking"]
     assert u_views, "the test config must contain an unsharp-masked view"
-    assert jobs.get("render_views_unsharp") == len(TASKS), jobs
+    assert jobs.get("render_views_unsharp") == len(DATASETS), jobs
     assert "render_views" not in jobs and "render_views_other_intensities" not in jobs, jobs
-    # one training job per (task, augmentation, view) trains all its folds
-    assert jobs.get("train_models") == len(u_views) * len(TASKS) * len(TEST_CONFIG["drift"]["augmentations"]), jobs
+    # one training job per (dataset, augmentation, view) trains all its folds
+    assert jobs.get("train_models") == len(u_views) * len(DATASETS) * len(TEST_CONFIG["drift"]["augmentations"]), jobs
     assert "prepare_dataset" not in jobs and "synthesize_data" not in jobs and "make_splits" not in jobs
 
 
 def test_views_are_rendered_a_few_jobs_at_a_time(run):
-    """One job per (task, sharpening) at the reference intensity, one per task for the other intensities."""
+    """One job per (dataset, sharpening) at the reference intensity, one per dataset for the other intensities."""
     bench = run / "results/benchmarks"
     has_static = any(get_view(v).sharpen != "unsharp_masking" for v in VIEWS)
-    assert len(list(bench.glob("render_views/*.tsv"))) == len(TASKS) * has_static
-    assert len(list(bench.glob("render_views_unsharp/*.tsv"))) == len(TASKS)
-    assert len(list(bench.glob("render_views_other_intensities/*.tsv"))) == len(TASKS)
-    for task in TASKS:
-        assert {p.stem for p in (run / f"results/views/{task}/100").glob("*.npy")} == {get_view(v).slug for v in VIEWS}
+    assert len(list(bench.glob("render_views/*.tsv"))) == len(DATASETS) * has_static
+    assert len(list(bench.glob("render_views_unsharp/*.tsv"))) == len(DATASETS)
+    assert len(list(bench.glob("render_views_other_intensities/*.tsv"))) == len(DATASETS)
+    for dataset in DATASETS:
+        assert {p.stem for p in (run / f"results/views/{dataset}/100").glob("*.npy")} == {get_view(v).slug for v in VIEWS}
 
 
 def test_timing_table_counts_every_job(run):
@@ -287,7 +287,7 @@ def test_timing_table_counts_every_job(run):
     assert list(table.columns[:3]) == ["rule", "jobs", "total_s"]
     jobs = dict(zip(table.rule, table.jobs))
     assert jobs["train_models"] + jobs["train_models_intensity"] == len({p.parent for p in (run / "results/models").rglob("*.pt")})
-    assert jobs["render_views_unsharp"] == len(TASKS) and (table.total_s > 0).all()
+    assert jobs["render_views_unsharp"] == len(DATASETS) and (table.total_s > 0).all()
     assert "| train_models |" in (run / "results/timing.md").read_text()
 
 
@@ -341,7 +341,7 @@ def test_library_edit_reruns_exactly_the_jobs_that_run_it(run):
         jobs = planned_jobs(dry_run(run, env))
     finally:
         aggregate.write_text(text)
-    n = len(TASKS)
+    n = len(DATASETS)
     # (the lab log ingests the aggregates: tracking.enabled is true by default)
     assert jobs == {"aggregate_drift": n, "aggregate_corruptions": n, "aggregate_intensity": n,
                     "summarize": 1, "timing": 1, "ingest_mlflow": 1, "all": 1}, jobs  # the lab log takes in the new tables
@@ -368,9 +368,9 @@ def test_sigkill_mid_training_never_leaves_a_finished_model(run):
     and the next run trains it again."""
     import psutil
 
-    task, view = "microscopy", get_view(VIEWS[0]).slug
+    dataset, view = "microscopy", get_view(VIEWS[0]).slug
     aug = TEST_CONFIG["drift"]["augmentations"][0]
-    target = run / f"results/models/{task}/{aug}/100/{view}/fold0.pt"
+    target = run / f"results/models/{dataset}/{aug}/100/{view}/fold0.pt"
     target.unlink()
     slow_training = {**TEST_CONFIG["training"], "classification": {"arch": "small_cnn", "epochs": 1500, "batch_size": 4, "lr": 0.002}}
     (run / "configs" / "slow.yaml").write_text(yaml.safe_dump({"training": slow_training}))
@@ -412,7 +412,7 @@ def test_sigkill_mid_training_never_leaves_a_finished_model(run):
     "override, needle",
     [
         ({"views": ["bi,s,me", "xx,s,me"]}, "views"),
-        ({"tasks": ["microscopy", "histology"]}, "tasks"),
+        ({"datasets": ["microscopy", "histology"]}, "datasets"),
         ({"training": {"classification": {"arch": "small_cnn", "epochs": -1, "batch_size": 4, "lr": 0.1},
                        "segmentation": {"arch": "small_unet", "epochs": 1, "batch_size": 4, "lr": 0.1}}}, "epochs"),
     ],
@@ -426,6 +426,27 @@ def test_bad_config_is_rejected_before_any_job(tmp_path, override, needle):
     assert proc.returncode != 0
     assert needle in (proc.stdout + proc.stderr)
     assert not (workdir / "results").exists() and not (workdir / "data").exists()
+
+
+def test_old_config_key_tasks_still_plans_with_one_warning(tmp_path):
+    """A config written before the rename (`tasks:`, no `datasets:`), passed with --configfile over
+    config.yaml (which says `datasets:`), plans exactly its datasets, with one deprecation message;
+    a config that sets both names is refused naming both."""
+    workdir = copy_workflow(tmp_path / "wf")
+    old = {"tasks": ["microscopy"], **{k: v for k, v in TEST_CONFIG.items() if k != "datasets"}}
+    (workdir / "configs" / "old.yaml").write_text(yaml.safe_dump(old))
+    cmd = [str(SNAKEMAKE), "--configfile", "configs/old.yaml", "-n", "--cores", "1"]
+    proc = subprocess.run(cmd, cwd=workdir, env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert out.count("config key 'tasks' is deprecated: rename it to 'datasets'") == 1
+    planned = set(re.findall(r"dataset=([a-z_]+)", out))
+    assert planned == {"microscopy"}, planned  # the old key's value, not config.yaml's three datasets
+    (workdir / "configs" / "both.yaml").write_text(yaml.safe_dump({**old, "datasets": ["microscopy"]}))
+    proc = subprocess.run([*cmd[:2], "configs/both.yaml", *cmd[3:]], cwd=workdir, env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "config keys 'tasks' and 'datasets' are both set" in proc.stdout + proc.stderr
+    assert not (workdir / "results").exists()
 
 
 def test_lint_is_clean():
@@ -455,5 +476,5 @@ def test_paper_config_builds_its_dag(tmp_path):
                           cwd=workdir, env=ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     jobs = planned_jobs(proc.stdout)
-    # 3 tasks × 12 views × 3 augmentations at full light (5 folds each), plus the intensity models
+    # 3 datasets × 12 views × 3 augmentations at full light (5 folds each), plus the intensity models
     assert jobs["train_models"] == 3 * 12 * 3 and jobs["train_models_intensity"] == 3 * 6

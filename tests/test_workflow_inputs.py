@@ -56,7 +56,7 @@ def planned_prepare(workdir: Path, config: str) -> set[str]:
     """Intensity slugs of the microscopy prepare_dataset jobs a dry run of DATA_TARGETS would run."""
     proc = snakemake(workdir, config, "-n", *DATA_TARGETS)
     out = proc.stdout + proc.stderr
-    return set(re.findall(r"wildcards: task=microscopy, intensity=(\d{3})", out))
+    return set(re.findall(r"wildcards: dataset=microscopy, intensity=(\d{3})", out))
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def path_study(tmp_path_factory):
     root = synthesize("microscopy", workdir / "data" / "own" / "microscopy", seed=7, n=5, size=16)
     (root / "synth.json").unlink()
     (root / MANIFEST).unlink()  # a user's folder: no manifest
-    cfg = {**TEST_CONFIG, "tasks": ["microscopy"], "data": {"source": "path", "root": "data/own", "tile_size": 32}}
+    cfg = {**TEST_CONFIG, "datasets": ["microscopy"], "data": {"source": "path", "root": "data/own", "tile_size": 32}}
     config = write_config(workdir, "path.yaml", cfg)
     snakemake(workdir, config, *DATA_TARGETS)
     return workdir, root, config
@@ -175,7 +175,7 @@ def test_nested_override_on_the_command_line_is_typed(tmp_path):
                            "--config", "drift={folds: 3}"], cwd=workdir, env=ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     models = set(re.findall(r"results/models/\S+?/fold\d\.pt", proc.stdout))
-    # 3 tasks × 3 views × 3 folds at full light + 3 tasks × 1 view × 1 fold at 5 % light
+    # 3 datasets × 3 views × 3 folds at full light + 3 datasets × 1 view × 1 fold at 5 % light
     assert len(models) == 3 * 3 * 3 + 3, sorted(models)
     assert len({m for m in models if m.endswith("fold2.pt")}) == 3 * 3
 
@@ -184,7 +184,7 @@ def test_nested_override_on_the_command_line_is_typed(tmp_path):
 
 TINY = {
     "seed": 5,
-    "tasks": ["microscopy"],
+    "datasets": ["microscopy"],
     "data": {"source": "synthetic", "root": "data/tiny", "tile_size": 32,
              "synthetic": {"microscopy": {"n": 5, "size": 16}, "drone": {"n": 1, "size": 32}}},
     "views": ["bi,s,ga", "ma,s,ga"],

@@ -4,7 +4,7 @@ Snakemake's ``code`` trigger sees only a rule's own script; the logic lives in
 ``src/lens2logit``. :func:`code_hash` follows the script's imports of ``lens2logit`` modules
 (transitively, at module level and inside functions, absolute and relative) by static analysis
 of the source, never by importing it, and hashes what it finds. Rules pass the hash as a
-``params:`` value (``code=code_hash("scripts/train_model.py")`` in ``rules/common.smk``), so a
+``params:`` value (``code=code_hash("scripts/train_models.py")`` in ``rules/common.smk``), so a
 change to a library module reruns exactly the jobs whose scripts import it, and everything
 downstream of them.
 

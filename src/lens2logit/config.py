@@ -1,5 +1,7 @@
 """The workflow's configuration, checked when the workflow is planned (``snakemake -n`` fails).
 
+* ``upgrade_config(config, override=...)``: a key of an older version (``tasks``) read under its
+  current name (``datasets``), with one deprecation message on stderr; both names set → error.
 * ``coerce_config(config, schema)``: Snakemake's ``--config 'drift={folds: 3}'`` passes nested values
   as strings; where the schema wants a number, boolean, null, list or object and the string parses
   (YAML) to exactly that, it is converted. Strings the schema allows stay strings.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from lens2logit.errors import InputError
 from lens2logit.data.registry import dataset_kind, dataset_source
@@ -25,6 +27,50 @@ REFERENCE_INTENSITY = 1.0
 SYNTH_DRONE_TILES = (6, 8)
 # small_unet pools twice: its input side must be a multiple of this.
 SMALL_UNET_MULTIPLE = 4
+
+
+# ---------------------------------------------------------------- renamed keys
+
+# Top-level keys of older versions → their current names.
+DEPRECATED_KEYS = {"tasks": "datasets"}
+
+
+def upgrade_config(config: Mapping[str, Any], *, override: Mapping[str, Any] | None = None) -> dict:
+    """A copy of ``config`` with the deprecated top-level keys of :data:`DEPRECATED_KEYS` renamed.
+
+    Each renamed key prints one message on stderr (``config key 'tasks' is deprecated: rename it to
+    'datasets'``). Both names in one config are an error naming both, unless ``override`` tells which
+    one wins: Snakemake merges the command line's ``--configfile``/``--config`` values (``override``,
+    ``workflow.config_settings.overwrite_config``) over the Snakefile's ``configfile:``, so an old
+    config passed on the command line meets the current name from ``config.yaml``; the name the
+    command line sets wins, the other is dropped.
+
+    Raises:
+        InputError: both names set in the same place.
+    """
+    out = dict(config)
+    override = override or {}
+    for old, new in DEPRECATED_KEYS.items():
+        if old not in out:
+            continue
+        if new in out:
+            if old in override and new not in override:
+                out.pop(new)  # the command line's old name over config.yaml's new one
+            elif new in override and old not in override:
+                out.pop(old)  # the command line's new name over an old config.yaml
+                _deprecated(old, new)
+                continue
+            else:
+                raise InputError(f"config keys {old!r} and {new!r} are both set: {old!r} is the deprecated name of {new!r}; keep only {new!r}")
+        _deprecated(old, new)
+        out[new] = out.pop(old)
+    return out
+
+
+def _deprecated(old: str, new: str) -> None:
+    import sys
+
+    print(f"lens2logit: warning: config key {old!r} is deprecated: rename it to {new!r}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------- coercion of --config strings
@@ -80,8 +126,8 @@ def _json_type(value: Any) -> str:
 
 def _fits(value: Any, schema: dict) -> bool:
     names = _type_names(schema)
-    kind = _json_type(value)
-    ok = kind in names or (kind == "integer" and "number" in names) or not names
+    found = _json_type(value)
+    ok = found in names or (found == "integer" and "number" in names) or not names
     if ok and "enum" in schema:
         ok = value in schema["enum"]
     if ok and "const" in schema:
@@ -147,7 +193,7 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.y
 def with_defaults(config: dict, schema_path=SCHEMA_PATH) -> dict:
     """``config`` validated against the schema, every option left out filled with its ``default:``.
 
-    The schema is the single source of defaults. Inside the workflow Snakemake's
+    Deprecated keys are renamed first (:func:`upgrade_config`). The schema is the single source of defaults. Inside the workflow Snakemake's
     ``validate(config, schema)`` (``set_default=True``) does the same; this is for callers outside
     Snakemake (the CLI, tests). Returns a filled deep copy; raises InputError naming the key of the
     first schema violation.
@@ -167,7 +213,7 @@ def with_defaults(config: dict, schema_path=SCHEMA_PATH) -> dict:
                     instance.setdefault(name, copy.deepcopy(sub["default"]))
         yield from validate_properties(validator, properties, instance, node)
 
-    filled = copy.deepcopy(dict(config))
+    filled = copy.deepcopy(upgrade_config(config))
     validator = jsonschema.validators.extend(base, {"properties": set_defaults})(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(filled))
     if error is not None:
@@ -312,7 +358,7 @@ def _intensities_needed(config: dict) -> list[tuple[str, float]]:
     return needed
 
 
-def _path_data_problems(config: dict, tasks: list[str], folds: int) -> list[str]:
+def _path_data_problems(config: dict, datasets: list[str], folds: int) -> list[str]:
     from lens2logit.data.files import intensity_folders, read_text_file, tiff_shape
     from lens2logit.data.layout import (
         DRONE_IMAGES_FULL,
@@ -326,7 +372,7 @@ def _path_data_problems(config: dict, tasks: list[str], folds: int) -> list[str]
 
     problems = []
     data_root = Path(config["data"]["root"])
-    for source in sorted({dataset_source(t) for t in tasks} - {"custom"}):
+    for source in sorted({dataset_source(t) for t in datasets} - {"custom"}):
         root = data_root / source
         if not root.is_dir():
             problems.append(f"data.root: {str(data_root)!r} has no folder {source}/ (data.source: path reads {root})")
@@ -344,7 +390,7 @@ def _path_data_problems(config: dict, tasks: list[str], folds: int) -> list[str]
             shape = tiff_shape(first) if first is not None else None
             if shape is not None and tile > min(shape[:2]):
                 problems.append(f"data.tile_size: {tile} is larger than the drone images ({first}: {shape[0]}×{shape[1]})")
-        if source == "microscopy" and "microscopy" in tasks and (root / MICROSCOPY_LABELS).is_file():
+        if source == "microscopy" and "microscopy" in datasets and (root / MICROSCOPY_LABELS).is_file():
             try:
                 text = read_text_file(root / MICROSCOPY_LABELS, "label file")
             except InputError as exc:
@@ -368,15 +414,15 @@ def _class_problems(counts: Counter, folds: int, where: str, minimum: int) -> li
     return []
 
 
-def _synthetic_problems(config: dict, tasks: list[str], folds: int) -> list[str]:
+def _synthetic_problems(config: dict, datasets: list[str], folds: int) -> list[str]:
     from lens2logit.data.layout import MICROSCOPY_CLASSES, MICROSCOPY_MIN_CLASS_SAMPLES
 
     problems = []
     synth = config["data"]["synthetic"]
-    if "microscopy" in tasks:
+    if "microscopy" in datasets:
         n = synth["microscopy"]["n"]
         problems += _class_problems(Counter({c: n for c in MICROSCOPY_CLASSES}), folds, "data.synthetic.microscopy.n", MICROSCOPY_MIN_CLASS_SAMPLES)
-    if any(dataset_source(t) == "drone" for t in tasks):
+    if any(dataset_source(t) == "drone" for t in datasets):
         size = synth["drone"]["size"]
         tile = config["data"]["tile_size"]
         height, width = (k * size for k in SYNTH_DRONE_TILES)
@@ -400,7 +446,7 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
 
     config = with_defaults(config)
     problems: list[str] = []
-    tasks = list(config["tasks"])
+    datasets = list(config["datasets"])
     views = _views(config)
     twins = twin_views()
     folds = int(config["drift"]["folds"])
@@ -433,7 +479,7 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
                 "segmentation_models_pytorch.encoders.get_encoder_names() or tu-<timm model>"
             )
 
-    kinds = sorted({dataset_kind(t, config) for t in tasks})
+    kinds = sorted({dataset_kind(t, config) for t in datasets})
     training = config["training"]
     for kind in kinds:
         options = training[kind]
@@ -442,14 +488,14 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
         if weights is not None and not (Path(workdir) / weights).is_file():
             problems.append(f"training.{kind}.pretrained: {weights!r}: file not found (weights are read from a local file only)")
     tile = config["data"]["tile_size"]
-    if "drone_segmentation" in tasks and str(training["segmentation"]["arch"]).startswith("small_unet") and tile % SMALL_UNET_MULTIPLE:
+    if "drone_segmentation" in datasets and str(training["segmentation"]["arch"]).startswith("small_unet") and tile % SMALL_UNET_MULTIPLE:
         problems.append(f"data.tile_size: {tile} — small_unet needs a multiple of {SMALL_UNET_MULTIPLE}")
 
     source = config["data"]["source"]
     if source == "path":
-        problems += _path_data_problems(config, tasks, folds)
+        problems += _path_data_problems(config, datasets, folds)
     elif source == "synthetic":
-        problems += _synthetic_problems(config, tasks, folds)
+        problems += _synthetic_problems(config, datasets, folds)
     if problems:
         raise InputError("config " + "\nconfig ".join(problems))
 

@@ -1,6 +1,6 @@
 """Task networks: classifiers and segmenters, plus the input standardisation they carry.
 
-Archs (``build_model(arch, task, n_classes)``), the paper's families first:
+Archs (``build_model(arch, kind, n_classes)``), the paper's families first:
 
 * classification: ``resnet18``, ``resnet34``, ``resnet50`` (torchvision, paper width, random init, head
   sized from the backbone — the original gave ResNet-50 a 512-wide head, reference-spec §6 item 22);
@@ -28,10 +28,10 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from lens2logit.data.dataset import KINDS
 from lens2logit.errors import InputError
 from lens2logit.io import load_torch
 
-TASKS = ("classification", "segmentation")
 CLASSIFICATION_ARCHS = ("resnet18", "resnet34", "resnet50", "small_cnn")
 SEGMENTATION_ARCHS = ("unet", "unetplusplus", "small_unet")
 DEFAULT_UNET_ENCODER = "resnet34"  # the paper's UNet++ encoder
@@ -335,14 +335,14 @@ def load_pretrained(net: nn.Module, path: str | os.PathLike) -> nn.Module:
     return net
 
 
-def build_model(arch: str, task: str, n_classes: int, *, pretrained: str | os.PathLike | None = None) -> nn.Module:
+def build_model(arch: str, kind: str, n_classes: int, *, pretrained: str | os.PathLike | None = None) -> nn.Module:
     """Build a task network (without input standardisation; see :func:`standardized`).
 
     Args:
         arch: ``resnet18[:<width>]``, ``resnet34[:<width>]``, ``resnet50``, ``small_cnn``
             (classification) or ``unet[:<encoder>[:<width>]]``, ``unetplusplus[:<encoder>[:<width>]]``,
             ``small_unet`` (segmentation); see the module docstring.
-        task: ``"classification"`` or ``"segmentation"``.
+        kind: ``"classification"`` or ``"segmentation"``.
         n_classes: number of classes (classification); segmentation nets always have one logit channel.
         pretrained: optional path of a local state dict (see :func:`load_pretrained`).
 
@@ -353,15 +353,15 @@ def build_model(arch: str, task: str, n_classes: int, *, pretrained: str | os.Pa
         >>> build_model("resnet18:16", "classification", 4)(torch.zeros(2, 3, 64, 64)).shape
         torch.Size([2, 4])
     """
-    if task not in TASKS:
-        raise InputError(f"unknown task {task!r} (option 'task'); expected one of {TASKS}")
+    if kind not in KINDS:
+        raise InputError(f"unknown kind {kind!r} (option 'kind'); expected one of {KINDS}")
     base, options = _split_arch(arch)
-    allowed = CLASSIFICATION_ARCHS if task == "classification" else SEGMENTATION_ARCHS
+    allowed = CLASSIFICATION_ARCHS if kind == "classification" else SEGMENTATION_ARCHS
     if base not in allowed:
-        raise InputError(f"unknown arch {arch!r} for task {task!r} (option 'arch'); expected one of {allowed}")
+        raise InputError(f"unknown arch {arch!r} for kind {kind!r} (option 'arch'); expected one of {allowed}")
     if options and base in ("small_cnn", "small_unet", "resnet50"):
         raise InputError(f"arch {arch!r} takes no ':' option (option 'arch')")
-    if task == "classification" and (not isinstance(n_classes, int) or n_classes < 2):
+    if kind == "classification" and (not isinstance(n_classes, int) or n_classes < 2):
         raise InputError(f"classification needs n_classes >= 2, got {n_classes!r}")
     if base == "small_cnn":
         net = SmallCNN(n_classes)

@@ -47,7 +47,7 @@ def _override(args) -> int:
     import jsonschema
     import yaml
 
-    from lens2logit.config import load_schema, override
+    from lens2logit.config import load_schema, override, upgrade_config
     from lens2logit.io import write_text
 
     pairs = override(args.pairs)
@@ -55,7 +55,8 @@ def _override(args) -> int:
     written = merge(current, pairs)
     if args.base.is_file() and args.schema.is_file():
         try:
-            jsonschema.validate(merge(_read_yaml(args.base), written), load_schema(args.schema))
+            merged = upgrade_config(merge(_read_yaml(args.base), written), override=written)
+            jsonschema.validate(merged, load_schema(args.schema))
         except jsonschema.ValidationError as exc:
             key = ".".join(str(p) for p in exc.absolute_path) or "(top level)"
             raise InputError(f"config {key}: {exc.message}") from None

@@ -109,7 +109,7 @@ def _info(args) -> int:
 
 
 def dataset_info(dataset: str, root: Path, *, tile_size: int | None = None) -> list[str]:
-    """Lines: one per task, with the intensities present and the count per class (from names and masks)."""
+    """Lines: one per dataset, with the intensities present and the count per class (from names and masks)."""
     from lens2logit.data.files import intensity_folders
     from lens2logit.data.layout import DRONE_CLASSES, DRONE_IMAGES_FULL, DRONE_TILE_SIZE, MICROSCOPY_IMAGES
 
@@ -145,12 +145,12 @@ def dataset_info(dataset: str, root: Path, *, tile_size: int | None = None) -> l
 
     intensities = sorted(custom_folders(root))
     loaded = load_dataset("custom", root, intensities[-1])
-    if loaded.task == "classification":
+    if loaded.kind == "classification":
         counts = Counter(int(t) for t in loaded.targets)
         per_class = {c: counts[k] for k, c in enumerate(loaded.classes)}
     else:
         per_class = {"with foreground": int((loaded.targets.reshape(len(loaded.ids), -1).max(axis=1) > 0).sum())}
-    return [_line(f"custom ({loaded.task}, {loaded.camera.pattern.value})", len(loaded.ids), intensities, per_class)]
+    return [_line(f"custom ({loaded.kind}, {loaded.camera.pattern.value})", len(loaded.ids), intensities, per_class)]
 
 
 def _tiled_drone_info(dataset: str, root: Path, size: int) -> list[str]:

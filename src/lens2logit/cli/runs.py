@@ -22,7 +22,7 @@ def register(subparsers) -> None:
     _store_options(p)
     p.add_argument("--experiment", action="append", default=[],
                    help="experiment name or its number 0-4 in the lab log (repeatable; default all)")
-    p.add_argument("--filter", default="", help="MLflow search filter, e.g. \"params.task = 'microscopy' and metrics.val_accuracy > 0.5\"")
+    p.add_argument("--filter", default="", help="MLflow search filter, e.g. \"params.dataset = 'microscopy' and metrics.val_accuracy > 0.5\"")
     p.add_argument("--columns", default=None, help="comma-separated columns (e.g. run_id,params.view,metrics.val_accuracy); default: all")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("-o", "--output", type=Path, default=None, help="write here instead of stdout")

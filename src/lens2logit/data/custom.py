@@ -102,7 +102,7 @@ def load_custom(root: Path, intensity: float) -> RawDataset:
         labels = read_custom_labels(labels_path, stems)
         classes = sorted(set(labels.values()))
         targets = np.array([classes.index(labels[s]) for s in stems], dtype=np.int64)
-        task = "classification"
+        kind = "classification"
     else:
         masks = pair_masks(stems, files, masks_dir, MASK_SUFFIXES)
         targets = np.empty(raw.shape, np.uint8)
@@ -110,5 +110,5 @@ def load_custom(root: Path, intensity: float) -> RawDataset:
             mask = read_mask(masks[stem])
             check_equal_size(masks[stem], mask.shape, raw.shape[1:], "mask")
             targets[i] = mask
-        classes, task = ["background", "foreground"], "segmentation"
-    return RawDataset("custom", task, intensity, stems, raw, targets, classes, camera)
+        classes, kind = ["background", "foreground"], "segmentation"
+    return RawDataset("custom", kind, intensity, stems, raw, targets, classes, camera)

@@ -9,6 +9,9 @@ import numpy as np
 from lens2logit.data.layout import INTENSITIES
 from lens2logit.errors import InputError
 
+# The learning problem of a dataset (its kind).
+KINDS = ("classification", "segmentation")
+
 
 @dataclass
 class RawDataset:
@@ -19,7 +22,7 @@ class RawDataset:
     """
 
     name: str
-    task: str
+    kind: str  # one of KINDS
     intensity: float
     ids: list[str]
     raw: np.ndarray

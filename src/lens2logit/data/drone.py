@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lens2logit.data.dataset import RawDataset
+from lens2logit.data.dataset import KINDS, RawDataset
 from lens2logit.data.files import (
     pair_masks,
     check_equal_size,
@@ -56,7 +56,6 @@ from lens2logit.io import atomic_path, save_npy, write_text
 
 log = logging.getLogger(__name__)
 
-TASKS = ("segmentation", "classification")
 # Part of the cache names: caches of another selection rule are never read (2: the reference shuffle;
 # 1 used random.sample and sorted the classification rows).
 SELECTION_VERSION = 2
@@ -244,7 +243,7 @@ def check_published(selection: dict, tile_size: int, where: Path) -> list[str]:
 
 
 def load_drone(
-    root: Path, intensity: float, *, task: str, tile_size: int, cache_dir=None, check_published_counts: bool = False
+    root: Path, intensity: float, *, kind: str, tile_size: int, cache_dir=None, check_published_counts: bool = False
 ) -> RawDataset:
     """Drone tiles at one intensity from the full-frame or the pre-tiled layout.
 
@@ -253,25 +252,25 @@ def load_drone(
     from lens2logit.data.drone_tiled import is_tiled_layout, load_drone_tiled
     from lens2logit.isp.camera import DRONE
 
-    if task not in TASKS:
-        raise InputError(f"dataset: unknown drone task {task!r}; expected one of {list(TASKS)}")
+    if kind not in KINDS:
+        raise InputError(f"dataset: unknown drone kind {kind!r}; expected one of {list(KINDS)}")
     if not isinstance(tile_size, int) or tile_size < 2 or tile_size % 2:
         raise InputError(f"tile_size: {tile_size!r} must be a positive even integer (keeps the Bayer phase)")
     if not (root / DRONE_IMAGES_FULL).is_dir() and is_tiled_layout(root):
-        return load_drone_tiled(root, intensity, task=task, tile_size=tile_size, check_published_counts=check_published_counts)
+        return load_drone_tiled(root, intensity, kind=kind, tile_size=tile_size, check_published_counts=check_published_counts)
     sources = drone_sources(root)
     if intensity not in sources.images:
         raise InputError(f"{root / DRONE_IMAGES_FULL / intensity_folder(intensity)}: intensity folder not found")
     cache_dir = Path(cache_dir) if cache_dir is not None else root / f"tiles_{tile_size}"
     selection = tile_selection(sources, root, tile_size, cache_dir)
-    if task == "classification":
+    if kind == "classification":
         csv_path = write_classification_csv(selection, cache_dir / drone_classification_csv(tile_size))
         log.info("classification tiles listed in %s (reference columns + tile_index)", csv_path)
     if check_published_counts:
         check_published(selection, tile_size, root)
     tiles = intensity_tiles(sources, root, intensity, tile_size, cache_dir, selection)
     position = {str(t): k for k, t in enumerate(selection["ids"])}
-    if task == "segmentation":
+    if kind == "segmentation":
         ids = [str(t) for t in selection["segmentation"]]
         rows = [position[t] for t in ids]
         targets, classes = selection["masks"][rows].astype(np.uint8), list(SEGMENTATION_CLASSES)
@@ -282,6 +281,6 @@ def load_drone(
         rows = [position[t] for t in ids]
         targets, classes = selection["labels"][order].astype(np.int64), list(DRONE_CLASSES)
     if not ids:
-        raise InputError(f"{root / DRONE_MASKS_FULL}: no {task} tiles of size {tile_size}")
+        raise InputError(f"{root / DRONE_MASKS_FULL}: no {kind} tiles of size {tile_size}")
     raw = to_unit(tiles[rows])
-    return RawDataset(f"drone_{task}", task, intensity, ids, raw, targets, classes, DRONE)
+    return RawDataset(f"drone_{kind}", kind, intensity, ids, raw, targets, classes, DRONE)

@@ -102,19 +102,19 @@ def read_classification_csv(path: Path) -> dict[str, int]:
     return labels
 
 
-def _warn_published(root: Path, task: str, counts: dict) -> None:
+def _warn_published(root: Path, kind: str, counts: dict) -> None:
     """Tile counts are those of the files (any tile side), so they are compared whatever the tile size."""
-    published = {"segmentation": {"tiles": PUBLISHED_DRONE_SEGMENTATION_TILES}, "classification": PUBLISHED_DRONE_CLASSIFICATION}[task]
+    published = {"segmentation": {"tiles": PUBLISHED_DRONE_SEGMENTATION_TILES}, "classification": PUBLISHED_DRONE_CLASSIFICATION}[kind]
     if counts != published:
-        log.warning("%s: differs from the published Raw-Drone data: %s %s, published %s", root, task, counts, published)
+        log.warning("%s: differs from the published Raw-Drone data: %s %s, published %s", root, kind, counts, published)
 
 
 def load_drone_tiled(
-    root: Path, intensity: float, *, task: str, tile_size: int, check_published_counts: bool = False
+    root: Path, intensity: float, *, kind: str, tile_size: int, check_published_counts: bool = False
 ) -> RawDataset:
     from lens2logit.isp.camera import DRONE
 
-    if task == "segmentation":
+    if kind == "segmentation":
         image_root = _tile_folder(root, DRONE_TILED_IMAGES, tile_size, "tile image")
         folders = intensity_folders(image_root)
         check_same_names({f: [p.name for p in list_files(f, DRONE_IMAGE_SUFFIXES)] for f in folders.values()})
@@ -132,9 +132,9 @@ def load_drone_tiled(
             check_equal_size(masks[stem], mask.shape, (tile_size, tile_size), "mask")
             targets[k] = mask
         if check_published_counts:
-            _warn_published(root, task, {"tiles": len(ids)})
+            _warn_published(root, kind, {"tiles": len(ids)})
         raw = _read_tiles(files, tile_size)
-        return RawDataset("drone_segmentation", task, intensity, ids, raw, targets, list(SEGMENTATION_CLASSES), DRONE)
+        return RawDataset("drone_segmentation", kind, intensity, ids, raw, targets, list(SEGMENTATION_CLASSES), DRONE)
     base = root / DRONE_CLASSIFICATION
     csv_path = base / drone_classification_csv(tile_size)
     labels = read_classification_csv(csv_path)
@@ -153,6 +153,6 @@ def load_drone_tiled(
         log.info("%s: %d tiles not listed in %s ignored", folder, unlisted, csv_path.name)
     targets = np.array([labels[name] for name in ids], dtype=np.int64)
     if check_published_counts:
-        _warn_published(root, task, {c: int((targets == k).sum()) for k, c in enumerate(DRONE_CLASSES)})
+        _warn_published(root, kind, {c: int((targets == k).sum()) for k, c in enumerate(DRONE_CLASSES)})
     raw = _read_tiles([present[name] for name in ids], tile_size)
-    return RawDataset("drone_classification", task, intensity, ids, raw, targets, list(DRONE_CLASSES), DRONE)
+    return RawDataset("drone_classification", kind, intensity, ids, raw, targets, list(DRONE_CLASSES), DRONE)

@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from lens2logit.data.dataset import RawDataset, check_intensity
+from lens2logit.data.dataset import KINDS, RawDataset, check_intensity
 from lens2logit.data.layout import DRONE_CLASSES, DRONE_TILE_SIZE, MICROSCOPY_CLASSES
 from lens2logit.errors import InputError
-
-KINDS = ("classification", "segmentation")
 
 
 @dataclass(frozen=True)
@@ -52,16 +50,16 @@ def _microscopy(root: Path, intensity: float, options: LoadOptions):
     return load_microscopy(root, intensity, check_published_counts=options.check_published_counts)
 
 
-def _drone(task: str) -> Callable:
+def _drone(kind: str) -> Callable:
     def load(root: Path, intensity: float, options: LoadOptions):
         from lens2logit.data.drone import load_drone
 
         return load_drone(
-            root, intensity, task=task, tile_size=options.tile_size, cache_dir=options.cache_dir,
+            root, intensity, kind=kind, tile_size=options.tile_size, cache_dir=options.cache_dir,
             check_published_counts=options.check_published_counts,
         )
 
-    load.__name__ = f"load_drone_{task}"
+    load.__name__ = f"load_drone_{kind}"
     return load
 
 
@@ -69,9 +67,9 @@ def _custom(root: Path, intensity: float, options: LoadOptions):
     from lens2logit.data.custom import load_custom
 
     data = load_custom(root, intensity)
-    if options.kind is not None and options.kind != data.task:
+    if options.kind is not None and options.kind != data.kind:
         raise InputError(
-            f"data.custom.kind: {options.kind!r}, but {root} holds {data.task} data "
+            f"data.custom.kind: {options.kind!r}, but {root} holds {data.kind} data "
             "(labels.csv = classification, masks/ = segmentation)"
         )
     return data
@@ -142,7 +140,7 @@ def dataset_root(name: str, config: Mapping) -> str:
 
 def check_datasets(config: Mapping) -> None:
     """Plan-time check of the configured datasets: known names, and a usable ``data.custom`` when needed."""
-    for name in config.get("tasks", []):
+    for name in config.get("datasets", []):
         get_dataset(name)
         if name == "custom":
             root = Path(dataset_root(name, config))

@@ -419,11 +419,11 @@ def evaluate_corruptions(
     severity = options["severity"]
     names = [IDENTITY] + [c for c in dict.fromkeys(options["names"]) if c != IDENTITY]
     model, ckpt = load_model(model_path, resolve_device(device))
-    task, n_classes = ckpt["task"], ckpt["n_classes"]
+    kind, n_classes = ckpt["kind"], ckpt["n_classes"]
     views = open_array(views_path, "views")
     check_view_array(views, views_path)
     targets = open_array(targets_path, "targets")
-    check_targets(targets, views, task, n_classes, targets_path)
+    check_targets(targets, views, kind, n_classes, targets_path)
     indices = check_indices(
         ckpt["val_indices"], len(views), f"validation (of {model_path}) for views file {views_path}:"
     )
@@ -432,10 +432,10 @@ def evaluate_corruptions(
             raise InputError(f"corruptions max_samples must be at least 1, got {max_samples}")
         keep = np.random.default_rng(seed).choice(len(indices), size=max_samples, replace=False)
         indices = np.sort(np.asarray(indices)[keep])
-    metric_names = CLASSIFICATION_METRICS if task == "classification" else SEGMENTATION_METRICS
+    metric_names = CLASSIFICATION_METRICS if kind == "classification" else SEGMENTATION_METRICS
     rows: list[dict[str, Any]] = []
     for name in names:
         batches = _CorruptedBatches(views, targets, indices, batch_size, name, severity, seed, preset)
-        scores = score_batches(model, batches, task=task, n_classes=n_classes)
+        scores = score_batches(model, batches, kind=kind, n_classes=n_classes)
         rows.extend({"corruption": name, "metric": metric, "value": scores[metric]} for metric in metric_names)
     return pd.DataFrame(rows, columns=["corruption", "metric", "value"])

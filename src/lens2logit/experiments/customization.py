@@ -29,11 +29,12 @@ from torch import nn
 
 from lens2logit.errors import InputError
 from lens2logit.experiments.augment import AUGMENTATIONS
-from lens2logit.experiments.forensics import CONTEXT_FIELDS, TASK_METRICS, differentiable_demosaic, load_task_data, twin_view_problems
+from lens2logit.experiments.forensics import CONTEXT_FIELDS, KIND_METRICS, differentiable_demosaic, load_dataset_arrays, twin_view_problems
 from lens2logit.experiments.options import names_in, positive_int, positive_number, raise_problems, unknown_keys
 from lens2logit.experiments.splits import load_folds
 from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
 from lens2logit.training.batches import ArrayBatches, channel_statistics, check_view_array, open_array
+from lens2logit.training.checkpoint import upgrade_checkpoint
 from lens2logit.training.device import pin_memory, resolve_device, to_device
 from lens2logit.training.loop import fit
 from lens2logit.training.losses import task_loss
@@ -246,7 +247,7 @@ def _load_state(module: nn.Module, state_dict: dict[str, torch.Tensor] | None, w
 
 
 # ------------------------------------------------------------------- saved classifiers and ISPs
-ISP_CHECKPOINT_KIND = "isp"
+ISP_CHECKPOINT_TYPE = "isp"  # value of a learned ISP checkpoint's "type" key
 
 
 def isp_checkpoint(processing: str, processor: nn.Module, camera, *, view: str, neural: NeuralOptions | Mapping[str, Any] | None, constrain: bool, **info: Any) -> dict[str, Any]:
@@ -255,7 +256,7 @@ def isp_checkpoint(processing: str, processor: nn.Module, camera, *, view: str, 
 
     isp = processor.merged() if isinstance(processor, ScaledGroups) else processor
     return {
-        "kind": ISP_CHECKPOINT_KIND, "processing": processing,
+        "type": ISP_CHECKPOINT_TYPE, "processing": processing,
         "state_dict": {k: v.detach().cpu().clone() for k, v in isp.state_dict().items()},
         "camera": camera_to_meta(camera), "view": get_view(view).label, "constrain": bool(constrain),
         "neural": dataclasses.asdict(neural) if isinstance(neural, NeuralOptions) else dict(neural or {}), **info,
@@ -267,9 +268,9 @@ def load_isp(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     from lens2logit.stages.prepare import camera_from_meta
     from lens2logit.io import load_torch
 
-    ckpt = load_torch(path, "ISP file")
-    if not isinstance(ckpt, dict) or ckpt.get("kind") != ISP_CHECKPOINT_KIND or ckpt.get("processing") not in ("parametrized", "neural"):
-        raise InputError(f"ISP file {path} is not a saved learned ISP (keys 'kind': 'isp', 'processing': parametrized|neural)")
+    ckpt = upgrade_checkpoint(load_torch(path, "ISP file"))
+    if not isinstance(ckpt, dict) or ckpt.get("type") != ISP_CHECKPOINT_TYPE or ckpt.get("processing") not in ("parametrized", "neural"):
+        raise InputError(f"ISP file {path} is not a saved learned ISP (keys 'type': 'isp', 'processing': parametrized|neural)")
     processor = build_processor(
         ckpt["processing"], camera_from_meta(ckpt), view=ckpt.get("view", "bi,s,ga"), neural=ckpt.get("neural", {}),
         constrain=ckpt.get("constrain", False), group_lr_scales={}, state_dict=ckpt["state_dict"],
@@ -286,7 +287,7 @@ def train_processing(
     camera,
     fold: dict[str, list[int]],
     fold_index: int,
-    task: str,
+    kind: str,
     n_classes: int,
     options: CustomizationOptions,
     stage_path_pattern: str | None = None,
@@ -294,7 +295,7 @@ def train_processing(
     isp_start: dict[str, Any] | None = None,
     save_paths: dict[str, str | os.PathLike] | None = None,
     classes: Sequence[str] = (),
-    dataset_task: str | None = None,
+    dataset: str | None = None,
 ) -> tuple[list[dict[str, Any]], nn.Module | None]:
     """Train one (processing, fold); return the :func:`~lens2logit.training.fit` history
     and the trained processor (None for ``static``).
@@ -311,7 +312,7 @@ def train_processing(
     fixed (the original's two-stage recipe: learn the ISP with the classifier, then freeze the
     classifier and keep optimising the ISP). ``save_paths``: ``{"classifier": path, "isp": path}``
     to save the trained task model (checkpoint format of the drift models, with ``classes`` and the
-    workflow task name ``dataset_task``) and ISP.
+    workflow dataset name ``dataset``) and ISP.
     """
     from lens2logit.reporting.isp import plot_stage_grid
 
@@ -325,7 +326,7 @@ def train_processing(
     if train_idx.size == 0 or val_idx.size == 0:
         raise InputError(f"fold {fold_index} needs both training and validation samples")
     torch.manual_seed(seed + fold_index)
-    net = build_model(arch, task, n_classes)  # same initial weights for every processing
+    net = build_model(arch, kind, n_classes)  # same initial weights for every processing
     if classifier_start is not None:
         _load_state(net, classifier_start["state_dict"], "classifier")
     isp_state = None
@@ -354,12 +355,12 @@ def train_processing(
         tap_targets = torch.from_numpy(np.asarray(targets[tap_idx.numpy()])).to(device)
 
         def on_epoch_end(epoch: int, rows: list[dict[str, Any]]) -> None:
-            taps = tap_stages(processor, model, tap_raw, tap_targets, lambda logits, y: task_loss(logits, y, task, bce_weight))
-            taps = {stage: {kind: t.cpu() for kind, t in images.items()} for stage, images in taps.items()}
+            taps = tap_stages(processor, model, tap_raw, tap_targets, lambda logits, y: task_loss(logits, y, kind, bce_weight))
+            taps = {stage: {part: t.cpu() for part, t in images.items()} for stage, images in taps.items()}
             plot_stage_grid(taps, stage_path_pattern.format(epoch=epoch), title=f"{processing} ISP, epoch {epoch}")
 
     history = fit(
-        model, train_batches, val_batches, task=task, epochs=epochs, lr=lr, processor=processor,
+        model, train_batches, val_batches, kind=kind, epochs=epochs, lr=lr, processor=processor,
         train_processor=processor is not None and not (freeze_isp and isp_state is not None),
         train_model=not (freeze_classifier and classifier_start is not None), augmentation=augmentation, seed=seed + fold_index,
         progress=False, on_epoch_end=on_epoch_end, bce_weight=bce_weight, device=device,
@@ -367,19 +368,19 @@ def train_processing(
     if save_paths:
         from lens2logit.io import save_torch
 
-        info = {"task": task, "fold": int(fold_index), "history": history}
+        info = {"kind": kind, "fold": int(fold_index), "history": history}
         if "classifier" in save_paths:
             save_torch(save_paths["classifier"], {
-                "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}, "arch": arch, "task": task,
+                "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}, "arch": arch, "kind": kind,
                 "n_classes": n_classes, "classes": list(classes), "mean": list(mean), "std": list(std),
                 "train_indices": train_idx.tolist(), "val_indices": val_idx.tolist(), "fold": int(fold_index), "history": history,
                 "config": {"processing": processing, "epochs": epochs, "batch_size": batch_size, "lr": lr, "augmentation": augmentation,
                            "seed": seed, "bce_weight": bce_weight, "view": get_view(view).label, "image_shape": [3, *raw.shape[-2:]],
-                           "dataset_task": dataset_task, "frozen_classifier": bool(freeze_classifier and classifier_start is not None)},
+                           "dataset": dataset, "frozen_classifier": bool(freeze_classifier and classifier_start is not None)},
             })  # fmt: skip
         if "isp" in save_paths and processor is not None:
             save_torch(save_paths["isp"], isp_checkpoint(processing, processor, camera, view=view, neural=neural, constrain=constrain,
-                                                        dataset_task=dataset_task, **info))  # fmt: skip
+                                                        dataset=dataset, **info))  # fmt: skip
     return history, processor
 
 
@@ -404,13 +405,13 @@ def run_customization(
     models_dir=None,
     classifier: str | os.PathLike | None = None,
     isp: str | os.PathLike | None = None,
-    task_name: str | None = None,
+    dataset: str | None = None,
 ) -> pd.DataFrame:
-    """ISP customization for one task; writes curves, final table, figure and stage grids.
+    """ISP customization for one dataset; writes curves, final table, figure and stage grids.
 
     Args:
         intensities: light levels, one per entry of the path lists (same order).
-        raw_paths, targets_paths, meta_paths: the task's arrays at each intensity.
+        raw_paths, targets_paths, meta_paths: the dataset's arrays at each intensity.
         view_paths: the static ``view`` rendered at each intensity (``(N, 3, H, W)``).
         folds_path: folds JSON; the first ``folds`` folds are used.
         curves_path: CSV ``processing,intensity,epoch,fold,split,metric,value``.
@@ -430,7 +431,7 @@ def run_customization(
         classifier: a task-model checkpoint to start every processing from (its arch and
             standardisation; it must have been trained on the same fold), frozen with ``options.freeze_classifier``.
         isp: a saved ISP (:func:`load_isp`) to start its processing from, frozen with ``options.freeze_isp``.
-        task_name: the workflow task (``microscopy`` …), recorded in the saved checkpoints.
+        dataset: the workflow dataset (``microscopy`` …), recorded in the saved checkpoints.
 
     Returns:
         The curves table.
@@ -456,24 +457,24 @@ def run_customization(
         raise InputError(f"customization folds must be between 1 and {len(all_folds)} (option 'folds'), got {folds!r}")
 
     rows: list[dict[str, Any]] = []
-    task = None
+    kind = None
     for intensity, raw_path, targets_path, meta_path, view_path in zip(intensities, raw_paths, targets_paths, meta_paths, view_paths):
-        raw, targets_t, meta, camera = load_task_data(raw_path, targets_path, meta_path)
+        raw, targets_t, meta, camera = load_dataset_arrays(raw_path, targets_path, meta_path)
         targets = targets_t.numpy()
-        task = meta.get("task")
-        if task not in TASK_METRICS:
-            raise InputError(f"meta file {meta_path}: unknown task {task!r} (key 'task')")
-        n_classes = len(meta.get("classes", [])) if task == "classification" else 1
-        if task == "classification" and n_classes < 2:
+        kind = meta.get("kind")
+        if kind not in KIND_METRICS:
+            raise InputError(f"meta file {meta_path}: unknown kind {kind!r} (key 'kind')")
+        n_classes = len(meta.get("classes", [])) if kind == "classification" else 1
+        if kind == "classification" and n_classes < 2:
             raise InputError(f"meta file {meta_path}: classification needs at least 2 classes (key 'classes')")
         views = open_array(view_path, "views")
         check_view_array(views, view_path)
         if views.shape[0] != raw.shape[0] or tuple(views.shape[-2:]) != tuple(raw.shape[-2:]):
             raise InputError(f"views file {view_path} {views.shape} does not match raw file {raw_path} {tuple(raw.shape)}")
         slug = intensity_slug(intensity)
-        if classifier_start is not None and (classifier_start["task"] != task or (task == "classification" and classifier_start["n_classes"] != n_classes)):
-            raise InputError(f"customization.classifier {classifier} is a {classifier_start['task']} model with {classifier_start['n_classes']} "
-                             f"outputs, but {meta_path} describes a {task} task with {n_classes}")  # fmt: skip
+        if classifier_start is not None and (classifier_start["kind"] != kind or (kind == "classification" and classifier_start["n_classes"] != n_classes)):
+            raise InputError(f"customization.classifier {classifier} is a {classifier_start['kind']} model with {classifier_start['n_classes']} "
+                             f"outputs, but {meta_path} describes a {kind} dataset with {n_classes}")  # fmt: skip
         for processing in processings:
             for k in range(folds):
                 for start, option in ((classifier_start, "classifier"), (isp_start, "isp")):
@@ -485,9 +486,9 @@ def run_customization(
                     save = {role: Path(models_dir) / f"{role}_{processing}_{slug}_fold{k}.pt" for role in ("classifier", "isp")}
                 history, _ = train_processing(
                     processing, raw=raw, views=views, targets=targets, camera=camera, fold=all_folds[k], fold_index=k,
-                    task=task, n_classes=n_classes, options=options, stage_path_pattern=pattern,
+                    kind=kind, n_classes=n_classes, options=options, stage_path_pattern=pattern,
                     classifier_start=classifier_start, isp_start=isp_start, save_paths=save,
-                    classes=meta.get("classes", []), dataset_task=task_name,
+                    classes=meta.get("classes", []), dataset=dataset,
                 )  # fmt: skip
                 for entry in history:
                     for metric, value in entry.items():
@@ -503,7 +504,7 @@ def run_customization(
     Path(stages_dir).mkdir(parents=True, exist_ok=True)
     if models_dir is not None:
         Path(models_dir).mkdir(parents=True, exist_ok=True)
-    plot_customization(curves, figure_path, metric=headline_metric(task, options.segmentation_headline), title=f"{meta.get('name', '')}: ISP customization ({get_view(view).label} vs learned ISPs)")
+    plot_customization(curves, figure_path, metric=headline_metric(kind, options.segmentation_headline), title=f"{meta.get('name', '')}: ISP customization ({get_view(view).label} vs learned ISPs)")
     return curves
 
 
@@ -518,8 +519,8 @@ def _start_checkpoints(classifier, freeze_classifier, isp, freeze_isp, processin
         raise InputError("customization.freeze_isp needs customization.isp (the ISP to keep fixed)")
     classifier_start = isp_start = None
     if classifier is not None:
-        classifier_start = load_torch(classifier, "customization.classifier file")
-        missing = [k for k in ("state_dict", "arch", "task", "n_classes", "mean", "std") if not isinstance(classifier_start, dict) or k not in classifier_start]
+        classifier_start = upgrade_checkpoint(load_torch(classifier, "customization.classifier file"))
+        missing = [k for k in ("state_dict", "arch", "kind", "n_classes", "mean", "std") if not isinstance(classifier_start, dict) or k not in classifier_start]
         if missing:
             raise InputError(f"customization.classifier {classifier} is not a task-model checkpoint (lacks {missing})")
     if isp is not None:

@@ -25,15 +25,15 @@ RESERVED_COLUMNS = ("metric", "value")
 
 
 def score_batches(
-    model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], *, task: str, n_classes: int
+    model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], *, kind: str, n_classes: int
 ) -> dict[str, float]:
-    """Run ``model`` (eval mode, no grad) over ``(x, y)`` batches and compute the task metrics.
+    """Run ``model`` (eval mode, no grad) over ``(x, y)`` batches and compute the metrics of its kind.
 
     Args:
         model: ``(B, 3, H, W) → (B, C)`` or ``(B, 1, H, W)`` logits; batches are copied to the
             device of its parameters (non-blocking) and the metrics accumulated there.
         batches: iterable of ``(x, y)``; ``y`` ``(B,)`` labels or ``(B, H, W)`` masks.
-        task: ``"classification"`` or ``"segmentation"``.
+        kind: ``"classification"`` or ``"segmentation"``.
         n_classes: number of classes (classification).
 
     Returns:
@@ -41,7 +41,7 @@ def score_batches(
     """
     model.eval()
     device = next(model.parameters()).device
-    scores = MetricAccumulator(task, n_classes if task == "classification" else None)
+    scores = MetricAccumulator(kind, n_classes if kind == "classification" else None)
     with torch.no_grad():
         for x, y in batches:
             scores.update(model(to_device(x, device)), to_device(y, device))
@@ -87,18 +87,18 @@ def evaluate_model(
     checked = [_check_test_set(t, i) for i, t in enumerate(test_sets)]
     device = resolve_device(device)
     model, ckpt = load_model(model_path, device)
-    task, n_classes = ckpt["task"], ckpt["n_classes"]
+    kind, n_classes = ckpt["kind"], ckpt["n_classes"]
     indices = np.asarray(ckpt["val_indices"], dtype=np.int64)
-    metric_names = CLASSIFICATION_METRICS if task == "classification" else SEGMENTATION_METRICS
+    metric_names = CLASSIFICATION_METRICS if kind == "classification" else SEGMENTATION_METRICS
     rows: list[dict[str, Any]] = []
     for views_path, targets_path, labels in checked:
         views = open_array(views_path, "views")
         check_view_array(views, views_path)
         targets = open_array(targets_path, "targets")
-        check_targets(targets, views, task, n_classes, targets_path)
+        check_targets(targets, views, kind, n_classes, targets_path)
         check_indices(indices, len(views), f"validation (of {model_path}) for views file {views_path}:")
         batches = ArrayBatches(views, targets, indices, batch_size, pin_memory=pin_memory(device))
-        scores = score_batches(model, batches, task=task, n_classes=n_classes)
+        scores = score_batches(model, batches, kind=kind, n_classes=n_classes)
         rows.extend({**labels, "metric": name, "value": scores[name]} for name in metric_names)
     label_columns = list(dict.fromkeys(k for _, _, labels in checked for k in labels))
     return pd.DataFrame(rows, columns=label_columns + list(RESERVED_COLUMNS))

@@ -51,8 +51,8 @@ ALL_GROUPS = "all"
 CLEAN = "none"  # the reference ISP, no attack
 # Static views with a differentiable twin, and the demosaicer of that twin.
 DIFFERENTIABLE_VIEWS = {"bi,s,ga": "bilinear", "ma,s,ga": "malvar2004"}
-# Metrics reported per task; the first is the headline metric of figures.
-TASK_METRICS = {"classification": ("accuracy", "f1"), "segmentation": ("iou_dataset", "iou_image")}
+# Metrics reported per kind; the first is the headline metric of figures.
+KIND_METRICS = {"classification": ("accuracy", "f1"), "segmentation": ("iou_dataset", "iou_image")}
 # Output distances to the reference ISP, reported as extra "metrics" on the validation set.
 DISTANCE_METRICS = ("mse_to_reference", "ssim_to_reference")
 TABLE_COLUMNS = ["parameter_group", "lambda", "regularizer", "metric", "mean", "std", "n"]
@@ -60,8 +60,10 @@ EVAL_BATCH = 64
 
 
 # ---------------------------------------------------------------------------------------- data
-def load_task_data(raw_path, targets_path, meta_path) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any], CameraProfile]:
-    """Read a task's workflow arrays: ``raw (N, H, W)`` float32, targets, ``meta.json`` and its camera.
+def load_dataset_arrays(raw_path, targets_path, meta_path) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any], CameraProfile]:
+    """Read a dataset's workflow arrays: ``raw (N, H, W)`` float32, targets, ``meta.json`` and its camera.
+
+    An older ``meta.json`` that names the kind ``task`` is read as if it said ``kind``.
 
     Raises:
         InputError: a file is missing or unreadable, shapes disagree, or the camera is unknown.
@@ -79,6 +81,8 @@ def load_task_data(raw_path, targets_path, meta_path) -> tuple[torch.Tensor, tor
         camera = camera_from_meta(meta)
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"meta file {meta_path}: cannot read the camera profile (key 'camera'): {exc}") from exc
+    if "task" in meta and "kind" not in meta:
+        meta["kind"] = meta.pop("task")
     if raw.ndim != 3 or len(targets) != len(raw):
         raise InputError(f"raw file {raw_path} must be (N, H, W) with one target per mosaic, got {raw.shape} and {targets.shape}")
     return torch.from_numpy(np.array(raw, dtype=np.float32)), torch.from_numpy(np.array(targets)), meta, camera
@@ -216,7 +220,7 @@ def evaluate(
     raw: torch.Tensor,
     targets: torch.Tensor,
     *,
-    task: str,
+    kind: str,
     reference_output: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """Metrics of ``model(isp(raw))`` (both in eval mode), plus distances to ``reference_output`` if given.
@@ -227,13 +231,13 @@ def evaluate(
         reference_output: ``(N, 3, H, W)`` output of the reference ISP on ``raw`` (see :func:`render_all`).
 
     Returns:
-        ``{metric: value}`` with the metrics of :data:`TASK_METRICS` (and :data:`DISTANCE_METRICS`).
+        ``{metric: value}`` with the metrics of :data:`KIND_METRICS` (and :data:`DISTANCE_METRICS`).
     """
     modes = (isp.training, model.training)
     isp.eval()
     model.eval()
     device = _device_of(model)
-    scores = MetricAccumulator(task)
+    scores = MetricAccumulator(kind)
     try:
         for start in range(0, len(raw), EVAL_BATCH):
             x = to_device(raw[start : start + EVAL_BATCH], device)
@@ -248,7 +252,7 @@ def evaluate(
         isp.train(modes[0])
         model.train(modes[1])
     values = scores.compute()
-    return {m: values[m] for m in TASK_METRICS[task] + (DISTANCE_METRICS if reference_output is not None else ())}
+    return {m: values[m] for m in KIND_METRICS[kind] + (DISTANCE_METRICS if reference_output is not None else ())}
 
 
 # ---------------------------------------------------------------------------------------- attack
@@ -258,7 +262,7 @@ def attack_isp(
     raw: torch.Tensor,
     targets: torch.Tensor,
     *,
-    task: str,
+    kind: str,
     group: str,
     lam: float,
     regularizer: str,
@@ -288,8 +292,8 @@ def attack_isp(
         ``(adversarial ISP in eval mode, [{"step", "loss", "task_loss", "distance"}, ...])``.
     """
     distance = get_regularizer(regularizer)
-    if task not in TASK_METRICS:
-        raise InputError(f"unknown task {task!r}; expected one of {sorted(TASK_METRICS)}")
+    if kind not in KIND_METRICS:
+        raise InputError(f"unknown kind {kind!r}; expected one of {sorted(KIND_METRICS)}")
     if not isinstance(steps, int) or steps < 1:
         raise InputError(f"steps must be a positive integer (option 'steps'), got {steps!r}")
     if len(raw) == 0:
@@ -316,7 +320,7 @@ def attack_isp(
             idx = torch.randperm(len(raw), generator=generator)[:batch_size]
             x, y, ref = (to_device(t[idx], device) for t in (raw, targets, reference_output))
             out = adversarial(x)
-            harm = task_loss(model(out), y, task, bce_weight)
+            harm = task_loss(model(out), y, kind, bce_weight)
             dist = distance(ref, out)
             loss = -harm + lam * dist
             optimizer.zero_grad(set_to_none=True)
@@ -361,12 +365,12 @@ def run_forensics(
     options: ForensicsOptions = ForensicsOptions(),
     attacks_path=None,
 ) -> pd.DataFrame:
-    """Drift forensics for one task over its folds; writes table, figure, strips and parameters.
+    """Drift forensics for one dataset over its folds; writes table, figure, strips and parameters.
 
     Args:
         model_paths: one checkpoint per fold (:func:`~lens2logit.training.load_model`),
             trained on the static ``view``; each carries its ``train_indices``/``val_indices``.
-        raw_path, targets_path, meta_path: the task's arrays at the reference intensity.
+        raw_path, targets_path, meta_path: the dataset's arrays at the reference intensity.
         table_path: CSV ``parameter_group,lambda,regularizer,metric,mean,std,n`` (over folds;
             group ``none`` = clean, with empty λ and regularizer).
         figure_path: metric vs λ per group (paper fig. 2); strips_path: reference vs adversarial
@@ -392,7 +396,7 @@ def run_forensics(
     device = resolve_device(o.device)
     if not model_paths:
         raise InputError("forensics needs at least one trained model (input 'models')")
-    raw, targets, meta, camera = load_task_data(raw_path, targets_path, meta_path)
+    raw, targets, meta, camera = load_dataset_arrays(raw_path, targets_path, meta_path)
     height, width = raw.shape[-2:]
     additive = (height, width) if ("additive" in groups or ALL_GROUPS in groups) else None
     reference = ParametrizedISP(camera, demosaic=demosaic, additive_size=additive, constrain=constrain).to(device).eval()
@@ -406,9 +410,9 @@ def run_forensics(
     attacks: list[dict[str, Any]] = []
     for fold, path in enumerate(model_paths):
         model, ckpt = load_model(path, device)
-        task = ckpt["task"]
-        if meta.get("task") not in (None, task):
-            raise InputError(f"model {path} is a {task} model but {meta_path} describes a {meta['task']} task")
+        kind = ckpt["kind"]
+        if meta.get("kind") not in (None, kind):
+            raise InputError(f"model {path} is a {kind} model but {meta_path} describes a {meta['kind']} dataset")
         trained_on = Path(str(ckpt.get("config", {}).get("views_path", ""))).stem
         if trained_on and trained_on != get_view(view).slug:
             raise InputError(f"model {path} was trained on view {trained_on!r}, but forensics starts from {get_view(view).slug!r} (option 'view')")
@@ -419,7 +423,7 @@ def run_forensics(
         x_train, y_train = raw[train_idx], targets[train_idx]
         x_val, y_val = raw[val_idx], targets[val_idx]
         ref_train, ref_val = render_all(reference, x_train), render_all(reference, x_val)
-        clean = evaluate(reference, model, x_val, y_val, task=task, reference_output=ref_val)
+        clean = evaluate(reference, model, x_val, y_val, kind=kind, reference_output=ref_val)
         records += [{"parameter_group": CLEAN, "lambda": np.nan, "regularizer": "", "fold": fold, "metric": m, "value": v} for m, v in clean.items()]
         attacks.append({"parameter_group": CLEAN, "lambda": None, "regularizer": "", "fold": fold, "model": str(path), "metrics": clean, "in_strip": fold == 0})
         if fold == 0:
@@ -429,11 +433,11 @@ def run_forensics(
                 for group_index, group in enumerate(groups):
                     attack_seed = seed + 1000 * fold + 100 * reg_index + 10 * lam_index + group_index
                     adversarial, history = attack_isp(
-                        reference, model, x_train, y_train, task=task, group=group, lam=lam, regularizer=regularizer,
+                        reference, model, x_train, y_train, kind=kind, group=group, lam=lam, regularizer=regularizer,
                         steps=steps, lr=lr, batch_size=batch_size, seed=attack_seed, bce_weight=o.bce_weight,
                         reference_output=ref_train,
                     )  # fmt: skip
-                    scores = evaluate(adversarial, model, x_val, y_val, task=task, reference_output=ref_val)
+                    scores = evaluate(adversarial, model, x_val, y_val, kind=kind, reference_output=ref_val)
                     records += [
                         {"parameter_group": group, "lambda": lam, "regularizer": regularizer, "fold": fold, "metric": m, "value": v}
                         for m, v in scores.items()
@@ -456,7 +460,7 @@ def run_forensics(
     if attacks_path is not None:
         setup = {"view": get_view(view).label, "steps": steps, "lr": lr, "batch_size": batch_size, "seed": seed, "constrain": constrain}
         write_json(attacks_path, {"setup": setup, "attacks": attacks})
-    headline = headline_metric(task, o.segmentation_headline)
+    headline = headline_metric(kind, o.segmentation_headline)
     plot_forensics(table, figure_path, metric=headline, title=f"{meta.get('name', '')} drift forensics ({get_view(view).label})")
     plot_strips(strips, strips_path, title=f"reference vs adversarial ISP (λ = {strip_lambda:g}, {regularizers[0]})")
     return table
@@ -479,7 +483,7 @@ __all__ = [
     "attack_isp",
     "differentiable_demosaic",
     "evaluate",
-    "load_task_data",
+    "load_dataset_arrays",
     "render_all",
     "run_forensics",
 ]

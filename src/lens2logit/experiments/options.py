@@ -50,7 +50,7 @@ def raise_problems(problems: list[str]) -> None:
 
 
 def training_context(training: Mapping[str, Any]) -> dict[str, Any]:
-    """Settings an experiment takes from the task kind's training options (``training_params`` of
+    """Settings an experiment takes from the kind's training options (``training_params`` of
     the rules): ``device``, and ``bce_weight`` where the kind has one (segmentation; classification
     has no BCE term and keeps the option's default)."""
     return {key: training[key] for key in ("device", "bce_weight") if key in training}

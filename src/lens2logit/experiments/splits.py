@@ -5,7 +5,7 @@
 * segmentation: one seeded permutation cut into ``k`` near-equal folds.
 
 Every index is in exactly one validation fold; fold ``i`` trains on all other indices.
-File format (JSON): ``{"k": k, "seed": seed, "task": task, "n": N, "folds": [{"train": [...], "val": [...]}, ...]}``.
+File format (JSON): ``{"k": k, "seed": seed, "kind": kind, "n": N, "folds": [{"train": [...], "val": [...]}, ...]}``.
 """
 
 from __future__ import annotations
@@ -17,15 +17,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from lens2logit.data.dataset import KINDS
 from lens2logit.errors import InputError
 from lens2logit.io import write_json
 
-TASKS = ("classification", "segmentation")
 
-
-def _validate(targets: Any, k: int, task: str) -> int:
-    if task not in TASKS:
-        raise InputError(f"unknown task {task!r} (option 'task'); expected one of {TASKS}")
+def _validate(targets: Any, k: int, kind: str) -> int:
+    if kind not in KINDS:
+        raise InputError(f"unknown kind {kind!r} (option 'kind'); expected one of {KINDS}")
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 2:
         raise InputError(f"k-fold needs k >= 2 (option 'k'), got {k!r}")
     n = len(targets)
@@ -34,7 +33,7 @@ def _validate(targets: Any, k: int, task: str) -> int:
     return n
 
 
-def make_folds(targets: Sequence | np.ndarray, k: int, seed: int, task: str) -> list[dict[str, list[int]]]:
+def make_folds(targets: Sequence | np.ndarray, k: int, seed: int, kind: str) -> list[dict[str, list[int]]]:
     """Partition ``range(N)`` into ``k`` validation folds.
 
     Args:
@@ -42,20 +41,20 @@ def make_folds(targets: Sequence | np.ndarray, k: int, seed: int, task: str) -> 
             (segmentation: only the length is used, e.g. the ``(N, H, W)`` masks).
         k: number of folds, ``>= 2``.
         seed: RNG seed; the same seed gives the same folds.
-        task: ``"classification"`` (stratified) or ``"segmentation"``.
+        kind: ``"classification"`` (stratified) or ``"segmentation"``.
 
     Returns:
         ``k`` dicts ``{"train": sorted indices, "val": sorted indices}``.
 
     Example:
-        >>> folds = make_folds([0, 0, 1, 1], 2, seed=0, task="classification")
+        >>> folds = make_folds([0, 0, 1, 1], 2, seed=0, kind="classification")
         >>> sorted(i for f in folds for i in f["val"])
         [0, 1, 2, 3]
     """
-    n = _validate(targets, k, task)
+    n = _validate(targets, k, kind)
     rng = np.random.default_rng(seed)
     fold_of = np.empty(n, dtype=np.int64)
-    if task == "classification":
+    if kind == "classification":
         labels = np.asarray(targets).reshape(n)
         offset = 0
         for label in np.unique(labels):  # sorted: class order does not depend on input order
@@ -74,7 +73,7 @@ def save_folds(
     *,
     k: int | None = None,
     seed: int | None = None,
-    task: str | None = None,
+    kind: str | None = None,
 ) -> None:
     """Write folds as JSON atomically (format in the module docstring)."""
     n = len(folds[0]["train"]) + len(folds[0]["val"]) if folds else 0
@@ -83,7 +82,7 @@ def save_folds(
         {
             "k": len(folds) if k is None else int(k),
             "seed": seed,
-            "task": task,
+            "kind": kind,
             "n": n,
             "folds": [{"train": [int(i) for i in f["train"]], "val": [int(i) for i in f["val"]]} for f in folds],
         },

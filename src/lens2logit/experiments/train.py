@@ -17,7 +17,7 @@ import torch
 from lens2logit.errors import InputError
 from lens2logit.experiments.augment import check_augmentation
 from lens2logit.experiments.splits import get_fold
-from lens2logit.models import TASKS, build_model, standardized
+from lens2logit.models import KINDS, build_model, standardized
 from lens2logit.training.batches import ArrayBatches, channel_statistics, check_indices, check_targets, check_view_array, open_array
 from lens2logit.training.device import check_amp, pin_memory, resolve_device
 from lens2logit.training.loop import fit
@@ -29,7 +29,7 @@ def train_on_view(
     folds_path: str | os.PathLike,
     fold: int,
     *,
-    task: str,
+    kind: str,
     arch: str,
     epochs: int,
     batch_size: int,
@@ -51,7 +51,7 @@ def train_on_view(
         targets_path: ``.npy`` of ``(N,)`` int64 labels or ``(N, H, W)`` uint8 masks.
         folds_path: JSON written by :func:`lens2logit.experiments.splits.save_folds`.
         fold: which fold to train (its ``train`` indices) and validate (its ``val`` indices).
-        task, arch, pretrained: see :func:`lens2logit.models.build_model`.
+        kind, arch, pretrained: see :func:`lens2logit.models.build_model`.
         epochs, batch_size, lr, augmentation, bce_weight: see :func:`fit`.
         seed: model initialisation, shuffling and augmentation; same seed → same weights.
         classes: class names (classification: ``n_classes = len(classes)``; None → ``max label + 1``
@@ -66,12 +66,12 @@ def train_on_view(
 
     Returns:
         checkpoint dict with keys ``state_dict`` (task network, without standardisation), ``arch``,
-        ``task``, ``n_classes``, ``classes``, ``mean``, ``std`` (per-channel statistics of the
+        ``kind``, ``n_classes``, ``classes``, ``mean``, ``std`` (per-channel statistics of the
         training split of this view), ``train_indices``, ``val_indices``, ``fold``, ``history``
         (rows of :func:`fit`) and ``config`` (all other arguments and the image shape).
     """
-    if task not in TASKS:
-        raise InputError(f"unknown task {task!r} (option 'task'); expected one of {TASKS}")
+    if kind not in KINDS:
+        raise InputError(f"unknown kind {kind!r} (option 'kind'); expected one of {KINDS}")
     check_augmentation(augmentation)
     amp = check_amp(amp)
     device = resolve_device(device)
@@ -80,14 +80,14 @@ def train_on_view(
     views = open_array(views_path, "views")
     check_view_array(views, views_path)
     targets = open_array(targets_path, "targets")
-    if task == "classification":
+    if kind == "classification":
         if classes is None:
             classes = [str(i) for i in range(int(np.max(targets)) + 1 if targets.size else 2)]
         n_classes = len(classes)
     else:
         classes = list(classes) if classes else ["foreground"]
         n_classes = 1
-    check_targets(targets, views, task, n_classes, targets_path)
+    check_targets(targets, views, kind, n_classes, targets_path)
     split = get_fold(folds_path, fold)
     train_idx = check_indices(split["train"], len(views), f"fold {fold} train")
     val_idx = check_indices(split["val"], len(views), f"fold {fold} val")
@@ -98,7 +98,7 @@ def train_on_view(
     torch.set_num_threads(threads)
     try:
         torch.manual_seed(seed)
-        net = build_model(arch, task, n_classes, pretrained=pretrained)
+        net = build_model(arch, kind, n_classes, pretrained=pretrained)
         mean, std = channel_statistics(views, train_idx)
         model = standardized(net, mean, std)
         shuffle = torch.Generator().manual_seed(seed + 1)
@@ -106,7 +106,7 @@ def train_on_view(
         train_batches = ArrayBatches(views, targets, train_idx, batch_size, generator=shuffle, pin_memory=pin)
         val_batches = ArrayBatches(views, targets, val_idx, batch_size, pin_memory=pin) if val_idx.size else None
         history = fit(
-            model, train_batches, val_batches, task=task, epochs=epochs, lr=lr, augmentation=augmentation,
+            model, train_batches, val_batches, kind=kind, epochs=epochs, lr=lr, augmentation=augmentation,
             seed=seed, progress=progress, bce_weight=bce_weight, device=device, amp=amp,
         )  # fmt: skip
     finally:
@@ -114,7 +114,7 @@ def train_on_view(
     return {
         "state_dict": {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()},
         "arch": arch,
-        "task": task,
+        "kind": kind,
         "n_classes": n_classes,
         "classes": list(classes),
         "mean": mean,

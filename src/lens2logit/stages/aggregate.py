@@ -4,7 +4,7 @@ intensity drift matrix and their summaries.
 Per-model tables (written by :mod:`lens2logit.stages.scoring`) are long: one row per
 (test view, test intensity, metric) with the training view, intensity, augmentation and fold.
 Aggregates are mean, sample standard deviation (ddof 1; NaN for a single fold) and ``n`` over folds
-(:func:`lens2logit.stages.statistics.fold_summary`); the metric shown is the task's headline
+(:func:`lens2logit.stages.statistics.fold_summary`); the metric shown is the dataset's headline
 metric (:func:`lens2logit.stages.statistics.headline_metric`).
 """
 
@@ -95,25 +95,25 @@ def drift_summary(table: pd.DataFrame, views: Sequence[str], metric: str) -> dic
     }
 
 
-def write_drift(metric_paths, views, augmentations, kind, *, matrix_path, summary_path, figure_path, difference_path, task: str, segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE) -> pd.DataFrame:
+def write_drift(metric_paths, views, augmentations, kind, *, matrix_path, summary_path, figure_path, difference_path, dataset: str, segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE) -> pd.DataFrame:
     from lens2logit.reporting import study as plots
 
     table = drift_matrix(read_tables(metric_paths), views)
     write_csv(matrix_path, table)
     metric = headline_metric(kind, segmentation_headline)
     primary = table[table["augmentation"] == augmentations[0]]
-    summary = {"task": task, "augmentation": augmentations[0], **drift_summary(primary, views, metric)}
+    summary = {"dataset": dataset, "augmentation": augmentations[0], **drift_summary(primary, views, metric)}
     write_json(summary_path, summary)
     mean, std = matrix_array(primary, views, metric)
-    title = f"{task} · {metric} · augmentation {augmentations[0]}"
+    title = f"{dataset} · {metric} · augmentation {augmentations[0]}"
     plots.plot_drift_matrix(mean, std, views, figure_path, title=title, metric=metric)
     plots.plot_difference_matrix(mean, std, views, difference_path, title=title, metric=metric)
     for aug in augmentations[1:]:
         sub = table[table["augmentation"] == aug]
         m, s = matrix_array(sub, views, metric)
         stem = Path(figure_path)
-        plots.plot_drift_matrix(m, s, views, stem.with_name(f"matrix-{aug}.png"), title=f"{task} · {metric} · augmentation {aug}", metric=metric)
-        plots.plot_difference_matrix(m, s, views, stem.with_name(f"difference-{aug}.png"), title=f"{task} · {metric} · augmentation {aug}", metric=metric)
+        plots.plot_drift_matrix(m, s, views, stem.with_name(f"matrix-{aug}.png"), title=f"{dataset} · {metric} · augmentation {aug}", metric=metric)
+        plots.plot_difference_matrix(m, s, views, stem.with_name(f"difference-{aug}.png"), title=f"{dataset} · {metric} · augmentation {aug}", metric=metric)
     return table
 
 
@@ -177,7 +177,7 @@ def _ratio(numerator: float, denominator: float) -> float:
         return float(np.float64(numerator) / np.float64(denominator))
 
 
-def write_corruptions(corruption_paths, drift_paths, views, kind, *, table_path, comparison_path, figure_path, task: str, targets_path=None, segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE) -> None:
+def write_corruptions(corruption_paths, drift_paths, views, kind, *, table_path, comparison_path, figure_path, dataset: str, targets_path=None, segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE) -> None:
     """Corruption table, comparison with ISP drift (with chance level from ``targets_path``) and figure."""
     from lens2logit.reporting import study as plots
 
@@ -189,7 +189,7 @@ def write_corruptions(corruption_paths, drift_paths, views, kind, *, table_path,
     chance = chance_level(np.load(targets_path, mmap_mode="r"), metric) if targets_path is not None else float("nan")
     comparison = corruption_comparison(frame, drift, views, metric, chance)
     write_csv(comparison_path, comparison)
-    plots.plot_corruptions(table, comparison, figure_path, metric=metric, title=f"{task} · {metric}")
+    plots.plot_corruptions(table, comparison, figure_path, metric=metric, title=f"{dataset} · {metric}")
 
 
 def intensity_matrix(frame: pd.DataFrame) -> pd.DataFrame:
@@ -199,7 +199,7 @@ def intensity_matrix(frame: pd.DataFrame) -> pd.DataFrame:
     return table[["train_intensity", "test_intensity", "metric", "mean", "std", "n"]].reset_index(drop=True)
 
 
-def write_intensity(metric_paths, view: str, kind, *, matrix_path, figure_path, task: str, segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE) -> pd.DataFrame:
+def write_intensity(metric_paths, view: str, kind, *, matrix_path, figure_path, dataset: str, segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE) -> pd.DataFrame:
     from lens2logit.reporting import study as plots
 
     frame = read_tables(metric_paths)
@@ -211,5 +211,5 @@ def write_intensity(metric_paths, view: str, kind, *, matrix_path, figure_path, 
     sub = table[table["metric"] == metric]
     mean = sub.pivot(index="train_intensity", columns="test_intensity", values="mean").reindex(index=levels, columns=levels)
     std = sub.pivot(index="train_intensity", columns="test_intensity", values="std").reindex(index=levels, columns=levels)
-    plots.plot_intensity_matrix(mean.to_numpy(float), std.to_numpy(float), levels, figure_path, title=f"{task} · {metric} · view {view}", metric=metric)
+    plots.plot_intensity_matrix(mean.to_numpy(float), std.to_numpy(float), levels, figure_path, title=f"{dataset} · {metric} · view {view}", metric=metric)
     return table

@@ -30,7 +30,7 @@ class Claim:
     """One published finding.
 
     Attributes:
-        task: workflow task it is about (``microscopy`` | ``drone_segmentation``).
+        dataset: workflow dataset it is about (``microscopy`` | ``drone_segmentation``).
         quantity: key of the run's findings (:func:`run_findings`) it is compared with.
         value: published number, or a view label for a categorical claim.
         finding: what is claimed, in words.
@@ -38,7 +38,7 @@ class Claim:
         source: where it is published.
     """
 
-    task: str
+    dataset: str
     quantity: str
     value: float | str
     finding: str
@@ -60,7 +60,7 @@ PAPER_CLAIMS: tuple[Claim, ...] = (
     Claim("microscopy", "most_dropped_test_view", "ma,s,me", "test view that stands out with a clear drop", "ma,s,me", PAPER_TEXT),
 )  # fmt: skip
 
-COLUMNS = ["task", "finding", "paper", "this run", "agrees", "source"]
+COLUMNS = ["dataset", "finding", "paper", "this run", "agrees", "source"]
 
 
 def agrees(claim: Claim, measured: Any) -> bool | None:
@@ -76,11 +76,11 @@ def agrees(claim: Claim, measured: Any) -> bool | None:
 
 
 def run_findings(drift_summary: Mapping[str, Any] | None, comparison: pd.DataFrame | None) -> dict[str, Any]:
-    """The run's values of the claimed quantities, from a task's drift summary and corruption comparison.
+    """The run's values of the claimed quantities, from a dataset's drift summary and corruption comparison.
 
     Args:
-        drift_summary: ``results/drift/{task}/summary.json`` (:func:`~lens2logit.stages.aggregate.drift_summary`).
-        comparison: ``results/corruptions/{task}/comparison.csv`` or None when corruptions were not run.
+        drift_summary: ``results/drift/{dataset}/summary.json`` (:func:`~lens2logit.stages.aggregate.drift_summary`).
+        comparison: ``results/corruptions/{dataset}/comparison.csv`` or None when corruptions were not run.
     """
     found: dict[str, Any] = {}
     if drift_summary is not None:
@@ -117,7 +117,7 @@ def compare_with_paper(findings: Mapping[str, Mapping[str, Any]]) -> pd.DataFram
     """One row per published claim: the paper's value beside this run's, and whether they agree.
 
     Args:
-        findings: ``{task: run_findings(...)}`` for the tasks the run has; claims about other tasks
+        findings: ``{dataset: run_findings(...)}`` for the datasets the run has; claims about other datasets
             are listed as "not run".
 
     Returns:
@@ -125,18 +125,18 @@ def compare_with_paper(findings: Mapping[str, Mapping[str, Any]]) -> pd.DataFram
     """
     rows = []
     for claim in PAPER_CLAIMS:
-        found = findings.get(claim.task, {})
+        found = findings.get(claim.dataset, {})
         verdict = agrees(claim, found.get(claim.quantity))
         rows.append({
-            "task": claim.task, "finding": claim.finding, "paper": claim.published,
+            "dataset": claim.dataset, "finding": claim.finding, "paper": claim.published,
             "this run": _describe(claim, found), "agrees": {True: "yes", False: "no", None: "—"}[verdict], "source": claim.source,
         })  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def claims_text(task: str) -> str:
-    """The paper's claims about one task in one sentence (for report captions); empty if none."""
-    claims = [c for c in PAPER_CLAIMS if c.task == task]
+def claims_text(dataset: str) -> str:
+    """The paper's claims about one dataset in one sentence (for report captions); empty if none."""
+    claims = [c for c in PAPER_CLAIMS if c.dataset == dataset]
     if not claims:
         return ""
     return "; ".join(f"{c.finding} {c.published}" for c in claims) + "."

@@ -35,7 +35,7 @@ def export_dataset(
         meta_path,
         {
             "name": ds.name,
-            "task": ds.task,
+            "kind": ds.kind,
             "intensity": ds.intensity,
             "ids": list(ds.ids),
             "classes": list(ds.classes),

@@ -3,7 +3,7 @@
 * :func:`fold_summary` — mean, sample standard deviation (ddof 1; NaN for a single fold) and ``n``
   over folds, used by aggregation, forensics and customization tables.
 * :data:`HEADLINE_METRIC` / :func:`headline_metric` — the one metric figures, summaries and the paper
-  comparison show per task kind: accuracy for classification; for segmentation the dataset IoU
+  comparison show per kind: accuracy for classification; for segmentation the dataset IoU
   (Σ intersection / Σ union) or the mean per-image IoU, chosen by the config key
   ``report.segmentation_headline``.
 * :func:`chance_level` — the score of the best *input-independent* prediction, the floor of the
@@ -25,13 +25,13 @@ from lens2logit.errors import InputError
 
 SEGMENTATION_HEADLINES = ("iou_dataset", "iou_image")
 DEFAULT_SEGMENTATION_HEADLINE = "iou_dataset"
-# The metric that figures and summaries show per task kind (segmentation: the default choice).
+# The metric that figures and summaries show per kind (segmentation: the default choice).
 HEADLINE_METRIC = {"classification": "accuracy", "segmentation": DEFAULT_SEGMENTATION_HEADLINE}
 SUMMARY_COLUMNS = ("mean", "std", "n")
 
 
 def headline_metric(kind: str, segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE) -> str:
-    """The headline metric of a task kind (``classification`` | ``segmentation``).
+    """The headline metric of a kind (``classification`` | ``segmentation``).
 
     Example:
         >>> headline_metric("segmentation", "iou_image")
@@ -43,7 +43,7 @@ def headline_metric(kind: str, segmentation_headline: str = DEFAULT_SEGMENTATION
             f"expected one of {', '.join(SEGMENTATION_HEADLINES)}"
         )
     if kind not in HEADLINE_METRIC:
-        raise InputError(f"unknown task kind {kind!r}; expected one of {', '.join(HEADLINE_METRIC)}")
+        raise InputError(f"unknown kind {kind!r}; expected one of {', '.join(HEADLINE_METRIC)}")
     return segmentation_headline if kind == "segmentation" else HEADLINE_METRIC[kind]
 
 

@@ -1,7 +1,7 @@
 """A one-page Markdown summary of every experiment of a run (``results/summary.md``).
 
 It opens with the run's findings beside the paper's published claims
-(:mod:`lens2logit.stages.paper`), then one table per experiment; every table shows the task's
+(:mod:`lens2logit.stages.paper`), then one table per experiment; every table shows the dataset's
 headline metric (:func:`lens2logit.stages.statistics.headline_metric`).
 """
 
@@ -24,7 +24,7 @@ SYNTHETIC_NOTE = (
 )
 
 
-def _task_of(path) -> str:
+def _dataset_of(path) -> str:
     return Path(path).parent.name
 
 
@@ -38,8 +38,8 @@ def _table(frame: pd.DataFrame) -> str:
 
 def paper_section(drift: Mapping[str, Mapping[str, Any]], comparisons: Mapping[str, pd.DataFrame]) -> list[str]:
     """Markdown lines: each published claim beside this run's value, with the agreement rule."""
-    tasks = set(drift) | set(comparisons)
-    findings = {t: paper.run_findings(drift.get(t), comparisons.get(t)) for t in tasks}
+    datasets = set(drift) | set(comparisons)
+    findings = {t: paper.run_findings(drift.get(t), comparisons.get(t)) for t in datasets}
     table = paper.compare_with_paper(findings)
     n_yes, n_measured = int((table["agrees"] == "yes").sum()), int((table["agrees"] != "—").sum())
     return [
@@ -62,7 +62,7 @@ def paper_section(drift: Mapping[str, Mapping[str, Any]], comparisons: Mapping[s
 def write_summary(
     out_path,
     *,
-    tasks: Sequence[str],
+    datasets: Sequence[str],
     drift: Sequence[str],
     corruptions: Sequence[str] = (),
     intensity: Sequence[str] = (),
@@ -74,25 +74,25 @@ def write_summary(
     """Write ``results/summary.md``.
 
     Args:
-        tasks: the run's tasks; ``kinds``: their kinds (classification | segmentation), same order
+        datasets: the run's datasets; ``kinds``: their kinds (classification | segmentation), same order
             (None: taken from the drift summaries' metric).
-        drift, corruptions, intensity, forensics, customization: result files per task (the task is
-            the file's parent folder, or the ``task`` field of a drift summary).
+        drift, corruptions, intensity, forensics, customization: result files per dataset (the dataset is
+            the file's parent folder, or the ``dataset`` field of a drift summary).
         segmentation_headline: ``iou_dataset`` | ``iou_image`` (config ``report.segmentation_headline``).
     """
-    summaries = {s["task"]: s for s in (json.loads(Path(p).read_text()) for p in drift)}
+    summaries = {s["dataset"]: s for s in (json.loads(Path(p).read_text()) for p in drift)}
     if kinds is not None:
-        headline = {t: headline_metric(k, segmentation_headline) for t, k in zip(tasks, kinds)}
+        headline = {t: headline_metric(k, segmentation_headline) for t, k in zip(datasets, kinds)}
     else:
         headline = {t: s["metric"] for t, s in summaries.items()}
-    comparisons = {_task_of(p): pd.read_csv(p) for p in corruptions}
+    comparisons = {_dataset_of(p): pd.read_csv(p) for p in corruptions}
     parts = ["# lens2logit results", ""]
     parts += paper_section(summaries, comparisons)
     parts += ["## Drift synthesis (12×12 views)", ""]
     rows = []
     for s in summaries.values():
         rows.append({
-            "task": s["task"], "metric": s["metric"], "diagonal": s["diagonal_mean"],
+            "dataset": s["dataset"], "metric": s["metric"], "diagonal": s["diagonal_mean"],
             "off-diagonal": s["off_diagonal_mean"], "mean drop": s["mean_drop"], "max drop": s["max_drop"],
             "worst pair (train→test)": " → ".join(s["max_drop_pair"]),
             "rows with best diagonal": f"{s['rows_with_diagonal_best']}/{s['n_views']}",
@@ -107,9 +107,9 @@ def write_summary(
             "",
         ]
         rows = []
-        for task, c in comparisons.items():
+        for dataset, c in comparisons.items():
             a = c[c["view"] == "all"].iloc[0]
-            rows.append({"task": task, "metric": a["metric"], "clean": a["clean"], "chance": a.get("chance", float("nan")),
+            rows.append({"dataset": dataset, "metric": a["metric"], "clean": a["clean"], "chance": a.get("chance", float("nan")),
                          "drop under ISP drift": a["drift_drop"], "drop under corruptions": a["corruption_drop"],
                          "ISP drop / headroom": a.get("drift_drop_normalised", float("nan")),
                          "corruption drop / headroom": a.get("corruption_drop_normalised", float("nan")),
@@ -119,24 +119,24 @@ def write_summary(
         parts += ["## Intensity drift", ""]
         rows = []
         for p in intensity:
-            task = _task_of(p)
+            dataset = _dataset_of(p)
             m = pd.read_csv(p)
-            metric = headline.get(task) or ("accuracy" if "accuracy" in set(m["metric"]) else DEFAULT_SEGMENTATION_HEADLINE)
+            metric = headline.get(dataset) or ("accuracy" if "accuracy" in set(m["metric"]) else DEFAULT_SEGMENTATION_HEADLINE)
             m = m[m["metric"] == metric]
             lo, hi = m["train_intensity"].min(), m["train_intensity"].max()
             get = lambda tr, te: float(m[(m.train_intensity == tr) & (m.test_intensity == te)]["mean"].iloc[0])  # noqa: E731
-            rows.append({"task": task, "metric": metric, f"train {hi:g}→test {hi:g}": get(hi, hi),
+            rows.append({"dataset": dataset, "metric": metric, f"train {hi:g}→test {hi:g}": get(hi, hi),
                          f"train {hi:g}→test {lo:g}": get(hi, lo), f"train {lo:g}→test {lo:g}": get(lo, lo)})  # fmt: skip
         parts += [_table(pd.DataFrame(rows)), ""]
     for title, paths in (("Drift forensics", forensics), ("ISP customization", customization)):
         if paths:
             parts += [f"## {title}", ""]
             for p in paths:
-                task = _task_of(p)
+                dataset = _dataset_of(p)
                 frame = pd.read_csv(p)
-                keep = {headline[task]} if task in headline else set(HEADLINE_METRIC.values())
+                keep = {headline[dataset]} if dataset in headline else set(HEADLINE_METRIC.values())
                 frame = frame[frame["metric"].isin(keep)]  # one metric keeps it readable
-                parts += [f"### {task}", "", _table(frame), ""]
+                parts += [f"### {dataset}", "", _table(frame), ""]
     text = "\n".join(parts) + "\n"
     write_text(out_path, text)
     return text

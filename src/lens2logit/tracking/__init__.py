@@ -13,7 +13,7 @@ Modules:
 * :mod:`.collect` — results folder → :class:`~.collect.RunRecord` list (no MLflow import).
 * :mod:`.sync` — records → MLflow runs, metric histories, artifacts, registered models.
 * :mod:`.references` — ``models:/NAME/VERSION``, ``runs:/ID/PATH`` or a checkpoint path → a local
-  checkpoint file, with the task/kind checks the workflow stages need.
+  checkpoint file, with the model type/dataset/kind checks the workflow stages need.
 * :mod:`.queries` — SQL against the SQLite store, run listing/export for ``lens2logit runs``.
 """
 

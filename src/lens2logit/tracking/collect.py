@@ -2,19 +2,19 @@
 
 One :class:`RunRecord` per
 
-* trained drift model ``results/models/{task}/{aug}/{intensity}/{view}/fold{k}.pt`` (Train
+* trained drift model ``results/models/{dataset}/{aug}/{intensity}/{view}/fold{k}.pt`` (Train
   experiment; per-epoch history as metric histories, split indices, config, wall time; the model
-  is registered as ``{task}.{aug}.{intensity}.{view}.fold{k}``),
+  is registered as ``{dataset}.{aug}.{intensity}.{view}.fold{k}``),
 * evaluation job ``results/metrics/...`` (Test experiment; metric ``{metric}.{test view}.{test
   intensity}`` per test set, e.g. ``accuracy.ma-s-me.100``; linked to its training run by the tags
-  ``lens2logit.train_key``/``train_run_id``), plus one summary run per task with the
+  ``lens2logit.train_key``/``train_run_id``), plus one summary run per dataset with the
   drift/corruption/intensity tables and figures,
 * forensics attack ``(parameter group, λ, regulariser, fold)`` from
-  ``results/forensics/{task}/attacks.json`` (and the clean reference per fold), plus a summary
+  ``results/forensics/{dataset}/attacks.json`` (and the clean reference per fold), plus a summary
   run with table, figure, strips and parameters,
-* customization ``(processing, intensity, fold)`` from ``results/customization/{task}/curves.csv``
+* customization ``(processing, intensity, fold)`` from ``results/customization/{dataset}/curves.csv``
   with the per-epoch stage/gradient images and the saved classifier and ISP (registered as
-  ``{task}.{aug}.{intensity}.{processing}.fold{k}`` and ``isp.{task}.{intensity}.{processing}.fold{k}``).
+  ``{dataset}.{aug}.{intensity}.{processing}.fold{k}`` and ``isp.{dataset}.{intensity}.{processing}.fold{k}``).
 """
 
 from __future__ import annotations
@@ -37,26 +37,25 @@ from lens2logit.tracking.store import (
 )
 
 # Bump when what is logged per run changes: every run is then replaced on the next ingest.
-RECORD_VERSION = "1"
+RECORD_VERSION = "2"  # 2: param/tag "task" became "dataset", "dataset" became "source"; summary runs "run": "summary"
 KEY_TAG = "lens2logit.key"
 DIGEST_TAG = "lens2logit.digest"
-DATASET_OF_TASK = {"microscopy": "microscopy", "drone_segmentation": "drone", "drone_classification": "drone"}
 MAX_PARAM_LENGTH = 500
 HISTORY_FIELDS = ("epoch", "split")
 TASK_MODEL, ISP_MODEL = "task-model", "isp"
 
-_MODEL_PATH = re.compile(r"models/(?P<task>[a-z_]+)/(?P<aug>[a-z]+)/(?P<intensity>\d{3})/(?P<view>[a-z]{2}-[su]-[a-z]{2})/fold(?P<fold>\d+)\.pt$")
+_MODEL_PATH = re.compile(r"models/(?P<dataset>[a-z_]+)/(?P<aug>[a-z]+)/(?P<intensity>\d{3})/(?P<view>[a-z]{2}-[su]-[a-z]{2})/fold(?P<fold>\d+)\.pt$")
 _SAVED_MODEL = re.compile(r"(?P<role>classifier|isp)_(?P<processing>[a-z]+)_(?P<intensity>\d{3})_fold(?P<fold>\d+)\.pt$")
 _STAGE_FILE = re.compile(r"(?P<processing>[a-z]+)_(?P<intensity>\d{3})_epoch(?P<epoch>\d+)\.png$")
 
 
 @dataclass
 class ModelRecord:
-    """A model to register: ``name`` (stable registry name), its checkpoint file and kind."""
+    """A model to register: ``name`` (stable registry name), its checkpoint file and model type."""
 
     name: str
     checkpoint: Path
-    kind: str  # TASK_MODEL | ISP_MODEL
+    model_type: str  # TASK_MODEL | ISP_MODEL
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -96,6 +95,14 @@ def _finite(value: Any) -> bool:
         return math.isfinite(float(value))
     except (TypeError, ValueError):
         return False
+
+
+def source_of(dataset: str) -> str:
+    """The source folder of a dataset (``microscopy`` | ``drone`` | ``custom``; unknown names as they are)."""
+    from lens2logit.data.registry import REGISTRY
+
+    entry = REGISTRY.get(dataset)
+    return entry.source if entry is not None else dataset
 
 
 def _intensity(slug: str) -> float:
@@ -146,32 +153,33 @@ def checkpoint_device(ckpt: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------ train
-def train_key(task: str, aug: str, intensity: str, view: str, fold: int | str) -> str:
-    return f"train/{task}/{aug}/{intensity}/{view}/fold{fold}"
+def train_key(dataset: str, aug: str, intensity: str, view: str, fold: int | str) -> str:
+    return f"train/{dataset}/{aug}/{intensity}/{view}/fold{fold}"
 
 
-def task_model_name(task: str, aug: str, intensity: str, view_or_processing: str, fold: int | str) -> str:
+def task_model_name(dataset: str, aug: str, intensity: str, view_or_processing: str, fold: int | str) -> str:
     """Registry name of a task model, e.g. ``microscopy.none.100.bi-s-me.fold0``."""
-    return f"{task}.{aug}.{intensity}.{view_or_processing}.fold{fold}"
+    return f"{dataset}.{aug}.{intensity}.{view_or_processing}.fold{fold}"
 
 
-def isp_model_name(task: str, intensity: str, processing: str, fold: int | str) -> str:
+def isp_model_name(dataset: str, intensity: str, processing: str, fold: int | str) -> str:
     """Registry name of a learned ISP, e.g. ``isp.microscopy.001.parametrized.fold0``."""
-    return f"isp.{task}.{intensity}.{processing}.fold{fold}"
+    return f"isp.{dataset}.{intensity}.{processing}.fold{fold}"
 
 
 def train_records(results: Path) -> Iterator[RunRecord]:
     from lens2logit.io import load_torch
+    from lens2logit.training.checkpoint import upgrade_checkpoint
 
     for path in sorted(results.glob("models/*/*/*/*/fold*.pt")):
         m = _MODEL_PATH.search(path.as_posix())
         if not m:
             continue
-        task, aug, intensity, view, fold = m["task"], m["aug"], m["intensity"], m["view"], int(m["fold"])
-        ckpt = load_torch(path, "model file")
+        dataset, aug, intensity, view, fold = m["dataset"], m["aug"], m["intensity"], m["view"], int(m["fold"])
+        ckpt = upgrade_checkpoint(load_torch(path, "model file"))
         config = dict(ckpt.get("config") or {})
         params = {
-            "task": task, "dataset": DATASET_OF_TASK.get(task, task), "kind": ckpt.get("task"), "view": _view_label(view),
+            "dataset": dataset, "source": source_of(dataset), "kind": ckpt.get("kind"), "view": _view_label(view),
             "view_slug": view, "intensity": _intensity(intensity), "augmentation": aug, "fold": fold,
             "arch": ckpt.get("arch"), "n_classes": ckpt.get("n_classes"), "classes": ckpt.get("classes"),
             "n_train": len(ckpt.get("train_indices", [])), "n_val": len(ckpt.get("val_indices", [])),
@@ -179,20 +187,20 @@ def train_records(results: Path) -> Iterator[RunRecord]:
         params.update({k: v for k, v in config.items() if k not in params})
         record = RunRecord(
             experiment=TRAIN_EXPERIMENT,
-            key=train_key(task, aug, intensity, view, fold),
-            name=task_model_name(task, aug, intensity, view, fold),
+            key=train_key(dataset, aug, intensity, view, fold),
+            name=task_model_name(dataset, aug, intensity, view, fold),
             params={k: _param(v) for k, v in params.items()},
             metrics=history_metrics(ckpt.get("history", [])),
-            tags={"device": checkpoint_device(ckpt), "lens2logit.task": task, "lens2logit.source": path.as_posix()},
+            tags={"device": checkpoint_device(ckpt), "lens2logit.dataset": dataset, "lens2logit.source": path.as_posix()},
             json_artifacts={
                 "splits.json": {"fold": fold, "train": ckpt.get("train_indices", []), "val": ckpt.get("val_indices", [])},
                 "config.json": config,
             },
             sources=[path],
-            models=[ModelRecord(task_model_name(task, aug, intensity, view, fold), path, TASK_MODEL, {"task": task, "view": view})],
+            models=[ModelRecord(task_model_name(dataset, aug, intensity, view, fold), path, TASK_MODEL, {"dataset": dataset, "view": view})],
         )
         # One job trains every fold of a view: its time and memory are the job's, for all folds.
-        bench = results / "benchmarks" / "train_models" / task / aug / intensity / f"{view}.tsv"
+        bench = results / "benchmarks" / "train_models" / dataset / aug / intensity / f"{view}.tsv"
         record.metrics += [(f"job_{name}", value, 0) for name, value in read_benchmark(bench).items()]
         yield record
 
@@ -211,7 +219,7 @@ def test_records(results: Path) -> Iterator[RunRecord]:
         m = _MODEL_PATH.search(path.with_suffix(".pt").as_posix().replace("/metrics/", "/models/"))
         if not m:
             continue
-        task, aug, intensity, view, fold = m["task"], m["aug"], m["intensity"], m["view"], int(m["fold"])
+        dataset, aug, intensity, view, fold = m["dataset"], m["aug"], m["intensity"], m["view"], int(m["fold"])
         metrics, test_sets = [], []
         for row in _read_csv(path):
             test_slug = get_view(row.get("test_view", "")).slug
@@ -220,60 +228,60 @@ def test_records(results: Path) -> Iterator[RunRecord]:
                 test_sets.append(f"{test_slug}@{test_int}")
             if _finite(row.get("value")):
                 metrics.append((test_metric_key(row["metric"], test_slug, test_int), float(row["value"]), 0))
-        bench = read_benchmark(results / "benchmarks" / "evaluate_models" / task / aug / intensity / f"{view}.tsv")
+        bench = read_benchmark(results / "benchmarks" / "evaluate_models" / dataset / aug / intensity / f"{view}.tsv")
         yield RunRecord(
             experiment=TEST_EXPERIMENT,
-            key=f"test/{task}/{aug}/{intensity}/{view}/fold{fold}",
-            name=f"{task_model_name(task, aug, intensity, view, fold)} evaluation",
+            key=f"test/{dataset}/{aug}/{intensity}/{view}/fold{fold}",
+            name=f"{task_model_name(dataset, aug, intensity, view, fold)} evaluation",
             params={k: _param(v) for k, v in {
-                "task": task, "dataset": DATASET_OF_TASK.get(task, task), "augmentation": aug, "fold": fold,
+                "dataset": dataset, "source": source_of(dataset), "augmentation": aug, "fold": fold,
                 "train_view": _view_label(view), "train_view_slug": view, "train_intensity": _intensity(intensity),
-                "test_sets": " ".join(test_sets), "train_model": task_model_name(task, aug, intensity, view, fold),
+                "test_sets": " ".join(test_sets), "train_model": task_model_name(dataset, aug, intensity, view, fold),
             }.items()},  # fmt: skip
             metrics=metrics + [(f"job_{k}", v, 0) for k, v in bench.items()],
-            tags={"lens2logit.task": task, "lens2logit.source": path.as_posix()},
+            tags={"lens2logit.dataset": dataset, "lens2logit.source": path.as_posix()},
             sources=[path],
-            train_key=train_key(task, aug, intensity, view, fold),
+            train_key=train_key(dataset, aug, intensity, view, fold),
         )
 
 
 def drift_summary_records(results: Path) -> Iterator[RunRecord]:
-    """One run per task in the Test experiment with the aggregated tables and figures."""
-    for task_dir in sorted((results / "drift").glob("*")):
-        task = task_dir.name
-        files = [task_dir / n for n in ("matrix.csv", "matrix.png", "difference.png", "summary.json")]
-        files += [results / "corruptions" / task / n for n in ("table.csv", "comparison.csv", "figure.png")]
-        files += [results / "intensity" / task / n for n in ("matrix.csv", "matrix.png")]
+    """One run per dataset in the Test experiment with the aggregated tables and figures."""
+    for dataset_dir in sorted((results / "drift").glob("*")):
+        dataset = dataset_dir.name
+        files = [dataset_dir / n for n in ("matrix.csv", "matrix.png", "difference.png", "summary.json")]
+        files += [results / "corruptions" / dataset / n for n in ("table.csv", "comparison.csv", "figure.png")]
+        files += [results / "intensity" / dataset / n for n in ("matrix.csv", "matrix.png")]
         files = [f for f in files if f.is_file()]
         if not files:
             continue
         metrics = []
-        summary = task_dir / "summary.json"
+        summary = dataset_dir / "summary.json"
         if summary.is_file():
             for name, value in json.loads(summary.read_text()).items():
                 if isinstance(value, (int, float)) and _finite(value):
                     metrics.append((name, float(value), 0))
         yield RunRecord(
-            experiment=TEST_EXPERIMENT, key=f"summary/drift/{task}", name=f"{task} drift summary",
-            params={"task": task, "dataset": DATASET_OF_TASK.get(task, task), "kind": "summary"},
-            metrics=metrics, tags={"lens2logit.task": task},
+            experiment=TEST_EXPERIMENT, key=f"summary/drift/{dataset}", name=f"{dataset} drift summary",
+            params={"dataset": dataset, "source": source_of(dataset), "run": "summary"},
+            metrics=metrics, tags={"lens2logit.dataset": dataset},
             artifacts=[(f, f.parent.parent.name) for f in files], sources=files,
         )  # fmt: skip
 
 
 # -------------------------------------------------------------------------------------- forensics
 def forensics_records(results: Path) -> Iterator[RunRecord]:
-    for task_dir in sorted((results / "forensics").glob("*")):
-        task = task_dir.name
-        attacks_path = task_dir / "attacks.json"
-        strips = task_dir / "strips.png"
+    for dataset_dir in sorted((results / "forensics").glob("*")):
+        dataset = dataset_dir.name
+        attacks_path = dataset_dir / "attacks.json"
+        strips = dataset_dir / "strips.png"
         if attacks_path.is_file():
             attacks = json.loads(attacks_path.read_text())
             setup = attacks.get("setup", {})
             for entry in attacks.get("attacks", []):
                 group, lam, reg, fold = entry["parameter_group"], entry.get("lambda"), entry.get("regularizer") or "", entry["fold"]
                 lam_token = "clean" if lam is None else f"{float(lam):g}"
-                params = {"task": task, "dataset": DATASET_OF_TASK.get(task, task), "parameter_group": group,
+                params = {"dataset": dataset, "source": source_of(dataset), "parameter_group": group,
                           "lambda": "" if lam is None else float(lam), "regularizer": reg, "fold": fold,
                           "attacked_model": entry.get("model", ""), **setup}  # fmt: skip
                 metrics = [(k, float(v), 0) for k, v in entry.get("metrics", {}).items() if _finite(v)]
@@ -281,11 +289,11 @@ def forensics_records(results: Path) -> Iterator[RunRecord]:
                     metrics += [(f"attack_{k}", float(v), int(step["step"])) for k, v in step.items() if k != "step" and _finite(v)]
                 record = RunRecord(
                     experiment=FORENSICS_EXPERIMENT,
-                    key=f"forensics/{task}/{group}/{lam_token}/{reg or 'none'}/fold{fold}",
-                    name=f"{task} {group} λ={lam_token} {reg} fold{fold}".replace("  ", " "),
+                    key=f"forensics/{dataset}/{group}/{lam_token}/{reg or 'none'}/fold{fold}",
+                    name=f"{dataset} {group} λ={lam_token} {reg} fold{fold}".replace("  ", " "),
                     params={k: _param(v) for k, v in params.items()},
                     metrics=metrics,
-                    tags={"lens2logit.task": task, "lens2logit.source": attacks_path.as_posix()},
+                    tags={"lens2logit.dataset": dataset, "lens2logit.source": attacks_path.as_posix()},
                     json_artifacts={"isp_parameters.json": entry.get("values", {})} if entry.get("values") else {},
                     sources=[attacks_path],
                 )
@@ -293,51 +301,52 @@ def forensics_records(results: Path) -> Iterator[RunRecord]:
                     record.artifacts.append((strips, "images"))
                     record.sources.append(strips)
                 yield record
-        files = [task_dir / n for n in ("table.csv", "figure.png", "strips.png", "params.json", "attacks.json")]
+        files = [dataset_dir / n for n in ("table.csv", "figure.png", "strips.png", "params.json", "attacks.json")]
         files = [f for f in files if f.is_file()]
         if files:
             yield RunRecord(
-                experiment=FORENSICS_EXPERIMENT, key=f"summary/forensics/{task}", name=f"{task} forensics summary",
-                params={"task": task, "dataset": DATASET_OF_TASK.get(task, task), "kind": "summary"},
-                tags={"lens2logit.task": task}, artifacts=[(f, "") for f in files], sources=files,
+                experiment=FORENSICS_EXPERIMENT, key=f"summary/forensics/{dataset}", name=f"{dataset} forensics summary",
+                params={"dataset": dataset, "source": source_of(dataset), "run": "summary"},
+                tags={"lens2logit.dataset": dataset}, artifacts=[(f, "") for f in files], sources=files,
             )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- customization
 def customization_records(results: Path) -> Iterator[RunRecord]:
     from lens2logit.io import load_torch
+    from lens2logit.training.checkpoint import upgrade_checkpoint
 
-    for task_dir in sorted((results / "customization").glob("*")):
-        task = task_dir.name
-        experiment = CUSTOMIZATION_EXPERIMENTS.get(DATASET_OF_TASK.get(task, task), CUSTOMIZATION_EXPERIMENTS["microscopy"])
-        curves = task_dir / "curves.csv"
+    for dataset_dir in sorted((results / "customization").glob("*")):
+        dataset = dataset_dir.name
+        experiment = CUSTOMIZATION_EXPERIMENTS.get(source_of(dataset), CUSTOMIZATION_EXPERIMENTS["microscopy"])
+        curves = dataset_dir / "curves.csv"
         if curves.is_file():
             runs: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
             for row in _read_csv(curves):
                 slug = f"{round(float(row['intensity']) * 100):03d}"
                 runs.setdefault((row["processing"], slug, int(row["fold"])), []).append(row)
             saved: dict[tuple[str, str, int], dict[str, Path]] = {}
-            for path in sorted((task_dir / "models").glob("*.pt")):
+            for path in sorted((dataset_dir / "models").glob("*.pt")):
                 m = _SAVED_MODEL.search(path.name)
                 if m:
                     saved.setdefault((m["processing"], m["intensity"], int(m["fold"])), {})[m["role"]] = path
             stages: dict[tuple[str, str], list[tuple[int, Path]]] = {}
-            for path in sorted((task_dir / "stages").glob("*.png")):
+            for path in sorted((dataset_dir / "stages").glob("*.png")):
                 m = _STAGE_FILE.search(path.name)
                 if m:
                     stages.setdefault((m["processing"], m["intensity"]), []).append((int(m["epoch"]), path))
             for (processing, slug, fold), rows in sorted(runs.items()):
                 metrics = [(f"{r['split']}_{r['metric']}", float(r["value"]), int(r["epoch"])) for r in rows if _finite(r["value"])]
-                params: dict[str, Any] = {"task": task, "dataset": DATASET_OF_TASK.get(task, task), "processing": processing,
+                params: dict[str, Any] = {"dataset": dataset, "source": source_of(dataset), "processing": processing,
                                           "intensity": _intensity(slug), "fold": fold}  # fmt: skip
                 record = RunRecord(
-                    experiment=experiment, key=f"customization/{task}/{processing}/{slug}/fold{fold}",
-                    name=f"{task} {processing} @{slug} fold{fold}", metrics=metrics,
-                    tags={"lens2logit.task": task, "lens2logit.source": curves.as_posix()}, sources=[curves],
+                    experiment=experiment, key=f"customization/{dataset}/{processing}/{slug}/fold{fold}",
+                    name=f"{dataset} {processing} @{slug} fold{fold}", metrics=metrics,
+                    tags={"lens2logit.dataset": dataset, "lens2logit.source": curves.as_posix()}, sources=[curves],
                 )  # fmt: skip
                 files = saved.get((processing, slug, fold), {})
                 if "classifier" in files:
-                    ckpt = load_torch(files["classifier"], "model file")
+                    ckpt = upgrade_checkpoint(load_torch(files["classifier"], "model file"))
                     config = dict(ckpt.get("config") or {})
                     params.update({"arch": ckpt.get("arch"), "n_train": len(ckpt.get("train_indices", [])),
                                    "n_val": len(ckpt.get("val_indices", []))})  # fmt: skip
@@ -345,10 +354,10 @@ def customization_records(results: Path) -> Iterator[RunRecord]:
                     record.tags["device"] = checkpoint_device(ckpt)
                     record.json_artifacts["splits.json"] = {"fold": fold, "train": ckpt.get("train_indices", []), "val": ckpt.get("val_indices", [])}
                     aug = str(config.get("augmentation", "none"))
-                    record.models.append(ModelRecord(task_model_name(task, aug, slug, processing, fold), files["classifier"], TASK_MODEL, {"task": task, "processing": processing}))
+                    record.models.append(ModelRecord(task_model_name(dataset, aug, slug, processing, fold), files["classifier"], TASK_MODEL, {"dataset": dataset, "processing": processing}))
                     record.sources.append(files["classifier"])
                 if "isp" in files:
-                    record.models.append(ModelRecord(isp_model_name(task, slug, processing, fold), files["isp"], ISP_MODEL, {"task": task, "processing": processing}))
+                    record.models.append(ModelRecord(isp_model_name(dataset, slug, processing, fold), files["isp"], ISP_MODEL, {"dataset": dataset, "processing": processing}))
                     record.sources.append(files["isp"])
                 if fold == 0:
                     for epoch, png in stages.get((processing, slug), []):
@@ -356,13 +365,13 @@ def customization_records(results: Path) -> Iterator[RunRecord]:
                         record.sources.append(png)
                 record.params = {k: _param(v) for k, v in params.items()}
                 yield record
-        files = [task_dir / n for n in ("curves.csv", "final.csv", "figure.png")]
+        files = [dataset_dir / n for n in ("curves.csv", "final.csv", "figure.png")]
         files = [f for f in files if f.is_file()]
         if files:
             yield RunRecord(
-                experiment=experiment, key=f"summary/customization/{task}", name=f"{task} customization summary",
-                params={"task": task, "dataset": DATASET_OF_TASK.get(task, task), "kind": "summary"},
-                tags={"lens2logit.task": task}, artifacts=[(f, "") for f in files], sources=files,
+                experiment=experiment, key=f"summary/customization/{dataset}", name=f"{dataset} customization summary",
+                params={"dataset": dataset, "source": source_of(dataset), "run": "summary"},
+                tags={"lens2logit.dataset": dataset}, artifacts=[(f, "") for f in files], sources=files,
             )  # fmt: skip
 
 

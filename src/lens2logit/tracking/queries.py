@@ -15,15 +15,15 @@ from typing import Any, Sequence
 
 from lens2logit.errors import InputError
 
-# Headline metric per task: accuracy (classification) or dataset IoU (segmentation).
+# Headline metric per dataset: accuracy (classification) or dataset IoU (segmentation).
 WORST_DRIFT_PAIR = """
 WITH evaluation AS (  -- one run per evaluated model
   SELECT r.run_uuid AS id,
-         MAX(CASE WHEN p.key = 'task' THEN p.value END) AS task,
+         MAX(CASE WHEN p.key = 'dataset' THEN p.value END) AS dataset,
          MAX(CASE WHEN p.key = 'augmentation' THEN p.value END) AS augmentation,
          MAX(CASE WHEN p.key = 'train_view_slug' THEN p.value END) AS train_view,
          MAX(CASE WHEN p.key = 'train_intensity' THEN p.value END) AS train_intensity,
-         CASE WHEN MAX(CASE WHEN p.key = 'task' THEN p.value END) = 'drone_segmentation'
+         CASE WHEN MAX(CASE WHEN p.key = 'dataset' THEN p.value END) = 'drone_segmentation'
               THEN 'iou_dataset' ELSE 'accuracy' END AS metric
   FROM runs r
   JOIN experiments e ON e.experiment_id = r.experiment_id
@@ -33,32 +33,32 @@ WITH evaluation AS (  -- one run per evaluated model
   GROUP BY r.run_uuid
 ),
 scores AS (  -- metric keys are {metric}.{test view}.{test intensity}, e.g. accuracy.ma-s-me.100
-  SELECT v.task, v.augmentation, v.train_view, substr(m.key, length(v.metric) + 2, 7) AS test_view,
+  SELECT v.dataset, v.augmentation, v.train_view, substr(m.key, length(v.metric) + 2, 7) AS test_view,
          AVG(m.value) AS score  -- mean over folds, full light
   FROM evaluation v JOIN latest_metrics m ON m.run_uuid = v.id
   WHERE v.train_intensity = '1.0' AND m.key LIKE v.metric || '.%.100'
-  GROUP BY v.task, v.augmentation, v.train_view, test_view
+  GROUP BY v.dataset, v.augmentation, v.train_view, test_view
 ),
 drops AS (
-  SELECT s.task, s.augmentation, s.train_view, s.test_view, d.score AS diagonal, s.score, d.score - s.score AS drop_
+  SELECT s.dataset, s.augmentation, s.train_view, s.test_view, d.score AS diagonal, s.score, d.score - s.score AS drop_
   FROM scores s
-  JOIN scores d ON d.task = s.task AND d.augmentation = s.augmentation
+  JOIN scores d ON d.dataset = s.dataset AND d.augmentation = s.augmentation
                AND d.train_view = s.train_view AND d.test_view = s.train_view
   WHERE s.test_view <> s.train_view
 )
-SELECT task, augmentation, train_view, test_view,
+SELECT dataset, augmentation, train_view, test_view,
        ROUND(diagonal, 3) AS trained_view_score, ROUND(score, 3) AS test_view_score, ROUND(drop_, 3) AS score_drop
 FROM drops x
-WHERE drop_ = (SELECT MAX(drop_) FROM drops y WHERE y.task = x.task AND y.augmentation = x.augmentation)
-ORDER BY task, augmentation;
+WHERE drop_ = (SELECT MAX(drop_) FROM drops y WHERE y.dataset = x.dataset AND y.augmentation = x.augmentation)
+ORDER BY dataset, augmentation;
 """.strip()
 
 # A group "breaks" the model at λ when the attacked metric (mean over folds) falls below half of
-# the clean one; per task, the group(s) that do so at the smallest λ (ties: lowest metric first).
+# the clean one; per dataset, the group(s) that do so at the smallest λ (ties: lowest metric first).
 FORENSICS_SMALLEST_LAMBDA = """
 WITH attack AS (
   SELECT r.run_uuid AS id,
-         MAX(CASE WHEN p.key = 'task' THEN p.value END) AS task,
+         MAX(CASE WHEN p.key = 'dataset' THEN p.value END) AS dataset,
          MAX(CASE WHEN p.key = 'parameter_group' THEN p.value END) AS grp,
          MAX(CASE WHEN p.key = 'lambda' THEN p.value END) AS lambda,
          MAX(CASE WHEN p.key = 'regularizer' THEN p.value END) AS regularizer
@@ -69,30 +69,30 @@ WITH attack AS (
   GROUP BY r.run_uuid
 ),
 scores AS (
-  SELECT a.task, a.grp, a.regularizer, a.lambda, AVG(m.value) AS score
+  SELECT a.dataset, a.grp, a.regularizer, a.lambda, AVG(m.value) AS score
   FROM attack a JOIN latest_metrics m ON m.run_uuid = a.id
-  WHERE m.key = CASE WHEN a.task = 'drone_segmentation' THEN 'iou_dataset' ELSE 'accuracy' END
+  WHERE m.key = CASE WHEN a.dataset = 'drone_segmentation' THEN 'iou_dataset' ELSE 'accuracy' END
     AND a.grp IS NOT NULL
-  GROUP BY a.task, a.grp, a.regularizer, a.lambda
+  GROUP BY a.dataset, a.grp, a.regularizer, a.lambda
 ),
-clean AS (SELECT task, score FROM scores WHERE grp = 'none'),
+clean AS (SELECT dataset, score FROM scores WHERE grp = 'none'),
 broken AS (
-  SELECT s.task, s.grp, s.regularizer, CAST(s.lambda AS REAL) AS lambda, s.score, c.score AS clean_score
-  FROM scores s JOIN clean c ON c.task = s.task
+  SELECT s.dataset, s.grp, s.regularizer, CAST(s.lambda AS REAL) AS lambda, s.score, c.score AS clean_score
+  FROM scores s JOIN clean c ON c.dataset = s.dataset
   WHERE s.grp <> 'none' AND s.score < 0.5 * c.score
 )
-SELECT task, grp AS parameter_group, regularizer, lambda AS smallest_breaking_lambda,
+SELECT dataset, grp AS parameter_group, regularizer, lambda AS smallest_breaking_lambda,
        ROUND(score, 3) AS attacked_score, ROUND(clean_score, 3) AS clean_score
 FROM broken b
-WHERE lambda = (SELECT MIN(lambda) FROM broken c WHERE c.task = b.task)
-ORDER BY task, score;
+WHERE lambda = (SELECT MIN(lambda) FROM broken c WHERE c.dataset = b.dataset)
+ORDER BY dataset, score;
 """.strip()
 
 # Final-epoch validation metric at 1 % light, mean over folds, per processing.
 ISP_AT_LOW_LIGHT = """
 WITH custom AS (
   SELECT r.run_uuid AS id,
-         MAX(CASE WHEN p.key = 'task' THEN p.value END) AS task,
+         MAX(CASE WHEN p.key = 'dataset' THEN p.value END) AS dataset,
          MAX(CASE WHEN p.key = 'processing' THEN p.value END) AS processing,
          MAX(CASE WHEN p.key = 'intensity' THEN p.value END) AS intensity
   FROM runs r
@@ -101,12 +101,12 @@ WITH custom AS (
   WHERE e.name LIKE '3 Image processing customization%' AND r.lifecycle_stage = 'active'
   GROUP BY r.run_uuid
 )
-SELECT c.task, c.processing, COUNT(*) AS folds, ROUND(AVG(m.value), 3) AS final_val_score
+SELECT c.dataset, c.processing, COUNT(*) AS folds, ROUND(AVG(m.value), 3) AS final_val_score
 FROM custom c JOIN latest_metrics m ON m.run_uuid = c.id
 WHERE c.intensity = '0.01'
-  AND m.key = CASE WHEN c.task = 'drone_segmentation' THEN 'val_iou_dataset' ELSE 'val_accuracy' END
-GROUP BY c.task, c.processing
-ORDER BY c.task, final_val_score DESC;
+  AND m.key = CASE WHEN c.dataset = 'drone_segmentation' THEN 'val_iou_dataset' ELSE 'val_accuracy' END
+GROUP BY c.dataset, c.processing
+ORDER BY c.dataset, final_val_score DESC;
 """.strip()
 
 QUERIES = {

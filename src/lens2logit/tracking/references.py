@@ -24,12 +24,11 @@ from typing import Any
 from lens2logit.errors import InputError
 from lens2logit.tracking.store import check_reachable, is_local_sqlite, resolve_tracking_uri, sqlite_path
 
-TASK_MODEL, ISP_MODEL = "task-model", "isp"
-TASK_KIND = {"microscopy": "classification", "drone_segmentation": "segmentation", "drone_classification": "classification"}
+TASK_MODEL, ISP_MODEL = "task-model", "isp"  # model types
 CACHE_DIR = "cache/models"  # under the results folder
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[^/]+)|@(?P<alias>[^/]+))$")
 _RUNS_URI = re.compile(r"^runs:/(?P<run>[0-9a-zA-Z]+)(?:/(?P<path>.*))?$")
-_TASK_IN_PATH = re.compile(r"(?:^|/)(?:views|data|models)/(?P<task>microscopy|drone_segmentation|drone_classification)/")
+_DATASET_IN_PATH = re.compile(r"(?:^|/)(?:views|data|models)/(?P<dataset>microscopy|drone_segmentation|drone_classification)/")
 
 
 def load_task_model(path: str | os.PathLike):
@@ -45,23 +44,38 @@ def is_registry_reference(reference: str) -> bool:
     return str(reference).startswith(("models:/", "runs:/"))
 
 
+def dataset_kind_or_none(dataset: str | None) -> str | None:
+    """The kind of a registered dataset with a fixed kind; None for ``custom``, unknown names or None."""
+    from lens2logit.data.registry import REGISTRY
+
+    entry = REGISTRY.get(dataset) if dataset else None
+    return entry.kind if entry is not None else None
+
+
 def checkpoint_identity(ckpt: Any) -> tuple[str, str | None, str | None]:
-    """``(kind, workflow task or None, task kind or None)`` of a loaded checkpoint dict."""
+    """``(model type, workflow dataset or None, kind or None)`` of a loaded checkpoint dict.
+
+    The model type is :data:`TASK_MODEL`, :data:`ISP_MODEL` or ``"unknown"``; checkpoints of older
+    versions are read with their old key names (:func:`~lens2logit.training.checkpoint.upgrade_checkpoint`).
+    """
+    from lens2logit.training.checkpoint import upgrade_checkpoint
+
     if not isinstance(ckpt, dict):
         return "unknown", None, None
+    ckpt = upgrade_checkpoint(ckpt)
     config = ckpt.get("config") or {}
-    task = ckpt.get("dataset_task") or config.get("dataset_task")
-    if not task:
+    dataset = ckpt.get("dataset") or config.get("dataset")
+    if not dataset:
         for value in (config.get("views_path"), config.get("targets_path"), config.get("raw_path")):
-            m = _TASK_IN_PATH.search(str(value or ""))
+            m = _DATASET_IN_PATH.search(str(value or ""))
             if m:
-                task = m["task"]
+                dataset = m["dataset"]
                 break
-    if ckpt.get("kind") == ISP_MODEL:
-        return ISP_MODEL, task, TASK_KIND.get(task)
+    if ckpt.get("type") == ISP_MODEL:
+        return ISP_MODEL, dataset, ckpt.get("kind") or dataset_kind_or_none(dataset)
     if "state_dict" in ckpt and "arch" in ckpt:
-        return TASK_MODEL, task, ckpt.get("task")
-    return "unknown", task, None
+        return TASK_MODEL, dataset, ckpt.get("kind")
+    return "unknown", dataset, None
 
 
 def _client(uri: str, reference: str, option: str):
@@ -154,8 +168,8 @@ def resolve_model(
     reference: str,
     *,
     option: str,
-    kind: str = TASK_MODEL,
-    task: str | None = None,
+    model_type: str = TASK_MODEL,
+    dataset: str | None = None,
     tracking_uri: str | None = None,
     results: str | os.PathLike = "results",
 ) -> str:
@@ -164,8 +178,8 @@ def resolve_model(
     Args:
         reference: ``models:/NAME/VERSION``, ``runs:/RUN_ID/PATH`` or a file path.
         option: the config key that holds it (named in every error).
-        kind: ``"task-model"`` or ``"isp"`` — what the stage needs.
-        task: the workflow task it must belong to (``microscopy``, ``drone_segmentation``, …).
+        model_type: ``"task-model"`` or ``"isp"`` — what the stage needs.
+        dataset: the workflow dataset it must belong to (``microscopy``, ``drone_segmentation``, …).
         tracking_uri: registry/tracking store (default as :func:`~lens2logit.tracking.store.resolve_tracking_uri`).
         results: the results folder (cache under ``results/cache/models``).
 
@@ -175,7 +189,7 @@ def resolve_model(
 
     Raises:
         InputError: unknown name/version/run, unreachable server, missing file, or a checkpoint of
-            the wrong kind or task — one line naming ``option`` and the reference.
+            the wrong model type, dataset or kind — one line naming ``option`` and the reference.
     """
     from lens2logit.io import load_torch
 
@@ -190,14 +204,16 @@ def resolve_model(
                 return reference  # produced by this workflow
             raise InputError(f"{option} {reference}: checkpoint file not found (a DVC-tracked file: `dvc pull {reference}` first)")
     ckpt = load_torch(path, f"{option} {reference}")
-    found_kind, found_task, found_kind_of_task = checkpoint_identity(ckpt)
-    found_task = tags.get("lens2logit.task") or found_task
-    if found_kind != kind:
-        raise InputError(f"{option} {reference} is a {found_kind} checkpoint, but {option} needs a {kind}")
-    if task is not None:
-        if found_task is not None and found_task != task:
-            raise InputError(f"{option} {reference} is a {found_task} model, but it is used for task {task}" + (
-                " (give the option as {task: reference} to set one model per task)" if option.startswith("forensics") else ""))
-        if found_task is None and found_kind_of_task is not None and found_kind_of_task != TASK_KIND.get(task):
-            raise InputError(f"{option} {reference} is a {found_kind_of_task} model, but task {task} is {TASK_KIND.get(task)}")
+    found_type, found_dataset, found_kind = checkpoint_identity(ckpt)
+    # registry tag of the model version (lens2logit.task before the rename)
+    found_dataset = tags.get("lens2logit.dataset") or tags.get("lens2logit.task") or found_dataset
+    if found_type != model_type:
+        raise InputError(f"{option} {reference} is a {found_type} checkpoint, but {option} needs a {model_type}")
+    if dataset is not None:
+        expected_kind = dataset_kind_or_none(dataset)
+        if found_dataset is not None and found_dataset != dataset:
+            raise InputError(f"{option} {reference} is a {found_dataset} model, but it is used for dataset {dataset}" + (
+                " (give the option as {dataset: reference} to set one model per dataset)" if option.startswith("forensics") else ""))
+        if found_dataset is None and None not in (found_kind, expected_kind) and found_kind != expected_kind:
+            raise InputError(f"{option} {reference} is a {found_kind} model, but dataset {dataset} is {expected_kind}")
     return str(path)

@@ -135,7 +135,7 @@ def _remove_run(client, run) -> None:
 
 
 def _pytorch_module(model: ModelRecord):
-    if model.kind == ISP_MODEL:
+    if model.model_type == ISP_MODEL:
         from lens2logit.experiments.customization import load_isp
 
         return load_isp(model.checkpoint)[0]
@@ -158,9 +158,9 @@ def _register(client, run_id: str, model: ModelRecord, artifact_name: str) -> st
             info = mlflow.pytorch.log_model(
                 _pytorch_module(model), name=artifact_name, serialization_format="pickle",
                 pip_requirements=requirements, extra_files=[str(model.checkpoint)],
-                metadata={"lens2logit_kind": model.kind, "checkpoint": model.checkpoint.name},
+                metadata={"lens2logit_model_type": model.model_type, "checkpoint": model.checkpoint.name},
             )  # fmt: skip
-    tags = {"lens2logit.kind": model.kind, **{f"lens2logit.{k}": v for k, v in model.tags.items()}}
+    tags = {"lens2logit.model_type": model.model_type, **{f"lens2logit.{k}": v for k, v in model.tags.items()}}
     version = mlflow.register_model(info.model_uri, model.name, await_registration_for=0, tags=tags)
     return f"{model.name}/{version.version}"
 
@@ -198,7 +198,7 @@ def log_record(client, record: RunRecord, experiment_id: str, *, digest: str, ex
         client.log_artifact(run_id, str(path), artifact_dir or None)
     registered = []
     for model in record.models:
-        artifact_name = "isp" if model.kind == ISP_MODEL else "model"
+        artifact_name = "isp" if model.model_type == ISP_MODEL else "model"
         registered.append(_register(client, run_id, model, artifact_name))
     if registered:
         client.set_tag(run_id, "lens2logit.registered_models", " ".join(registered))

@@ -39,10 +39,10 @@ def check_view_array(views: np.ndarray, path: Any) -> None:
         raise InputError(f"views file {path} must hold (N, 3, H, W) float32, got {views.dtype} {views.shape}")
 
 
-def check_targets(targets: np.ndarray, views: np.ndarray, task: str, n_classes: int, path: Any) -> None:
+def check_targets(targets: np.ndarray, views: np.ndarray, kind: str, n_classes: int, path: Any) -> None:
     """Targets must be ``(N,)`` integer labels in range or ``(N, H, W)`` masks matching the views."""
     n, _, height, width = views.shape
-    if task == "classification":
+    if kind == "classification":
         if targets.shape != (n,) or not np.issubdtype(targets.dtype, np.integer):
             raise InputError(
                 f"targets file {path} must hold ({n},) integer labels, got {targets.dtype} {targets.shape}"

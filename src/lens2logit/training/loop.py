@@ -17,7 +17,7 @@ from torch import nn
 
 from lens2logit.errors import InputError
 from lens2logit.experiments.augment import augment, check_augmentation
-from lens2logit.models import TASKS
+from lens2logit.models import KINDS
 from lens2logit.training.device import autocast, check_amp, configure_determinism, resolve_device, to_device
 from lens2logit.training.losses import task_loss
 from lens2logit.training.metrics import MetricAccumulator
@@ -56,7 +56,7 @@ def fit(
     train_batches: Batches | Callable[[], Batches],
     val_batches: Batches | Callable[[], Batches] | None,
     *,
-    task: str,
+    kind: str,
     epochs: int,
     lr: float,
     processor: nn.Module | None = None,
@@ -78,7 +78,7 @@ def fit(
             epoch. ``x`` is ``(B, 3, H, W)`` float, or ``(B, H, W)`` raw mosaics if ``processor``
             is given; ``y`` is ``(B,)`` int64 labels or ``(B, H, W)`` masks. ``val_batches`` may be None.
             Host batches are copied to ``device`` (non-blocking; pin them for CUDA).
-        task: ``"classification"`` or ``"segmentation"``.
+        kind: ``"classification"`` or ``"segmentation"``.
         epochs: number of passes over ``train_batches``.
         lr: Adam learning rate (weight decay 0).
         processor: optional ISP module ``(B, H, W) → (B, 3, H, W)`` applied before augmentation.
@@ -100,8 +100,8 @@ def fit(
         metrics are ``accuracy, precision, recall, f1`` or ``iou_image, iou_dataset``. Train rows
         are measured on the fly (augmented inputs, weights changing during the epoch).
     """
-    if task not in TASKS:
-        raise InputError(f"unknown task {task!r} (option 'task'); expected one of {TASKS}")
+    if kind not in KINDS:
+        raise InputError(f"unknown kind {kind!r} (option 'kind'); expected one of {KINDS}")
     check_augmentation(augmentation)
     amp = check_amp(amp)
     device = resolve_device(device)
@@ -133,7 +133,7 @@ def fit(
             if processor is not None:
                 x = processor(x)
             if training and augmentation != "none":
-                x, masks = augment(x, y if task == "segmentation" else None, mode=augmentation, generator=generator)
+                x, masks = augment(x, y if kind == "segmentation" else None, mode=augmentation, generator=generator)
                 if masks is not None:
                     y = masks
             logits = model(x)
@@ -148,12 +148,12 @@ def fit(
         for epoch in range(1, epochs + 1):
             for module in trainable:
                 module.train()
-            scores = MetricAccumulator(task)
+            scores = MetricAccumulator(kind)
             for x, y in _progress(
                 _epoch_batches(train_batches, "train_batches"), f"epoch {epoch}/{epochs} train", progress
             ):
                 logits, y = forward(x, y, training=True)
-                loss = task_loss(logits, y, task, bce_weight)
+                loss = task_loss(logits, y, kind, bce_weight)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -162,13 +162,13 @@ def fit(
             if val_batches is not None:
                 for module in trainable:
                     module.eval()
-                scores = MetricAccumulator(task)
+                scores = MetricAccumulator(kind)
                 with torch.no_grad():
                     for x, y in _progress(
                         _epoch_batches(val_batches, "val_batches"), f"epoch {epoch}/{epochs} val", progress
                     ):
                         logits, y = forward(x, y, training=False)
-                        scores.update(logits, y, loss=task_loss(logits, y, task, bce_weight))
+                        scores.update(logits, y, loss=task_loss(logits, y, kind, bce_weight))
                 rows.append({"epoch": epoch, "split": "val", "loss": 0.0, **scores.compute()})
             history.extend(rows)
             if on_epoch_end is not None:

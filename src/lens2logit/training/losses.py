@@ -33,9 +33,9 @@ def dice_loss_from_logits(logits: torch.Tensor, masks: torch.Tensor) -> torch.Te
     return loss * (truth.sum() > 0).to(loss.dtype)
 
 
-def task_loss(logits: torch.Tensor, targets: torch.Tensor, task: str, bce_weight: float = 0.0) -> torch.Tensor:
+def task_loss(logits: torch.Tensor, targets: torch.Tensor, kind: str, bce_weight: float = 0.0) -> torch.Tensor:
     """Cross-entropy ``(B, C) × (B,)`` or Dice (+ BCE) ``(B, 1, H, W) × (B, H, W)`` → scalar."""
-    if task == "classification":
+    if kind == "classification":
         return F.cross_entropy(logits, targets.long())
     loss = dice_loss_from_logits(logits, targets)
     if bce_weight > 0:

@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from lens2logit.data.dataset import KINDS
 from lens2logit.errors import InputError
 
 SEGMENTATION_THRESHOLD = 0.5
@@ -189,7 +190,7 @@ class MetricAccumulator:
     float64 (float32 on MPS, which has no float64), so on the CPU they equal summing Python floats.
 
     Args:
-        task: ``"classification"`` or ``"segmentation"``.
+        kind: ``"classification"`` or ``"segmentation"``.
         n_classes: classification only; None → taken from the logits of the first batch.
 
     Example:
@@ -199,10 +200,10 @@ class MetricAccumulator:
         (0.5, 0.5)
     """
 
-    def __init__(self, task: str, n_classes: int | None = None):
-        if task not in ("classification", "segmentation"):
-            raise InputError(f"unknown task {task!r} (option 'task'); expected classification or segmentation")
-        self.task, self.n_classes = task, n_classes
+    def __init__(self, kind: str, n_classes: int | None = None):
+        if kind not in KINDS:
+            raise InputError(f"unknown kind {kind!r} (option 'kind'); expected one of {KINDS}")
+        self.kind, self.n_classes = kind, n_classes
         self.count = 0
         self.cm: torch.Tensor | None = None
         self.counts: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -220,7 +221,7 @@ class MetricAccumulator:
         logits = logits.detach()
         batch = logits.shape[0]
         self.count += batch
-        if self.task == "classification":
+        if self.kind == "classification":
             if self.n_classes is None:
                 self.n_classes = logits.shape[1]
             cm = _count_pairs(targets.to(logits.device), logits.argmax(dim=1), self.n_classes)
@@ -242,7 +243,7 @@ class MetricAccumulator:
         ``n_classes`` was given (then all 0), segmentation gives 0.
         """
         out: dict[str, Any] = {name: float(total.cpu()) / max(self.count, 1) for name, total in self.sums.items()}
-        if self.task == "classification":
+        if self.kind == "classification":
             if self.cm is not None:
                 out.update(classification_scores(self.cm.cpu()))
             elif self.n_classes is not None:
