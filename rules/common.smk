@@ -204,10 +204,6 @@ def paper_claims(wildcards):
     return claims_text(wildcards.dataset)
 
 
-def view_label(wildcards):
-    return get_view(wildcards.view).label
-
-
 def training_params(wildcards):
     params = dict(config["training"][DATASET_KIND[wildcards.dataset]])
     for key in ("threads", "progress", "amp"):
@@ -224,12 +220,35 @@ def metrics_path(dataset, aug, intensity, view, fold):
     return f"results/metrics/{dataset}/{aug}/{intensity}/{view}/fold{fold}.csv"
 
 
+# drift.jobs: one training/evaluation job per view (all its folds in turn) or per fold.
+JOBS_PER_FOLD = config["drift"]["jobs"] == "per_fold"
+# Jobs per view split the reference intensity (drift folds) from the others (intensity folds).
+JOB_INTENSITY = r"\d{3}" if JOBS_PER_FOLD else REF
+
+
 def fold_files(folder, folds, suffix):
-    """One file per fold of a (dataset, aug, intensity, view) job; those wildcards left open."""
+    """Output files of one training/evaluation job: every fold of its view, or its {fold}."""
+    if JOBS_PER_FOLD:
+        return [
+            f"{folder}/{{dataset}}/{{aug}}/{{intensity}}/{{view}}/fold{{fold}}{suffix}"
+        ]
     return [
         f"{folder}/{{dataset}}/{{aug}}/{{intensity}}/{{view}}/fold{k}{suffix}"
         for k in folds
     ]
+
+
+def job_folds(folds):
+    """params: the folds a training/evaluation job handles (in the order of its files)."""
+    if JOBS_PER_FOLD:
+        return lambda wildcards: [int(wildcards.fold)]
+    return list(folds)
+
+
+def job_path(prefix, suffix):
+    """Log/benchmark path of a training/evaluation job: one per view, or per fold."""
+    job = "{view}/fold{fold}" if JOBS_PER_FOLD else "{view}"
+    return f"{prefix}/{{dataset}}/{{aug}}/{{intensity}}/{job}{suffix}"
 
 
 def test_sets(wildcards):
@@ -284,11 +303,42 @@ def drift_metrics(wildcards):
     ]
 
 
+# corruptions.jobs: one scoring job per dataset (every view) or per view.
+CORRUPTION_JOB_PER_VIEW = config["corruptions"]["jobs"] == "per_view"
+
+
+def corruption_job_views(wildcards):
+    """View slugs one score_corruptions job scores."""
+    return [wildcards.view] if CORRUPTION_JOB_PER_VIEW else VIEW_SLUGS
+
+
 def corruption_models(wildcards):
+    """Every fold's model of each of the job's views, view after view."""
     return [
-        model_path(wildcards.dataset, wildcards.aug, REF, wildcards.view, k)
+        model_path(wildcards.dataset, wildcards.aug, REF, v, k)
+        for v in corruption_job_views(wildcards)
         for k in FOLDS
     ]
+
+
+def corruption_view_files(wildcards):
+    return [
+        f"results/views/{wildcards.dataset}/{REF}/{v}.npy"
+        for v in corruption_job_views(wildcards)
+    ]
+
+
+def corruption_view_labels(wildcards):
+    return [get_view(v).label for v in corruption_job_views(wildcards)]
+
+
+def corruption_job_files(prefix, suffix):
+    """Output tables (prefix results/corruptions) or log/benchmark path of a score_corruptions job."""
+    if CORRUPTION_JOB_PER_VIEW:
+        return f"{prefix}/{{dataset}}/{{aug}}/{{view}}{suffix}"
+    if prefix == "results/corruptions":
+        return [f"{prefix}/{{dataset}}/{{aug}}/{v}{suffix}" for v in VIEW_SLUGS]
+    return f"{prefix}/{{dataset}}/{{aug}}{suffix}"
 
 
 def corruption_tables(wildcards):

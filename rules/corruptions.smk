@@ -1,14 +1,16 @@
+# corruptions.jobs: per_dataset (default): one job scores the models of every view of a dataset,
+# view after view; per_view: one job per view (clusters).
 rule score_corruptions:
     input:
         models=corruption_models,
-        views=f"results/views/{{dataset}}/{REF}/{{view}}.npy",
+        views=corruption_view_files,
         targets=f"results/data/{{dataset}}/{REF}/targets.npy",
     output:
-        table="results/corruptions/{dataset}/{aug}/{view}.csv",
+        tables=corruption_job_files("results/corruptions", ".csv"),
     log:
-        "logs/score_corruptions/{dataset}/{aug}/{view}.log",
+        corruption_job_files("logs/score_corruptions", ".log"),
     benchmark:
-        "results/benchmarks/score_corruptions/{dataset}/{aug}/{view}.tsv"
+        corruption_job_files("results/benchmarks/score_corruptions", ".tsv")
     conda:
         "../envs/lens2logit.yaml"
     threads: 1
@@ -19,7 +21,7 @@ rule score_corruptions:
         severity=CORRUPTIONS["severity"],
         seed=config["seed"],
         max_samples=CORRUPTIONS["max_samples"],
-        label=view_label,
+        labels=corruption_view_labels,
         device=DEVICE,
     script:
         "../scripts/score_corruptions.py"

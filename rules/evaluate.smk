@@ -1,5 +1,5 @@
-# One job scores every fold's model of one (dataset, augmentation, intensity, view) on its test sets
-# (same fold sets as rules/train.smk).
+# One job scores the models of one (dataset, augmentation, intensity, view) on their test sets:
+# every fold's, or one fold's with drift.jobs: per_fold (same jobs as rules/train.smk).
 rule evaluate_models:
     input:
         models=fold_files("results/models", FOLDS, ".pt"),
@@ -8,17 +8,17 @@ rule evaluate_models:
     output:
         metrics=fold_files("results/metrics", FOLDS, ".csv"),
     log:
-        "logs/evaluate_models/{dataset}/{aug}/{intensity}/{view}.log",
+        job_path("logs/evaluate_models", ".log"),
     benchmark:
-        "results/benchmarks/evaluate_models/{dataset}/{aug}/{intensity}/{view}.tsv"
+        job_path("results/benchmarks/evaluate_models", ".tsv")
     wildcard_constraints:
-        intensity=REF,
+        intensity=JOB_INTENSITY,
     conda:
         "../envs/lens2logit.yaml"
     threads: 1
     params:
         code=script_code("evaluate_models.py"),
-        folds=FOLDS,
+        folds=job_folds(FOLDS),
         labels=test_set_labels,
         batch_size=config["evaluation"]["batch_size"],
         device=DEVICE,
@@ -26,18 +26,20 @@ rule evaluate_models:
         "../scripts/evaluate_models.py"
 
 
-use rule evaluate_models as evaluate_models_intensity with:
-    input:
-        models=fold_files("results/models", INTENSITY_FOLDS, ".pt"),
-        views=test_set_views,
-        targets=test_set_targets,
-    output:
-        metrics=fold_files("results/metrics", INTENSITY_FOLDS, ".csv"),
-    wildcard_constraints:
-        intensity=NON_REF_INTENSITY,
-    params:
-        code=script_code("evaluate_models.py"),
-        folds=INTENSITY_FOLDS,
-        labels=test_set_labels,
-        batch_size=config["evaluation"]["batch_size"],
-        device=DEVICE,
+if not JOBS_PER_FOLD:
+
+    use rule evaluate_models as evaluate_models_intensity with:
+        input:
+            models=fold_files("results/models", INTENSITY_FOLDS, ".pt"),
+            views=test_set_views,
+            targets=test_set_targets,
+        output:
+            metrics=fold_files("results/metrics", INTENSITY_FOLDS, ".csv"),
+        wildcard_constraints:
+            intensity=NON_REF_INTENSITY,
+        params:
+            code=script_code("evaluate_models.py"),
+            folds=job_folds(INTENSITY_FOLDS),
+            labels=test_set_labels,
+            batch_size=config["evaluation"]["batch_size"],
+            device=DEVICE,

@@ -18,10 +18,10 @@ rule make_splits:
         "../scripts/make_splits.py"
 
 
-# One job trains every fold of one (dataset, augmentation, intensity, view), one fold after the
-# other: a job's start-up (Python, torch, the model library: ≈ 3 s CPU) is paid once per view,
-# not once per fold. At the reference intensity these are the drift folds; at the other
-# intensities (intensity drift) the first `intensity_drift.folds` of them.
+# drift.jobs: per_view (default): one job trains every fold of one (dataset, augmentation,
+# intensity, view) in turn, so a job's start-up (Python, torch, the model library: ≈ 2-3 s CPU)
+# is paid once per view, and a second rule covers the intensities other than the reference
+# (first `intensity_drift.folds` folds only). per_fold: one job per fold (clusters).
 rule train_models:
     input:
         views="results/views/{dataset}/{intensity}/{view}.npy",
@@ -31,11 +31,11 @@ rule train_models:
     output:
         models=fold_files("results/models", FOLDS, ".pt"),
     log:
-        "logs/train_models/{dataset}/{aug}/{intensity}/{view}.log",
+        job_path("logs/train_models", ".log"),
     benchmark:
-        "results/benchmarks/train_models/{dataset}/{aug}/{intensity}/{view}.tsv"
+        job_path("results/benchmarks/train_models", ".tsv")
     wildcard_constraints:
-        intensity=REF,
+        intensity=JOB_INTENSITY,
     conda:
         "../envs/lens2logit.yaml"
     threads: config["training"]["threads"]
@@ -43,7 +43,7 @@ rule train_models:
         mem_mb=2000,
     params:
         code=script_code("train_models.py"),
-        folds=FOLDS,
+        folds=job_folds(FOLDS),
         training=training_params,
         kind=kind_param,
         seed=config["seed"],
@@ -51,14 +51,16 @@ rule train_models:
         "../scripts/train_models.py"
 
 
-use rule train_models as train_models_intensity with:
-    output:
-        models=fold_files("results/models", INTENSITY_FOLDS, ".pt"),
-    wildcard_constraints:
-        intensity=NON_REF_INTENSITY,
-    params:
-        code=script_code("train_models.py"),
-        folds=INTENSITY_FOLDS,
-        training=training_params,
-        kind=kind_param,
-        seed=config["seed"],
+if not JOBS_PER_FOLD:
+
+    use rule train_models as train_models_intensity with:
+        output:
+            models=fold_files("results/models", INTENSITY_FOLDS, ".pt"),
+        wildcard_constraints:
+            intensity=NON_REF_INTENSITY,
+        params:
+            code=script_code("train_models.py"),
+            folds=job_folds(INTENSITY_FOLDS),
+            training=training_params,
+            kind=kind_param,
+            seed=config["seed"],

@@ -131,6 +131,17 @@ def read_benchmark(path: Path) -> dict[str, float]:
     return out
 
 
+def job_benchmark(results: Path, rule: str, dataset: str, aug: str, intensity: str, view: str, fold: int) -> dict[str, float]:
+    """The benchmark of the training/evaluation job of one fold's model (:func:`read_benchmark`).
+
+    With ``drift.jobs: per_view`` one job handles every fold of a view: its time and memory are
+    for all of them; with ``per_fold`` the job's are the fold's own.
+    """
+    folder = results / "benchmarks" / rule / dataset / aug / intensity
+    per_fold = folder / view / f"fold{fold}.tsv"
+    return read_benchmark(per_fold if per_fold.is_file() else folder / f"{view}.tsv")
+
+
 def _read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
@@ -199,9 +210,8 @@ def train_records(results: Path) -> Iterator[RunRecord]:
             sources=[path],
             models=[ModelRecord(task_model_name(dataset, aug, intensity, view, fold), path, TASK_MODEL, {"dataset": dataset, "view": view})],
         )
-        # One job trains every fold of a view: its time and memory are the job's, for all folds.
-        bench = results / "benchmarks" / "train_models" / dataset / aug / intensity / f"{view}.tsv"
-        record.metrics += [(f"job_{name}", value, 0) for name, value in read_benchmark(bench).items()]
+        bench = job_benchmark(results, "train_models", dataset, aug, intensity, view, fold)
+        record.metrics += [(f"job_{name}", value, 0) for name, value in bench.items()]
         yield record
 
 
@@ -228,7 +238,7 @@ def test_records(results: Path) -> Iterator[RunRecord]:
                 test_sets.append(f"{test_slug}@{test_int}")
             if _finite(row.get("value")):
                 metrics.append((test_metric_key(row["metric"], test_slug, test_int), float(row["value"]), 0))
-        bench = read_benchmark(results / "benchmarks" / "evaluate_models" / dataset / aug / intensity / f"{view}.tsv")
+        bench = job_benchmark(results, "evaluate_models", dataset, aug, intensity, view, fold)
         yield RunRecord(
             experiment=TEST_EXPERIMENT,
             key=f"test/{dataset}/{aug}/{intensity}/{view}/fold{fold}",
