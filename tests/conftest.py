@@ -1,4 +1,5 @@
-"""Shared helpers for the end-to-end tests: tool environment, commands, free ports, repo copies."""
+"""Shared helpers of the tests: tool environment, commands, free ports, repo and workflow copies,
+Snakemake runs, one torch thread, tiny segmentation views."""
 
 import os
 import shutil
@@ -9,11 +10,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the venv's bin: snakemake, dvc, moto_server
+SNAKEMAKE = BIN / "snakemake"
+WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report", "envs", "config.yaml", "configs", "profiles")
+TEST_CONFIG = yaml.safe_load((REPO / "configs" / "test.yaml").read_text())
+WORKFLOW_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
 
 
 def tool_env(**extra: str) -> dict[str, str]:
@@ -79,6 +85,29 @@ def copy_worktree(dest: Path, src: Path = REPO) -> Path:
     return dest
 
 
+def copy_workflow(dest: Path) -> Path:
+    """Copy the workflow's files (:data:`WORKFLOW_FILES`, no data, no results) into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def snakemake(
+    workdir: Path, *args: str, config: str = "configs/test.yaml", check: bool = True, timeout: int = 1800
+) -> subprocess.CompletedProcess:
+    """``snakemake --configfile CONFIG --cores 2 ARGS`` in ``workdir`` (:data:`WORKFLOW_ENV`); raise with its output on failure."""
+    cmd = [str(SNAKEMAKE), "--configfile", config, "--cores", "2", *args]
+    proc = subprocess.run(cmd, cwd=workdir, env=WORKFLOW_ENV, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
 def snakemake_has_nothing_to_do(cwd: Path, *args: str) -> tuple[bool, str]:
     """Dry-run the default target; True if Snakemake reports nothing to do, plus its output."""
     proc = run(["snakemake", "--cores", "1", "--dry-run", *args], cwd)
@@ -91,14 +120,35 @@ def repo_root() -> Path:
     return REPO
 
 
+@pytest.fixture
+def one_torch_thread():
+    """torch on one thread during the test (restored afterwards): fast and deterministic on a shared machine."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def blob_views(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A tiny segmentation set: views ``(n, 3, size, size)`` float32, bright rectangles on a noisy
+    background, and their masks ``(n, size, size)`` uint8."""
+    rng = np.random.default_rng(seed)
+    masks = np.zeros((n, size, size), np.uint8)
+    for m in masks:
+        r, c = rng.integers(0, size - 12, size=2)
+        m[r : r + rng.integers(6, 12), c : c + rng.integers(6, 12)] = 1
+    views = rng.normal(0.4, 0.05, size=(n, 3, size, size)) + 0.25 * masks[:, None]
+    return views.astype(np.float32), masks
+
+
 # ---- one tiny study, run once per session through the DVC pipeline -----------------------
 
 
 def tiny_config(datasets=("microscopy",)) -> str:
     """configs/test.yaml restricted to `datasets` (one dataset keeps the end-to-end tests short)."""
-    cfg = yaml.safe_load((REPO / "configs/test.yaml").read_text())
-    cfg["datasets"] = list(datasets)
-    return yaml.safe_dump(cfg, sort_keys=False)
+    return yaml.safe_dump({**TEST_CONFIG, "datasets": list(datasets)}, sort_keys=False)
 
 
 @dataclass

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import blob_views
 from lens2logit.errors import InputError
 from lens2logit.experiments.evaluate import evaluate_model
 from lens2logit.experiments.splits import make_folds, save_folds
@@ -16,13 +17,7 @@ from lens2logit.training import ArrayBatches, fit, load_model, save_checkpoint
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 SIZE = 32
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _texture_views(n, seed=0):
@@ -42,17 +37,6 @@ def _texture_views(n, seed=0):
     return views.astype(np.float32), labels
 
 
-def _blob_views(n, seed=0):
-    """Masks are bright squares on a noisy background."""
-    rng = np.random.default_rng(seed)
-    masks = np.zeros((n, SIZE, SIZE), np.uint8)
-    for m in masks:
-        r, c = rng.integers(0, SIZE - 12, size=2)
-        m[r : r + rng.integers(6, 12), c : c + rng.integers(6, 12)] = 1
-    views = rng.normal(0.4, 0.05, size=(n, 3, SIZE, SIZE)) + 0.25 * masks[:, None]
-    return views.astype(np.float32), masks
-
-
 @pytest.fixture(scope="module")
 def cls_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("cls")
@@ -67,7 +51,7 @@ def cls_data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def seg_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("seg")
-    views, masks = _blob_views(64)
+    views, masks = blob_views(64, SIZE)
     np.save(root / "view.npy", views)
     np.save(root / "targets.npy", masks)
     save_folds(root / "folds.json", make_folds(masks, 4, seed=0, kind="segmentation"))

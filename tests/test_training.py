@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import blob_views
 from lens2logit.errors import InputError
 from lens2logit.experiments.splits import make_folds, save_folds
 from lens2logit.experiments.train import train_on_view
@@ -19,13 +20,7 @@ from lens2logit.training.metrics import classification_scores, confusion_matrix,
 
 SIZE = 32
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ------------------------------------------------------------------------------ device selection
@@ -87,17 +82,6 @@ def test_amp_modes():
 
 
 # ------------------------------------------------------------------------------------ data
-def _blob_views(n, seed=0):
-    """Masks are bright rectangles on a noisy background."""
-    rng = np.random.default_rng(seed)
-    masks = np.zeros((n, SIZE, SIZE), np.uint8)
-    for m in masks:
-        r, c = rng.integers(0, SIZE - 12, size=2)
-        m[r : r + rng.integers(6, 12), c : c + rng.integers(6, 12)] = 1
-    views = rng.normal(0.4, 0.05, size=(n, 3, SIZE, SIZE)) + 0.25 * masks[:, None]
-    return views.astype(np.float32), masks
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("training")
@@ -109,7 +93,7 @@ def data(tmp_path_factory):
     np.save(root / "cls.npy", views)
     np.save(root / "labels.npy", labels)
     save_folds(root / "cls.json", make_folds(labels, 3, seed=0, kind="classification"))
-    seg_views, masks = _blob_views(64)
+    seg_views, masks = blob_views(64, SIZE)
     np.save(root / "seg.npy", seg_views)
     np.save(root / "masks.npy", masks)
     save_folds(root / "seg.json", make_folds(masks, 4, seed=0, kind="segmentation"))

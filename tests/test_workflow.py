@@ -7,12 +7,9 @@ with SIGKILL that is never taken as finished.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,34 +18,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import REPO, SNAKEMAKE, TEST_CONFIG, WORKFLOW_ENV, copy_workflow, snakemake
 from lens2logit.isp.views import get_view
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report", "envs", "config.yaml", "configs", "profiles")
-TEST_CONFIG = yaml.safe_load((REPO / "configs" / "test.yaml").read_text())
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
-
 pytestmark = pytest.mark.slow
-
-
-def copy_workflow(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in WORKFLOW_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, dest / name)
-    return dest
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800) -> subprocess.CompletedProcess:
-    cmd = [str(SNAKEMAKE), "--configfile", "configs/test.yaml", "--cores", "2", *args]
-    proc = subprocess.run(cmd, cwd=workdir, env=ENV, capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
-    return proc
 
 
 def planned_jobs(output: str) -> dict[str, int]:
@@ -323,7 +296,7 @@ def library_copy(run: Path) -> dict:
     """A copy of src/ inside the run, imported by Snakemake and its jobs instead of the repo's."""
     if not (run / "src").exists():
         shutil.copytree(REPO / "src", run / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    return {**ENV, "PYTHONPATH": str(run / "src")}
+    return {**WORKFLOW_ENV, "PYTHONPATH": str(run / "src")}
 
 
 def dry_run(run: Path, env: dict, *args: str) -> str:
@@ -400,7 +373,7 @@ def test_sigkill_mid_training_never_leaves_a_finished_model(run):
     slow_training = {**TEST_CONFIG["training"], "classification": {"arch": "small_cnn", "epochs": 1500, "batch_size": 4, "lr": 0.002}}
     (run / "configs" / "slow.yaml").write_text(yaml.safe_dump({"training": slow_training}))
     cmd = [str(SNAKEMAKE), "--configfile", "configs/test.yaml", "configs/slow.yaml", "--cores", "1", str(target.relative_to(run))]
-    proc = subprocess.Popen(cmd, cwd=run, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=run, env=WORKFLOW_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         trainer = None
         deadline = time.time() + 120
@@ -447,7 +420,7 @@ def test_bad_config_is_rejected_before_any_job(tmp_path, override, needle):
     cfg = {**TEST_CONFIG, **override}
     (workdir / "configs" / "bad.yaml").write_text(yaml.safe_dump(cfg))
     proc = subprocess.run([str(SNAKEMAKE), "--configfile", "configs/bad.yaml", "-n", "--cores", "1"], cwd=workdir,
-                          env=ENV, capture_output=True, text=True, timeout=120)
+                          env=WORKFLOW_ENV, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert needle in (proc.stdout + proc.stderr)
     assert not (workdir / "results").exists() and not (workdir / "data").exists()
@@ -461,21 +434,21 @@ def test_old_config_key_tasks_still_plans_with_one_warning(tmp_path):
     old = {"tasks": ["microscopy"], **{k: v for k, v in TEST_CONFIG.items() if k != "datasets"}}
     (workdir / "configs" / "old.yaml").write_text(yaml.safe_dump(old))
     cmd = [str(SNAKEMAKE), "--configfile", "configs/old.yaml", "-n", "--cores", "1"]
-    proc = subprocess.run(cmd, cwd=workdir, env=ENV, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=workdir, env=WORKFLOW_ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     assert out.count("config key 'tasks' is deprecated: rename it to 'datasets'") == 1
     planned = set(re.findall(r"dataset=([a-z_]+)", out))
     assert planned == {"microscopy"}, planned  # the old key's value, not config.yaml's three datasets
     (workdir / "configs" / "both.yaml").write_text(yaml.safe_dump({**old, "datasets": ["microscopy"]}))
-    proc = subprocess.run([*cmd[:2], "configs/both.yaml", *cmd[3:]], cwd=workdir, env=ENV, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([*cmd[:2], "configs/both.yaml", *cmd[3:]], cwd=workdir, env=WORKFLOW_ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "config keys 'tasks' and 'datasets' are both set" in proc.stdout + proc.stderr
     assert not (workdir / "results").exists()
 
 
 def test_lint_is_clean():
-    proc = subprocess.run([str(SNAKEMAKE), "--lint"], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([str(SNAKEMAKE), "--lint"], cwd=REPO, env=WORKFLOW_ENV, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
@@ -498,7 +471,7 @@ def test_paper_config_builds_its_dag(tmp_path):
         (workdir / name).parent.mkdir(parents=True, exist_ok=True)
         (workdir / name).write_bytes(b"")
     proc = subprocess.run([str(SNAKEMAKE), "--configfile", "configs/paper.yaml", "-n", "--cores", "8", "--quiet", "rules"],
-                          cwd=workdir, env=ENV, capture_output=True, text=True, timeout=300)
+                          cwd=workdir, env=WORKFLOW_ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     jobs = planned_jobs(proc.stdout)
     # one job per fold (drift.jobs: per_fold): 3 datasets × 12 views × 5 folds × 3 augmentations at

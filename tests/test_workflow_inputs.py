@@ -5,7 +5,6 @@ error is one console line, and two runs of a tiny study give identical bytes."""
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -15,35 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import SNAKEMAKE, TEST_CONFIG, WORKFLOW_ENV, copy_workflow, snakemake
 from lens2logit.data.layout import MANIFEST
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report", "envs", "config.yaml", "configs", "profiles")
-TEST_CONFIG = yaml.safe_load((REPO / "configs" / "test.yaml").read_text())
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
 DATA_TARGETS = ("results/data/microscopy/100/meta.json", "results/data/microscopy/005/meta.json")
 
 pytestmark = pytest.mark.slow
-
-
-def copy_workflow(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in WORKFLOW_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, dest / name)
-    return dest
-
-
-def snakemake(workdir: Path, config: str, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-    cmd = [str(SNAKEMAKE), "--configfile", config, "--cores", "2", *args]
-    proc = subprocess.run(cmd, cwd=workdir, env=ENV, capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
-    return proc
 
 
 def write_config(workdir: Path, name: str, cfg: dict) -> str:
@@ -54,7 +30,7 @@ def write_config(workdir: Path, name: str, cfg: dict) -> str:
 
 def planned_prepare(workdir: Path, config: str) -> set[str]:
     """Intensity slugs of the microscopy prepare_dataset jobs a dry run of DATA_TARGETS would run."""
-    proc = snakemake(workdir, config, "-n", *DATA_TARGETS)
+    proc = snakemake(workdir, "-n", *DATA_TARGETS, config=config)
     out = proc.stdout + proc.stderr
     return set(re.findall(r"wildcards: dataset=microscopy, intensity=(\d{3})", out))
 
@@ -70,7 +46,7 @@ def path_study(tmp_path_factory):
     (root / MANIFEST).unlink()  # a user's folder: no manifest
     cfg = {**TEST_CONFIG, "datasets": ["microscopy"], "data": {"source": "path", "root": "data/own", "tile_size": 32}}
     config = write_config(workdir, "path.yaml", cfg)
-    snakemake(workdir, config, *DATA_TARGETS)
+    snakemake(workdir, *DATA_TARGETS, config=config)
     return workdir, root, config
 
 
@@ -104,46 +80,43 @@ def test_path_data_changes_rerun_exactly_the_affected_branch(path_study):
     assert planned_prepare(workdir, config) == set()  # content, not timestamps, decides
 
 
-def test_manifest_mismatch_stops_the_plan_naming_the_file(path_study, tmp_path):
-    _, root, config = path_study
+def workflow_on_data_copy(path_study, tmp_path: Path, name: str) -> tuple[Path, Path, str]:
+    """A fresh workflow copy whose config points at a copy of the path study's data (the other
+    tests' folder stays as it is): ``(workdir, data, config)``, data in ``tmp_path/name/microscopy``."""
+    study_dir, root, config = path_study
     workdir = copy_workflow(tmp_path / "wf")
-    shutil.copy2(_ / config, workdir / config)
-    # Work on a copy of the data: the other test's folder stays as it is.
-    data = tmp_path / "data" / "microscopy"
+    data = tmp_path / name / "microscopy"
     shutil.copytree(root, data)
+    cfg = yaml.safe_load((study_dir / config).read_text())
+    cfg["data"]["root"] = str(data.parent)
+    return workdir, data, write_config(workdir, f"{name}.yaml", cfg)
+
+
+def test_manifest_mismatch_stops_the_plan_naming_the_file(path_study, tmp_path):
     from lens2logit.data.manifest import write_manifest
 
+    workdir, data, other = workflow_on_data_copy(path_study, tmp_path, "manifest")
     write_manifest(data)
-    cfg = yaml.safe_load((workdir / config).read_text())
-    cfg["data"]["root"] = str(data.parent)
-    other = write_config(workdir, "manifest.yaml", cfg)
-    snakemake(workdir, other, *DATA_TARGETS)
+    snakemake(workdir, *DATA_TARGETS, config=other)
     victim = sorted((data / "images" / "raw_scale100").glob("*.tiff"))[3]
     content = bytearray(victim.read_bytes())
     content[-1] ^= 0x10  # one flipped bit in the pixel data
     victim.write_bytes(bytes(content))
-    proc = snakemake(workdir, other, "-n", *DATA_TARGETS, check=False)
+    proc = snakemake(workdir, "-n", *DATA_TARGETS, config=other, check=False)
     assert proc.returncode != 0
     err = proc.stdout + proc.stderr
     assert f"1 changed (images/raw_scale100/{victim.name})" in err and str(data / MANIFEST) in err
     code = "import sys; from lens2logit.cli import main; sys.exit(main())"
     subprocess.run([sys.executable, "-c", code, "data", "verify", "microscopy", "--root", str(data), "--update"],
-                   cwd=workdir, env=ENV, check=True, capture_output=True)
+                   cwd=workdir, env=WORKFLOW_ENV, check=True, capture_output=True)
     assert planned_prepare(workdir, other) == {"100"}  # accepted: only the changed branch reruns
 
 
 def test_user_error_inside_a_job_is_one_console_line(path_study, tmp_path):
-    _, root, config = path_study
-    workdir = copy_workflow(tmp_path / "wf")
-    shutil.copy2(_ / config, workdir / config)
-    data = tmp_path / "bad" / "microscopy"
-    shutil.copytree(root, data)
+    workdir, data, bad = workflow_on_data_copy(path_study, tmp_path, "bad")
     broken = sorted((data / "images" / "raw_scale100").glob("*.tiff"))[0]
     broken.write_bytes(b"not a tiff at all")
-    cfg = yaml.safe_load((workdir / config).read_text())
-    cfg["data"]["root"] = str(data.parent)
-    bad = write_config(workdir, "bad.yaml", cfg)
-    proc = snakemake(workdir, bad, DATA_TARGETS[0], check=False)
+    proc = snakemake(workdir, DATA_TARGETS[0], config=bad, check=False)
     assert proc.returncode != 0
     errors = [line for line in proc.stderr.splitlines() if line.startswith("lens2logit: error:")]
     assert len(errors) == 1 and str(broken) in errors[0] and "unreadable TIFF" in errors[0], proc.stderr[-3000:]
@@ -163,7 +136,7 @@ def test_late_options_fail_the_dry_run(tmp_path, override, key):
     workdir = copy_workflow(tmp_path / "wf")
     override_file = write_config(workdir, "override.yaml", override)
     proc = subprocess.run([str(SNAKEMAKE), "--configfile", "configs/test.yaml", override_file, "-n", "--cores", "1"],
-                          cwd=workdir, env=ENV, capture_output=True, text=True, timeout=300)
+                          cwd=workdir, env=WORKFLOW_ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert f"config {key}: " in proc.stdout + proc.stderr, proc.stderr[-2000:]
     assert not (workdir / "results").exists() and not (workdir / "data").exists()
@@ -172,7 +145,7 @@ def test_late_options_fail_the_dry_run(tmp_path, override, key):
 def test_nested_override_on_the_command_line_is_typed(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     proc = subprocess.run([str(SNAKEMAKE), "--configfile", "configs/test.yaml", "-n", "--cores", "1",
-                           "--config", "drift={folds: 3}"], cwd=workdir, env=ENV, capture_output=True, text=True, timeout=300)
+                           "--config", "drift={folds: 3}"], cwd=workdir, env=WORKFLOW_ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     models = set(re.findall(r"results/models/\S+?/fold\d\.pt", proc.stdout))
     # 3 datasets × 3 views × 3 folds at full light + 3 datasets × 1 view × 1 fold at 5 % light
@@ -220,7 +193,7 @@ def test_two_runs_give_identical_output_bytes(tmp_path):
     for name in ("a", "b"):
         workdir = copy_workflow(tmp_path / name)
         config = write_config(workdir, "tiny.yaml", TINY)
-        subprocess.run(["nice", "-n", "10", str(SNAKEMAKE), "--configfile", config, "--cores", "2"], cwd=workdir, env=ENV,
+        subprocess.run(["nice", "-n", "10", str(SNAKEMAKE), "--configfile", config, "--cores", "2"], cwd=workdir, env=WORKFLOW_ENV,
                        check=True, capture_output=True, timeout=1800)
         runs.append(workdir / "results")
     a, b = (_digests(r, include_checkpoints=True) for r in runs)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from lens2logit.data.dataset import RawDataset
-from lens2logit.data.files import check_equal_size, check_same_names, intensity_folders, list_files, pair_masks, read_mask, to_unit
+from lens2logit.data.files import check_equal_size, check_same_names, intensity_folders, list_files, pair_masks, read_masks, to_unit
 from lens2logit.data.layout import CUSTOM_LABELS, CUSTOM_MASKS, CUSTOM_SUFFIXES, MASK_SUFFIXES, REFERENCE_INTENSITY
 from lens2logit.errors import InputError
 
@@ -105,10 +105,6 @@ def load_custom(root: Path, intensity: float) -> RawDataset:
         kind = "classification"
     else:
         masks = pair_masks(stems, files, masks_dir, MASK_SUFFIXES)
-        targets = np.empty(raw.shape, np.uint8)
-        for i, stem in enumerate(stems):
-            mask = read_mask(masks[stem])
-            check_equal_size(masks[stem], mask.shape, raw.shape[1:], "mask")
-            targets[i] = mask
+        targets = read_masks([masks[s] for s in stems], raw.shape[1:])
         classes, kind = ["background", "foreground"], "segmentation"
     return RawDataset("custom", kind, intensity, stems, raw, targets, classes, camera)

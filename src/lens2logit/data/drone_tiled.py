@@ -25,7 +25,7 @@ from lens2logit.data.files import (
     intensity_folders,
     list_files,
     pair_masks,
-    read_mask,
+    read_masks,
     read_tiff_mosaic,
     to_unit,
 )
@@ -126,11 +126,7 @@ def load_drone_tiled(
         ids = [p.stem for p in files]
         mask_dir = _tile_folder(root, DRONE_TILED_MASKS, tile_size, "tile mask")
         masks = pair_masks(ids, files, mask_dir, MASK_SUFFIXES, context=f" in {image_root}", containment=True)
-        targets = np.empty((len(ids), tile_size, tile_size), np.uint8)
-        for k, stem in enumerate(ids):
-            mask = read_mask(masks[stem])
-            check_equal_size(masks[stem], mask.shape, (tile_size, tile_size), "mask")
-            targets[k] = mask
+        targets = read_masks([masks[s] for s in ids], (tile_size, tile_size))
         if check_published_counts:
             _warn_published(root, kind, {"tiles": len(ids)})
         raw = _read_tiles(files, tile_size)

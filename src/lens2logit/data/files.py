@@ -131,6 +131,16 @@ def read_mask(path: Path) -> np.ndarray:
     return (mask > 0).astype(np.uint8)
 
 
+def read_masks(paths: Sequence[Path], shape: tuple[int, ...]) -> np.ndarray:
+    """Masks that must all be ``shape`` ``(H, W)``, as ``(N, H, W)`` uint8 ``{0, 1}``; InputError naming a mask of another size."""
+    targets = np.empty((len(paths), *shape), np.uint8)
+    for i, path in enumerate(paths):
+        mask = read_mask(path)
+        check_equal_size(path, mask.shape, shape, "mask")
+        targets[i] = mask
+    return targets
+
+
 def to_unit(dn: np.ndarray) -> np.ndarray:
     """DN → float32 DN / 65535 in [0, 1]."""
     return (np.asarray(dn, dtype=np.float32) / np.float32(DN_SCALE)).clip(0.0, 1.0)

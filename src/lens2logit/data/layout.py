@@ -72,6 +72,7 @@ CUSTOM_MASKS = Path("masks")
 CUSTOM_SUFFIXES = (".dng",)
 
 MANIFEST = "MANIFEST.sha256"
+SYNTH_PARAMS = "synth.json"  # in a synthetic root: the parameters it was written with
 DN_SCALE = 65535.0  # samples are DN / 65535
 
 
@@ -103,3 +104,18 @@ def drone_image_name(full_index: int) -> str:
 
 def drone_mask_name(full_index: int) -> str:
     return f"{full_index:02d}.png"
+
+
+def microscopy_image_path(stem: str, intensity: float) -> Path:
+    """``images/raw_scaleXXX/{stem}.tiff``: one microscopy image at one intensity, relative to the root."""
+    return MICROSCOPY_IMAGES / intensity_folder(intensity) / f"{stem}{MICROSCOPY_IMAGE_SUFFIX}"
+
+
+def drone_image_path(full_index: int, intensity: float) -> Path:
+    """``images_full/raw_scaleXXX/NN.tif``: one full drone image at one intensity, relative to the root."""
+    return DRONE_IMAGES_FULL / intensity_folder(intensity) / drone_image_name(full_index)
+
+
+def drone_mask_path(full_index: int) -> Path:
+    """``masks_full/NN.png``: the mask of one full drone image, relative to the root."""
+    return DRONE_MASKS_FULL / drone_mask_name(full_index)

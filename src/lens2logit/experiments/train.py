@@ -15,12 +15,11 @@ import numpy as np
 import torch
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.augment import check_augmentation
 from lens2logit.experiments.splits import get_fold
-from lens2logit.models import KINDS, build_model, standardized
+from lens2logit.models import build_model, standardized
 from lens2logit.training.batches import ArrayBatches, channel_statistics, check_indices, check_targets, check_view_array, open_array
-from lens2logit.training.device import check_amp, pin_memory, resolve_device
-from lens2logit.training.loop import fit
+from lens2logit.training.device import pin_memory
+from lens2logit.training.loop import check_fit_options, fit
 
 
 def train_on_view(
@@ -70,11 +69,7 @@ def train_on_view(
         training split of this view), ``train_indices``, ``val_indices``, ``fold``, ``history``
         (rows of :func:`fit`) and ``config`` (all other arguments and the image shape).
     """
-    if kind not in KINDS:
-        raise InputError(f"unknown kind {kind!r} (option 'kind'); expected one of {KINDS}")
-    check_augmentation(augmentation)
-    amp = check_amp(amp)
-    device = resolve_device(device)
+    amp, device = check_fit_options(kind, augmentation, amp, device)  # before any data is read
     if not isinstance(threads, int) or threads < 1:
         raise InputError(f"threads must be a positive integer, got {threads!r}")
     views = open_array(views_path, "views")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lens2logit.errors import InputError
 from lens2logit.isp.cfa import BayerPattern
 
 
@@ -66,10 +67,10 @@ CAMERAS: dict[str, CameraProfile] = {"microscopy": MICROSCOPY, "drone": DRONE}
 
 
 def get_camera(camera: "str | CameraProfile") -> CameraProfile:
-    """Look up a profile by name, or pass a profile through."""
+    """Look up a profile by name, or pass a profile through (an unknown name is an :class:`InputError`)."""
     if isinstance(camera, CameraProfile):
         return camera
     try:
         return CAMERAS[camera]
     except KeyError:
-        raise ValueError(f"unknown camera profile {camera!r}; expected one of {sorted(CAMERAS)} or a CameraProfile") from None
+        raise InputError(f"unknown camera profile {camera!r}; expected one of {sorted(CAMERAS)} or a CameraProfile") from None

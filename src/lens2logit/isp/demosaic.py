@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from lens2logit.isp.cfa import B, R, BayerPattern, cfa_masks, site_masks
-from lens2logit.isp.filters import K_BILINEAR_G, K_BILINEAR_RB, pad2d
+from lens2logit.isp.filters import K_BILINEAR_G, K_BILINEAR_RB, check_image, pad2d
 
 DEMOSAIC_METHODS = ("bilinear", "malvar2004", "menon2007")
 
@@ -71,12 +71,7 @@ REFINE_MEAN_TAPS = torch.tensor([1.0, 1.0, 1.0], dtype=torch.float64) / 3  # flo
 
 
 def _check_mosaic(raw: torch.Tensor, name: str) -> None:
-    if not isinstance(raw, torch.Tensor):
-        raise ValueError(f"{name}: expected a torch.Tensor mosaic, got {type(raw).__name__}")
-    if raw.ndim < 2:
-        raise ValueError(f"{name}: expected a mosaic (N, H, W), got shape {tuple(raw.shape)}")
-    if not raw.is_floating_point():
-        raise ValueError(f"{name}: expected a floating-point mosaic, got {raw.dtype}")
+    check_image(raw, name)
     h, w = raw.shape[-2:]
     if h % 2 or w % 2 or h < 4 or w < 4:
         raise ValueError(f"{name}: mosaic height and width must be even and ≥ 4, got {h}×{w}")

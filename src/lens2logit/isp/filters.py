@@ -152,7 +152,8 @@ def correlate2d_kernel(x: torch.Tensor, kernel: torch.Tensor, mode: str) -> torc
     return out.reshape(x.shape)
 
 
-def _check_image(x: torch.Tensor, name: str) -> None:
+def check_image(x: torch.Tensor, name: str) -> None:
+    """``x`` must be a floating-point tensor ``(*, H, W)``; ValueError naming the function ``name`` otherwise."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
     if x.ndim < 2:
@@ -176,7 +177,7 @@ def sharpen_luma(y: torch.Tensor, kernel: torch.Tensor | None = None) -> torch.T
         >>> sharpen_luma(torch.ones(1, 3, 3))[0, 1, 1].item()
         1.0
     """
-    _check_image(y, "sharpen_luma")
+    check_image(y, "sharpen_luma")
     if kernel is not None:
         return correlate2d_kernel(y, kernel, "constant")
     p = F.pad(y, (1, 1, 1, 1))
@@ -213,7 +214,7 @@ def gaussian_blur_luma(
     Returns:
         ``(*, H, W)``.
     """
-    _check_image(y, "gaussian_blur_luma")
+    check_image(y, "gaussian_blur_luma")
     if kernel is not None:
         return correlate2d_kernel(y, kernel, "reflect")
     taps = _gaussian_taps(float(sigma), float(truncate))
@@ -244,7 +245,7 @@ def unsharp_mask_luma(
     Returns:
         ``(*, H, W)``.
     """
-    _check_image(y, "unsharp_mask_luma")
+    check_image(y, "unsharp_mask_luma")
     if mode not in UNSHARP_MODES:
         raise ValueError(f"unknown unsharp mode {mode!r}; expected one of {UNSHARP_MODES}")
     taps = _gaussian_taps(float(radius))
@@ -268,7 +269,7 @@ def median3x3(y: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(*, H, W)``.
     """
-    _check_image(y, "median3x3")
+    check_image(y, "median3x3")
     h, w = y.shape[-2:]
     # Border 'reflect' with a 1-pixel pad is edge replication (a single fast padding op).
     p = pad2d(y, 1, 1, "nearest")

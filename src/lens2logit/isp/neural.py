@@ -92,10 +92,7 @@ class NeuralISP(nn.Module):
         super().__init__()
         import segmentation_models_pytorch as smp  # heavy import, only when a neural ISP is built
 
-        try:
-            profile = get_camera(camera)
-        except ValueError as err:
-            raise InputError(str(err)) from None
+        profile = get_camera(camera)
         if len(decoder_channels) != encoder_depth:
             raise InputError(f"decoder_channels needs {encoder_depth} entries (encoder_depth), got {decoder_channels}")
         self.pattern = BayerPattern.parse(profile.pattern)

@@ -89,10 +89,7 @@ class ParametrizedISP(nn.Module):
         constrain: bool = False,
     ) -> None:
         super().__init__()
-        try:
-            profile = get_camera(camera)
-        except ValueError as err:
-            raise InputError(str(err)) from None
+        profile = get_camera(camera)
         if demosaic not in DEMOSAIC_WEIGHTS:
             raise InputError(f"demosaic must be one of {tuple(DEMOSAIC_WEIGHTS)}, got {demosaic!r}")
         self.camera_name = profile.name

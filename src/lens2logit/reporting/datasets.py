@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 PREVIEW_VIEW = "ma,s,ga"
+PREVIEW_DPI = 80
 # (view, intensity, sample) per microscopy row: three ISP views of one cell, then lower light.
 MICROSCOPY_ROWS = (("bi,s,me", 1.0, 0), ("ma,s,ga", 1.0, 0), ("me,u,ga", 1.0, 0), ("bi,s,me", 1.0, 1),
                    ("bi,s,me", 0.1, 1), ("bi,s,me", 0.01, 1))
@@ -24,10 +25,7 @@ def _render(raw: np.ndarray, camera, view: str = PREVIEW_VIEW) -> np.ndarray:
 
 def microscopy_grid(root, out_png) -> Path:
     """Columns: classes; rows: one cell through three views, a second cell at intensities 1, 0.1, 0.01."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from lens2logit.reporting.figure import plt, save_figure
 
     from lens2logit.data import load_dataset
 
@@ -48,15 +46,12 @@ def microscopy_grid(root, out_png) -> Path:
                 ax.set_ylabel(f"{view}\nI={intensity:g}", fontsize=8)
     fig.suptitle("Synthetic Raw-Microscopy through the static ISP (MICROSCOPY profile)", fontsize=11)
     fig.tight_layout()
-    return _save(fig, out_png)
+    return save_figure(fig, out_png, dpi=PREVIEW_DPI, tight=False)
 
 
 def drone_grid(root, out_png, *, zoom: int = 256) -> Path:
     """Full image 00 at intensities 1 and 0.1 and its mask; a zoomed crop through three views."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from lens2logit.reporting.figure import plt, save_figure
 
     from lens2logit.data.drone import drone_sources
     from lens2logit.data.files import read_mask, read_tiff_mosaic, to_unit
@@ -85,16 +80,5 @@ def drone_grid(root, out_png, *, zoom: int = 256) -> Path:
         ax.set_yticks([])
     fig.suptitle("Synthetic Raw-Drone through the static ISP (DRONE profile)", fontsize=11)
     fig.tight_layout()
-    return _save(fig, out_png)
+    return save_figure(fig, out_png, dpi=PREVIEW_DPI, tight=False)
 
-
-def _save(fig, out_png) -> Path:
-    import matplotlib.pyplot as plt
-
-    from lens2logit.io import atomic_path
-
-    out_png = Path(out_png)
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=80, format="png")
-    plt.close(fig)
-    return out_png

@@ -7,24 +7,15 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import matplotlib
 import matplotlib.ticker
+import numpy as np
+import pandas as pd
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from lens2logit.io import atomic_path  # noqa: E402
+from lens2logit.io import atomic_path
+from lens2logit.reporting.figure import plt, save_figure
 
 DPI = 110
-
-
-def _save(fig, path) -> None:
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=DPI, bbox_inches="tight", format="png")
-    plt.close(fig)
 
 
 def _to_display(image: torch.Tensor) -> np.ndarray:
@@ -72,7 +63,7 @@ def plot_forensics(table: pd.DataFrame, path, *, metric: str, title: str) -> Non
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(title, fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 def plot_strips(images: Mapping[str, torch.Tensor], path, *, title: str) -> None:
@@ -94,7 +85,7 @@ def plot_strips(images: Mapping[str, torch.Tensor], path, *, title: str) -> None
             if c == 0:
                 ax.set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
     fig.suptitle(title, fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 def plot_stage_grid(taps: Mapping[str, Mapping[str, torch.Tensor]], path, *, title: str, scale: int = 2) -> None:
@@ -153,7 +144,7 @@ def plot_customization(curves: pd.DataFrame, path, *, metric: str, title: str) -
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 VIEWS_GRID_DPI = 100
@@ -178,6 +169,4 @@ def plot_views_grid(images: Mapping[str, torch.Tensor], path, *, title: str) -> 
         ax.set_axis_off()
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=VIEWS_GRID_DPI)
-    plt.close(fig)
+    save_figure(fig, path, dpi=VIEWS_GRID_DPI, tight=False, format=None)

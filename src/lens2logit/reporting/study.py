@@ -7,21 +7,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from lens2logit.io import atomic_path  # noqa: E402
+from lens2logit.reporting.figure import plt, save_figure
 
 DPI = 130
-
-
-def _save(fig, path) -> None:
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=DPI, bbox_inches="tight", format="png")
-    plt.close(fig)
 
 
 def _annotated_matrix(ax, mean, std, *, cmap, vmin, vmax, fmt="{:.2f}"):
@@ -55,7 +45,7 @@ def _plot_metric_matrix(mean, std, labels, path, *, title, metric, xlabel, ylabe
     _square_axes(ax, labels, xlabel=xlabel, ylabel=ylabel)
     fig.colorbar(im, ax=ax, label=metric, shrink=0.8)
     ax.set_title(title, fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 def plot_drift_matrix(mean: np.ndarray, std: np.ndarray, views: Sequence[str], path, *, title: str, metric: str) -> None:
@@ -75,7 +65,7 @@ def plot_difference_matrix(mean: np.ndarray, std: np.ndarray, views: Sequence[st
     _square_axes(ax, views, xlabel="test view", ylabel="train view")
     fig.colorbar(im, ax=ax, label=f"drop in {metric} (diagonal − entry)", shrink=0.8)
     ax.set_title(title + " · difference", fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 def plot_corruptions(table, comparison, path, *, metric: str, title: str) -> None:
@@ -97,7 +87,7 @@ def plot_corruptions(table, comparison, path, *, metric: str, title: str) -> Non
     ax.set_ylabel(metric)
     ax.set_title(f"{title}: drop drift {overall['drift_drop']:.3f} vs corruptions {overall['corruption_drop']:.3f}", fontsize=9)
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 def plot_intensity_matrix(mean: np.ndarray, std: np.ndarray, levels: Sequence[float], path, *, title: str, metric: str) -> None:

@@ -255,14 +255,31 @@ def test_records(results: Path) -> Iterator[RunRecord]:
         )
 
 
+def _existing(folder: Path, names: tuple[str, ...]) -> list[Path]:
+    return [folder / n for n in names if (folder / n).is_file()]
+
+
+def _summary_record(
+    experiment: str, study: str, dataset: str, files: list[Path], *,
+    metrics: list[tuple[str, float, int]] | None = None, artifacts: list[tuple[Path, str]] | None = None,
+) -> RunRecord:
+    """The one summary run of ``dataset`` in a study (``drift`` | ``forensics`` | ``customization``):
+    its tables and figures as artifacts (at the top level unless ``artifacts`` says otherwise)."""
+    return RunRecord(
+        experiment=experiment, key=f"summary/{study}/{dataset}", name=f"{dataset} {study} summary",
+        params={"dataset": dataset, "source": source_of(dataset), "run": "summary"},
+        metrics=metrics or [], tags={"lens2logit.dataset": dataset},
+        artifacts=[(f, "") for f in files] if artifacts is None else artifacts, sources=files,
+    )  # fmt: skip
+
+
 def drift_summary_records(results: Path) -> Iterator[RunRecord]:
     """One run per dataset in the Test experiment with the aggregated tables and figures."""
     for dataset_dir in sorted((results / "drift").glob("*")):
         dataset = dataset_dir.name
-        files = [dataset_dir / n for n in ("matrix.csv", "matrix.png", "difference.png", "summary.json")]
-        files += [results / "corruptions" / dataset / n for n in ("table.csv", "comparison.csv", "figure.png")]
-        files += [results / "intensity" / dataset / n for n in ("matrix.csv", "matrix.png")]
-        files = [f for f in files if f.is_file()]
+        files = _existing(dataset_dir, ("matrix.csv", "matrix.png", "difference.png", "summary.json"))
+        files += _existing(results / "corruptions" / dataset, ("table.csv", "comparison.csv", "figure.png"))
+        files += _existing(results / "intensity" / dataset, ("matrix.csv", "matrix.png"))
         if not files:
             continue
         metrics = []
@@ -271,12 +288,9 @@ def drift_summary_records(results: Path) -> Iterator[RunRecord]:
             for name, value in json.loads(summary.read_text()).items():
                 if isinstance(value, (int, float)) and _finite(value):
                     metrics.append((name, float(value), 0))
-        yield RunRecord(
-            experiment=TEST_EXPERIMENT, key=f"summary/drift/{dataset}", name=f"{dataset} drift summary",
-            params={"dataset": dataset, "source": source_of(dataset), "run": "summary"},
-            metrics=metrics, tags={"lens2logit.dataset": dataset},
-            artifacts=[(f, f.parent.parent.name) for f in files], sources=files,
-        )  # fmt: skip
+        yield _summary_record(
+            TEST_EXPERIMENT, "drift", dataset, files, metrics=metrics, artifacts=[(f, f.parent.parent.name) for f in files]
+        )
 
 
 # -------------------------------------------------------------------------------------- forensics
@@ -311,14 +325,9 @@ def forensics_records(results: Path) -> Iterator[RunRecord]:
                     record.artifacts.append((strips, "images"))
                     record.sources.append(strips)
                 yield record
-        files = [dataset_dir / n for n in ("table.csv", "figure.png", "strips.png", "params.json", "attacks.json")]
-        files = [f for f in files if f.is_file()]
+        files = _existing(dataset_dir, ("table.csv", "figure.png", "strips.png", "params.json", "attacks.json"))
         if files:
-            yield RunRecord(
-                experiment=FORENSICS_EXPERIMENT, key=f"summary/forensics/{dataset}", name=f"{dataset} forensics summary",
-                params={"dataset": dataset, "source": source_of(dataset), "run": "summary"},
-                tags={"lens2logit.dataset": dataset}, artifacts=[(f, "") for f in files], sources=files,
-            )  # fmt: skip
+            yield _summary_record(FORENSICS_EXPERIMENT, "forensics", dataset, files)
 
 
 # ---------------------------------------------------------------------------------- customization
@@ -375,14 +384,9 @@ def customization_records(results: Path) -> Iterator[RunRecord]:
                         record.sources.append(png)
                 record.params = {k: _param(v) for k, v in params.items()}
                 yield record
-        files = [dataset_dir / n for n in ("curves.csv", "final.csv", "figure.png")]
-        files = [f for f in files if f.is_file()]
+        files = _existing(dataset_dir, ("curves.csv", "final.csv", "figure.png"))
         if files:
-            yield RunRecord(
-                experiment=experiment, key=f"summary/customization/{dataset}", name=f"{dataset} customization summary",
-                params={"dataset": dataset, "source": source_of(dataset), "run": "summary"},
-                tags={"lens2logit.dataset": dataset}, artifacts=[(f, "") for f in files], sources=files,
-            )  # fmt: skip
+            yield _summary_record(experiment, "customization", dataset, files)
 
 
 def collect(results: str | os.PathLike = "results") -> list[RunRecord]:

@@ -51,6 +51,20 @@ def _progress(iterable: Iterable, desc: str, enabled: bool) -> Iterable:
     )
 
 
+def check_fit_options(kind: str, augmentation: str, amp: str | None, device: str | torch.device | None) -> tuple[str, torch.device]:
+    """The options :func:`fit` checks first, for callers that must fail before loading any data.
+
+    Returns:
+        ``(amp, device)`` normalised (:func:`~lens2logit.training.device.check_amp`,
+        :func:`~lens2logit.training.device.resolve_device`); an unknown ``kind``, augmentation,
+        amp mode or device is an InputError naming the option.
+    """
+    if kind not in KINDS:
+        raise InputError(f"unknown kind {kind!r} (option 'kind'); expected one of {KINDS}")
+    check_augmentation(augmentation)
+    return check_amp(amp), resolve_device(device)
+
+
 def fit(
     model: nn.Module,
     train_batches: Batches | Callable[[], Batches],
@@ -100,11 +114,7 @@ def fit(
         metrics are ``accuracy, precision, recall, f1`` or ``iou_image, iou_dataset``. Train rows
         are measured on the fly (augmented inputs, weights changing during the epoch).
     """
-    if kind not in KINDS:
-        raise InputError(f"unknown kind {kind!r} (option 'kind'); expected one of {KINDS}")
-    check_augmentation(augmentation)
-    amp = check_amp(amp)
-    device = resolve_device(device)
+    amp, device = check_fit_options(kind, augmentation, amp, device)
     if not isinstance(epochs, int) or epochs < 1:
         raise InputError(f"epochs must be a positive integer, got {epochs!r}")
     if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):

@@ -29,19 +29,13 @@ from pathlib import Path
 import numpy as np
 
 from lens2logit.data.layout import (
-    DRONE_IMAGES_FULL,
-    DRONE_MASKS_FULL,
     INTENSITIES,
     MANIFEST,
-    MICROSCOPY_CLASSES,
-    MICROSCOPY_EXCLUDED_STEMS,
-    MICROSCOPY_IMAGE_SUFFIX,
-    MICROSCOPY_IMAGES,
     MICROSCOPY_LABELS,
-    drone_image_name,
-    drone_mask_name,
-    intensity_folder,
-    microscopy_stem,
+    SYNTH_PARAMS,
+    drone_image_path,
+    drone_mask_path,
+    microscopy_image_path,
 )
 from lens2logit.data.synth.plan import _DATASET_STREAM, microscopy_plan
 from lens2logit.errors import InputError
@@ -50,7 +44,6 @@ from lens2logit.io import atomic_path, write_json, write_text
 SYNTH_DATASETS = ("microscopy", "drone")
 DEFAULT_N = {"microscopy": 20, "drone": 4}
 DEFAULT_SIZE = {"microscopy": 128, "drone": 128}
-PARAMS_FILE = "synth.json"
 FORMAT_VERSION = 2  # 2: cameras from the instruments, scenes at true pixel scale
 _NOISE_STREAM = 1000
 
@@ -93,7 +86,7 @@ def _synthesize_microscopy(out: Path, seed: int, n: int, size: int, class_counts
             signal = scene_to_signal(microscopy_scene(_scene_rng(seed, "microscopy", index + 1), cls, size), MICROSCOPY_SENSOR)
             for k, intensity in enumerate(INTENSITIES):
                 dn = expose_at(signal, intensity, MICROSCOPY_SENSOR, _noise_rng(seed, "microscopy", index + 1, k))
-                _write_tiff(out / MICROSCOPY_IMAGES / intensity_folder(intensity) / f"{stem}{MICROSCOPY_IMAGE_SUFFIX}", dn)
+                _write_tiff(out / microscopy_image_path(stem, intensity), dn)
             bar.update()
     write_text(out / MICROSCOPY_LABELS, "".join(f"{stem} {cls}\n" for stem, cls in sorted(plan)))
 
@@ -102,15 +95,14 @@ def _synthesize_drone(out: Path, seed: int, n: int, size: int, progress: bool) -
     from lens2logit.data.synth.drone import drone_scene
     from lens2logit.data.synth.sensor import DRONE_SENSOR, scene_to_signal
 
-    (out / DRONE_MASKS_FULL).mkdir(parents=True, exist_ok=True)
     with _progress(n, progress, "synth drone") as bar:
         for index in range(n):
             scene = drone_scene(_scene_rng(seed, "drone", index), size)
             signal = scene_to_signal(scene.rgb, DRONE_SENSOR)
             for k, intensity in enumerate(INTENSITIES):
                 dn = expose_at(signal, intensity, DRONE_SENSOR, _noise_rng(seed, "drone", index, k))
-                _write_tiff(out / DRONE_IMAGES_FULL / intensity_folder(intensity) / drone_image_name(index), dn)
-            _write_png(out / DRONE_MASKS_FULL / drone_mask_name(index), scene.mask)
+                _write_tiff(out / drone_image_path(index, intensity), dn)
+            _write_png(out / drone_mask_path(index), scene.mask)
             bar.update()
 
 
@@ -162,13 +154,13 @@ def synthesize(
     check_synth_limits(dataset, n, size, class_counts, root)
     params = {"dataset": dataset, "seed": seed, "n": n, "size": size, "version": FORMAT_VERSION,
               "class_counts": dict(sorted(class_counts.items())) if class_counts else None}
-    params_path = root / PARAMS_FILE
+    params_path = root / SYNTH_PARAMS
     if root.exists():
         existing = json.loads(params_path.read_text()) if params_path.is_file() else None
         if existing == params and (root / MANIFEST).is_file():
             return root  # complete and identical
         if existing is None and any(root.iterdir()):
-            raise InputError(f"{root}: exists and is not a synthetic dataset ({PARAMS_FILE} missing); refusing to replace it")
+            raise InputError(f"{root}: exists and is not a synthetic dataset ({SYNTH_PARAMS} missing); refusing to replace it")
     check_foreign_files(root)  # never delete a file synthesis did not write
     partial = root.parent / f".partial-{root.name}"
     shutil.rmtree(partial, ignore_errors=True)  # leftovers of a killed run: regenerate (deterministic)
@@ -177,7 +169,7 @@ def synthesize(
         _synthesize_microscopy(partial, seed, n, size, class_counts, progress)
     else:
         _synthesize_drone(partial, seed, n, size, progress)
-    write_json(partial / PARAMS_FILE, params)
+    write_json(partial / SYNTH_PARAMS, params)
     from lens2logit.data.manifest import write_manifest
 
     write_manifest(partial)  # last: the "complete" marker

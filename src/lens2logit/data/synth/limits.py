@@ -9,7 +9,17 @@ import os
 import shutil
 from pathlib import Path
 
-from lens2logit.data.layout import INTENSITIES, MANIFEST, MICROSCOPY_CLASSES, MICROSCOPY_MIN_CLASS_SAMPLES
+from lens2logit.data.layout import (
+    INTENSITIES,
+    MANIFEST,
+    MICROSCOPY_CLASSES,
+    MICROSCOPY_LABELS,
+    MICROSCOPY_MIN_CLASS_SAMPLES,
+    SYNTH_PARAMS,
+    drone_image_path,
+    drone_mask_path,
+    microscopy_image_path,
+)
 from lens2logit.errors import InputError
 
 # Full drone images are this many tiles high and wide (see drone.py).
@@ -19,7 +29,7 @@ BYTES_PER_SAMPLE = 4  # float32 in memory when the workflow loads one intensity
 # Fraction of free disk / available memory a synthetic dataset may take.
 HEADROOM = 0.8
 # Files inside a synthetic root that lens2logit itself writes besides the manifest's entries.
-OWN_FILES = ("synth.json", MANIFEST)
+OWN_FILES = (SYNTH_PARAMS, MANIFEST)
 
 
 def _human(n: float) -> str:
@@ -76,10 +86,14 @@ def check_loadable(dataset: str, n: int | None, class_counts: dict[str, int] | N
             )
 
 
-def check_synth_limits(dataset: str, n: int, size: int, class_counts: dict[str, int] | None, root: Path) -> None:
-    """Refuse a dataset that does not fit on disk or in memory (estimated before anything is drawn)."""
+def _check_root_is_a_folder(root: Path) -> None:
     if Path(root).exists() and not Path(root).is_dir():
         raise InputError(f"{root}: is a file; --root must be the dataset's folder")
+
+
+def check_synth_limits(dataset: str, n: int, size: int, class_counts: dict[str, int] | None, root: Path) -> None:
+    """Refuse a dataset that does not fit on disk or in memory (estimated before anything is drawn)."""
+    _check_root_is_a_folder(root)
     images, disk, memory = synth_footprint(dataset, n, size, class_counts)
     what = f"{images} images of {size}×{size}" if dataset == "microscopy" else f"{images} full images of {DRONE_TILES[0] * size}×{DRONE_TILES[1] * size}"
     free = free_disk(root)
@@ -122,9 +136,8 @@ def foreign_files(root: Path) -> list[str]:
 def check_foreign_files(root: Path) -> None:
     """Refuse to replace a synthetic root holding files it did not write (user files are never deleted)."""
     root = Path(root)
-    if root.exists() and not root.is_dir():
-        raise InputError(f"{root}: is a file; --root must be the dataset's folder")
-    if not (root / OWN_FILES[0]).is_file():
+    _check_root_is_a_folder(root)
+    if not (root / SYNTH_PARAMS).is_file():
         return  # not a synthetic root: synthesize refuses a non-empty one itself
     foreign = foreign_files(root)
     if foreign:
@@ -140,23 +153,11 @@ def written_names(root: Path) -> set[str]:
     """Relative paths that synthesis with the parameters recorded in ``root/synth.json`` writes."""
     import json
 
-    from lens2logit.data.layout import (
-        DRONE_IMAGES_FULL,
-        DRONE_MASKS_FULL,
-        MICROSCOPY_IMAGE_SUFFIX,
-        MICROSCOPY_IMAGES,
-        MICROSCOPY_LABELS,
-        drone_image_name,
-        drone_mask_name,
-        intensity_folder,
-    )
-
     try:
-        params = json.loads((Path(root) / OWN_FILES[0]).read_text(encoding="utf-8"))
+        params = json.loads((Path(root) / SYNTH_PARAMS).read_text(encoding="utf-8"))
         dataset, n, seed = params["dataset"], int(params["n"]), int(params["seed"])
     except (OSError, ValueError, KeyError, TypeError):
         return set()
-    folders = [intensity_folder(i) for i in INTENSITIES]
     if dataset == "microscopy":
         from lens2logit.data.synth.plan import microscopy_plan
 
@@ -164,7 +165,7 @@ def written_names(root: Path) -> set[str]:
             stems = [stem for stem, _ in microscopy_plan(n, params.get("class_counts"), seed)]
         except InputError:
             return set()
-        names = {(MICROSCOPY_IMAGES / f / f"{s}{MICROSCOPY_IMAGE_SUFFIX}").as_posix() for f in folders for s in stems}
+        names = {microscopy_image_path(s, i).as_posix() for i in INTENSITIES for s in stems}
         return names | {MICROSCOPY_LABELS.as_posix()}
-    names = {(DRONE_IMAGES_FULL / f / drone_image_name(i)).as_posix() for f in folders for i in range(n)}
-    return names | {(DRONE_MASKS_FULL / drone_mask_name(i)).as_posix() for i in range(n)}
+    names = {drone_image_path(k, i).as_posix() for i in INTENSITIES for k in range(n)}
+    return names | {drone_mask_path(k).as_posix() for k in range(n)}
