@@ -171,7 +171,8 @@ def test_custom_dngs_through_the_workflow(tmp_path):
 
     import pandas as pd
     import yaml
-    from test_workflow import ENV, SNAKEMAKE, copy_workflow
+    from conftest import SNAKEMAKE, copy_workflow
+    from conftest import WORKFLOW_ENV as ENV
 
     dngs = tmp_path / "my_camera"
     dngs.mkdir()
