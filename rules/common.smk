@@ -335,7 +335,8 @@ def corruption_view_labels(wildcards):
 def corruption_job_files(prefix, suffix):
     """Output tables (prefix results/corruptions) or log/benchmark path of a score_corruptions job."""
     if CORRUPTION_JOB_PER_VIEW:
-        return f"{prefix}/{{dataset}}/{{aug}}/{{view}}{suffix}"
+        path = f"{prefix}/{{dataset}}/{{aug}}/{{view}}{suffix}"
+        return [path] if prefix == "results/corruptions" else path
     if prefix == "results/corruptions":
         return [f"{prefix}/{{dataset}}/{{aug}}/{v}{suffix}" for v in VIEW_SLUGS]
     return f"{prefix}/{{dataset}}/{{aug}}{suffix}"

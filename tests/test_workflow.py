@@ -259,7 +259,8 @@ def test_timing_table_counts_every_job(run):
     table = pd.read_csv(run / "results/timing.csv")
     assert list(table.columns[:3]) == ["rule", "jobs", "total_s"]
     jobs = dict(zip(table.rule, table.jobs))
-    assert jobs["train_models"] + jobs["train_models_intensity"] == len({p.parent for p in (run / "results/models").rglob("*.pt")})
+    # train_models_intensity (a `use rule` twin) writes its benchmarks under train_models/: one job per view folder
+    assert jobs["train_models"] == len({p.parent for p in (run / "results/models").rglob("*.pt")})
     assert jobs["render_views_unsharp"] == len(DATASETS) and (table.total_s > 0).all()
     assert "| train_models |" in (run / "results/timing.md").read_text()
 
@@ -281,8 +282,8 @@ def test_jobs_per_fold_train_and_score_the_same_models(run, tmp_path):
     table = Path(f"results/corruptions/microscopy/{aug}/{view}.csv")
     (work / table).unlink()
     targets.append(table)
-    out = snakemake(work, "--config", f"drift={{folds: {FOLDS}, jobs: per_fold}}", "corruptions={jobs: per_view}",
-                    *map(str, targets)).stdout
+    out = snakemake(work, *map(str, targets), "--config", f"drift={{folds: {FOLDS}, jobs: per_fold}}",
+                    "corruptions={jobs: per_view}").stdout
     assert (work / f"results/benchmarks/train_models/microscopy/{aug}/100/{view}/fold1.tsv").is_file(), out[-2000:]
     assert (work / f"results/benchmarks/score_corruptions/microscopy/{aug}/{view}.tsv").is_file(), out[-2000:]
     for path in targets:
@@ -394,8 +395,8 @@ def test_sigkill_mid_training_never_leaves_a_finished_model(run):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert not target.exists(), "a killed training job left a model file"
-    assert not [p for p in target.parent.iterdir() if p.name == target.name]
+    # the job trains every fold of the view: none of its models is left (Snakemake may remove the folder)
+    assert not list(target.parent.glob("fold*.pt*")), "a killed training job left a model file"
     # the rerun trains the model again and the workflow finishes
     assert "train_models" in planned_jobs(snakemake(run, "-n").stdout)
     snakemake(run)
