@@ -332,14 +332,16 @@ def corruption_view_labels(wildcards):
     return [get_view(v).label for v in corruption_job_views(wildcards)]
 
 
-def corruption_job_files(prefix, suffix):
-    """Output tables (prefix results/corruptions) or log/benchmark path of a score_corruptions job."""
-    if CORRUPTION_JOB_PER_VIEW:
-        path = f"{prefix}/{{dataset}}/{{aug}}/{{view}}{suffix}"
-        return [path] if prefix == "results/corruptions" else path
-    if prefix == "results/corruptions":
-        return [f"{prefix}/{{dataset}}/{{aug}}/{v}{suffix}" for v in VIEW_SLUGS]
-    return f"{prefix}/{{dataset}}/{{aug}}{suffix}"
+def corruption_job_tables():
+    """Output tables of one score_corruptions job: its {view}'s, or every view's."""
+    views = ["{view}"] if CORRUPTION_JOB_PER_VIEW else VIEW_SLUGS
+    return [f"results/corruptions/{{dataset}}/{{aug}}/{v}.csv" for v in views]
+
+
+def corruption_job_path(prefix, suffix):
+    """Log/benchmark path of one score_corruptions job."""
+    job = "{aug}/{view}" if CORRUPTION_JOB_PER_VIEW else "{aug}"
+    return f"{prefix}/{{dataset}}/{job}{suffix}"
 
 
 def corruption_tables(wildcards):

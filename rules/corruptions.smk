@@ -6,11 +6,11 @@ rule score_corruptions:
         views=corruption_view_files,
         targets=f"results/data/{{dataset}}/{REF}/targets.npy",
     output:
-        tables=corruption_job_files("results/corruptions", ".csv"),
+        tables=corruption_job_tables(),
     log:
-        corruption_job_files("logs/score_corruptions", ".log"),
+        corruption_job_path("logs/score_corruptions", ".log"),
     benchmark:
-        corruption_job_files("results/benchmarks/score_corruptions", ".tsv")
+        corruption_job_path("results/benchmarks/score_corruptions", ".tsv")
     conda:
         "../envs/lens2logit.yaml"
     threads: 1

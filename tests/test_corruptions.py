@@ -212,3 +212,37 @@ def test_evaluate_corruptions_table(tmp_path):
         assert identity[metric] == pytest.approx(value)
     with pytest.raises(InputError, match="corruption"):
         evaluate_corruptions(tmp_path / "m.pt", tmp_path / "view.npy", tmp_path / "targets.npy", ["fire"], 3, 0)
+
+
+def test_score_corruptions_views_is_score_corruptions_view_by_view(tmp_path):
+    """One job scoring two views writes the same tables as one job per view; bad counts fail first."""
+    import pandas as pd
+
+    from lens2logit.stages.scoring import score_corruptions, score_corruptions_views
+
+    rng = np.random.default_rng(1)
+    np.save(tmp_path / "targets.npy", (np.arange(8) % 2).astype(np.int64))
+    models, views = [], []
+    for v in range(2):
+        np.save(tmp_path / f"view{v}.npy", rng.random((8, 3, 16, 16)).astype(np.float32))
+        views.append(tmp_path / f"view{v}.npy")
+        for fold in range(2):
+            torch.manual_seed(10 * v + fold)
+            net = build_model("small_cnn", "classification", 2)
+            ckpt = {"state_dict": net.state_dict(), "arch": "small_cnn", "kind": "classification", "n_classes": 2,
+                    "classes": ["a", "b"], "mean": [0.5] * 3, "std": [0.3] * 3, "train_indices": list(range(4)),
+                    "val_indices": list(range(4, 8)), "fold": fold, "history": [], "config": {}}  # fmt: skip
+            save_checkpoint(tmp_path / f"m{v}{fold}.pt", ckpt)
+            models.append(tmp_path / f"m{v}{fold}.pt")
+    options = {"names": ["contrast"], "severity": 1, "seed": 0}
+    score_corruptions_views(models, views, tmp_path / "targets.npy", [tmp_path / "a0.csv", tmp_path / "a1.csv"],
+                            views=["bi,s,ga", "ma,s,ga"], **options)  # fmt: skip
+    for v, label in enumerate(["bi,s,ga", "ma,s,ga"]):
+        score_corruptions(models[2 * v : 2 * v + 2], views[v], tmp_path / "targets.npy", tmp_path / f"b{v}.csv",
+                          view=label, **options)  # fmt: skip
+        assert (tmp_path / f"a{v}.csv").read_bytes() == (tmp_path / f"b{v}.csv").read_bytes()
+        assert pd.read_csv(tmp_path / f"a{v}.csv")["view"].unique().tolist() == [label]
+    with pytest.raises(ValueError, match="3 models"):
+        score_corruptions_views(models[:3], views, tmp_path / "targets.npy", [tmp_path / "c0.csv", tmp_path / "c1.csv"],
+                                views=["bi,s,ga", "ma,s,ga"], **options)  # fmt: skip
+    assert not (tmp_path / "c0.csv").exists()

@@ -35,6 +35,24 @@ def score_model(model_path, views: Sequence[str], targets: Sequence[str], labels
     return frame
 
 
+def score_corruptions_views(model_paths: Sequence[str], views_paths: Sequence[str], targets_path, out_paths: Sequence,
+                            *, views: Sequence[str], **options) -> None:
+    """:func:`score_corruptions` for several views in one call (one workflow job).
+
+    ``model_paths`` holds every fold's model of ``views[0]``, then of ``views[1]``, …; ``views_paths`` and
+    ``out_paths`` one entry per view. ``options``: those of :func:`score_corruptions`.
+    """
+    views, views_paths, out_paths = list(views), list(views_paths), list(out_paths)
+    if not views or not (len(views) == len(views_paths) == len(out_paths)) or len(model_paths) % len(views):
+        raise ValueError(f"score_corruptions_views: {len(model_paths)} models, {len(views_paths)} view files and "
+                         f"{len(out_paths)} tables for {len(views)} views: every view needs its folds' models, "
+                         "its view file and its table")
+    folds = len(model_paths) // len(views)
+    for i, (view, views_path, out_path) in enumerate(zip(views, views_paths, out_paths)):
+        score_corruptions(model_paths[i * folds : (i + 1) * folds], views_path, targets_path, out_path, view=view,
+                          **options)
+
+
 def score_corruptions(model_paths: Sequence[str], views_path, targets_path, out_path, *, view: str, names: Sequence[str], severity: int | None, seed: int, max_samples: int | None = None, preset: str = "paper", device: str = "cpu") -> pd.DataFrame:
     """Score each fold's model on its own view under every corruption (plus ``identity``).
 
