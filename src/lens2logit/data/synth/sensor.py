@@ -49,7 +49,7 @@ MICROSCOPY_FIELD_MEANS = (0.5663, 0.1401, 0.0731)
 # Clear-glass level of each capture (DN above black / 65535) that gives those field means on synthetic
 # 256-px fields with the published class mix: calibration.calibrate_capture_levels() (one-off; rerun
 # when the scene model changes, tests/test_synth_physics.py checks it).
-MICROSCOPY_CAPTURE_LEVELS = (0.5846, 0.1580, 0.0810)
+MICROSCOPY_CAPTURE_LEVELS = (0.5846, 0.1600, 0.0812)
 
 # ---- Raw-Drone instrument (docs/data.md, "Drone camera") ---------------------------------------
 DRONE_PIXEL_UM = 2.4  # Sony IMX183
