@@ -12,8 +12,10 @@ each derivation). Signal chain of one image at light-intensity ratio ``I``::
 Raw-Microscopy: three separate narrowband captures (620 / 525 / 450 nm), each rescaled to its own
 level, then pixels discarded to form the Bayer pattern — a diagonal response with zero cross-talk.
 Raw-Drone: a real RGGB sensor whose (overlapping, non-negative) filter responses are those of its
-camera profile. Lower intensities scale the photon count of the same noiseless signal and draw
-matching shot and read noise (what the authors' calibrated sensor-noise tool does).
+camera profile, with a PSF per colour band (diffraction-limited f/8), black levels per site as in the
+profile, and each frame's exposure set by an averaging meter (:func:`meter`). Lower intensities
+scale the photon count of the same noiseless signal and draw matching shot and read noise (what the
+authors' calibrated sensor-noise tool does).
 """
 
 from __future__ import annotations
@@ -140,6 +142,8 @@ class SensorModel:
 
     def black_mosaic(self, shape: tuple[int, int]) -> np.ndarray:
         """Black level of every pixel of an RGGB mosaic of ``shape`` (even sides), DN16 ``(H, W)``."""
+        if shape[0] % 2 or shape[1] % 2:
+            raise ValueError(f"an RGGB mosaic needs even sides, got {shape}")
         r, g1, g2, b = self.black_level
         return np.tile(np.array([[r, g1], [g2, b]], dtype=np.float64), (shape[0] // 2, shape[1] // 2))
 
