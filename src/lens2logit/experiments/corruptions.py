@@ -83,7 +83,9 @@ PAPER_CONSTANTS: dict[str, tuple] = {
     "impulse_noise": (0.01, 0.02, 0.03, 0.05, 0.07),  # salt & pepper amount (scikit-image)
     "speckle_noise": (0.06, 0.10, 0.12, 0.16, 0.20),  # σ of multiplicative x + x·N(0, σ)
     "gaussian_blur": (0.4, 0.6, 0.7, 0.8, 1.0),  # σ in pixels (scikit-image gaussian)
-    "zoom_blur": (1.05, 1.10, 1.15, 1.20, 1.25),  # largest zoom factor; factors 1.00…max step 0.01
+    # np.arange(1, stop, 0.01) end points, as the original writes them: the float step lets the end point in
+    # at severities 1 and 2 (1.00…1.06: 7 factors; 1.00…1.11: 12), not at 3–5 (…1.15, …1.20, …1.25).
+    "zoom_blur": (1.06, 1.11, 1.16, 1.21, 1.26),
     "contrast": (0.75, 0.5, 0.4, 0.3, 0.15),  # (x − mean)·c + mean
     "brightness": (0.05, 0.10, 0.15, 0.20, 0.30),  # HSV value + c
     "saturate": ((0.3, 0.0), (0.1, 0.0), (1.5, 0.0), (2.0, 0.1), (2.5, 0.2)),  # HSV saturation·a + b
@@ -138,10 +140,17 @@ def _clipped_zoom(image: np.ndarray, factor: float) -> np.ndarray:
     return zoomed[top : top + height, left : left + width]
 
 
-def zoom_blur(image: np.ndarray, max_factor: float, rng: np.random.Generator) -> np.ndarray:
-    """Mean of the image and its centre zooms by 1.00, 1.01, …, ``max_factor`` (each axis by its own size)."""
-    steps = int(round((max_factor - 1.0) / ZOOM_STEP))
-    factors = 1.0 + ZOOM_STEP * np.arange(steps + 1)
+def zoom_factors(stop: float) -> np.ndarray:
+    """The original's zoom factors ``np.arange(1, stop, 0.01)``, float end-point quirk included.
+
+    ``stop`` 1.06 → 7 factors 1.00…1.06; 1.11 → 12 factors 1.00…1.11; 1.16 → 16 factors 1.00…1.15.
+    """
+    return np.arange(1.0, stop, ZOOM_STEP)
+
+
+def zoom_blur(image: np.ndarray, stop: float, rng: np.random.Generator) -> np.ndarray:
+    """Mean of the image and its centre zooms by :func:`zoom_factors` ``(stop)`` (each axis by its own size)."""
+    factors = zoom_factors(stop)
     total = image + sum(_clipped_zoom(image, float(f)) for f in factors)
     return total / (len(factors) + 1)
 

@@ -44,7 +44,7 @@ from lens2logit.io import atomic_path, write_json, write_text
 SYNTH_DATASETS = ("microscopy", "drone")
 DEFAULT_N = {"microscopy": 20, "drone": 4}
 DEFAULT_SIZE = {"microscopy": 128, "drone": 128}
-FORMAT_VERSION = 2  # 2: cameras from the instruments, scenes at true pixel scale
+FORMAT_VERSION = 3  # 2: cameras from the instruments, scenes at true pixel scale; 3: issue 17 physics details
 _NOISE_STREAM = 1000
 
 

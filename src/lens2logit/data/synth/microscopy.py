@@ -40,12 +40,15 @@ STAINS = {
     "rbc": np.array([0.08, 0.75, 0.62]),         # haemoglobin (+ eosin): salmon pink
 }
 
-# Diameter of each class's (flattened, smeared) cell, µm; at 0.1625 µm/px every class is 60–90 px.
+# Diameter of each class's cell as seen flattened on a smear, µm (uniform draw). Haematology ranges,
+# sources in docs/data.md ("Scenes at true scale"); KSC and UNC have no reference size (modelling choices).
+# At 0.1625 µm/px: 43 px (7 µm) … 111 px (18 µm); the largest fits the default 20.8 µm (128 px) field.
 CELL_DIAMETER_UM = {
-    "BAS": (10.5, 12.5), "EOS": (12.0, 14.0), "KSC": (10.5, 13.5), "LYA": (12.0, 14.0), "LYT": (10.0, 11.2),
-    "MON": (13.0, 14.4), "NGB": (11.5, 13.0), "NGS": (11.5, 13.0), "UNC": (10.5, 13.0),
+    "BAS": (10.0, 14.0), "EOS": (12.0, 15.0), "KSC": (10.5, 13.5), "LYA": (12.0, 18.0), "LYT": (7.0, 10.0),
+    "MON": (14.0, 18.0), "NGB": (10.0, 14.0), "NGS": (10.0, 14.0), "UNC": (10.5, 13.0),
 }  # fmt: skip
 RBC_DIAMETER_UM = (7.2, 8.0)
+RBC_CLEAR_MARGIN_UM = (0.0, 1.0)  # plasma gap kept free of red-cell centres' reach around the drawn white cell
 RBC_COVERAGE = (0.30, 0.50)  # fraction of the field (outside the white cell) covered by red cells
 # Granule diameters (µm) and counts per cell.
 EOS_GRANULE_UM, EOS_GRANULES = (0.5, 1.0), (140, 220)
@@ -133,14 +136,33 @@ def kidney_nucleus(rng, y, x, cy, cx, radius):
     return soft(np.minimum(body, -notch))
 
 
-def leukocyte(rng, cls: str, y, x, cy, cx) -> dict[str, np.ndarray]:
-    """Stain concentration maps of one white cell of class ``cls`` centred near (cy, cx), px."""
+def cell_radius_px(rng, cls: str) -> float:
+    """Radius (output px) of one white cell of class ``cls``, drawn from its diameter range."""
+    if cls not in CELL_DIAMETER_UM:
+        raise ValueError(f"unknown microscopy class {cls!r}")
+    return um(rng.uniform(*CELL_DIAMETER_UM[cls])) / 2
+
+
+def clear_zone_px(rng, cell_radius: float) -> float:
+    """Radius (px) kept free around the drawn white cell: its own radius plus a random plasma gap.
+
+    Depends on the drawn cell only, never on its class's range (that would leak the class).
+    """
+    return cell_radius + um(rng.uniform(*RBC_CLEAR_MARGIN_UM))
+
+
+def leukocyte(rng, cls: str, y, x, cy, cx, radius: float) -> dict[str, np.ndarray]:
+    """Stain concentration maps of one white cell of class ``cls`` and ``radius`` (px) centred near (cy, cx).
+
+    Lobes and bands sit at a fraction of the cell radius (a smaller cell has a more compact nucleus);
+    lobe, filament and granule sizes stay absolute (µm).
+    """
     if cls not in CELL_DIAMETER_UM:
         raise ValueError(f"unknown microscopy class {cls!r}")
     shape = y.shape
     c = {k: np.zeros(shape) for k in STAINS}
     u = rng.uniform
-    radius = um(u(*CELL_DIAMETER_UM[cls])) / 2
+    radius_um = radius * MICROSCOPY_PIXEL_UM
     if cls == "KSC":  # smudge cell: a smeared, ragged nucleus, streaky, no intact cytoplasm
         body = soft(irregular_disc(rng, y, x, cy, cx, radius, 0.18, harmonics=(2, 3, 4, 6, 9, 13)))
         angle = u(0, np.pi)
@@ -168,23 +190,23 @@ def leukocyte(rng, cls: str, y, x, cy, cx) -> dict[str, np.ndarray]:
         c["cyto_blue"] = 0.38 * cell
         c["gran_neut"] = granules(rng, shape, inside, AZUROPHIL_GRANULES, AZUROPHIL_GRANULE_UM, 0.5)
     elif cls == "NGB":  # band neutrophil: C-shaped nucleus of uniform width, pink granular cytoplasm
-        nucleus = band_nucleus(rng, y, x, ncy, ncx, u(3.4, 4.2), u(2.2, 2.8))
+        nucleus = band_nucleus(rng, y, x, ncy, ncx, u(0.56, 0.69) * radius_um, u(2.2, 2.8))
         nuc = 1.1 * chromatin(rng, shape, 0.3)
         c["cyto_pink"] = 0.9 * cell
         c["gran_neut"] = granules(rng, shape, inside, NEUT_GRANULES, NEUT_GRANULE_UM, 1.0)
     elif cls == "NGS":  # segmented neutrophil: 3–5 lobes joined by thin filaments
-        nucleus = lobes_nucleus(rng, y, x, ncy, ncx, u(2.8, 3.6), int(rng.integers(3, 6)), u(3.0, 3.6),
+        nucleus = lobes_nucleus(rng, y, x, ncy, ncx, u(0.46, 0.59) * radius_um, int(rng.integers(3, 6)), u(3.0, 3.6),
                                 FILAMENT_WIDTH_UM)
         nuc = 1.15 * chromatin(rng, shape, 0.3)
         c["cyto_pink"] = 0.9 * cell
         c["gran_neut"] = granules(rng, shape, inside, NEUT_GRANULES, NEUT_GRANULE_UM, 1.0)
     elif cls == "EOS":  # eosinophil: two lobes, cytoplasm packed with large orange granules
-        nucleus = lobes_nucleus(rng, y, x, ncy, ncx, u(2.4, 3.0), 2, u(3.6, 4.4), FILAMENT_WIDTH_UM)
+        nucleus = lobes_nucleus(rng, y, x, ncy, ncx, u(0.37, 0.46) * radius_um, 2, u(3.6, 4.4), FILAMENT_WIDTH_UM)
         nuc = 1.0 * chromatin(rng, shape, 0.3)
         c["cyto_pink"] = 0.3 * cell
         c["gran_eos"] = granules(rng, shape, inside, EOS_GRANULES, EOS_GRANULE_UM, 0.8)
     elif cls == "BAS":  # basophil: pale lobed nucleus hidden under coarse blue-black granules
-        nucleus = lobes_nucleus(rng, y, x, ncy, ncx, u(1.8, 2.4), 2, u(3.8, 4.6), (0.8, 1.2))
+        nucleus = lobes_nucleus(rng, y, x, ncy, ncx, u(0.31, 0.42) * radius_um, 2, u(3.8, 4.6), (0.8, 1.2))
         nuc = 0.7 * chromatin(rng, shape, 0.2)
         c["cyto_pink"] = 0.5 * cell
         c["gran_baso"] = granules(rng, shape, inside, BASO_GRANULES, BASO_GRANULE_UM, 1.1)
@@ -209,6 +231,14 @@ def leukocyte(rng, cls: str, y, x, cy, cx) -> dict[str, np.ndarray]:
     return c
 
 
+def _window(shape, cy, cx, reach):
+    """Slices of the supersampled grid within ``reach`` output pixels of (cy, cx)."""
+    s = SUPERSAMPLE
+    y0, y1 = max(int((cy - reach) * s), 0), min(int((cy + reach) * s) + 1, shape[0])
+    x0, x1 = max(int((cx - reach) * s), 0), min(int((cx + reach) * s) + 1, shape[1])
+    return slice(y0, y1), slice(x0, x1)
+
+
 def red_cells(rng, y, x, avoid_cy, avoid_cx, avoid_radius, side):
     """Concentration of erythrocytes (biconcave discs: thick rim, pale centre) around the white cell."""
     conc = np.zeros(y.shape)
@@ -224,31 +254,46 @@ def red_cells(rng, y, x, avoid_cy, avoid_cx, avoid_radius, side):
             continue
         if any(np.hypot(cy - py, cx - px) < 1.5 * r for py, px in centres):  # mild overlap only
             continue
-        d, _ = _polar(y, x, cy, cx)
-        disc = soft(irregular_disc(rng, y, x, cy, cx, r, 0.02))
+        window = _window(y.shape, cy, cx, 1.2 * r + 2.0)  # the disc and its soft edge; zero beyond
+        yw, xw = y[window], x[window]
+        d, _ = _polar(yw, xw, cy, cx)
+        disc = soft(irregular_disc(rng, yw, xw, cy, cx, r, 0.02))
         pallor = 1.0 - 0.55 * np.exp(-((d / (0.42 * r)) ** 2))  # central pallor ≈ 1/3 of the diameter
-        conc += rng.uniform(0.6, 0.85) * disc * pallor
+        conc[window] += rng.uniform(0.6, 0.85) * disc * pallor
         centres.append((cy, cx))
         placed += 1
     return conc
 
 
-def microscopy_scene(rng: np.random.Generator, cls: str, side: int) -> np.ndarray:
-    """Transmission in the (620, 525, 450) nm bands, ``(SUPERSAMPLE·side,)*2 + (3,)``, one leukocyte."""
+def scene_concentrations(rng: np.random.Generator, cls: str, side: int) -> dict[str, np.ndarray]:
+    """Stain concentration maps ``{stain: (SUPERSAMPLE·side,)*2}`` of one field centred on a leukocyte.
+
+    The red cells are placed first, around the drawn cell's clear zone (:func:`clear_zone_px`), so
+    that for a given drawn radius they do not depend on the class.
+    """
     if cls not in MICROSCOPY_CLASSES:
         raise ValueError(f"unknown microscopy class {cls!r}; expected one of {MICROSCOPY_CLASSES}")
     y, x = grid(side, side)
     cy, cx = side / 2 + rng.uniform(-1.0, 1.0, 2) * um(0.8)  # crops are centred on the cell (±0.8 µm)
-    conc = leukocyte(rng, cls, y, x, cy, cx)
-    conc["rbc"] = red_cells(rng, y, x, cy, cx, um(CELL_DIAMETER_UM[cls][1]) / 2, side)
+    radius = cell_radius_px(rng, cls)
+    rbc = red_cells(rng, y, x, cy, cx, clear_zone_px(rng, radius), side)
+    conc = leukocyte(rng, cls, y, x, cy, cx, radius)
+    conc["rbc"] = rbc
+    return conc
+
+
+def microscopy_scene(rng: np.random.Generator, cls: str, side: int) -> np.ndarray:
+    """Transmission in the (620, 525, 450) nm bands, ``(SUPERSAMPLE·side,)*2 + (3,)``, one leukocyte."""
+    conc = scene_concentrations(rng, cls, side)
+    y_shape = next(iter(conc.values())).shape
     # Staining varies from slide to slide: per-stain strength and a small hue jitter per image.
-    od_total = np.zeros((*y.shape, 3))
+    od_total = np.zeros((*y_shape, 3))
     for stain, c in conc.items():
         od = STAINS[stain] * rng.uniform(0.85, 1.15) * (1.0 + rng.normal(0, 0.05, 3))
         od_total += c[..., None] * od
     # Köhler illumination: nearly flat; a slow ±2 % shading and ±3 % lamp/filter level per band.
     level = 1.0 + rng.normal(0, 0.03, 3)
-    shading = 1.0 + 0.02 * smooth_noise(rng, y.shape, max(side / 3, 8.0))
+    shading = 1.0 + 0.02 * smooth_noise(rng, y_shape, max(side / 3, 8.0))
     return level * shading[..., None] * np.exp(-od_total)
 
 

@@ -12,8 +12,10 @@ each derivation). Signal chain of one image at light-intensity ratio ``I``::
 Raw-Microscopy: three separate narrowband captures (620 / 525 / 450 nm), each rescaled to its own
 level, then pixels discarded to form the Bayer pattern — a diagonal response with zero cross-talk.
 Raw-Drone: a real RGGB sensor whose (overlapping, non-negative) filter responses are those of its
-camera profile. Lower intensities scale the photon count of the same noiseless signal and draw
-matching shot and read noise (what the authors' calibrated sensor-noise tool does).
+camera profile, with a PSF per colour band (diffraction-limited f/8), black levels per site as in the
+profile, and each frame's exposure set by an averaging meter (:func:`meter`). Lower intensities
+scale the photon count of the same noiseless signal and draw matching shot and read noise (what the
+authors' calibrated sensor-noise tool does).
 """
 
 from __future__ import annotations
@@ -43,21 +45,30 @@ MICROSCOPY_PSF_WAVELENGTH_UM = 0.450  # band of that measurement (assumed: the b
 MICROSCOPY_BANDS_UM = (0.620, 0.525, 0.450)  # R, G, B narrowband captures
 MICROSCOPY_FULL_WELL_E = 30_000.0  # pco.edge 5.5 (16-bit range spans the full well)
 MICROSCOPY_READ_NOISE_E = 1.4  # pco.edge 5.5: ≈1–1.5 e⁻; rms value (the model draws a Gaussian)
-MICROSCOPY_BLACK_DN = 9.834368023181512e-06 * DN_SCALE  # the MICROSCOPY profile's black level (0.64 DN)
-# Clear-glass level of each capture (DN above black / 65535): the raw per-channel means of the real
-# mosaics (reference-spec §1.4, "mosaic normalisation"), i.e. the authors' independent rescaling.
-MICROSCOPY_CAPTURE_LEVELS = (0.5663, 0.1401, 0.0731)
+# Raw per-channel means of the real mosaics over whole 256-px crops (reference-spec §1.4, "mosaic
+# normalisation"): field means, cells included, after the authors' independent rescaling per capture.
+MICROSCOPY_FIELD_MEANS = (0.5663, 0.1401, 0.0731)
+# Clear-glass level of each capture (DN above black / 65535) that gives those field means on synthetic
+# 256-px fields with the published class mix: calibration.calibrate_capture_levels() (one-off; rerun
+# when the scene model changes, tests/test_synth_physics.py checks it).
+MICROSCOPY_CAPTURE_LEVELS = (0.5846, 0.1600, 0.0812)
 
 # ---- Raw-Drone instrument (docs/data.md, "Drone camera") ---------------------------------------
 DRONE_PIXEL_UM = 2.4  # Sony IMX183
 DRONE_F_NUMBER = 8.0
 DRONE_PSF_DIAMETER_UM = 12.5  # measured PSF circle diameter (an Airy disc: diffraction-limited)
+# Effective wavelength of each colour band (R, G, B), µm. R: the wavelength the measured disc implies at
+# f/8, 12.5 / (2.44 · 8) = 0.640 µm (the measurement is read as the red band's, the widest); G, B:
+# centroids of a typical RGB Bayer filter's pass bands (assumption: no filter curves are given).
+DRONE_BAND_G_UM, DRONE_BAND_B_UM = 0.530, 0.460
 DRONE_GAIN_DN16_PER_E = 0.528 * 16  # 0.528 DN12/e⁻ at ISO 200, left-justified to 16 bits
-DRONE_BLACK_DN16 = 256 * 16  # 12-bit black 256 = 0.0625 of 65535: the DRONE profile's black level
 DRONE_READ_NOISE_E = 2.5  # not given by the authors; IMX183 at low gain: 2–3 e⁻
-# ISO 12232 saturation-based exposure: an 18 % grey lands at 10/78 of clipping, so a perfect white
-# diffuser reaches 0.128 / 0.18 = 0.71 of the range above black (141 % highlight headroom).
-ISO12232_WHITE_FRACTION = (10.0 / 78.0) / 0.18
+DRONE_CLIP_DN16 = (2**12 - 1) * 16  # 12-bit full scale, left-justified: 65520
+# Exposure: f/8 and ISO 200 are given, the shutter time is not, so it is the camera's meter that sets
+# it. ISO 12232 (saturation-based speed S = 78 / H_sat) puts the metered mid-tone exposure H = 10 / S at
+# 10/78 of saturation; an averaging meter takes the frame's own mean as that mid-tone. So each frame's
+# mean green signal lands at 10/78 of the range above black, whatever the scene's reflectances.
+ISO12232_MIDTONE_FRACTION = 10.0 / 78.0
 
 
 def diffraction_sigma_um(wavelength_um: float, na: float) -> float:
@@ -77,10 +88,20 @@ def microscopy_psf_sigma_px(wavelength_um: float) -> float:
     return math.sqrt(rest_sq + diffraction_sigma_um(wavelength_um, MICROSCOPY_NA) ** 2) / MICROSCOPY_PIXEL_UM
 
 
-def drone_psf_sigma_px() -> float:
-    """PSF σ (pixels) of the drone camera: Gaussian equivalent of the measured Airy disc."""
-    wavelength_times_n = DRONE_PSF_DIAMETER_UM / AIRY_DIAMETER_PER_LAMBDA_N  # λN implied by the disc
-    return 2 * AIRY_SIGMA_PER_LAMBDA_OVER_NA * wavelength_times_n / DRONE_PIXEL_UM
+def drone_band_wavelengths_um() -> tuple[float, float, float]:
+    """Effective wavelengths (R, G, B) in µm; R is the one the measured Airy disc implies at f/8."""
+    red = DRONE_PSF_DIAMETER_UM / (AIRY_DIAMETER_PER_LAMBDA_N * DRONE_F_NUMBER)  # 0.640 µm
+    return red, DRONE_BAND_G_UM, DRONE_BAND_B_UM
+
+
+def drone_psf_sigma_px(wavelength_um: float) -> float:
+    """PSF σ (pixels) of the diffraction-limited f/8 drone lens at ``wavelength_um``: σ = 0.42 λN / pitch."""
+    return 2 * AIRY_SIGMA_PER_LAMBDA_OVER_NA * wavelength_um * DRONE_F_NUMBER / DRONE_PIXEL_UM
+
+
+def profile_black_dn16(black_level: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """A camera profile's black level per site (R, G1, G2, B; normalised) in 16-bit DN."""
+    return tuple(float(v) * DN_SCALE for v in black_level)
 
 
 @dataclass(frozen=True)
@@ -89,26 +110,42 @@ class SensorModel:
 
     Attributes:
         gain: DN (16-bit scale) per electron.
-        black_level: DN (16-bit scale) added before quantisation.
+        black_level: DN (16-bit scale) added before quantisation, per RGGB site (R, G1, G2, B), as in
+            the camera profiles.
         read_noise: electrons (standard deviation).
         bits: ADC bits; fewer than 16 are left-justified (DN16 = DN_n · 2^(16-n)).
         psf_sigma: Gaussian optics blur in output pixels, per channel (R, G, B).
         response: 3×3 matrix, camera signal (DN above black / 65535 at intensity 1) = response @ scene.
         pixel_um: pixel size in the object plane (µm) — microscopy 0.1625 µm, drone 60 000 µm (6 cm GSD).
+        metered_level: ``None`` (fixed exposure: ``response`` is absolute) or the mean green signal
+            (normalised, above black) that an averaging meter gives every frame (:func:`meter`).
     """
 
     gain: float
-    black_level: float
+    black_level: tuple[float, float, float, float]
     read_noise: float
     bits: int
     psf_sigma: tuple[float, float, float]
     response: tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
     pixel_um: float
+    metered_level: float | None = None
 
     @property
     def step(self) -> int:
         """Quantisation step in 16-bit DN."""
         return 2 ** (16 - self.bits)
+
+    @property
+    def mean_black(self) -> float:
+        """Mean black level over the four sites (DN, 16-bit scale)."""
+        return float(np.mean(self.black_level))
+
+    def black_mosaic(self, shape: tuple[int, int]) -> np.ndarray:
+        """Black level of every pixel of an RGGB mosaic of ``shape`` (even sides), DN16 ``(H, W)``."""
+        if shape[0] % 2 or shape[1] % 2:
+            raise ValueError(f"an RGGB mosaic needs even sides, got {shape}")
+        r, g1, g2, b = self.black_level
+        return np.tile(np.array([[r, g1], [g2, b]], dtype=np.float64), (shape[0] // 2, shape[1] // 2))
 
     @property
     def white(self) -> float:
@@ -117,23 +154,35 @@ class SensorModel:
 
 
 def _drone_response() -> np.ndarray:
-    """``exposure · (M @ diag(wb))⁻¹`` of the DRONE profile (all entries ≥ 0: overlapping filters).
+    """``(M @ diag(wb))⁻¹`` of the DRONE profile, scaled so that a perfect white diffuser gives 1 in G.
 
-    The profile's WB + CCM map the sensor signal back to the scene's linear sRGB; the exposure puts a
-    perfect white diffuser at the ISO 12232 level in the green channel.
+    All entries are ≥ 0 (overlapping filters). The profile's WB + CCM map the sensor signal back to
+    the scene's linear sRGB. The exposure is set per frame by the meter (:func:`meter`).
     """
     from lens2logit.isp.camera import DRONE
 
     forward = np.asarray(DRONE.colour_matrix, dtype=np.float64) @ np.diag(DRONE.white_balance)
     inverse = np.linalg.inv(forward)
-    clip_above_black = ((2**12 - 1) * 16 - DRONE_BLACK_DN16) / DN_SCALE
-    exposure = ISO12232_WHITE_FRACTION * clip_above_black / float(inverse[1].sum())
-    return exposure * inverse
+    return inverse / float(inverse[1].sum())
+
+
+def _drone_metered_level() -> float:
+    """Mean green signal (normalised, above black) of a metered drone frame: 10/78 of the clip."""
+    from lens2logit.isp.camera import DRONE
+
+    green_black = np.mean(profile_black_dn16(DRONE.black_level)[1:3])
+    return ISO12232_MIDTONE_FRACTION * (DRONE_CLIP_DN16 - green_black) / DN_SCALE
+
+
+def _profile_black(name: str) -> tuple[float, float, float, float]:
+    from lens2logit.isp.camera import CAMERAS
+
+    return profile_black_dn16(CAMERAS[name].black_level)
 
 
 MICROSCOPY_SENSOR = SensorModel(
     gain=DN_SCALE / MICROSCOPY_FULL_WELL_E,
-    black_level=MICROSCOPY_BLACK_DN,
+    black_level=_profile_black("microscopy"),  # 9.834e-6 · 65535 = 0.64 DN at every site
     read_noise=MICROSCOPY_READ_NOISE_E,
     bits=16,
     psf_sigma=tuple(microscopy_psf_sigma_px(w) for w in MICROSCOPY_BANDS_UM),
@@ -142,12 +191,13 @@ MICROSCOPY_SENSOR = SensorModel(
 )
 DRONE_SENSOR = SensorModel(
     gain=DRONE_GAIN_DN16_PER_E,
-    black_level=float(DRONE_BLACK_DN16),
+    black_level=_profile_black("drone"),  # 0.0625 / 0.0626 per site: 4096 / 4102.5 DN16
     read_noise=DRONE_READ_NOISE_E,
     bits=12,
-    psf_sigma=(drone_psf_sigma_px(),) * 3,
+    psf_sigma=tuple(drone_psf_sigma_px(w) for w in drone_band_wavelengths_um()),
     response=tuple(tuple(float(v) for v in row) for row in _drone_response()),
     pixel_um=60_000.0,
+    metered_level=_drone_metered_level(),
 )
 
 
@@ -187,9 +237,22 @@ def rggb_signal(camera_rgb: np.ndarray) -> np.ndarray:
     return np.clip(signal, 0.0, None)
 
 
+def meter(signal: np.ndarray, level: float) -> np.ndarray:
+    """Averaging auto-exposure: scale an RGGB signal ``(H, W)`` so that its mean over the G sites is ``level``."""
+    green = 0.5 * (signal[0::2, 1::2].mean() + signal[1::2, 0::2].mean())
+    if green <= 0:
+        raise ValueError("meter: a frame without green signal cannot be metered")
+    return signal * (level / green)
+
+
 def scene_to_signal(scene_hr: np.ndarray, sensor: SensorModel) -> np.ndarray:
-    """Supersampled linear scene → expected normalised mosaic signal at intensity 1.0 ``(H, W)``."""
-    return rggb_signal(optics(scene_hr, sensor) @ colour_response(sensor).T)
+    """Supersampled linear scene → expected normalised mosaic signal at intensity 1.0 ``(H, W)``.
+
+    With ``sensor.metered_level`` the frame is exposed by the meter (:func:`meter`); the signal then
+    depends on the scene's reflectances only relative to its own mean.
+    """
+    signal = rggb_signal(optics(scene_hr, sensor) @ colour_response(sensor).T)
+    return signal if sensor.metered_level is None else meter(signal, sensor.metered_level)
 
 
 def expose(signal: np.ndarray, intensity: float, sensor: SensorModel, rng: np.random.Generator) -> np.ndarray:
@@ -203,6 +266,6 @@ def expose(signal: np.ndarray, intensity: float, sensor: SensorModel, rng: np.ra
     mean_electrons = np.clip(intensity * signal, 0.0, None) * DN_SCALE / sensor.gain
     electrons = rng.poisson(mean_electrons).astype(np.float64)
     electrons += rng.normal(0.0, sensor.read_noise, size=electrons.shape)
-    dn = sensor.black_level + sensor.gain * electrons
+    dn = sensor.black_mosaic(signal.shape) + sensor.gain * electrons
     codes = np.clip(np.round(dn / sensor.step), 0, 2**sensor.bits - 1)
     return (codes * sensor.step).astype(np.uint16)
