@@ -58,8 +58,9 @@ def _override(args) -> int:
             merged = upgrade_config(merge(_read_yaml(args.base), written), override=written)
             jsonschema.validate(merged, load_schema(args.schema))
         except jsonschema.ValidationError as exc:
-            key = ".".join(str(p) for p in exc.absolute_path) or "(top level)"
-            raise InputError(f"config {key}: {exc.message}") from None
+            from lens2logit.config import schema_error_line
+
+            raise InputError(schema_error_line(exc)) from None
     write_text(args.out, yaml.safe_dump(written, sort_keys=False))
     print(f"{args.out}: written; run snakemake --configfile {args.out} (merged over {args.base})")
     return 0
