@@ -27,14 +27,18 @@ def register(subparsers) -> None:
     p.add_argument("--b2-bucket", default=None, help="B2 bucket (default perturbed-minds); key from B2_APPLICATION_KEY_ID/B2_APPLICATION_KEY")
     p.set_defaults(func=_download)
 
+    from lens2logit.data.synth import DEFAULT_N, DEFAULT_SIZE
+
     p = commands.add_parser("synth", help="write the embedded synthetic dataset in the real layout")
     p.add_argument("dataset", choices=("microscopy", "drone"))
     p.add_argument("--root", type=Path, required=True)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--n", type=int, default=None,
-                   help="microscopy: images per class (default 20); drone: full images of 6×8 tiles (default 8)")
+                   help=f"microscopy: images per class (default {DEFAULT_N['microscopy']}); "
+                        f"drone: full images of 6×8 tiles (default {DEFAULT_N['drone']})")
     p.add_argument("--size", type=int, default=None,
-                   help="microscopy: image side (default 64; 256 = real); drone: tile size the full images are built around (default 64)")
+                   help=f"microscopy: image side (default {DEFAULT_SIZE['microscopy']}; 256 = real); "
+                        f"drone: tile size the full images are built around (default {DEFAULT_SIZE['drone']})")
     p.set_defaults(func=_synth)
 
     p = commands.add_parser("verify", help="re-check the folder against MANIFEST.sha256: missing, changed and extra files")

@@ -159,9 +159,10 @@ def check_equal_size(
     path: Path, shape: tuple[int, ...], expected: tuple[int, ...] | None, what: str, reference: Path | None = None
 ) -> None:
     """``shape`` must equal ``expected`` (the size of ``reference``, named in the message when given)."""
-    if expected is not None and tuple(shape) != tuple(expected):
+    shape = tuple(int(v) for v in shape)  # plain ints: no numpy repr in the message
+    if expected is not None and shape != tuple(int(v) for v in expected):
         of = f" of {reference.name}" if reference is not None else ""
-        raise InputError(f"{path}: {what} size {tuple(shape)} differs from {tuple(expected)}{of}")
+        raise InputError(f"{path}: {what} size {shape} differs from {tuple(int(v) for v in expected)}{of}")
 
 
 def read_text_file(path: Path, what: str) -> str:

@@ -92,29 +92,35 @@ def microscopy_selection(root: Path) -> tuple[list[str], list[str], dict[str, st
     if not any(stem in stems for stem, _, _ in entries):
         raise InputError(f"{labels_path}: no label matches an image in {image_root} (e.g. {next(iter(sorted(stems)), 'none')})")
     classes = select_classes([c for _, c, _ in entries])
-    repeated = 0
+    ignored: Counter = Counter()  # counts per reason, logged at INFO as the reference's summary
     dropped: list[str] = []
     labels: dict[str, str] = {}
     for stem, label, number in entries:
         where = f"{labels_path}:{number}: image {stem}, code {label}"
         if label not in MICROSCOPY_KNOWN_CLASSES:
+            ignored["labels with an unknown class code"] += 1
             dropped.append(f"{where}: {UNKNOWN_CODE} (known: {', '.join(sorted(MICROSCOPY_KNOWN_CLASSES))}) — left out")
         elif label not in classes:
+            ignored[f"labels of classes with at most {MICROSCOPY_MIN_CLASS_SAMPLES} samples"] += 1
             dropped.append(f"{where}: class with at most {MICROSCOPY_MIN_CLASS_SAMPLES} samples — left out (reference rule)")
         elif stem in MICROSCOPY_EXCLUDED_STEMS:
+            ignored["labels of the excluded file"] += 1
             dropped.append(f"{where}: the reference's excluded file — left out (reference rule)")
         elif stem not in stems:
+            ignored["labels without an image"] += 1
             state = _image_state(folders.values(), stem)
             dropped.append(f"{where}: image {state} in every intensity folder of {image_root} — left out")
         elif stem in labels:
             if labels[stem] != label:
                 raise InputError(f"{labels_path}:{number}: {stem} labelled twice ({labels[stem]}, {label})")
-            repeated += 1
+            ignored["repeated label lines"] += 1
         else:
             labels[stem] = label
-    if repeated:
-        log.info("%s: %d repeated label lines ignored", labels_path, repeated)
     labelled = {s for s, _, _ in entries}
+    ignored["images without a label"] = len(stems - labelled)
+    for what, count in ignored.items():
+        if count:
+            log.info("%s: %d %s ignored", labels_path, count, what)
     folder = next(iter(folders.values()))
     dropped += [
         f"{folder / (stem + MICROSCOPY_IMAGE_SUFFIX)}: image {stem}: {NO_LABEL} in {labels_path} — left out"
