@@ -175,8 +175,9 @@ def dataset_marker(wildcards):
 
 def data_fingerprint(wildcards):
     """Content of the files a (dataset, intensity) branch reads, for path data (a params value, so a
-    relabelled, replaced, added or removed file reruns exactly that branch). Hashes are cached by
-    size and mtime; a folder with a MANIFEST.sha256 is checked against it here, before any job.
+    relabelled, replaced, added or removed file reruns exactly that branch), plus the names in every
+    intensity folder (the loader compares them). Hashes are cached by size, mtime, ctime and inode;
+    a folder with a MANIFEST.sha256 is checked against it here, before any job.
     """
     if config["data"]["source"] != "path" or wildcards.dataset == "custom":
         # made by the workflow itself: the manifest (an input) stands for the content;
