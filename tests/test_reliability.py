@@ -113,6 +113,16 @@ def test_hash_cache_is_one_file_per_dataset_never_in_the_current_folder(drone, t
     assert default_hash_cache_dir() == tmp_path / "xdg" / "lens2logit" / "hashes"
 
 
+def test_tile_cache_key_sees_a_rewrite_keeping_size_and_mtime(drone):
+    """The drone tile-selection cache (keyed by file identity) is not reused for a flipped mask."""
+    from lens2logit.data.files import fingerprint
+
+    mask = drone / "masks_full" / "00.png"
+    before = fingerprint([mask], drone)
+    flip_byte_keep_size_and_mtime(mask, mask.stat().st_size - 20)
+    assert fingerprint([mask], drone) != before
+
+
 def test_verify_reads_every_file_unless_fast(drone, monkeypatch):
     import lens2logit.data.manifest as manifest
 
