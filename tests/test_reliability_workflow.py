@@ -21,6 +21,8 @@ import yaml
 
 from conftest import REPO, SNAKEMAKE, TEST_CONFIG, WORKFLOW_ENV, copy_workflow
 
+pytestmark = pytest.mark.slow
+
 LENS2LOGIT = [sys.executable, "-m", "lens2logit"]
 TYPO = "MOn"  # a mistyped MON
 
