@@ -21,7 +21,9 @@ $(STAMP): requirements/lock.txt pyproject.toml
 
 setup: $(STAMP)
 
+# A lock left by a killed Snakemake is cleared first (only when no Snakemake runs here), so this resumes.
 run: setup
+	$(BIN)/lens2logit workflow unlock-stale
 	$(BIN)/snakemake --cores $(CORES) --printshellcmds
 	$(BIN)/snakemake --report results/report.html
 

@@ -2,7 +2,7 @@ from types import SimpleNamespace
 
 from snakemake.utils import validate
 
-from lens2logit.config import check_config, coerce_config, upgrade_config
+from lens2logit.config import check_config, check_schema, coerce_config, upgrade_config
 from lens2logit.data.layout import intensity_slug
 from lens2logit.data.registry import (
     check_datasets,
@@ -25,6 +25,8 @@ _config = upgrade_config(config, override=workflow.config_settings.overwrite_con
 config.clear()
 # --config passes nested values as strings ('drift={folds: 3}'): typed where the schema is unambiguous.
 config.update(coerce_config(_config, f"{workflow.basedir}/schemas/config.schema.yaml"))
+# One line naming the key, the value and what is allowed (validate() would dump schema and config).
+check_schema(config, f"{workflow.basedir}/schemas/config.schema.yaml")
 validate(config, schema="../schemas/config.schema.yaml")
 # Everything that could otherwise fail only inside a job, checked before planning.
 check_config(config)
@@ -173,8 +175,9 @@ def dataset_marker(wildcards):
 
 def data_fingerprint(wildcards):
     """Content of the files a (dataset, intensity) branch reads, for path data (a params value, so a
-    relabelled, replaced, added or removed file reruns exactly that branch). Hashes are cached by
-    size and mtime; a folder with a MANIFEST.sha256 is checked against it here, before any job.
+    relabelled, replaced, added or removed file reruns exactly that branch), plus the names in every
+    intensity folder (the loader compares them). Hashes are cached by size, mtime, ctime and inode;
+    a folder with a MANIFEST.sha256 is checked against it here, before any job.
     """
     if config["data"]["source"] != "path" or wildcards.dataset == "custom":
         # made by the workflow itself: the manifest (an input) stands for the content;

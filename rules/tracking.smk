@@ -1,11 +1,10 @@
 # The lab log: one job at the end ingests the finished results into MLflow (no job imports it).
 
 
-localrules:
-    ingest_mlflow,
-
-
 if TRACKING_ENABLED:
+
+    localrules:
+        ingest_mlflow,
 
     rule ingest_mlflow:
         input:

@@ -68,14 +68,16 @@ def test_path_data_changes_rerun_exactly_the_affected_branch(path_study):
     assert planned_prepare(workdir, config) == {"005"}
     low[1].write_bytes(kept)
 
+    # A file added to or removed from one intensity folder: the loader compares every folder's
+    # listing (and would now fail on either branch), so every branch reruns.
     added = root / "images" / "raw_scale100" / "Ma190c_lame9_zone1_composite_Mcropped_1.tiff"
     shutil.copyfile(low[0], added)
-    assert planned_prepare(workdir, config) == {"100"}
+    assert planned_prepare(workdir, config) == {"005", "100"}
     added.unlink()
 
     removed = low[2].read_bytes()
     low[2].unlink()
-    assert planned_prepare(workdir, config) == {"005"}
+    assert planned_prepare(workdir, config) == {"005", "100"}
     low[2].write_bytes(removed)
     assert planned_prepare(workdir, config) == set()  # content, not timestamps, decides
 

@@ -217,9 +217,52 @@ def with_defaults(config: dict, schema_path=SCHEMA_PATH) -> dict:
     validator = jsonschema.validators.extend(base, {"properties": set_defaults})(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(filled))
     if error is not None:
-        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise InputError(f"config {key}: {error.message}")
+        raise InputError(schema_error_line(error))
     return filled
+
+
+# Longest schema message kept in a one-line error (a value's repr can be long).
+MAX_MESSAGE = 400
+
+
+def schema_error_line(error) -> str:
+    """One line for a jsonschema error: ``config {dotted.key}: {message}[; allowed: …]``.
+
+    The key is the dotted path of the bad value (``views.0``, ``(top level)``); an unknown key
+    lists the allowed ones, a value failing every alternative (``oneOf``) the one closest to it.
+    """
+    error = _deepest(error)
+    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    message = " ".join(error.message.split())
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + " …"
+    allowed = ""
+    if error.validator in ("additionalProperties", "unevaluatedProperties") and isinstance(error.schema, dict):
+        names = sorted(error.schema.get("properties", {}))
+        if names:
+            allowed = f"; allowed: {', '.join(names)}"
+    elif error.validator in ("oneOf", "anyOf") and isinstance(error.schema, dict) and error.schema.get("description"):
+        allowed = f"; allowed: {' '.join(str(error.schema['description']).split())}"
+    return f"config {key}: {message}{allowed}"
+
+
+def _deepest(error):
+    """For a failed ``oneOf``/``anyOf``: the best error of the alternative whose type fits the value
+    (``views: ["bi,s,xx"]`` → the list item's ``not one of`` error), else ``error``."""
+    import jsonschema
+
+    while error.validator in ("oneOf", "anyOf") and error.context:
+        fitting = [e for e in error.context if e.path or e.validator not in ("type", "const")]
+        if not fitting:  # the value's type fits no alternative: keep the parent error
+            break
+        error = jsonschema.exceptions.best_match(fitting)
+    return error
+
+
+def check_schema(config: dict, schema_path=SCHEMA_PATH) -> None:
+    """InputError with :func:`schema_error_line` for the first schema violation of ``config``
+    (before Snakemake's ``validate()``, whose message dumps the schema and the whole config)."""
+    with_defaults(config, schema_path)
 
 
 def schema_default(path: str, schema_path=SCHEMA_PATH) -> Any:
@@ -401,7 +444,32 @@ def _path_data_problems(config: dict, datasets: list[str], folds: int) -> list[s
                 if len(line.split()) == 2 and line.split()[0].removesuffix(MICROSCOPY_IMAGE_SUFFIX) not in MICROSCOPY_EXCLUDED_STEMS
             )
             problems += _class_problems(counts, folds, str(root / MICROSCOPY_LABELS), MICROSCOPY_MIN_CLASS_SAMPLES)
+            if strict_labels(config):
+                problems += _label_problems(root)
     return problems
+
+
+# data.source values whose datasets are the published ones (class counts checked, labels lenient).
+PUBLISHED_SOURCES = ("zenodo", "b2")
+
+
+def strict_labels(config: dict) -> bool:
+    """``data.strict_labels``, with null resolved: on except for the published datasets."""
+    value = config["data"].get("strict_labels")
+    return config["data"]["source"] not in PUBLISHED_SOURCES if value is None else bool(value)
+
+
+def _label_problems(root: Path) -> list[str]:
+    """data.strict_labels: every image a microscopy folder would leave out, one line each (the
+    loader's own errors are left to the job that reads the folder)."""
+    from lens2logit.data.microscopy import label_problems, microscopy_selection
+
+    try:
+        dropped = microscopy_selection(root)[3]
+    except InputError:
+        return []
+    return [f"data.strict_labels: {line} (fix it, or set data.strict_labels: false to leave it out)"
+            for line in label_problems(dropped)]
 
 
 def _class_problems(counts: Counter, folds: int, where: str, minimum: int) -> list[str]:

@@ -29,6 +29,7 @@ def job(snakemake, *, threads: int | None = None) -> Iterator[None]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     log_path = snakemake.log[0] if len(snakemake.log) else None
     user_error = None
+    console = sys.stderr  # Snakemake's output: warnings are shown there as well as in the log
     with contextlib.ExitStack() as stack:
         if log_path:
             os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
@@ -36,6 +37,7 @@ def job(snakemake, *, threads: int | None = None) -> Iterator[None]:
             stack.enter_context(contextlib.redirect_stdout(fh))
             stack.enter_context(contextlib.redirect_stderr(fh))
             logging.basicConfig(stream=fh, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True)
+            logging.getLogger().addHandler(console_warnings(console))
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(n_threads)
         try:
@@ -51,6 +53,14 @@ def job(snakemake, *, threads: int | None = None) -> Iterator[None]:
         where = f" (traceback: {log_path})" if log_path else ""
         print(f"lens2logit: error: {one_line(user_error)}{where}", file=sys.stderr, flush=True)
         raise SystemExit(2)
+
+
+def console_warnings(stream) -> logging.Handler:
+    """A logging handler writing WARNING and above to ``stream`` as ``lens2logit: warning: …`` lines."""
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("lens2logit: warning: %(message)s"))
+    return handler
 
 
 def one_line(exc: BaseException) -> str:

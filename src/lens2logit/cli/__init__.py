@@ -13,7 +13,19 @@ import sys
 from lens2logit.errors import InputError
 
 # Sub-modules that contribute commands, in help order.
-_COMMAND_MODULES = ("lens2logit.cli.isp", "lens2logit.cli.data", "lens2logit.cli.config", "lens2logit.cli.runs")
+_COMMAND_MODULES = (
+    "lens2logit.cli.isp", "lens2logit.cli.data", "lens2logit.cli.config", "lens2logit.cli.runs", "lens2logit.cli.workflow",
+)
+
+
+def package_version() -> str:
+    """The installed distribution's version (pyproject.toml), or ``unknown`` when not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lens2logit")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Raw sensor data and explicit ISP models for hardware-drift studies. "
         "The full study runs as a Snakemake workflow (see README).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
@@ -35,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (InputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+    except (InputError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
         print(f"lens2logit: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -18,9 +18,35 @@ def register(subparsers) -> None:
     p = commands.add_parser("override", help="write KEY.PATH=VALUE pairs (VALUE in YAML) to a config file")
     p.add_argument("pairs", nargs="+", metavar="KEY.PATH=VALUE", help='e.g. drift.folds=3 data.source=path \'views=["bi,s,ga"]\'')
     p.add_argument("-o", "--out", type=Path, required=True, help="YAML file to write (existing values are kept unless overridden)")
-    p.add_argument("--base", type=Path, default=Path("config.yaml"), help="config the file is merged over, for the check (default config.yaml)")
-    p.add_argument("--schema", type=Path, default=Path("schemas/config.schema.yaml"))
+    _check_options(p)
     p.set_defaults(func=_override)
+
+    p = commands.add_parser("check", help="check config files as the workflow would: YAML syntax (file:line) and the schema, one line")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="config files, merged in order over --base (as --configfile does)")
+    _check_options(p)
+    p.set_defaults(func=_check)
+
+
+def _check_options(p) -> None:
+    p.add_argument("--base", type=Path, default=None,
+                   help="config the files are merged over, for the check (default ./config.yaml, else the workflow's own)")
+    p.add_argument("--schema", type=Path, default=None,
+                   help="schema (default ./schemas/config.schema.yaml, else the workflow's own)")
+
+
+def _resolve(given: Path | None, relative: str) -> Path:
+    """``given``, else ``relative`` in the current folder, else next to the installed workflow's schema;
+    InputError when none exists (the check is never skipped silently)."""
+    from lens2logit.config import SCHEMA_PATH
+
+    candidates = [given] if given is not None else [Path(relative), SCHEMA_PATH.parents[1] / relative]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise InputError(
+        f"{candidates[0]}: not found, so the result cannot be checked; run in the workflow's folder or pass "
+        f"--{'base' if relative == 'config.yaml' else 'schema'}"
+    )
 
 
 def merge(base: dict, extra: dict) -> dict:
@@ -36,30 +62,50 @@ def _read_yaml(path: Path) -> dict:
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:
+        raise InputError(yaml_error_line(path, exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a readable YAML file ({type(exc).__name__})") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping of options")
     return data
 
 
+def yaml_error_line(path: Path, exc) -> str:
+    """``FILE:LINE:COLUMN: YAML syntax error: problem`` (1-based, as editors count)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    return f"{where}: YAML syntax error: {problem}"
+
+
+def _check_merged(files_merged: dict, args) -> None:
+    """The merge of ``files_merged`` over the base config, checked against the schema (one-line InputError)."""
+    from lens2logit.config import check_schema, upgrade_config
+
+    base, schema = _resolve(args.base, "config.yaml"), _resolve(args.schema, "schemas/config.schema.yaml")
+    check_schema(upgrade_config(merge(_read_yaml(base), files_merged), override=files_merged), schema)
+
+
+def _check(args) -> int:
+    merged: dict = {}
+    for path in args.files:
+        merged = merge(merged, _read_yaml(path))
+    _check_merged(merged, args)
+    print(f"{', '.join(map(str, args.files))}: valid")
+    return 0
+
+
 def _override(args) -> int:
-    import jsonschema
     import yaml
 
-    from lens2logit.config import load_schema, override, upgrade_config
+    from lens2logit.config import override
     from lens2logit.io import write_text
 
     pairs = override(args.pairs)
     current = _read_yaml(args.out) if args.out.exists() else {}
     written = merge(current, pairs)
-    if args.base.is_file() and args.schema.is_file():
-        try:
-            merged = upgrade_config(merge(_read_yaml(args.base), written), override=written)
-            jsonschema.validate(merged, load_schema(args.schema))
-        except jsonschema.ValidationError as exc:
-            key = ".".join(str(p) for p in exc.absolute_path) or "(top level)"
-            raise InputError(f"config {key}: {exc.message}") from None
+    _check_merged(written, args)
     write_text(args.out, yaml.safe_dump(written, sort_keys=False))
     print(f"{args.out}: written; run snakemake --configfile {args.out} (merged over {args.base})")
     return 0

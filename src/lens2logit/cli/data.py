@@ -27,14 +27,18 @@ def register(subparsers) -> None:
     p.add_argument("--b2-bucket", default=None, help="B2 bucket (default perturbed-minds); key from B2_APPLICATION_KEY_ID/B2_APPLICATION_KEY")
     p.set_defaults(func=_download)
 
+    from lens2logit.data.synth import DEFAULT_N, DEFAULT_SIZE
+
     p = commands.add_parser("synth", help="write the embedded synthetic dataset in the real layout")
     p.add_argument("dataset", choices=("microscopy", "drone"))
     p.add_argument("--root", type=Path, required=True)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--n", type=int, default=None,
-                   help="microscopy: images per class (default 20); drone: full images of 6×8 tiles (default 8)")
+                   help=f"microscopy: images per class (default {DEFAULT_N['microscopy']}); "
+                        f"drone: full images of 6×8 tiles (default {DEFAULT_N['drone']})")
     p.add_argument("--size", type=int, default=None,
-                   help="microscopy: image side (default 64; 256 = real); drone: tile size the full images are built around (default 64)")
+                   help=f"microscopy: image side (default {DEFAULT_SIZE['microscopy']}; 256 = real); "
+                        f"drone: tile size the full images are built around (default {DEFAULT_SIZE['drone']})")
     p.set_defaults(func=_synth)
 
     p = commands.add_parser("verify", help="re-check the folder against MANIFEST.sha256: missing, changed and extra files")
@@ -42,6 +46,9 @@ def register(subparsers) -> None:
     p.add_argument("--root", type=Path, required=True)
     p.add_argument("--update", action="store_true",
                    help="accept the folder as it is now: rewrite MANIFEST.sha256 (after a deliberate change)")
+    p.add_argument("--fast", action="store_true",
+                   help="reuse hashes cached by (size, mtime, ctime, inode) instead of reading every file "
+                        "(default: every file is hashed afresh)")
     p.set_defaults(func=_verify)
 
     p = commands.add_parser("info", help="counts per class and intensity")
@@ -78,14 +85,14 @@ def _synth(args) -> int:
 
 
 def _verify(args) -> int:
-    from lens2logit.data.manifest import HashCache, dataset_files, update_manifest, verify_files
+    from lens2logit.data.manifest import HASH_CACHE_DIR, HashCache, dataset_files, update_manifest, verify_files
 
     _check_root(args.root)
     if args.update:
-        update_manifest(args.root)
+        update_manifest(args.root, cache_dir=HASH_CACHE_DIR if args.fast else None)
         print(f"{args.root}: {len(dataset_files(args.root))} files; {args.root / 'MANIFEST.sha256'} rewritten")
         return 0
-    check = verify_files(args.root, cache=HashCache(args.root))
+    check = verify_files(args.root, cache=HashCache(args.root) if args.fast else None)
     for problem in check.problems():
         print(f"{args.root}: {problem}", file=sys.stderr)
     if not check.ok:
@@ -116,12 +123,13 @@ def dataset_info(dataset: str, root: Path, *, tile_size: int | None = None) -> l
     root = Path(root)
     _check_root(root)
     if dataset == "microscopy":
-        from lens2logit.data.microscopy import microscopy_samples
+        from lens2logit.data.microscopy import microscopy_selection
 
-        ids, classes, labels = microscopy_samples(root)
+        ids, classes, labels, dropped = microscopy_selection(root)
         counts = Counter(labels[s] for s in ids)
         intensities = sorted(intensity_folders(root / MICROSCOPY_IMAGES))
-        return [_line("microscopy", len(ids), intensities, {c: counts[c] for c in classes})]
+        summary = _line("microscopy", len(ids), intensities, {c: counts[c] for c in classes})
+        return [summary] + [f"warning: {line}" for line in dropped]
     if dataset.startswith("drone"):
         from lens2logit.data.drone import drone_sources, tile_selection
         from lens2logit.data.drone_tiled import is_tiled_layout

@@ -53,6 +53,25 @@ def _tar_members(archive: Path, tf: tarfile.TarFile, target: Path):
     return members
 
 
+def _check_layout(archive: Path, members, target: Path) -> None:
+    """Refuse, before any write, members that cannot all be written: a name used both as a file and
+    as a folder (``a`` then ``a/b``), a file named like the target itself (``.``), a file whose place
+    in ``target`` is already a folder or whose folder is already a file."""
+    files = {rel for rel, is_dir, _ in members if not is_dir}
+    folders = {parent for rel, _, _ in members for parent in rel.parents if parent != Path(".")}
+    folders |= {rel for rel, is_dir, _ in members if is_dir and rel != Path(".")}
+    for rel in sorted(files):
+        if rel == Path("."):
+            raise InputError(f"{archive}: refusing archive: a file member names the folder itself")
+        if rel in folders:
+            raise InputError(f"{archive}: refusing archive: member {rel.as_posix()!r} is both a file and a folder")
+        if (target / rel).is_dir():
+            raise InputError(f"{archive}: refusing archive: member {rel.as_posix()!r} would replace the folder {target / rel}")
+    for folder in sorted(folders):
+        if (target / folder).exists() and not (target / folder).is_dir():
+            raise InputError(f"{archive}: refusing archive: folder {folder.as_posix()!r} would replace the file {target / folder}")
+
+
 def _write_members(members, target: Path) -> list[Path]:
     """Write checked ``(relative path, is_dir, open_member)`` triples below ``target``."""
     written = []
@@ -70,16 +89,20 @@ def _write_members(members, target: Path) -> list[Path]:
 def extract(archive: Path, target: Path) -> list[Path]:
     """Extract ``archive`` (zip or tar) into ``target``; return the files written (relative paths)."""
     archive, target = Path(archive), Path(target)
+    if not archive.is_file():
+        raise InputError(f"{archive}: archive not found (or not a file)")
     target.mkdir(parents=True, exist_ok=True)
     try:
         if archive.name.lower().endswith(".zip"):
             with zipfile.ZipFile(archive) as zf:
                 # all members are checked before any write
                 members = [(rel, info.is_dir(), lambda info=info: zf.open(info)) for info, rel in _zip_members(archive, zf, target)]
+                _check_layout(archive, members, target)
                 written = _write_members(members, target)
         else:
             with tarfile.open(archive) as tf:
                 members = [(rel, info.isdir(), lambda info=info: tf.extractfile(info)) for info, rel in _tar_members(archive, tf, target)]
+                _check_layout(archive, members, target)
                 written = _write_members(members, target)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
         raise InputError(f"{archive}: broken archive ({type(exc).__name__}: {exc})") from None

@@ -147,11 +147,13 @@ def to_unit(dn: np.ndarray) -> np.ndarray:
 
 
 def fingerprint(paths: Iterable[Path], base: Path) -> str:
-    """Short hash of (relative name, size, mtime) of ``paths``: changes when any source file changes."""
+    """Short hash of (relative name, size, mtime, ctime, inode) of ``paths``: changes when any source
+    file changes, also by a rewrite that keeps size and mtime (ctime cannot be set back)."""
     digest = hashlib.sha1()
     for path in sorted(paths):
         stat = path.stat()
-        digest.update(f"{path.relative_to(base).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        identity = f"{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}\0{stat.st_ino}"
+        digest.update(f"{path.relative_to(base).as_posix()}\0{identity}\n".encode())
     return digest.hexdigest()[:16]
 
 
@@ -159,9 +161,10 @@ def check_equal_size(
     path: Path, shape: tuple[int, ...], expected: tuple[int, ...] | None, what: str, reference: Path | None = None
 ) -> None:
     """``shape`` must equal ``expected`` (the size of ``reference``, named in the message when given)."""
-    if expected is not None and tuple(shape) != tuple(expected):
+    shape = tuple(int(v) for v in shape)  # plain ints: no numpy repr in the message
+    if expected is not None and shape != tuple(int(v) for v in expected):
         of = f" of {reference.name}" if reference is not None else ""
-        raise InputError(f"{path}: {what} size {tuple(shape)} differs from {tuple(expected)}{of}")
+        raise InputError(f"{path}: {what} size {shape} differs from {tuple(int(v) for v in expected)}{of}")
 
 
 def read_text_file(path: Path, what: str) -> str:

@@ -1,8 +1,10 @@
 """``MANIFEST.sha256``: the "dataset complete" marker, in ``sha256sum`` format with relative paths.
 
 Also the dataset's content fingerprint: the sha256 of every file a workflow branch reads, cached by
-(size, mtime) outside the data folder, so that a changed, added or removed file reruns its branch
-and a file that no longer matches the manifest stops the workflow naming it.
+(size, mtime, ctime, inode) in one file per dataset under the user's cache folder (never the current
+directory; ``utime`` can reset mtime but not ctime, so a rewrite that keeps size and mtime is re-hashed),
+so that a changed, added or removed file reruns its branch and a file that no longer matches the
+manifest stops the workflow naming it. ``lens2logit data verify`` hashes every file afresh.
 """
 
 from __future__ import annotations
@@ -27,8 +29,22 @@ from lens2logit.io import write_text
 CHUNK = 1 << 20
 # How many file names a problem report lists before "… and N more".
 SHOWN_NAMES = 5
-# Default place of the hash cache (relative to the working directory: the workflow's root).
-HASH_CACHE_DIR = Path(".snakemake") / "lens2logit" / "hashes"
+# Environment variable naming the hash cache folder (default: $XDG_CACHE_HOME or ~/.cache, /lens2logit/hashes).
+HASH_CACHE_ENV = "LENS2LOGIT_HASH_CACHE"
+
+
+def default_hash_cache_dir() -> Path:
+    """The one hash-cache folder of this user: ``$LENS2LOGIT_HASH_CACHE``, else
+    ``$XDG_CACHE_HOME/lens2logit/hashes`` (``~/.cache`` without it). Each dataset has one file in it,
+    named by the hash of its absolute path, whatever the current directory."""
+    if os.environ.get(HASH_CACHE_ENV):
+        return Path(os.environ[HASH_CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lens2logit" / "hashes"
+
+
+# Sentinel: "the default hash-cache folder" (resolved when used, so the environment can change it).
+HASH_CACHE_DIR = "default"
 
 
 def sha256_file(path: Path) -> str:
@@ -179,14 +195,23 @@ def verify_manifest(root: Path) -> list[str]:
 
 # ---------------------------------------------------------------- content fingerprint
 
+def file_identity(stat: os.stat_result) -> list[int]:
+    """What the hash cache compares: size, mtime, ctime and inode (ctime changes on every write and
+    cannot be set back, so a rewrite keeping size and mtime is still seen)."""
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
 class HashCache:
-    """sha256 of files, remembered by (path, size, mtime) in one JSON file per dataset root."""
+    """sha256 of files, remembered by (path, size, mtime, ctime, inode) in one JSON file per dataset
+    root under ``cache_dir`` (default :func:`default_hash_cache_dir`; ``None``: no file, memory only)."""
 
     def __init__(self, root: Path, cache_dir: Path | str | None = HASH_CACHE_DIR):
         self.root = Path(root).resolve()
         self.path = None
         self.entries: dict[str, list] = {}
         self.dirty = False
+        if cache_dir == HASH_CACHE_DIR:
+            cache_dir = default_hash_cache_dir()
         if cache_dir is not None:
             key = hashlib.sha1(str(self.root).encode()).hexdigest()[:16]
             self.path = Path(cache_dir) / f"{key}.json"
@@ -204,11 +229,12 @@ class HashCache:
         except OSError as exc:
             raise InputError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
         key = os.path.relpath(path.resolve(), self.root)
+        identity = file_identity(stat)
         known = self.entries.get(key)
-        if known and known[0] == stat.st_size and known[1] == stat.st_mtime_ns:
-            return known[2]
+        if known and known[:-1] == identity:
+            return known[-1]
         digest = sha256_file(path)
-        self.entries[key] = [stat.st_size, stat.st_mtime_ns, digest]
+        self.entries[key] = [*identity, digest]
         self.dirty = True
         return digest
 
@@ -217,7 +243,10 @@ class HashCache:
             return
         from lens2logit.io import write_json
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return  # an unwritable cache folder only costs re-hashing
         write_json(self.path, {"root": str(self.root), "files": dict(sorted(self.entries.items()))})
         self.dirty = False
 
@@ -244,14 +273,33 @@ def branch_files(source: str, root: Path, intensity: float) -> list[str]:
     return sorted(names)
 
 
+def intensity_listings(source: str, root: Path) -> list[str]:
+    """Relative names of every entry of every ``raw_scaleXXX`` image folder of ``root`` (hidden ones
+    skipped): the loader compares these listings across intensities (a file added to or missing
+    from any one folder fails every branch), so they belong to every branch's fingerprint."""
+    from lens2logit.data.files import intensity_folders
+
+    parent = Path(root) / (MICROSCOPY_IMAGES if source == "microscopy" else DRONE_IMAGES_FULL)
+    return sorted(
+        p.relative_to(root).as_posix()
+        for folder in intensity_folders(parent).values()
+        for p in folder.iterdir()
+        if not p.name.startswith(".")
+    )
+
+
 def branch_fingerprint(source: str, root: Path, intensity: float, *, cache_dir=HASH_CACHE_DIR) -> str:
-    """Short sha256 over (name, content hash) of ``branch_files``: changes when a file of the branch
-    is relabelled, replaced, added or removed. Hashes are cached by (size, mtime) in ``cache_dir``."""
+    """Short sha256 over (name, content hash) of ``branch_files`` and the names of
+    :func:`intensity_listings`: exactly what the loader reads for this branch, so it changes when a
+    file of the branch is relabelled, replaced, added or removed, or a file appears in or leaves any
+    intensity folder. Hashes are cached by (size, mtime, ctime, inode) in ``cache_dir``."""
     root = Path(root)
     cache = HashCache(root, cache_dir)
     digest = hashlib.sha256()
     for name in branch_files(source, root, intensity):
         digest.update(f"{name}\0{cache.sha256(root / name)}\n".encode())
+    for name in intensity_listings(source, root):
+        digest.update(f"listed\0{name}\n".encode())
     cache.save()
     return digest.hexdigest()[:20]
 
@@ -274,9 +322,10 @@ def check_branch(source: str, root: Path, intensity: float, *, accept_changes: b
     return check
 
 
-def update_manifest(root: Path, *, cache_dir=HASH_CACHE_DIR) -> Path:
-    """Rewrite ``root``'s manifest from the files now on disk (accepting changes)."""
+def update_manifest(root: Path, *, cache_dir=None) -> Path:
+    """Rewrite ``root``'s manifest from the files now on disk (accepting changes); every file is
+    hashed afresh unless a ``cache_dir`` is given (``HASH_CACHE_DIR``: the default cache)."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: dataset root not found (or not a folder)")
-    return write_manifest(root, cache=HashCache(root, cache_dir))
+    return write_manifest(root, cache=HashCache(root, cache_dir) if cache_dir is not None else None)

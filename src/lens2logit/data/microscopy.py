@@ -58,10 +58,28 @@ def microscopy_samples(root: Path) -> tuple[list[str], list[str], dict[str, str]
 
     The reference code's lenient semantics (reference-spec §3.4): the image list comes from the
     label file; class sizes are counted over the whole label file; only the 16 known class codes
-    with more than 4 entries are kept; the one excluded file is dropped. Images without a label,
-    labels without an image, labels of dropped or unknown classes and repeated lines are ignored,
-    each logged with its count. A label file that matches no image is an error.
+    with more than 4 entries are kept; the one excluded file is dropped. Every image or label line
+    left out is logged as a warning naming the label file's line, the image and the code
+    (:func:`microscopy_selection`); repeated identical lines are counted at INFO. A label file that
+    matches no image is an error.
     """
+    ids, classes, labels, dropped = microscopy_selection(root)
+    for line in dropped:
+        log.warning("%s", line)
+    return ids, classes, labels
+
+
+def _image_state(folders, stem: str) -> str:
+    """Why ``stem``'s TIFF is not in the listing: ``unreadable`` (a broken link or not a regular file
+    in every intensity folder) or ``missing``."""
+    paths = [f / f"{stem}{MICROSCOPY_IMAGE_SUFFIX}" for f in folders]
+    return "unreadable" if any(p.is_symlink() or p.exists() for p in paths) else "missing"
+
+
+def microscopy_selection(root: Path) -> tuple[list[str], list[str], dict[str, str], list[str]]:
+    """(ids, classes, labels, dropped) of :func:`microscopy_samples`; ``dropped`` = one line per label
+    line or image left out, ``{label file}:{line}: image {stem}, code {CODE}: {why}`` (images without
+    a label name the image file). :func:`label_problems` picks the ones ``data.strict_labels`` refuses."""
     image_root = root / MICROSCOPY_IMAGES
     folders = intensity_folders(image_root)
     if not folders:
@@ -74,17 +92,24 @@ def microscopy_samples(root: Path) -> tuple[list[str], list[str], dict[str, str]
     if not any(stem in stems for stem, _, _ in entries):
         raise InputError(f"{labels_path}: no label matches an image in {image_root} (e.g. {next(iter(sorted(stems)), 'none')})")
     classes = select_classes([c for _, c, _ in entries])
-    ignored: Counter = Counter()
+    ignored: Counter = Counter()  # counts per reason, logged at INFO as the reference's summary
+    dropped: list[str] = []
     labels: dict[str, str] = {}
     for stem, label, number in entries:
+        where = f"{labels_path}:{number}: image {stem}, code {label}"
         if label not in MICROSCOPY_KNOWN_CLASSES:
             ignored["labels with an unknown class code"] += 1
+            dropped.append(f"{where}: {UNKNOWN_CODE} (known: {', '.join(sorted(MICROSCOPY_KNOWN_CLASSES))}) — left out")
         elif label not in classes:
             ignored[f"labels of classes with at most {MICROSCOPY_MIN_CLASS_SAMPLES} samples"] += 1
+            dropped.append(f"{where}: class with at most {MICROSCOPY_MIN_CLASS_SAMPLES} samples — left out (reference rule)")
         elif stem in MICROSCOPY_EXCLUDED_STEMS:
             ignored["labels of the excluded file"] += 1
+            dropped.append(f"{where}: the reference's excluded file — left out (reference rule)")
         elif stem not in stems:
             ignored["labels without an image"] += 1
+            state = _image_state(folders.values(), stem)
+            dropped.append(f"{where}: image {state} in every intensity folder of {image_root} — left out")
         elif stem in labels:
             if labels[stem] != label:
                 raise InputError(f"{labels_path}:{number}: {stem} labelled twice ({labels[stem]}, {label})")
@@ -96,6 +121,11 @@ def microscopy_samples(root: Path) -> tuple[list[str], list[str], dict[str, str]
     for what, count in ignored.items():
         if count:
             log.info("%s: %d %s ignored", labels_path, count, what)
+    folder = next(iter(folders.values()))
+    dropped += [
+        f"{folder / (stem + MICROSCOPY_IMAGE_SUFFIX)}: image {stem}: {NO_LABEL} in {labels_path} — left out"
+        for stem in sorted(stems - labelled)
+    ]
     ids = sorted(labels)
     empty = sorted(set(classes) - set(labels.values()))
     if empty:
@@ -103,7 +133,19 @@ def microscopy_samples(root: Path) -> tuple[list[str], list[str], dict[str, str]
     classes = sorted(set(labels.values()))
     if not ids:
         raise InputError(f"{labels_path}: no class has more than {MICROSCOPY_MIN_CLASS_SAMPLES} samples with an image")
-    return ids, classes, labels
+    return ids, classes, labels, dropped
+
+
+# Markers of the drops ``data.strict_labels`` refuses (the reference's own rules — small classes, the
+# excluded file — stay warnings).
+UNKNOWN_CODE = "unknown class code"
+NO_LABEL = "no label"
+STRICT_DROPS = (UNKNOWN_CODE, "image unreadable", "image missing", NO_LABEL)
+
+
+def label_problems(dropped: list[str]) -> list[str]:
+    """The lines of ``dropped`` that ``data.strict_labels`` turns into a refusal."""
+    return [line for line in dropped if any(f": {marker}" in line for marker in STRICT_DROPS)]
 
 
 def check_published(ids: list[str], classes: list[str], labels: dict[str, str], where: Path) -> list[str]:

@@ -157,7 +157,7 @@ def search_runs(
         if name.isdigit() and int(name) < len(EXPERIMENTS):
             names[i] = EXPERIMENTS[int(name)]
     found = {e.name: e.experiment_id for e in mlflow.search_experiments() if e.name in names}
-    unknown = [n for n in experiments if n not in found and not (n.isdigit() and EXPERIMENTS[int(n)] in found)] if experiments else []
+    unknown = [n for n in experiments if n not in found and not (n.isdigit() and int(n) < len(EXPERIMENTS) and EXPERIMENTS[int(n)] in found)] if experiments else []
     if unknown:
         raise InputError(f"unknown experiment(s) {unknown} (option --experiment); the lab log has {list(found) or list(EXPERIMENTS)}")
     if not found:

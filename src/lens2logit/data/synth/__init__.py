@@ -149,19 +149,27 @@ def synthesize(
     if class_counts is not None and dataset != "microscopy":
         raise InputError("class_counts: only for microscopy")
     root = Path(root)
-    from lens2logit.data.synth.limits import check_foreign_files, check_synth_limits
+    from lens2logit.data.synth.limits import (
+        WRITTEN_KEY, check_foreign_files, check_replaceable, check_synth_limits, written_fingerprint,
+    )
 
     check_synth_limits(dataset, n, size, class_counts, root)
     params = {"dataset": dataset, "seed": seed, "n": n, "size": size, "version": FORMAT_VERSION,
               "class_counts": dict(sorted(class_counts.items())) if class_counts else None}
     params_path = root / SYNTH_PARAMS
+    existing = None
     if root.exists():
-        existing = json.loads(params_path.read_text()) if params_path.is_file() else None
-        if existing == params and (root / MANIFEST).is_file():
+        try:
+            existing = json.loads(params_path.read_text()) if params_path.is_file() else None
+        except (OSError, ValueError):
+            raise InputError(f"{params_path}: unreadable; refusing to replace {root}") from None
+        same = isinstance(existing, dict) and {k: v for k, v in existing.items() if k != WRITTEN_KEY} == params
+        if same and (root / MANIFEST).is_file():
             return root  # complete and identical
         if existing is None and any(root.iterdir()):
             raise InputError(f"{root}: exists and is not a synthetic dataset ({SYNTH_PARAMS} missing); refusing to replace it")
     check_foreign_files(root)  # never delete a file synthesis did not write
+    check_replaceable(root, dataset, existing)  # nor a dataset of another kind, or one changed since
     partial = root.parent / f".partial-{root.name}"
     shutil.rmtree(partial, ignore_errors=True)  # leftovers of a killed run: regenerate (deterministic)
     partial.mkdir(parents=True)
@@ -169,7 +177,7 @@ def synthesize(
         _synthesize_microscopy(partial, seed, n, size, class_counts, progress)
     else:
         _synthesize_drone(partial, seed, n, size, progress)
-    write_json(partial / SYNTH_PARAMS, params)
+    write_json(partial / SYNTH_PARAMS, {**params, WRITTEN_KEY: written_fingerprint(partial)})
     from lens2logit.data.manifest import write_manifest
 
     write_manifest(partial)  # last: the "complete" marker

@@ -169,3 +169,54 @@ def written_names(root: Path) -> set[str]:
         return names | {MICROSCOPY_LABELS.as_posix()}
     names = {drone_image_path(k, i).as_posix() for i in INTENSITIES for k in range(n)}
     return names | {drone_mask_path(k).as_posix() for k in range(n)}
+
+
+# Key of synth.json holding the fingerprint of the files synthesis wrote (all but synth.json and the manifest).
+WRITTEN_KEY = "written"
+
+
+def written_fingerprint(root: Path) -> str:
+    """sha256 over (relative name, content sha256) of every dataset file of ``root`` except
+    ``synth.json`` and the manifest: what ``synthesize`` records as the proof that it wrote the folder."""
+    import hashlib
+
+    from lens2logit.data.manifest import dataset_files, sha256_file
+
+    digest = hashlib.sha256()
+    for path in dataset_files(root):
+        name = path.relative_to(root).as_posix()
+        if name != SYNTH_PARAMS:
+            digest.update(f"{name}\0{sha256_file(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def check_replaceable(root: Path, dataset: str, existing: dict | None) -> None:
+    """Refuse to replace ``root`` unless synthesis wrote it, for this ``dataset``, and nothing changed since.
+
+    ``existing`` = the root's ``synth.json`` (None: none). A synthetic dataset of another kind is never
+    replaced; a folder whose files no longer match the fingerprint recorded in ``synth.json`` (or,
+    for a ``synth.json`` without one, its manifest) was not (only) written by synthesis.
+    """
+    from lens2logit.data.manifest import name_list, verify_files
+
+    if existing is None:
+        return
+    if not isinstance(existing, dict) or existing.get("dataset") != dataset:
+        kind = existing.get("dataset") if isinstance(existing, dict) else None
+        raise InputError(
+            f"{root}: holds a synthetic {kind!r} dataset, not {dataset!r}; refusing to replace it "
+            "(choose another --root, or delete the folder yourself)"
+        )
+    recorded = existing.get(WRITTEN_KEY)
+    if recorded is not None and recorded == written_fingerprint(root):
+        return
+    try:
+        check = verify_files(root)
+    except InputError as exc:
+        raise InputError(f"{root}: cannot tell that synthesis wrote it ({exc}); refusing to replace it") from None
+    if recorded is not None or not check.ok:
+        changed = check.problems() or ["files differ from the fingerprint in synth.json"]
+        raise InputError(
+            f"{root}: differs from what synthesis wrote ({name_list(changed)}); refusing to replace it "
+            "(move your changes away, or delete the folder yourself)"
+        )
