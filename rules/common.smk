@@ -509,7 +509,9 @@ def summary_forensics_inputs():
 
 
 def summary_customization_inputs():
-    return [p for p in customization_outputs() if p.endswith(("final.csv", "verdict.csv"))]
+    return [
+        p for p in customization_outputs() if p.endswith(("final.csv", "verdict.csv"))
+    ]
 
 
 def get_final_output():

@@ -663,7 +663,9 @@ def verdict_table(curves: pd.DataFrame, metric: str, *, max_change: float = FLAT
         for processing in [p for p in at.columns if p != "static"]:
             paired = at[["static", processing]].dropna()
             diff, low, high = paired_interval((paired[processing] - paired["static"]).to_numpy(), level)
-            if not converged:
+            if np.isnan(change):
+                verdict = "cannot tell (one epoch: no last-epoch change)"
+            elif not converged:
                 verdict = f"cannot tell (not converged: last-epoch change {change:.3f} > {max_change:g})"
             elif len(paired) < 2:
                 verdict = "cannot tell (one fold: no interval)"
