@@ -180,3 +180,18 @@ def test_batchnorm_after_the_isp_normalises_and_keeps_its_stages():
     assert list(stages)[-1] == BATCHNORM_STAGE
     assert torch.allclose(out.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5)
     assert torch.allclose(out.var(dim=(0, 2, 3), unbiased=False), torch.ones(3), atol=1e-3)
+
+
+def test_a_saved_isp_keeps_its_batchnorm_statistics(tmp_path):
+    from lens2logit.experiments.customization import isp_checkpoint, load_isp
+    from lens2logit.io import save_torch
+
+    processor = build_processor("parametrized", DRONE, view="bi,s,ga", neural={}, constrain=False, group_lr_scales={"black_level": 0.01}, batchnorm=True)
+    processor.train()(0.1 + 0.3 * torch.rand(4, 8, 8, generator=torch.Generator().manual_seed(3)))  # updates the running statistics
+    save_torch(tmp_path / "isp.pt", isp_checkpoint("parametrized", processor, DRONE, view="bi,s,ga", neural=None, constrain=False))
+    loaded, ckpt = load_isp(tmp_path / "isp.pt")
+    assert isinstance(loaded, BatchNormAfter) and ckpt["batchnorm"] is not None
+    assert torch.equal(loaded.norm.running_mean, processor.norm.running_mean) and not torch.equal(loaded.norm.running_mean, torch.zeros(3))
+    raw = 0.1 + 0.3 * torch.rand(2, 8, 8, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        assert torch.allclose(loaded(raw), processor.eval()(raw), atol=1e-6)
