@@ -152,7 +152,7 @@ class ForensicsOptions:
 
     view: str = "bi,s,ga"
     groups: tuple[str, ...] = (*GROUPS, ALL_GROUPS)
-    lambdas: tuple[float, ...] = (0.0, 10.0, 1000.0, 10000.0, 78643.2)
+    lambdas: tuple[float, ...] = (0.0, 1000.0, 10000.0, 78643.2)
     regularizers: tuple[str, ...] = ("mse",)
     steps: int = 6
     lr: float = 0.02
