@@ -108,7 +108,7 @@ class CustomizationOptions:
     processings: tuple[str, ...] = ("static", "parametrized", "neural")
     view: str = "bi,s,ga"
     folds: int = 2
-    epochs: int = 4
+    epochs: int = 8
     batch_size: int = 16
     lr: float = 2e-3
     schedule: str = "constant"
