@@ -195,3 +195,13 @@ def test_a_saved_isp_keeps_its_batchnorm_statistics(tmp_path):
     raw = 0.1 + 0.3 * torch.rand(2, 8, 8, generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
         assert torch.allclose(loaded(raw), processor.eval()(raw), atol=1e-6)
+
+
+def test_summary_states_the_verdict_per_pair(tmp_path):
+    from lens2logit.stages.summary import write_summary
+
+    folder = tmp_path / "microscopy"
+    folder.mkdir()
+    verdict_table(_curves(FLAT_STATIC, [[0.3, 0.80, 0.80], [0.3, 0.83, 0.82], [0.3, 0.79, 0.79]]), "accuracy").to_csv(folder / "verdict.csv", index=False)
+    text = write_summary(tmp_path / "summary.md", datasets=["microscopy"], drift=[], customization=[folder / "verdict.csv"], kinds=["classification"])
+    assert "### microscopy: learned ISP vs static view" in text and "| learned better |" in text
