@@ -193,7 +193,8 @@ def plot_customization(curves: pd.DataFrame, path, *, metric: str, title: str) -
             std = stats["std"].fillna(0)
             (line,) = ax.plot(stats["epoch"], stats["mean"], marker="o", ms=3, label=processing)
             ax.fill_between(stats["epoch"], stats["mean"] - std, stats["mean"] + std, color=line.get_color(), alpha=0.2)
-        ax.set_title(f"intensity {intensity:g}", fontsize=9)
+        anchor = "full light, the original's" if intensity == 1.0 else "our extension"
+        ax.set_title(f"intensity {intensity:g} ({anchor})", fontsize=9)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel(f"validation {metric}")
