@@ -495,7 +495,7 @@ def customization_outputs():
     return [
         f"results/customization/{t}/{name}"
         for t in DATASETS
-        for name in ("curves.csv", "final.csv", "figure.png")
+        for name in ("curves.csv", "final.csv", "verdict.csv", "figure.png")
     ]
 
 
@@ -512,7 +512,9 @@ def summary_forensics_inputs():
 
 
 def summary_customization_inputs():
-    return [p for p in customization_outputs() if p.endswith("final.csv")]
+    return [
+        p for p in customization_outputs() if p.endswith(("final.csv", "verdict.csv"))
+    ]
 
 
 def get_final_output():

@@ -16,6 +16,12 @@ if CUSTOMIZATION_ENABLED:
                 category="5 ISP customization",
                 subcategory="{dataset}",
             ),
+            verdict=report(
+                "results/customization/{dataset}/verdict.csv",
+                caption="../report/customization_verdict.rst",
+                category="5 ISP customization",
+                subcategory="{dataset}",
+            ),
             figure=report(
                 "results/customization/{dataset}/figure.png",
                 caption="../report/customization_figure.rst",

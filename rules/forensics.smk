@@ -19,6 +19,12 @@ if FORENSICS_ENABLED:
                 category="4 Drift forensics",
                 subcategory="{dataset}",
             ),
+            distance=report(
+                "results/forensics/{dataset}/figure_distance.png",
+                caption="../report/forensics_distance.rst",
+                category="4 Drift forensics",
+                subcategory="{dataset}",
+            ),
             strips=report(
                 "results/forensics/{dataset}/strips.png",
                 caption="../report/forensics_strips.rst",

@@ -23,6 +23,7 @@ with job(snakemake):
         figure_path=snakemake.output.figure,
         stages_dir=snakemake.output.stages,
         models_dir=snakemake.output.models,
+        verdict_path=snakemake.output.verdict,
         classifier=snakemake.params.start.get("classifier"),
         isp=snakemake.params.start.get("isp"),
         dataset=snakemake.wildcards.dataset,

@@ -16,6 +16,7 @@ with job(snakemake):
         snakemake.input.meta,
         table_path=snakemake.output.table,
         figure_path=snakemake.output.figure,
+        distance_figure_path=snakemake.output.distance,
         strips_path=snakemake.output.strips,
         params_path=snakemake.output.params,
         attacks_path=snakemake.output.attacks,

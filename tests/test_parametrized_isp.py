@@ -11,6 +11,7 @@ from lens2logit.errors import InputError
 from lens2logit.isp import render, render_steps
 from lens2logit.isp.camera import DRONE, MICROSCOPY, CameraProfile
 from lens2logit.isp.cfa import BayerPattern, mosaic
+from lens2logit.isp.color import PAPER_GAMMA_FLOOR, SMALLEST_NORMAL
 from lens2logit.isp.neural import NeuralISP
 from lens2logit.isp.parametrized import GROUPS, STAGES, ParametrizedISP, ScaledGroups, tap_stages
 
@@ -35,10 +36,15 @@ def test_initial_output_equals_static_view_including_borders(camera, pattern, de
     raw = _scene_mosaic(cam, 2, 16, 20, seed=3)
     static = render(raw, view, cam)
     with torch.no_grad():
-        learned = ParametrizedISP(cam, demosaic=demosaic)(raw)
+        learned = ParametrizedISP(cam, demosaic=demosaic, gamma_floor=SMALLEST_NORMAL)(raw)
+        paper_floor = ParametrizedISP(cam, demosaic=demosaic)(raw)
     assert learned.shape == static.shape == (2, 3, 16, 20)
     # Some pixels are clipped (e.g. microscopy's negative red gain): clipping must match too.
     assert torch.allclose(learned, static, atol=2e-5, rtol=0), (learned - static).abs().max()
+    # The paper's clip at 1e-5 (the default) lifts only near-black pixels, to 1e-5 ** (1 / 2.2).
+    lifted = (paper_floor - static).abs() > 2e-5
+    assert (static[lifted] < PAPER_GAMMA_FLOOR ** (1 / 2.2)).all()
+    assert torch.allclose(paper_floor[lifted], torch.tensor(PAPER_GAMMA_FLOOR ** (1 / 2.2)), atol=1e-6)
 
 
 @pytest.mark.parametrize("camera", [DRONE, MICROSCOPY], ids=lambda c: c.name)
@@ -49,7 +55,7 @@ def test_initial_stages_equal_the_static_steps(camera, demosaic, view):
     kernels as convolutions vs fixed taps), i.e. float32 rounding."""
     raw = _scene_mosaic(camera, 2, 16, 20, seed=7)
     with torch.no_grad():
-        _, learned = ParametrizedISP(camera, demosaic=demosaic)(raw, return_stages=True)
+        _, learned = ParametrizedISP(camera, demosaic=demosaic, gamma_floor=SMALLEST_NORMAL)(raw, return_stages=True)
     static = render_steps(raw, view, camera)
     assert list(learned) == list(static) == list(STAGES)
     for stage in STAGES:
@@ -77,7 +83,7 @@ def test_groups_are_named_parameters_with_paper_shapes():
     assert tuple(ParametrizedISP("drone", demosaic="malvar2004").demosaic.shape) == (3, 4, 5, 5)
     assert "additive" not in ParametrizedISP("drone").parameter_groups()
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in isp.modules())
-    assert len(isp.select_groups("all")) == len(GROUPS)
+    assert len(isp.select_groups("all")) == len(GROUPS) - 1  # the processor's groups: not the additive image
     with pytest.raises(InputError, match="unknown parameter group"):
         isp.select_groups(["gamma", "tone_curve"])
 

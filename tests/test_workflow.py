@@ -178,7 +178,7 @@ def test_forensics_table(run, dataset):
     # an unregularised attack on every stage moves the output away from the reference
     moved = attacked[(attacked.parameter_group == "all") & (attacked["lambda"] == 0) & (attacked.metric == "mse_to_reference")]
     assert (moved["mean"] > 0).all()
-    for name in ("figure.png", "strips.png"):
+    for name in ("figure.png", "figure_distance.png", "strips.png"):
         assert (run / f"results/forensics/{dataset}/{name}").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -10,7 +10,14 @@ At each configured intensity a fresh task model (same arch as the drift models) 
 for each of the first ``folds`` folds; the validation metric per epoch gives the learning curves
 (paper fig. 3). For every processing the model starts from the same seeded initialisation and
 standardises its input with the statistics of its processor's *initial* output on the training
-split (for the parametrized ISP this equals the static view's statistics).
+split (for the parametrized ISP this equals the static view's statistics), or, with
+``batchnorm``, the learned ISPs are followed by ``BatchNorm2d(3, affine=False)`` as in the paper
+(reference-spec §2.3, step 10) and the model takes its output as it is.
+
+The original trained at full light only (intensity 1.0, the anchor); lower intensities are our
+extension. :func:`verdict_table` says per (intensity, learned ISP) whether it beats the static
+view with a 90 % t-interval over folds, or that the run cannot tell (curves not flat, one fold,
+or an interval that contains 0).
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_sum
 from lens2logit.training.batches import ArrayBatches, channel_statistics, check_view_array, open_array
 from lens2logit.training.checkpoint import upgrade_checkpoint
 from lens2logit.training.device import pin_memory, resolve_device, to_device
-from lens2logit.training.loop import fit
+from lens2logit.training.loop import SCHEDULES, fit
 from lens2logit.training.losses import task_loss
 from lens2logit.io import write_csv
 from lens2logit.isp.neural import NeuralISP
@@ -49,11 +56,21 @@ log = logging.getLogger(__name__)
 PROCESSINGS = ("static", "parametrized", "neural")
 CURVE_COLUMNS = ["processing", "intensity", "epoch", "fold", "split", "metric", "value"]
 FINAL_COLUMNS = ["processing", "intensity", "metric", "mean", "std", "n"]
+VERDICT_COLUMNS = ["intensity", "processing", "metric", "static", "learned", "difference", "low", "high", "n",
+                   "last_change", "converged", "verdict"]  # fmt: skip
 STATISTICS_BATCH = 64
+# A pair's curves count as flat when the fold-mean validation metric of every processing changed
+# by at most this much over the last epoch; the learned-vs-static interval is a two-sided t-interval.
+FLAT_CHANGE = 0.02
+VERDICT_LEVEL = 0.90
+BATCHNORM_STAGE = "batchnorm"
 
 
 # Step-size scale of ISP groups under the shared Adam learning rate (see ScaledGroups): the black
 # level sits under a signal of ~0.0025 at 1 % light, so a full-size step would erase the image.
+# Still needed with the paper's 1e-5 gamma clamp (so not for gradient tails): microscopy at 1 % light,
+# 8 cosine epochs, 2 folds: without it the parametrized ISP stays at chance (0.111) for 6 epochs and
+# ends at 0.439, still climbing; with it 0.678 and flat (docs/architecture.md).
 DEFAULT_GROUP_LR_SCALES = {"black_level": 0.01}
 # Groups of the parametrized ISP that customization learns (the additive image is forensics only).
 LEARNED_GROUPS = tuple(g for g in GROUPS if g != "additive")
@@ -94,11 +111,13 @@ class CustomizationOptions:
     processings: tuple[str, ...] = ("static", "parametrized", "neural")
     view: str = "bi,s,ga"
     folds: int = 2
-    epochs: int = 4
+    epochs: int = 8
     batch_size: int = 16
     lr: float = 2e-3
+    schedule: str = "constant"
     augmentation: str = "none"
     constrain: bool = False
+    batchnorm: bool = False
     group_lr_scales: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_GROUP_LR_SCALES))
     neural: NeuralOptions = field(default_factory=NeuralOptions)
     stage_samples: int = 4
@@ -173,6 +192,8 @@ def customization_problems(section: Mapping[str, Any], prefix: str = "customizat
         problems += positive_int(section["stage_samples"], f"{prefix}.stage_samples", minimum=0)
     if "lr" in section:
         problems += positive_number(section["lr"], f"{prefix}.lr")
+    if "schedule" in section and section["schedule"] not in SCHEDULES:
+        problems.append(f"{prefix}.schedule: {section['schedule']!r} is unknown; allowed: {list(SCHEDULES)}")
     if "augmentation" in section and section["augmentation"] not in AUGMENTATIONS:
         problems.append(f"{prefix}.augmentation: {section['augmentation']!r} is unknown; allowed: {list(AUGMENTATIONS)}")
     scales = section.get("group_lr_scales", {})
@@ -218,23 +239,59 @@ def processor_statistics(processor: nn.Module, raw: torch.Tensor, indices: np.nd
     return channel_statistics(rendered, np.arange(len(rendered)))
 
 
+class BatchNormAfter(nn.Module):
+    """An ISP followed by ``BatchNorm2d(3, affine=False)`` (the paper's joint training, reference-spec §2.3 step 10).
+
+    Batch statistics in training mode, running statistics (momentum 0.1, torch's default as the
+    paper's) in eval mode. ``forward(raw, return_stages=True)`` passes the ISP's stages through and
+    adds :data:`BATCHNORM_STAGE`.
+
+    Shape: ``(N, H, W) → (N, 3, H, W)``.
+    """
+
+    def __init__(self, isp: nn.Module) -> None:
+        super().__init__()
+        self.isp = isp
+        self.norm = nn.BatchNorm2d(3, affine=False)
+
+    def forward(self, raw: torch.Tensor, *, return_stages: bool = False):
+        if not return_stages:
+            return self.norm(self.isp(raw))
+        rgb, stages = self.isp(raw, return_stages=True)
+        out = self.norm(rgb)
+        return out, {**stages, BATCHNORM_STAGE: out}
+
+
+def unwrap_isp(processor: nn.Module) -> nn.Module:
+    """The ISP itself: without :class:`BatchNormAfter`, with :class:`ScaledGroups` merged back."""
+    isp = processor.isp if isinstance(processor, BatchNormAfter) else processor
+    return isp.merged() if isinstance(isp, ScaledGroups) else isp
+
+
 def build_processor(
     processing: str, camera, *, view: str, neural: NeuralOptions | Mapping[str, Any], constrain: bool, group_lr_scales: dict[str, float] | None = None,
-    state_dict: dict[str, torch.Tensor] | None = None,
+    state_dict: dict[str, torch.Tensor] | None = None, batchnorm: bool = False, batchnorm_state: dict[str, torch.Tensor] | None = None,
 ) -> nn.Module | None:
-    """The ISP module of a processing (None for ``static``), optionally starting from a saved ``state_dict``."""
+    """The ISP module of a processing (None for ``static``), optionally starting from a saved ``state_dict``;
+    with ``batchnorm`` followed by :class:`BatchNormAfter`'s normalisation (its statistics from ``batchnorm_state``)."""
     if processing == "static":
         return None
     if processing == "parametrized":
         isp = ParametrizedISP(camera, demosaic=differentiable_demosaic(view), constrain=constrain)
         _load_state(isp, state_dict, "ISP")
         scales = DEFAULT_GROUP_LR_SCALES if group_lr_scales is None else group_lr_scales
-        return ScaledGroups(isp, scales) if scales else isp
-    if not isinstance(neural, NeuralOptions):
-        neural = NeuralOptions.from_config(neural)
-    isp = NeuralISP(camera, **dataclasses.asdict(neural))
-    _load_state(isp, state_dict, "ISP")
-    return isp
+        isp = ScaledGroups(isp, scales) if scales else isp
+    else:
+        if not isinstance(neural, NeuralOptions):
+            neural = NeuralOptions.from_config(neural)
+        isp = NeuralISP(camera, **dataclasses.asdict(neural))
+        _load_state(isp, state_dict, "ISP")
+    if not batchnorm:
+        return isp
+    wrapped = BatchNormAfter(isp)
+    if batchnorm_state is not None:
+        _load_state(wrapped.norm, batchnorm_state, "ISP batch norm")
+    return wrapped
 
 
 def _load_state(module: nn.Module, state_dict: dict[str, torch.Tensor] | None, what: str) -> None:
@@ -254,10 +311,12 @@ def isp_checkpoint(processing: str, processor: nn.Module, camera, *, view: str, 
     """A learned ISP as a plain dict (CPU tensors; loadable with ``weights_only``): see :func:`load_isp`."""
     from lens2logit.stages.prepare import camera_to_meta
 
-    isp = processor.merged() if isinstance(processor, ScaledGroups) else processor
+    isp = unwrap_isp(processor)
+    norm = processor.norm.state_dict() if isinstance(processor, BatchNormAfter) else None
     return {
         "type": ISP_CHECKPOINT_TYPE, "processing": processing,
         "state_dict": {k: v.detach().cpu().clone() for k, v in isp.state_dict().items()},
+        "batchnorm": None if norm is None else {k: v.detach().cpu().clone() for k, v in norm.items()},
         "camera": camera_to_meta(camera), "view": get_view(view).label, "constrain": bool(constrain),
         "neural": dataclasses.asdict(neural) if isinstance(neural, NeuralOptions) else dict(neural or {}), **info,
     }  # fmt: skip
@@ -274,6 +333,7 @@ def load_isp(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     processor = build_processor(
         ckpt["processing"], camera_from_meta(ckpt), view=ckpt.get("view", "bi,s,ga"), neural=ckpt.get("neural", {}),
         constrain=ckpt.get("constrain", False), group_lr_scales={}, state_dict=ckpt["state_dict"],
+        batchnorm=ckpt.get("batchnorm") is not None, batchnorm_state=ckpt.get("batchnorm"),
     )  # fmt: skip
     return processor.eval(), ckpt
 
@@ -329,13 +389,18 @@ def train_processing(
     net = build_model(arch, kind, n_classes)  # same initial weights for every processing
     if classifier_start is not None:
         _load_state(net, classifier_start["state_dict"], "classifier")
-    isp_state = None
+    isp_state = norm_state = None
     if isp_start is not None and processor_kind_matches(processing, isp_start):
-        isp_state = isp_start["state_dict"]
-    processor = build_processor(processing, camera, view=view, neural=neural, constrain=constrain, group_lr_scales=o.group_lr_scales, state_dict=isp_state)
+        isp_state, norm_state = isp_start["state_dict"], isp_start.get("batchnorm")
+    processor = build_processor(processing, camera, view=view, neural=neural, constrain=constrain, group_lr_scales=o.group_lr_scales,
+                                state_dict=isp_state, batchnorm=o.batchnorm, batchnorm_state=norm_state)  # fmt: skip
     if processor is None:
         mean, std = channel_statistics(views, train_idx)
         images = views
+    elif isinstance(processor, BatchNormAfter):  # the paper: the batch norm is the model's standardisation
+        processor.to(device)
+        mean, std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+        images = raw.numpy()
     else:
         processor.to(device)
         mean, std = processor_statistics(processor, raw, train_idx)
@@ -363,7 +428,7 @@ def train_processing(
         model, train_batches, val_batches, kind=kind, epochs=epochs, lr=lr, processor=processor,
         train_processor=processor is not None and not (freeze_isp and isp_state is not None),
         train_model=not (freeze_classifier and classifier_start is not None), augmentation=augmentation, seed=seed + fold_index,
-        progress=False, on_epoch_end=on_epoch_end, bce_weight=bce_weight, device=device,
+        progress=False, on_epoch_end=on_epoch_end, bce_weight=bce_weight, device=device, schedule=o.schedule,
     )  # fmt: skip
     if save_paths:
         from lens2logit.io import save_torch
@@ -374,7 +439,8 @@ def train_processing(
                 "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}, "arch": arch, "kind": kind,
                 "n_classes": n_classes, "classes": list(classes), "mean": list(mean), "std": list(std),
                 "train_indices": train_idx.tolist(), "val_indices": val_idx.tolist(), "fold": int(fold_index), "history": history,
-                "config": {"processing": processing, "epochs": epochs, "batch_size": batch_size, "lr": lr, "augmentation": augmentation,
+                "config": {"processing": processing, "epochs": epochs, "batch_size": batch_size, "lr": lr, "schedule": o.schedule,
+                           "batchnorm": bool(o.batchnorm and processor is not None), "augmentation": augmentation,
                            "seed": seed, "bce_weight": bce_weight, "view": get_view(view).label, "image_shape": [3, *raw.shape[-2:]],
                            "dataset": dataset, "frozen_classifier": bool(freeze_classifier and classifier_start is not None)},
             })  # fmt: skip
@@ -403,6 +469,7 @@ def run_customization(
     stages_dir,
     options: CustomizationOptions,
     models_dir=None,
+    verdict_path=None,
     classifier: str | os.PathLike | None = None,
     isp: str | os.PathLike | None = None,
     dataset: str | None = None,
@@ -420,12 +487,15 @@ def run_customization(
         stages_dir: PNG grids ``{processing}_{intensity slug}_epoch{E}.png`` of the learned ISPs
             (first fold; stage images and task-loss gradients of ``stage_samples`` validation samples).
         options: :class:`CustomizationOptions`: ``processings``, the first ``folds`` folds; ``arch``,
-            ``epochs``, ``batch_size``, ``lr``, ``bce_weight`` of the task model and Adam (shared by
-            ISP and model); ``augmentation`` after the ISP (training only); ``neural``
-            (:class:`NeuralOptions`); ``constrain`` (softplus gamma, kernels keeping their DC gain);
+            ``epochs``, ``batch_size``, ``lr``, ``schedule`` (constant | cosine decay per step),
+            ``bce_weight`` of the task model and Adam (shared by ISP and model); ``augmentation``
+            after the ISP (training only); ``neural`` (:class:`NeuralOptions`); ``constrain``
+            (softplus gamma, kernels keeping their DC gain); ``batchnorm`` (learned ISPs followed by
+            ``BatchNorm2d(3, affine=False)`` instead of fixed standardisation, as the paper);
             ``group_lr_scales`` (``{group: scale}`` step-size scales of parametrized-ISP groups under
             the shared lr; ``{}`` for none); ``stage_samples``; ``freeze_classifier`` /
             ``freeze_isp``; ``seed``; ``device`` (option ``training.device``).
+        verdict_path: optional CSV of :func:`verdict_table` (learned ISP vs static view per intensity).
         models_dir: if given, every trained task model and learned ISP is saved there as
             ``classifier_{processing}_{intensity slug}_fold{k}.pt`` / ``isp_...`` (see :func:`load_isp`).
         classifier: a task-model checkpoint to start every processing from (its arch and
@@ -501,10 +571,13 @@ def run_customization(
     curves = pd.DataFrame.from_records(rows, columns=CURVE_COLUMNS)
     write_csv(curves_path, curves)
     write_csv(final_path, final_table(curves))
+    headline = headline_metric(kind, options.segmentation_headline)
+    if verdict_path is not None:
+        write_csv(verdict_path, verdict_table(curves, headline))
     Path(stages_dir).mkdir(parents=True, exist_ok=True)
     if models_dir is not None:
         Path(models_dir).mkdir(parents=True, exist_ok=True)
-    plot_customization(curves, figure_path, metric=headline_metric(kind, options.segmentation_headline), title=f"{meta.get('name', '')}: ISP customization ({get_view(view).label} vs learned ISPs)")
+    plot_customization(curves, figure_path, metric=headline, title=f"{meta.get('name', '')}: ISP customization ({get_view(view).label} vs learned ISPs)")
     return curves
 
 
@@ -537,3 +610,76 @@ def final_table(curves: pd.DataFrame) -> pd.DataFrame:
     val = curves[curves["split"] == "val"]
     last = val[val["epoch"] == val.groupby(["processing", "intensity", "fold"])["epoch"].transform("max")]
     return fold_summary(last, ["processing", "intensity", "metric"])[FINAL_COLUMNS]
+
+
+def last_epoch_change(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """``|mean(E) − mean(E − 1)|`` of the fold-mean validation ``metric`` at the last epoch E.
+
+    Returns:
+        columns ``processing, intensity, last_change`` (NaN with a single epoch).
+    """
+    val = curves[(curves["split"] == "val") & (curves["metric"] == metric)]
+    mean = val.groupby(["processing", "intensity", "epoch"], sort=False)["value"].mean().reset_index()
+    rows = []
+    for (processing, intensity), part in mean.groupby(["processing", "intensity"], sort=False):
+        values = part.sort_values("epoch")["value"].to_numpy()
+        change = abs(values[-1] - values[-2]) if len(values) > 1 else float("nan")
+        rows.append({"processing": processing, "intensity": intensity, "last_change": float(change)})
+    return pd.DataFrame(rows, columns=["processing", "intensity", "last_change"])
+
+
+def paired_interval(differences: np.ndarray, level: float = VERDICT_LEVEL) -> tuple[float, float, float]:
+    """Mean and two-sided t-interval of per-fold differences: ``(mean, low, high)`` (NaN bounds for < 2 folds)."""
+    from scipy import stats
+
+    d = np.asarray(differences, dtype=float)
+    if d.size < 2:
+        return (float(d.mean()) if d.size else float("nan")), float("nan"), float("nan")
+    half = float(stats.t.ppf(0.5 + level / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
+    return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
+
+
+def verdict_table(curves: pd.DataFrame, metric: str, *, max_change: float = FLAT_CHANGE, level: float = VERDICT_LEVEL) -> pd.DataFrame:
+    """Does a learned ISP beat the static view? One row per (intensity, learned processing).
+
+    ``difference`` = learned − static validation ``metric`` at the last epoch, paired by fold, with
+    its ``level`` t-interval ``[low, high]`` over the ``n`` folds. ``last_change`` is the largest
+    last-epoch change (:func:`last_epoch_change`) over every processing of the intensity, static
+    included; ``converged`` = ``last_change ≤ max_change``. ``verdict``:
+
+    * ``learned better`` / ``static better``: converged, and the interval excludes 0;
+    * ``cannot tell (…)``: not converged, fewer than 2 folds, or an interval that contains 0.
+
+    Args:
+        curves: :data:`CURVE_COLUMNS` (as ``curves.csv``); needs processing ``static``.
+    """
+    val = curves[(curves["split"] == "val") & (curves["metric"] == metric)]
+    last = val[val["epoch"] == val.groupby(["processing", "intensity", "fold"])["epoch"].transform("max")]
+    changes = last_epoch_change(curves, metric)
+    rows = []
+    for intensity in sorted(last["intensity"].unique()):
+        at = last[last["intensity"] == intensity].pivot_table(index="fold", columns="processing", values="value")
+        if "static" not in at:
+            continue
+        change = float(changes[changes["intensity"] == intensity]["last_change"].max())
+        converged = bool(change <= max_change)
+        for processing in [p for p in at.columns if p != "static"]:
+            paired = at[["static", processing]].dropna()
+            diff, low, high = paired_interval((paired[processing] - paired["static"]).to_numpy(), level)
+            if np.isnan(change):
+                verdict = "cannot tell (one epoch: no last-epoch change)"
+            elif not converged:
+                verdict = f"cannot tell (not converged: last-epoch change {change:.3f} > {max_change:g})"
+            elif len(paired) < 2:
+                verdict = "cannot tell (one fold: no interval)"
+            elif low > 0:
+                verdict = "learned better"
+            elif high < 0:
+                verdict = "static better"
+            else:
+                verdict = f"cannot tell ({level:.0%} interval contains 0)"
+            rows.append({"intensity": float(intensity), "processing": processing, "metric": metric,
+                         "static": float(paired["static"].mean()), "learned": float(paired[processing].mean()),
+                         "difference": diff, "low": low, "high": high, "n": int(len(paired)),
+                         "last_change": change, "converged": converged, "verdict": verdict})  # fmt: skip
+    return pd.DataFrame(rows, columns=VERDICT_COLUMNS)

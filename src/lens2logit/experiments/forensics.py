@@ -14,6 +14,20 @@ P_θ₀ is a separate frozen copy, never a submodule of what is optimised.
 The attack is fitted on a fold's training indices; the frozen model's metric is then measured
 on the fold's validation indices through the adversarial ISP (and through the reference ISP:
 group ``none``).
+
+Units of λ: the paper's L2 regulariser was a *sum* over its batch of 4 images of 3 × 256 × 256
+values, ours a mean, so λ_ours = λ_paper · 4 · 3 · 256 · 256 (:func:`lambda_from_paper`; the
+paper's λ = 0.1 is 78,643.2 here). The table carries both (``lambda``, ``lambda_paper``).
+
+Step sizes: with ``step_scale: magnitude`` (default) each group is optimised as ``θ = s · φ``
+(:class:`~lens2logit.isp.parametrized.ScaledGroups`, ``s`` from
+:func:`~lens2logit.isp.parametrized.magnitude_scales`), so ``lr`` is the fraction of each group's
+magnitude Adam moves per step and the ranking of groups does not depend on their units;
+``none`` is the paper's plain Adam (every parameter moves by about ``lr`` per step).
+
+Groups: ``all`` is the processor's parameters (the paper's ``all``), ``additive`` (a free
+(3, H, W) image, the paper's ``--adv_noise_layer``) is a group of its own, and ``demosaic`` (the
+debayer kernel alone) is our extension: the paper moved it only under ``all``.
 """
 
 from __future__ import annotations
@@ -38,7 +52,7 @@ from lens2logit.experiments.ssim import REGULARIZERS, get_regularizer, mse_dista
 from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
 from lens2logit.io import write_csv, write_json
 from lens2logit.isp.camera import CameraProfile, get_camera
-from lens2logit.isp.parametrized import GROUPS, ParametrizedISP
+from lens2logit.isp.parametrized import ADDITIVE, GROUPS, ParametrizedISP, ScaledGroups, magnitude_scales
 from lens2logit.isp.views import get_view
 from lens2logit.training.checkpoint import load_model
 from lens2logit.training.device import resolve_device, to_device
@@ -55,8 +69,36 @@ DIFFERENTIABLE_VIEWS = {"bi,s,ga": "bilinear", "ma,s,ga": "malvar2004"}
 KIND_METRICS = {"classification": ("accuracy", "f1"), "segmentation": ("iou_dataset", "iou_image")}
 # Output distances to the reference ISP, reported as extra "metrics" on the validation set.
 DISTANCE_METRICS = ("mse_to_reference", "ssim_to_reference")
-TABLE_COLUMNS = ["parameter_group", "lambda", "regularizer", "metric", "mean", "std", "n"]
+TABLE_COLUMNS = ["parameter_group", "lambda", "lambda_paper", "regularizer", "metric", "mean", "std", "n"]
 EVAL_BATCH = 64
+# Step-size rules of option ``step_scale`` (see the module docstring).
+STEP_SCALES = ("magnitude", "none")
+# Groups that are not the paper's (labelled as our extension in figures).
+EXTENSION_GROUPS = ("demosaic",)
+
+# The paper's L2 regulariser summed over its batch: 4 images × 3 channels × 256 × 256 pixels.
+PAPER_BATCH_SIZE = 4
+PAPER_IMAGE_SIZE = 256
+PAPER_LAMBDA = 0.1  # the weight of the authors' example (figures/train.sh)
+
+
+def lambda_factor(batch_size: int = PAPER_BATCH_SIZE, height: int = PAPER_IMAGE_SIZE, width: int = PAPER_IMAGE_SIZE) -> int:
+    """Values an L2 *sum* adds over a batch, ``B · 3 · H · W``: the ratio of a summed λ to a mean's."""
+    return int(batch_size) * 3 * int(height) * int(width)
+
+
+def lambda_from_paper(lam_paper: float, regularizer: str = "mse", **batch: int) -> float:
+    """λ of our mean regulariser equal to the paper's ``lam_paper`` (the one conversion of the project).
+
+    ``mse``: ``λ_paper · B · 3 · H · W`` (:func:`lambda_factor`, the paper's batch and size unless
+    ``batch_size``/``height``/``width`` are given); ``ssim`` was a mean in the paper too: unchanged.
+    """
+    return float(lam_paper) * (lambda_factor(**batch) if regularizer == "mse" else 1)
+
+
+def lambda_to_paper(lam: float, regularizer: str = "mse", **batch: int) -> float:
+    """Inverse of :func:`lambda_from_paper`: our λ in the paper's units."""
+    return float(lam) / (lambda_factor(**batch) if regularizer == "mse" else 1)
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -110,11 +152,12 @@ class ForensicsOptions:
 
     view: str = "bi,s,ga"
     groups: tuple[str, ...] = (*GROUPS, ALL_GROUPS)
-    lambdas: tuple[float, ...] = (0.0, 10.0, 1000.0)
+    lambdas: tuple[float, ...] = (0.0, 1000.0, 10000.0, 78643.2)
     regularizers: tuple[str, ...] = ("mse",)
     steps: int = 6
     lr: float = 0.02
     batch_size: int = 16
+    step_scale: str = "magnitude"
     constrain: bool = False
     strip_samples: int = 4
     seed: int = 1
@@ -185,6 +228,8 @@ def forensics_problems(section: Mapping[str, Any], prefix: str = "forensics") ->
             problems += positive_int(section[key], f"{prefix}.{key}")
     if "lr" in section:
         problems += positive_number(section["lr"], f"{prefix}.lr")
+    if "step_scale" in section and section["step_scale"] not in STEP_SCALES:
+        problems.append(f"{prefix}.step_scale: {section['step_scale']!r} is unknown; allowed: {list(STEP_SCALES)}")
     return problems
 
 
@@ -272,6 +317,7 @@ def attack_isp(
     seed: int,
     bce_weight: float = 0.0,
     reference_output: torch.Tensor | None = None,
+    step_scales: Mapping[str, float] | None = None,
 ) -> tuple[ParametrizedISP, list[dict[str, float]]]:
     """Optimise one parameter group of a copy of ``reference`` against a frozen task model.
 
@@ -287,6 +333,8 @@ def attack_isp(
         lam: λ ≥ 0; regularizer: ``mse`` or ``ssim``.
         steps: Adam steps, each on a random minibatch of ``batch_size`` (seeded by ``seed``).
         reference_output: ``reference(raw)`` if already computed (it is the same for every attack).
+        step_scales: ``{group: s}`` for every attacked group to optimise ``θ = s · φ``
+            (:func:`~lens2logit.isp.parametrized.magnitude_scales`); None: plain Adam on ``θ``.
 
     Returns:
         ``(adversarial ISP in eval mode, [{"step", "loss", "task_loss", "distance"}, ...])``.
@@ -301,9 +349,18 @@ def attack_isp(
     if reference_output is None:
         reference_output = render_all(reference, raw)
     adversarial = copy.deepcopy(reference).eval()
-    selected = adversarial.select_groups(group)
+    names = adversarial.group_names(group)
     for p in adversarial.parameters():
         p.requires_grad_(False)
+    if step_scales is not None:
+        missing = [n for n in names if n not in step_scales]
+        if missing:
+            raise InputError(f"step_scales lacks the attacked group(s) {missing}")
+        attacked: nn.Module = ScaledGroups(adversarial, {n: step_scales[n] for n in names})
+        selected = list(attacked.scaled.values())
+    else:
+        attacked = adversarial
+        selected = adversarial.select_groups(names)
     for p in selected:
         p.requires_grad_(True)
     model_flags = [(p, p.requires_grad) for p in model.parameters()]
@@ -319,7 +376,7 @@ def attack_isp(
         for step in range(steps):
             idx = torch.randperm(len(raw), generator=generator)[:batch_size]
             x, y, ref = (to_device(t[idx], device) for t in (raw, targets, reference_output))
-            out = adversarial(x)
+            out = attacked(x)
             harm = task_loss(model(out), y, kind, bce_weight)
             dist = distance(ref, out)
             loss = -harm + lam * dist
@@ -331,6 +388,8 @@ def attack_isp(
         for p, flag in model_flags:
             p.requires_grad_(flag)
         model.train(model_mode)
+    if step_scales is not None:
+        adversarial = attacked.merged().eval()
     for p in adversarial.parameters():
         p.requires_grad_(False)
     history = [
@@ -340,9 +399,10 @@ def attack_isp(
     return adversarial, history
 
 
-def _param_summary(isp: ParametrizedISP, group: str) -> dict[str, Any]:
+def _param_summary(isp: ParametrizedISP, group: str | None) -> dict[str, Any]:
+    """Learned values of ``group`` (``all``: the processor's groups; None: every group of the ISP)."""
     values = isp.effective_parameters()
-    names = list(values) if group == ALL_GROUPS else [group]
+    names = list(values) if group is None else isp.group_names(group)
     out: dict[str, Any] = {}
     for name in names:
         v = values[name]
@@ -364,6 +424,7 @@ def run_forensics(
     params_path,
     options: ForensicsOptions = ForensicsOptions(),
     attacks_path=None,
+    distance_figure_path=None,
 ) -> pd.DataFrame:
     """Drift forensics for one dataset over its folds; writes table, figure, strips and parameters.
 
@@ -371,14 +432,19 @@ def run_forensics(
         model_paths: one checkpoint per fold (:func:`~lens2logit.training.load_model`),
             trained on the static ``view``; each carries its ``train_indices``/``val_indices``.
         raw_path, targets_path, meta_path: the dataset's arrays at the reference intensity.
-        table_path: CSV ``parameter_group,lambda,regularizer,metric,mean,std,n`` (over folds;
-            group ``none`` = clean, with empty λ and regularizer).
+        table_path: CSV ``parameter_group,lambda,lambda_paper,regularizer,metric,mean,std,n`` (over
+            folds; group ``none`` = clean, with empty λ and regularizer; ``lambda_paper``:
+            :func:`lambda_to_paper`).
         figure_path: metric vs λ per group (paper fig. 2); strips_path: reference vs adversarial
             images of the first fold; params_path: learned parameter values (first fold).
+        distance_figure_path: optional, metric vs the achieved distance of the output to the
+            reference (MSE, 1 − SSIM) per group: the groups compared at equal visible change.
         options: :class:`ForensicsOptions`: ``groups`` attacked one at a time (``all`` = every group
             together); the grid of ``lambdas`` and ``regularizers``; ``view`` the models were
             trained on (``bi,s,ga`` or ``ma,s,ga``); ``steps``, ``lr``, ``batch_size`` of the Adam
-            attack per (group, λ, regularizer, fold); ``seed`` (same seed and inputs → same table);
+            attack per (group, λ, regularizer, fold); ``step_scale`` (``magnitude``: each group's step
+            scaled to its magnitude, :func:`~lens2logit.isp.parametrized.magnitude_scales`, measured on
+            the fold's training mosaics; ``none``: plain Adam); ``seed`` (same seed and inputs → same table);
             ``device`` (option ``training.device``: ISPs and models run there, data stay on the host).
         attacks_path: optional JSON with one entry per attack (group, λ, regularizer, fold; clean
             reference: group ``none``): validation metrics, Adam history, learned parameter values,
@@ -387,7 +453,7 @@ def run_forensics(
     Returns:
         The table as a DataFrame.
     """
-    from lens2logit.reporting.isp import plot_forensics, plot_strips
+    from lens2logit.reporting.isp import plot_forensics, plot_forensics_distance, plot_strips
 
     o = options
     groups, lambdas, regularizers, view = list(o.groups), list(o.lambdas), list(o.regularizers), o.view
@@ -398,13 +464,13 @@ def run_forensics(
         raise InputError("forensics needs at least one trained model (input 'models')")
     raw, targets, meta, camera = load_dataset_arrays(raw_path, targets_path, meta_path)
     height, width = raw.shape[-2:]
-    additive = (height, width) if ("additive" in groups or ALL_GROUPS in groups) else None
+    additive = (height, width) if ADDITIVE in groups else None
     reference = ParametrizedISP(camera, demosaic=demosaic, additive_size=additive, constrain=constrain).to(device).eval()
     for p in reference.parameters():
         p.requires_grad_(False)
 
     records: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"camera": camera.name, "view": get_view(view).label, "reference": _param_summary(reference, ALL_GROUPS), "attacks": []}
+    params: dict[str, Any] = {"camera": camera.name, "view": get_view(view).label, "reference": _param_summary(reference, None), "attacks": []}
     strips: dict[str, torch.Tensor] = {}
     strip_lambda = next((x for x in lambdas if x > 0), lambdas[0])
     attacks: list[dict[str, Any]] = []
@@ -423,6 +489,12 @@ def run_forensics(
         x_train, y_train = raw[train_idx], targets[train_idx]
         x_val, y_val = raw[val_idx], targets[val_idx]
         ref_train, ref_val = render_all(reference, x_train), render_all(reference, x_val)
+        scales = None
+        if o.step_scale == "magnitude":
+            attacked_names = sorted({n for g in groups for n in reference.group_names(g)})
+            scales = magnitude_scales(reference, attacked_names, raw_rms=rms(x_train), output_rms=rms(ref_train))
+            if fold == 0:
+                params["step_scales"] = scales
         clean = evaluate(reference, model, x_val, y_val, kind=kind, reference_output=ref_val)
         records += [{"parameter_group": CLEAN, "lambda": np.nan, "regularizer": "", "fold": fold, "metric": m, "value": v} for m, v in clean.items()]
         attacks.append({"parameter_group": CLEAN, "lambda": None, "regularizer": "", "fold": fold, "model": str(path), "metrics": clean, "in_strip": fold == 0})
@@ -435,7 +507,7 @@ def run_forensics(
                     adversarial, history = attack_isp(
                         reference, model, x_train, y_train, kind=kind, group=group, lam=lam, regularizer=regularizer,
                         steps=steps, lr=lr, batch_size=batch_size, seed=attack_seed, bce_weight=o.bce_weight,
-                        reference_output=ref_train,
+                        reference_output=ref_train, step_scales=scales,
                     )  # fmt: skip
                     scores = evaluate(adversarial, model, x_val, y_val, kind=kind, reference_output=ref_val)
                     records += [
@@ -458,18 +530,30 @@ def run_forensics(
     write_csv(table_path, table)
     write_json(params_path, params)
     if attacks_path is not None:
-        setup = {"view": get_view(view).label, "steps": steps, "lr": lr, "batch_size": batch_size, "seed": seed, "constrain": constrain}
+        setup = {"view": get_view(view).label, "steps": steps, "lr": lr, "batch_size": batch_size, "seed": seed, "constrain": constrain,
+                 "step_scale": o.step_scale, "lambda_factor": lambda_factor()}  # fmt: skip
         write_json(attacks_path, {"setup": setup, "attacks": attacks})
     headline = headline_metric(kind, o.segmentation_headline)
-    plot_forensics(table, figure_path, metric=headline, title=f"{meta.get('name', '')} drift forensics ({get_view(view).label})")
-    plot_strips(strips, strips_path, title=f"reference vs adversarial ISP (λ = {strip_lambda:g}, {regularizers[0]})")
+    title = f"{meta.get('name', '')} drift forensics ({get_view(view).label}, {steps} steps, step scale {o.step_scale})"
+    plot_forensics(table, figure_path, metric=headline, title=title, extensions=EXTENSION_GROUPS)
+    if distance_figure_path is not None:
+        plot_forensics_distance(table, distance_figure_path, metric=headline, title=title, extensions=EXTENSION_GROUPS)
+    strip_paper = lambda_to_paper(strip_lambda, regularizers[0])
+    plot_strips(strips, strips_path, title=f"reference vs adversarial ISP (λ = {strip_lambda:g}, paper units {strip_paper:.2g}, {regularizers[0]})")
     return table
 
 
+def rms(t: torch.Tensor) -> float:
+    """Root mean square of a tensor (a signal's magnitude for the step scales)."""
+    return float(t.double().pow(2).mean().sqrt())
+
+
 def summarise(records: pd.DataFrame) -> pd.DataFrame:
-    """Mean, sample std and count over folds per (group, λ, regularizer, metric)."""
+    """Mean, sample std and count over folds per (group, λ, regularizer, metric); λ also in the paper's units."""
     keys = ["parameter_group", "lambda", "regularizer", "metric"]
-    return fold_summary(records, keys)[TABLE_COLUMNS]
+    table = fold_summary(records, keys)
+    table["lambda_paper"] = [np.nan if pd.isna(lam) else lambda_to_paper(lam, reg) for lam, reg in zip(table["lambda"], table["regularizer"])]
+    return table[TABLE_COLUMNS]
 
 
 __all__ = [
@@ -481,6 +565,9 @@ __all__ = [
     "REGULARIZERS",
     "TABLE_COLUMNS",
     "attack_isp",
+    "lambda_factor",
+    "lambda_from_paper",
+    "lambda_to_paper",
     "differentiable_demosaic",
     "evaluate",
     "load_dataset_arrays",

@@ -30,6 +30,8 @@ YUV_TO_RGB = torch.tensor(np.linalg.inv(_RGB_TO_YUV_64), dtype=torch.float32)
 LUMA_TO_RGB = YUV_TO_RGB[:, 0].clone()
 GAMMA = 2.2
 SMALLEST_NORMAL = float(torch.finfo(torch.float32).tiny)
+# Lower clip before the power law in the paper's differentiable ISP (reference-spec §2.3, step 7).
+PAPER_GAMMA_FLOOR = 1e-5
 
 
 def _as_tensor(values, like: torch.Tensor, shape: tuple[int, ...], name: str) -> torch.Tensor:
@@ -160,10 +162,13 @@ def gamma_correct_(rgb: torch.Tensor, gamma: float = GAMMA) -> torch.Tensor:
     return rgb.clamp_(SMALLEST_NORMAL, 1.0).log_().mul_(1.0 / gamma).exp_()
 
 
-def gamma_correct(rgb: torch.Tensor, gamma: "float | torch.Tensor" = GAMMA) -> torch.Tensor:
-    """Clip to [0, 1], then ``x ** (1 / gamma)`` (plain power law, no sRGB toe).
+def gamma_correct(rgb: torch.Tensor, gamma: "float | torch.Tensor" = GAMMA, *, floor: float = SMALLEST_NORMAL) -> torch.Tensor:
+    """Clip to [floor, 1], then ``x ** (1 / gamma)`` (plain power law, no sRGB toe).
 
-    Inputs ≤ 0 give ≤ 6e-18 (see :func:`gamma_correct_`), inputs ≥ 1 give exactly 1.
+    Inputs ≤ 0 give ≤ 6e-18 with the default ``floor`` (see :func:`gamma_correct_`), inputs ≥ 1
+    give exactly 1. The learnable ISP passes the paper's ``floor`` :data:`PAPER_GAMMA_FLOOR`
+    (1e-5): the derivative ``x^(1/γ − 1)/γ`` of the power law is then at most ≈ 240 instead of
+    ≈ 1e20 just above the smallest normal float, so gradients at near-black pixels stay bounded.
     ``gamma``: a positive number, or a 0-d tensor (a learnable exponent: differentiable in it and
     in ``rgb``, with no NaN gradient at black; a tensor is not checked for positivity, so that an
     unconstrained learned exponent behaves as the paper's did).
@@ -172,4 +177,4 @@ def gamma_correct(rgb: torch.Tensor, gamma: "float | torch.Tensor" = GAMMA) -> t
     """
     if not isinstance(gamma, torch.Tensor) and not gamma > 0:
         raise ValueError(f"gamma_correct: gamma must be positive, got {gamma!r}")
-    return rgb.clamp(SMALLEST_NORMAL, 1.0).log().mul(1.0 / gamma).exp()
+    return rgb.clamp(floor, 1.0).log().mul(1.0 / gamma).exp()

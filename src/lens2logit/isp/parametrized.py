@@ -19,9 +19,15 @@ group                  shape            initial value
 =====================  ===============  ==================================================
 
 Initialised from a camera profile its output equals the static view, borders included (the step
-functions pad as the static pipeline does), and black maps to ≤ 6e-18 through the same power law
-(the paper clipped at 1e-5). Fixed against the paper code: no BatchNorm (reference-spec §6,
-20/21), additive layer sized to the input (23).
+functions pad as the static pipeline does), except that it clips at the paper's 1e-5 before the
+power law (reference-spec §2.3, step 7; ``gamma_floor``) where the static views clip at the smallest
+normal float: linear values below 1e-5 give 1e-5^(1/2.2) ≈ 0.0054 instead of ≤ 0.0054, and the
+derivative of the power law stays ≤ ≈ 240 instead of reaching ≈ 1e20 just above black.
+Fixed against the paper code: no BatchNorm inside the ISP (reference-spec §6, 20/21; customization
+can add one after it, option ``batchnorm``), additive layer sized to the input (23).
+
+The processor's parameters are every group but ``additive``: ``select_groups("all")`` returns those
+(the paper's ``all``; its additive layer came only with its own flag).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from torch import nn
 from lens2logit.errors import InputError
 from lens2logit.isp.camera import CameraProfile, get_camera
 from lens2logit.isp.cfa import BayerPattern
-from lens2logit.isp.color import GAMMA
+from lens2logit.isp.color import GAMMA, PAPER_GAMMA_FLOOR
 from lens2logit.isp.demosaic import DEMOSAIC_WEIGHTS, DEMOSAICERS
 from lens2logit.isp.filters import K_SHARP, gaussian_blur_luma, gaussian_kernel2d, sharpen_luma
 from lens2logit.isp.pipeline import STAGES, run_steps  # noqa: F401  (STAGES: the stage names of forward)
@@ -52,6 +58,11 @@ GROUPS: tuple[str, ...] = (
     "additive",
 )
 """Names of the learnable parameter groups, in pipeline order."""
+
+ALL = "all"
+ADDITIVE = "additive"
+PROCESSOR_GROUPS: tuple[str, ...] = tuple(g for g in GROUPS if g != ADDITIVE)
+"""The processor's own parameter groups: what ``all`` selects (the additive image is not one of them)."""
 
 ADDITIVE_STAGE = "additive"
 """Stage after :data:`STAGES` returned by ``forward(..., return_stages=True)`` when the ISP has an additive layer."""
@@ -70,6 +81,8 @@ class ParametrizedISP(nn.Module):
         additive_size: ``(H, W)`` to add a learnable additive image after gamma; ``None`` for none.
         constrain: if True, gamma is kept positive through a softplus and every kernel is
             rescaled to keep its initial sum (DC gain). Off by default (paper behaviour).
+        gamma_floor: lower clip before the power law (the paper's 1e-5 by default; the static
+            views' :data:`~lens2logit.isp.color.SMALLEST_NORMAL` reproduces them bit for bit).
 
     Shape:
         ``(N, H, W)`` mosaic in [0, 1] → ``(N, 3, H, W)`` RGB (in [0, 1] without additive layer).
@@ -87,6 +100,7 @@ class ParametrizedISP(nn.Module):
         demosaic: str = "bilinear",
         additive_size: tuple[int, int] | None = None,
         constrain: bool = False,
+        gamma_floor: float = PAPER_GAMMA_FLOOR,
     ) -> None:
         super().__init__()
         profile = get_camera(camera)
@@ -96,6 +110,9 @@ class ParametrizedISP(nn.Module):
         self.pattern = BayerPattern.parse(profile.pattern)
         self.demosaic_method = demosaic
         self.constrain = constrain
+        if not 0 < gamma_floor < 1:
+            raise InputError(f"gamma_floor must lie in (0, 1), got {gamma_floor!r}")
+        self.gamma_floor = float(gamma_floor)
 
         self.black_level = nn.Parameter(torch.tensor(profile.black_level, dtype=torch.float32))
         self.white_balance = nn.Parameter(torch.tensor(profile.white_balance, dtype=torch.float32))
@@ -150,16 +167,22 @@ class ParametrizedISP(nn.Module):
         """Learnable parameters by group name (``additive`` only when present)."""
         return {name: [getattr(self, name)] for name in GROUPS if getattr(self, name) is not None}
 
-    def select_groups(self, names: "str | list[str] | tuple[str, ...]") -> list[nn.Parameter]:
-        """Parameters of the named groups (``"all"`` for every group); unknown names raise InputError."""
+    def group_names(self, names: "str | list[str] | tuple[str, ...]") -> list[str]:
+        """The group names ``names`` stands for: ``"all"`` = :data:`PROCESSOR_GROUPS` (not ``additive``);
+        unknown names raise InputError."""
         groups = self.parameter_groups()
         names = [names] if isinstance(names, str) else list(names)
-        if names == ["all"]:
-            return [p for params in groups.values() for p in params]
+        if names == [ALL]:
+            return list(PROCESSOR_GROUPS)
         unknown = [n for n in names if n not in groups]
         if unknown or not names:
             raise InputError(f"unknown parameter group(s) {unknown or names}; expected 'all' or some of {list(groups)}")
-        return [p for n in names for p in groups[n]]
+        return names
+
+    def select_groups(self, names: "str | list[str] | tuple[str, ...]") -> list[nn.Parameter]:
+        """Parameters of the named groups (``"all"``: the processor's, :data:`PROCESSOR_GROUPS`)."""
+        groups = self.parameter_groups()
+        return [p for n in self.group_names(names) for p in groups[n]]
 
     # -- forward ----------------------------------------------------------------------
     def forward(self, raw: torch.Tensor, *, return_stages: bool = False):
@@ -196,6 +219,7 @@ class ParametrizedISP(nn.Module):
             sharpen=lambda y: sharpen_luma(y, sharpening),
             denoise=lambda y: gaussian_blur_luma(y, kernel=blur),
             gamma=self.gamma_value(),
+            gamma_floor=self.gamma_floor,
         )
         rgb = stages["gamma"]
         if self.additive is not None:
@@ -204,7 +228,8 @@ class ParametrizedISP(nn.Module):
         return (rgb, stages) if return_stages else rgb
 
     def extra_repr(self) -> str:
-        return f"camera={self.camera_name!r}, pattern={self.pattern.value}, demosaic={self.demosaic_method!r}, constrain={self.constrain}"
+        return (f"camera={self.camera_name!r}, pattern={self.pattern.value}, demosaic={self.demosaic_method!r}, "
+                f"constrain={self.constrain}, gamma_floor={self.gamma_floor:g}")
 
 
 def _with_channels(t: torch.Tensor) -> torch.Tensor:
@@ -310,3 +335,38 @@ class ScaledGroups(nn.Module):
             for name, value in self.effective().items():
                 getattr(isp, name).copy_(value)
         return isp
+
+
+# Groups that offset a signal rather than scale it: their magnitude is that of the signal they shift.
+OFFSET_SIGNALS = {"black_level": "raw", ADDITIVE: "output"}
+
+
+def _rms(t: torch.Tensor) -> float:
+    return float(t.detach().double().pow(2).mean().sqrt())
+
+
+def magnitude_scales(isp: ParametrizedISP, names: "list[str] | tuple[str, ...]", *, raw_rms: float, output_rms: float) -> dict[str, float]:
+    """Step scale of each named group for :class:`ScaledGroups`: the magnitude of its parameters.
+
+    With ``θ = scale · φ`` and Adam on ``φ``, one step moves ``θ`` by about ``lr · scale``, so
+    ``lr`` becomes the fraction of each group's magnitude moved per step and every group gets the
+    same relative budget, whatever its units.
+
+    * multiplicative groups (white balance, colour matrix, gamma, kernels): the root mean square
+      of their current parameter values (ScaledGroups rescales the parameter itself);
+    * offsets (:data:`OFFSET_SIGNALS`): the root mean square of the signal they shift. The black
+      level is subtracted from the raw mosaic (``raw_rms``; its own value can be ~1e-5, which
+      would freeze it), the additive image is added to the output (``output_rms``; it starts at 0).
+
+    Returns:
+        ``{group: scale > 0}``; a group whose magnitude is 0 or not finite raises InputError.
+    """
+    values = {name: params[0] for name, params in isp.parameter_groups().items()}
+    signals = {"raw": raw_rms, "output": output_rms}
+    scales = {}
+    for name in names:
+        scale = float(signals[OFFSET_SIGNALS[name]]) if name in OFFSET_SIGNALS else _rms(values[name])
+        if not (scale > 0 and math.isfinite(scale)):
+            raise InputError(f"parameter group {name!r} has magnitude {scale!r}; cannot scale its step (option 'step_scale')")
+        scales[name] = scale
+    return scales

@@ -42,6 +42,7 @@ from lens2logit.isp.color import (
     GAMMA,
     LUMA_TO_RGB,
     RGB_TO_YUV,
+    SMALLEST_NORMAL,
     apply_black_level,
     apply_colour_correction,
     apply_white_balance,
@@ -81,6 +82,7 @@ def run_steps(
     sharpen: LumaFilter,
     denoise: LumaFilter,
     gamma: "float | torch.Tensor" = GAMMA,
+    gamma_floor: float = SMALLEST_NORMAL,
 ) -> dict[str, torch.Tensor]:
     """The ISP as the composition of its step functions, keeping every intermediate.
 
@@ -95,7 +97,7 @@ def run_steps(
         white_balance: 3 gains; colour_matrix: 3×3.
         sharpen, denoise: luma filters ``(N, H, W) → (N, H, W)``, each applied through a YUV round
             trip (:func:`~lens2logit.isp.color.filter_luma`).
-        gamma: exponent of :func:`~lens2logit.isp.color.gamma_correct`.
+        gamma: exponent of :func:`~lens2logit.isp.color.gamma_correct`; gamma_floor: its lower clip.
 
     Returns:
         ``{stage: tensor}`` in :data:`STAGES` order; ``black_level`` is ``(N, H, W)``, the rest
@@ -109,7 +111,7 @@ def run_steps(
     stages["sharpen"] = x = filter_luma(x, sharpen)
     stages["denoise"] = x = filter_luma(x, denoise)
     stages["clip"] = x = clip(x)
-    stages["gamma"] = gamma_correct(x, gamma)
+    stages["gamma"] = gamma_correct(x, gamma, floor=gamma_floor)
     return stages
 
 # Pixels per chunk for a single worker (two 256×256 tiles): 0.5 MB float32 planes keep a chunk's

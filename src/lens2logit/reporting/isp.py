@@ -32,37 +32,93 @@ def _normalise(image: torch.Tensor) -> torch.Tensor:
     return (image - lo) / (hi - lo) if hi > lo else torch.zeros_like(image)
 
 
-def plot_forensics(table: pd.DataFrame, path, *, metric: str, title: str) -> None:
+def _group_label(group: str, extensions) -> str:
+    return f"{group} (our ext.)" if group in extensions else group
+
+
+def _clean_band(ax, clean: pd.DataFrame) -> None:
+    if len(clean):
+        m, s = float(clean["mean"].iloc[0]), float(np.nan_to_num(clean["std"].iloc[0]))
+        ax.axhline(m, color="k", ls="--", lw=1, label="clean")
+        ax.axhspan(m - s, m + s, color="k", alpha=0.08)
+
+
+def _lambda_tick(lam: float, lam_paper: float) -> str:
+    """Tick label: λ in the paper's units over ours."""
+    return f"{lam_paper:.2g}\n({lam:g})" if np.isfinite(lam_paper) else f"{lam:g}"
+
+
+def plot_forensics(table: pd.DataFrame, path, *, metric: str, title: str, extensions=()) -> None:
     """Metric vs λ per parameter group, one panel per regularizer (paper fig. 2).
 
     Args:
-        table: forensics table (``parameter_group, lambda, regularizer, metric, mean, std, n``);
-            group ``none`` is the clean reference and is drawn as a horizontal band.
+        table: forensics table (``parameter_group, lambda, lambda_paper, regularizer, metric, mean,
+            std, n``); group ``none`` is the clean reference and is drawn as a horizontal band. λ is
+            labelled in the paper's units (ours in brackets).
+        extensions: groups that are not the paper's, labelled "(our ext.)".
     """
     sub = table[table["metric"] == metric]
     clean = sub[sub["parameter_group"] == "none"]
     attacks = sub[sub["parameter_group"] != "none"]
     regularizers = list(dict.fromkeys(attacks["regularizer"])) or [""]
-    lambdas = sorted(attacks["lambda"].dropna().unique())
-    fig, axes = plt.subplots(1, len(regularizers), figsize=(4.6 * len(regularizers), 3.6), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(regularizers), figsize=(5.2 * len(regularizers), 3.8), squeeze=False, sharey=True)
     for ax, reg in zip(axes[0], regularizers):
         part = attacks[attacks["regularizer"] == reg]
+        ticks = part.drop_duplicates("lambda").sort_values("lambda")
+        lambdas = list(ticks["lambda"])
         positions = {lam: i for i, lam in enumerate(lambdas)}  # categorical: λ = 0 has no log position
         for group, rows in part.groupby("parameter_group", sort=False):
             rows = rows.sort_values("lambda")
             x = [positions[v] for v in rows["lambda"]]
-            ax.errorbar(x, rows["mean"], yerr=rows["std"].fillna(0), marker="o", ms=3, capsize=2, label=group,
-                        lw=2 if group == "all" else 1)  # fmt: skip
-        if len(clean):
-            m, s = float(clean["mean"].iloc[0]), float(np.nan_to_num(clean["std"].iloc[0]))
-            ax.axhline(m, color="k", ls="--", lw=1, label="clean")
-            ax.axhspan(m - s, m + s, color="k", alpha=0.08)
-        ax.set_xticks(range(len(lambdas)), [f"{v:g}" for v in lambdas])
-        ax.set_xlabel(f"λ ({reg})")
+            ax.errorbar(x, rows["mean"], yerr=rows["std"].fillna(0), marker="o", ms=3, capsize=2, label=_group_label(group, extensions),
+                        lw=2 if group == "all" else 1, ls=":" if group in extensions else "-")  # fmt: skip
+        _clean_band(ax, clean)
+        paper = ticks["lambda_paper"] if "lambda_paper" in ticks else pd.Series([np.nan] * len(ticks))
+        ax.set_xticks(range(len(lambdas)), [_lambda_tick(v, p) for v, p in zip(lambdas, paper)], fontsize=7)
+        ax.set_xlabel(f"λ ({reg}), paper's units (ours)")
         ax.set_ylabel(f"validation {metric}")
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(title, fontsize=9)
+    save_figure(fig, path, dpi=DPI)
+
+
+# Distances to the reference output in the forensics table, and how they are drawn (x = f(mean)).
+DISTANCE_AXES = (("mse_to_reference", "MSE to the reference output", lambda v: v),
+                 ("ssim_to_reference", "1 − SSIM to the reference output", lambda v: 1.0 - v))  # fmt: skip
+DISTANCE_FLOOR = 1e-7  # smallest distance drawn on the log axis (λ = ∞ would be 0)
+
+
+def plot_forensics_distance(table: pd.DataFrame, path, *, metric: str, title: str, extensions=()) -> None:
+    """Metric vs the achieved distance of the output to the reference, per group (one point per λ).
+
+    One column per distance (MSE, 1 − SSIM; log axes), one row per regularizer: groups compared at
+    equal visible change instead of equal λ. Means over folds; the clean model is the dashed band.
+    """
+    clean = table[(table["metric"] == metric) & (table["parameter_group"] == "none")]
+    attacks = table[table["parameter_group"] != "none"]
+    regularizers = list(dict.fromkeys(attacks["regularizer"])) or [""]
+    fig, axes = plt.subplots(len(regularizers), len(DISTANCE_AXES), figsize=(4.6 * len(DISTANCE_AXES) + 1.4, 3.4 * len(regularizers)),
+                             squeeze=False, sharey=True)  # fmt: skip
+    keys = ["parameter_group", "lambda"]
+    for r, reg in enumerate(regularizers):
+        part = attacks[attacks["regularizer"] == reg]
+        y = part[part["metric"] == metric].set_index(keys)["mean"]
+        for c, (name, label, transform) in enumerate(DISTANCE_AXES):
+            ax = axes[r][c]
+            x = part[part["metric"] == name].set_index(keys)["mean"].map(transform).clip(lower=DISTANCE_FLOOR)
+            both = pd.concat({"x": x, "y": y}, axis=1).dropna().reset_index()
+            for group, rows in both.groupby("parameter_group", sort=False):
+                rows = rows.sort_values("x")
+                ax.plot(rows["x"], rows["y"], marker="o", ms=3, label=_group_label(group, extensions),
+                        lw=2 if group == "all" else 1, ls=":" if group in extensions else "-")  # fmt: skip
+            _clean_band(ax, clean)
+            ax.set_xscale("log")
+            ax.set_xlabel(f"{label} ({reg})", fontsize=8)
+            ax.set_ylabel(f"validation {metric}")
+            ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(title + ": metric at equal visible change", fontsize=9)
     save_figure(fig, path, dpi=DPI)
 
 
@@ -137,7 +193,8 @@ def plot_customization(curves: pd.DataFrame, path, *, metric: str, title: str) -
             std = stats["std"].fillna(0)
             (line,) = ax.plot(stats["epoch"], stats["mean"], marker="o", ms=3, label=processing)
             ax.fill_between(stats["epoch"], stats["mean"] - std, stats["mean"] + std, color=line.get_color(), alpha=0.2)
-        ax.set_title(f"intensity {intensity:g}", fontsize=9)
+        anchor = "full light, the original's" if intensity == 1.0 else "our extension"
+        ax.set_title(f"intensity {intensity:g} ({anchor})", fontsize=9)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel(f"validation {metric}")

@@ -134,6 +134,9 @@ def write_summary(
             for p in paths:
                 dataset = _dataset_of(p)
                 frame = pd.read_csv(p)
+                if Path(p).name == "verdict.csv":  # learned vs static ISP, 90 % interval over folds
+                    parts += [f"### {dataset}: learned ISP vs static view", "", _table(frame), ""]
+                    continue
                 keep = {headline[dataset]} if dataset in headline else set(HEADLINE_METRIC.values())
                 frame = frame[frame["metric"].isin(keep)]  # one metric keeps it readable
                 parts += [f"### {dataset}", "", _table(frame), ""]

@@ -325,7 +325,7 @@ def forensics_records(results: Path) -> Iterator[RunRecord]:
                     record.artifacts.append((strips, "images"))
                     record.sources.append(strips)
                 yield record
-        files = _existing(dataset_dir, ("table.csv", "figure.png", "strips.png", "params.json", "attacks.json"))
+        files = _existing(dataset_dir, ("table.csv", "figure.png", "figure_distance.png", "strips.png", "params.json", "attacks.json"))
         if files:
             yield _summary_record(FORENSICS_EXPERIMENT, "forensics", dataset, files)
 
@@ -384,7 +384,7 @@ def customization_records(results: Path) -> Iterator[RunRecord]:
                         record.sources.append(png)
                 record.params = {k: _param(v) for k, v in params.items()}
                 yield record
-        files = _existing(dataset_dir, ("curves.csv", "final.csv", "figure.png"))
+        files = _existing(dataset_dir, ("curves.csv", "final.csv", "verdict.csv", "figure.png"))
         if files:
             yield _summary_record(experiment, "customization", dataset, files)
 
