@@ -16,7 +16,6 @@ from lens2logit.experiments.corruptions import resolve_corruptions
 from lens2logit.stages.paper import claims_text
 from lens2logit.data.manifest import branch_fingerprint, check_branch
 from lens2logit.isp.views import VIEWS, get_view
-from lens2logit.tracking.store import resolve_tracking_uri
 from lens2logit.training.device import resolve_device
 
 # Old config keys are read under their new names (lens2logit.config.DEPRECATED_KEYS), with a
@@ -75,7 +74,6 @@ resolve_device(DEVICE)
 
 TRACKING = config["tracking"]
 TRACKING_ENABLED = TRACKING["enabled"]
-TRACKING_URI = resolve_tracking_uri(TRACKING["uri"])
 
 
 def resolve_reference(reference, option, model_type, dataset):
