@@ -180,13 +180,15 @@ def data_fingerprint(wildcards):
         return ""
     source = DATASET_SOURCE[wildcards.dataset]
     intensity = int(wildcards.intensity) / 100
+    tile_size = config["data"]["tile_size"]
     check_branch(
         source,
         source_root(source),
         intensity,
+        tile_size=tile_size,
         accept_changes=config["data"]["accept_changes"],
     )
-    return branch_fingerprint(source, source_root(source), intensity)
+    return branch_fingerprint(source, source_root(source), intensity, tile_size=tile_size)
 
 
 def synth_params(wildcards):

@@ -182,7 +182,7 @@ def test_custom_dngs_through_the_workflow(tmp_path):
     (dngs / "labels.csv").write_text("file,label\n" + "".join(f"{n}.dng,{'cat' if k % 2 else 'dog'}\n" for k, n in enumerate(names)))
     work = copy_workflow(tmp_path / "wf")
     config = {
-        "seed": 1, "datasets": ["custom"], "views": ["bi,s,ga", "ma,s,ga"],  # one view: aggregate_drift fails (All-NaN)
+        "seed": 1, "datasets": ["custom"], "views": ["bi,s,ga", "ma,s,ga"],
         "data": {"source": "path", "root": "data/unused", "custom": {"root": str(dngs), "kind": "classification"}},
         "drift": {"folds": 2, "augmentations": ["none"]},
         "training": {"classification": {"arch": "small_cnn", "epochs": 1, "batch_size": 8, "lr": 2.0e-3},

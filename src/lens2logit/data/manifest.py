@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lens2logit.data.layout import (
-    DRONE_IMAGES_FULL,
-    DRONE_MASKS_FULL,
+    DRONE_TILE_SIZE,
     MANIFEST,
     MICROSCOPY_IMAGES,
     MICROSCOPY_LABELS,
+    drone_image_folder,
+    drone_label_path,
     intensity_folder,
 )
 from lens2logit.errors import InputError
@@ -222,14 +223,23 @@ class HashCache:
         self.dirty = False
 
 
-def branch_files(source: str, root: Path, intensity: float) -> list[str]:
+def branch_files(source: str, root: Path, intensity: float, *, tile_size: int = DRONE_TILE_SIZE) -> list[str]:
     """Relative paths of the files a workflow branch (``source`` dataset at ``intensity``) reads:
-    the intensity folder's files plus the labels (microscopy) or masks (drone)."""
+    the intensity folder's files plus the labels (microscopy) or masks (drone).
+
+    Drone: the folders the loader reads in the layout the root holds (full frames, or the pre-tiled
+    tiles of ``tile_size`` with their masks and classification list), for both drone datasets.
+    """
     root = Path(root)
     if source == "microscopy":
         folders, singles = [MICROSCOPY_IMAGES / intensity_folder(intensity)], [MICROSCOPY_LABELS]
     elif source == "drone":
-        folders, singles = [DRONE_IMAGES_FULL / intensity_folder(intensity), DRONE_MASKS_FULL], []
+        folders, singles = [], []
+        for kind in ("segmentation", "classification"):
+            images = drone_image_folder(root, kind, tile_size, intensity).relative_to(root)
+            labels = drone_label_path(root, kind, tile_size).relative_to(root)
+            folders += [f for f in (images, labels) if f not in folders and (root / f).is_dir()]
+            singles += [labels] if labels.suffix and labels not in singles else []
     else:
         raise InputError(f"dataset: no workflow layout for {source!r}; expected microscopy or drone")
     names = []
@@ -244,19 +254,21 @@ def branch_files(source: str, root: Path, intensity: float) -> list[str]:
     return sorted(names)
 
 
-def branch_fingerprint(source: str, root: Path, intensity: float, *, cache_dir=HASH_CACHE_DIR) -> str:
+def branch_fingerprint(source: str, root: Path, intensity: float, *, tile_size: int = DRONE_TILE_SIZE, cache_dir=HASH_CACHE_DIR) -> str:
     """Short sha256 over (name, content hash) of ``branch_files``: changes when a file of the branch
     is relabelled, replaced, added or removed. Hashes are cached by (size, mtime) in ``cache_dir``."""
     root = Path(root)
     cache = HashCache(root, cache_dir)
     digest = hashlib.sha256()
-    for name in branch_files(source, root, intensity):
+    for name in branch_files(source, root, intensity, tile_size=tile_size):
         digest.update(f"{name}\0{cache.sha256(root / name)}\n".encode())
     cache.save()
     return digest.hexdigest()[:20]
 
 
-def check_branch(source: str, root: Path, intensity: float, *, accept_changes: bool = False, cache_dir=HASH_CACHE_DIR) -> Check | None:
+def check_branch(
+    source: str, root: Path, intensity: float, *, tile_size: int = DRONE_TILE_SIZE, accept_changes: bool = False, cache_dir=HASH_CACHE_DIR
+) -> Check | None:
     """If ``root`` has a manifest, check the branch's files against it.
 
     Returns the check (``None`` without a manifest). Raises InputError naming the changed, missing and
@@ -265,7 +277,7 @@ def check_branch(source: str, root: Path, intensity: float, *, accept_changes: b
     root = Path(root)
     if not (root / MANIFEST).is_file():
         return None
-    check = verify_files(root, branch_files(source, root, intensity), cache=HashCache(root, cache_dir))
+    check = verify_files(root, branch_files(source, root, intensity, tile_size=tile_size), cache=HashCache(root, cache_dir))
     if not check.ok and not accept_changes:
         raise InputError(
             f"{root / MANIFEST}: {check.summary()} — the data differ from the manifest; restore them, or accept the "
