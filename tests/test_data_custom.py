@@ -189,7 +189,7 @@ def test_custom_dngs_through_the_workflow(tmp_path):
         "forensics": {"enabled": False}, "customization": {"enabled": False},
     }
     (work / "configs" / "custom.yaml").write_text(yaml.safe_dump(config))
-    cmd = ["nice", "-n", "10", str(SNAKEMAKE), "--configfile", "configs/custom.yaml", "--cores", "2", "results/drift/custom/matrix.csv"]
+    cmd = ["nice", "-n", "10", str(SNAKEMAKE), "--configfile", "configs/custom.yaml", "--cores", "2", "results/drift/custom/matrix.csv", "results/summary.md"]
     proc = subprocess.run(cmd, cwd=work, env=ENV, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     meta = json.loads((work / "results/data/custom/100/meta.json").read_text())
@@ -199,3 +199,4 @@ def test_custom_dngs_through_the_workflow(tmp_path):
     assert raw.shape == (10, *SHAPE)
     matrix = pd.read_csv(work / "results/drift/custom/matrix.csv")
     assert set(matrix["metric"]) >= {"accuracy", "f1"} and (matrix["n"] == 2).all()
+    assert "custom" in (work / "results/summary.md").read_text()
