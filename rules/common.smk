@@ -188,7 +188,9 @@ def data_fingerprint(wildcards):
         tile_size=tile_size,
         accept_changes=config["data"]["accept_changes"],
     )
-    return branch_fingerprint(source, source_root(source), intensity, tile_size=tile_size)
+    return branch_fingerprint(
+        source, source_root(source), intensity, tile_size=tile_size
+    )
 
 
 def synth_params(wildcards):
