@@ -16,7 +16,6 @@ from lens2logit.experiments.corruptions import resolve_corruptions
 from lens2logit.stages.paper import claims_text
 from lens2logit.data.manifest import branch_fingerprint, check_branch
 from lens2logit.isp.views import VIEWS, get_view
-from lens2logit.tracking.store import resolve_tracking_uri
 from lens2logit.training.device import resolve_device
 
 # Old config keys are read under their new names (lens2logit.config.DEPRECATED_KEYS), with a
@@ -77,7 +76,6 @@ resolve_device(DEVICE)
 
 TRACKING = config["tracking"]
 TRACKING_ENABLED = TRACKING["enabled"]
-TRACKING_URI = resolve_tracking_uri(TRACKING["uri"])
 
 
 def resolve_reference(reference, option, model_type, dataset):
@@ -185,13 +183,17 @@ def data_fingerprint(wildcards):
         return ""
     source = DATASET_SOURCE[wildcards.dataset]
     intensity = int(wildcards.intensity) / 100
+    tile_size = config["data"]["tile_size"]
     check_branch(
         source,
         source_root(source),
         intensity,
+        tile_size=tile_size,
         accept_changes=config["data"]["accept_changes"],
     )
-    return branch_fingerprint(source, source_root(source), intensity)
+    return branch_fingerprint(
+        source, source_root(source), intensity, tile_size=tile_size
+    )
 
 
 def synth_params(wildcards):

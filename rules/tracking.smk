@@ -20,5 +20,6 @@ if TRACKING_ENABLED:
         threads: 1
         params:
             uri=TRACKING["uri"],
+            code=script_code("ingest_mlflow.py"),
         script:
             "../scripts/ingest_mlflow.py"

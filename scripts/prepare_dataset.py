@@ -11,6 +11,7 @@ with job(snakemake):
             source,
             snakemake.params.root,
             int(snakemake.wildcards.intensity) / 100,
+            tile_size=snakemake.params.tile_size,
             accept_changes=snakemake.config["data"].get("accept_changes", False),
         )
     export_dataset(

@@ -179,3 +179,22 @@ def dvc_study(tmp_path_factory) -> Study:
     run(["dvc", "push"], origin)
     seconds["push"] = time.monotonic() - t
     return Study(base, origin, remote, seconds)
+
+
+# ---- one full workflow run on configs/test.yaml, shared by the session (read-only) ----------
+
+
+@pytest.fixture(scope="session")
+def workflow_run(tmp_path_factory) -> Path:
+    """The tiny config (every dataset and stage) run once by Snakemake. Tests only read it; a test
+    that changes files takes its own :func:`copy_run`."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
+    snakemake(workdir)
+    return workdir
+
+
+def copy_run(run: Path, dest: Path) -> Path:
+    """A private copy of a finished workflow folder (results, Snakemake metadata, data), file times kept."""
+    ignore = lambda folder, names: {"cache"} & set(names) if Path(folder).name == ".dvc" else set()  # noqa: E731
+    shutil.copytree(run, dest, symlinks=True, ignore=ignore)
+    return dest

@@ -1,8 +1,10 @@
 """The lab log (MLflow), against real parts: the workflow's ingest rule, the SQLite store, a real
 ``mlflow server`` on 127.0.0.1, the registry, the SQL questions and the ``lens2logit runs`` command.
 
-One tiny workflow run (microscopy only, two views, forensics, customization at 1 % light) is
-shared by the module; it ends with the ingest rule writing ``results/mlflow/mlflow.db``.
+The module's study is a copy of the session's ``dvc_study`` (configs/test.yaml, microscopy only)
+with the customization moved to 1 % light, the level the lab log's SQL question asks about: only
+that branch, the summary and the ingest rule run again, which writes ``results/mlflow/mlflow.db``.
+Tests read the study; one that reruns the workflow works on its own copy.
 """
 
 from __future__ import annotations
@@ -24,33 +26,13 @@ import pytest
 import requests
 import yaml
 
-from conftest import BIN, REPO, free_port, run, tool_env
+from conftest import BIN, REPO, TEST_CONFIG, copy_run, free_port, run, tool_env
+from lens2logit.data.layout import intensity_slug
 
 pytestmark = pytest.mark.slow
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report", "envs", "configs", "profiles")
-CONFIG = {
-    "seed": 3,
-    "datasets": ["microscopy"],
-    "data": {"source": "synthetic", "root": "data/test", "tile_size": 32, "synthetic": {"microscopy": {"n": 6, "size": 32}}},
-    "views": ["bi,s,ga", "ma,s,ga"],
-    "drift": {"folds": 2, "augmentations": ["none"]},
-    "training": {
-        "classification": {"arch": "small_cnn", "epochs": 2, "batch_size": 16, "lr": 2.0e-3},
-        "segmentation": {"arch": "small_unet", "epochs": 2, "batch_size": 16, "lr": 2.0e-3},
-        "threads": 1, "progress": False,
-    },
-    "corruptions": {"enabled": False},
-    "intensity_drift": {"enabled": False},
-    "forensics": {"enabled": True, "view": "bi,s,ga", "folds": 1, "groups": ["gamma", "all"], "lambdas": [0.0, 1000.0],
-                  "regularizers": ["mse"], "steps": 4, "lr": 0.2, "batch_size": 16, "strip_samples": 2},
-    "customization": {"enabled": True, "intensities": [0.01], "processings": ["static", "parametrized"], "view": "bi,s,ga",
-                      "folds": 1, "epochs": 2, "batch_size": 16, "lr": 2.0e-3, "stage_samples": 2},
-}  # fmt: skip
-EPOCHS = CONFIG["training"]["classification"]["epochs"]
-MODEL = "microscopy.none.100.bi-s-ga.fold0"
-ISP = "isp.microscopy.001.parametrized.fold0"
+LOW_LIGHT = 0.01  # the intensity of the lab log's question "learned vs static ISP at 1 % light"
 ENV = tool_env(MLFLOW_DISABLE_TELEMETRY="true", PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
 
 
@@ -59,19 +41,26 @@ def snakemake(workdir: Path, *args: str, check: bool = True):
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory) -> Path:
-    """The tiny workflow run, ingested into its default SQLite store by the workflow's own rule."""
+def study(dvc_study, tmp_path_factory) -> Path:
+    """A copy of the DVC study, customization at 1 % light, ingested into its default SQLite store by
+    the workflow's own rule (the copy's lab log starts empty: no record points into another folder)."""
     import shutil
 
-    workdir = tmp_path_factory.mktemp("tracking")
-    for name in WORKFLOW_FILES:
-        src = REPO / name
-        (shutil.copytree(src, workdir / name, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir() else shutil.copy2(src, workdir / name))
-    (workdir / "config.yaml").write_text(yaml.safe_dump(CONFIG, sort_keys=False))
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "tiny study"]):
-        run(cmd, workdir, env=ENV)
+    workdir = copy_run(dvc_study.origin, tmp_path_factory.mktemp("tracking") / "study")
+    shutil.rmtree(workdir / "results/mlflow")
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["customization"]["intensities"] = [LOW_LIGHT]
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    run(["git", "commit", "-q", "-am", "customization at 1 % light"], workdir, env=ENV)
     snakemake(workdir)
     return workdir
+
+
+CONFIG = TEST_CONFIG
+EPOCHS = CONFIG["training"]["classification"]["epochs"]
+AUG = CONFIG["drift"]["augmentations"][0]
+MODEL = f"microscopy.{AUG}.100.bi-s-ga.fold0"
+ISP = "isp.microscopy.001.parametrized.fold0"
 
 
 def db_rows(db: Path, sql: str, *args) -> list[tuple]:
@@ -115,7 +104,7 @@ def test_workflow_ingest_logs_runs_metrics_artifacts_and_models(study):
     # per-epoch history of a training run, its params, split indices and wall time
     (run_id,) = db_rows(db, "SELECT run_uuid FROM runs WHERE name = ? AND lifecycle_stage = 'active'", MODEL)[0]
     steps = db_rows(db, "SELECT step, value FROM metrics WHERE run_uuid = ? AND key = 'val_accuracy' ORDER BY step", run_id)
-    ckpt = __import__("torch").load(results / "models/microscopy/none/100/bi-s-ga/fold0.pt", weights_only=True)
+    ckpt = __import__("torch").load(results / f"models/microscopy/{AUG}/100/bi-s-ga/fold0.pt", weights_only=True)
     history = [r["accuracy"] for r in ckpt["history"] if r["split"] == "val"]
     assert [s for s, _ in steps] == list(range(1, EPOCHS + 1))
     assert [v for _, v in steps] == pytest.approx(history)
@@ -134,10 +123,12 @@ def test_workflow_ingest_logs_runs_metrics_artifacts_and_models(study):
     assert splits["train"] == ckpt["train_indices"] and splits["val"] == ckpt["val_indices"]
     # the evaluation run links to its training run and holds one score per test view
     (test_id,) = db_rows(db, "SELECT run_uuid FROM tags WHERE key = 'lens2logit.train_run_id' AND value = ?", run_id)[0]
-    table = pd.read_csv(results / "metrics/microscopy/none/100/bi-s-ga/fold0.csv")
+    table = pd.read_csv(results / f"metrics/microscopy/{AUG}/100/bi-s-ga/fold0.csv")
     scores = dict(db_rows(db, "SELECT key, value FROM latest_metrics WHERE run_uuid = ? AND key LIKE 'accuracy.%'", test_id))
-    assert scores == pytest.approx({f"accuracy.{v.replace(',', '-')}.100": table[(table.test_view == v) & (table.metric == "accuracy")].value.item()
-                                    for v in CONFIG["views"]})  # fmt: skip
+    acc = table[table.metric == "accuracy"]  # every view at full light, the model's own view at the intensity-drift levels too
+    assert scores == pytest.approx({f"accuracy.{v.replace(',', '-')}.{intensity_slug(i)}": x
+                                    for v, i, x in zip(acc.test_view, acc.test_intensity, acc.value)})  # fmt: skip
+    assert len(scores) > len(CONFIG["views"])
     # customization: per-epoch stage/gradient images of the learned ISP
     (custom_uri,) = db_rows(db, "SELECT r.artifact_uri FROM runs r JOIN tags t USING (run_uuid) WHERE t.key = 'lens2logit.key' "
                                 "AND t.value = 'customization/microscopy/parametrized/001/fold0' AND r.lifecycle_stage = 'active'")[0]  # fmt: skip
@@ -145,7 +136,7 @@ def test_workflow_ingest_logs_runs_metrics_artifacts_and_models(study):
     assert len(stages) == EPOCHS and all(p.read_bytes()[:4] == b"\x89PNG" for p in stages)
     # registered models: every trained task model and the learned ISP, under stable names
     names = {n for (n,) in db_rows(db, "SELECT name FROM registered_models")}
-    assert {MODEL, "microscopy.none.100.ma-s-ga.fold1", "microscopy.none.001.parametrized.fold0", ISP} <= names
+    assert {MODEL, f"microscopy.{AUG}.100.ma-s-ga.fold1", "microscopy.none.001.parametrized.fold0", ISP} <= names
     assert len(db_rows(db, "SELECT * FROM model_versions WHERE name = ?", MODEL)) == 1
     version_tags = dict(db_rows(db, "SELECT key, value FROM model_version_tags WHERE name = ?", ISP))
     assert version_tags["lens2logit.model_type"] == "isp" and version_tags["lens2logit.dataset"] == "microscopy"
@@ -164,7 +155,7 @@ def test_second_ingest_changes_nothing_and_a_changed_result_replaces_its_runs(st
     second = ingest(results, tracking_uri=uri)
     assert first["created"] == first["runs"] and second["unchanged"] == second["runs"] and second["created"] == 0
     assert active_runs(tmp_path / "store/mlflow.db") == counts
-    metrics = results / "metrics/microscopy/none/100/ma-s-ga/fold1.csv"
+    metrics = results / f"metrics/microscopy/{AUG}/100/ma-s-ga/fold1.csv"
     table = pd.read_csv(metrics)
     table.loc[table.metric == "accuracy", "value"] = 0.987654
     table.to_csv(metrics, index=False)
@@ -172,7 +163,7 @@ def test_second_ingest_changes_nothing_and_a_changed_result_replaces_its_runs(st
     assert third["replaced"] == 1 and third["created"] == 0
     assert active_runs(tmp_path / "store/mlflow.db") == counts
     values = db_rows(tmp_path / "store/mlflow.db", "SELECT m.value FROM latest_metrics m JOIN runs r USING (run_uuid) JOIN params p USING (run_uuid) "
-                     "WHERE r.lifecycle_stage = 'active' AND m.key LIKE 'accuracy.%' AND p.key = 'train_model' AND p.value = 'microscopy.none.100.ma-s-ga.fold1'")  # fmt: skip
+                     "WHERE r.lifecycle_stage = 'active' AND m.key LIKE 'accuracy.%' AND p.key = 'train_model' AND p.value = ?", f"microscopy.{AUG}.100.ma-s-ga.fold1")  # fmt: skip
     assert [v for (v,) in values] == pytest.approx([0.987654] * len(CONFIG["views"]))
 
 
@@ -182,7 +173,7 @@ def val_data(study):
     import torch
 
     results = study / "results"
-    ckpt = torch.load(results / "models/microscopy/none/100/bi-s-ga/fold0.pt", weights_only=True)
+    ckpt = torch.load(results / f"models/microscopy/{AUG}/100/bi-s-ga/fold0.pt", weights_only=True)
     views = np.load(results / "views/microscopy/100/bi-s-ga.npy")
     targets = np.load(results / "data/microscopy/100/targets.npy")
     idx = np.asarray(ckpt["val_indices"])
@@ -256,7 +247,7 @@ def test_sql_queries_answer_the_papers_questions(study):
         assert sql in doc  # the documented SQL is the SQL that is tested
     # worst train/test view pair, recomputed from the metric tables
     cols, rows = run_sql(db, "worst-drift-pair")
-    tables = pd.concat([pd.read_csv(p) for p in results.glob("metrics/microscopy/none/100/*/fold*.csv")])
+    tables = pd.concat([pd.read_csv(p) for p in results.glob(f"metrics/microscopy/{AUG}/100/*/fold*.csv")])
     tables["train_view"] = [get_view(v).slug for v in tables.train_view]
     tables["test_view"] = [get_view(v).slug for v in tables.test_view]
     cells = tables[tables.metric == "accuracy"].groupby(["train_view", "test_view"])["value"].mean()
@@ -270,6 +261,7 @@ def test_sql_queries_answer_the_papers_questions(study):
     curves = pd.read_csv(results / "customization/microscopy/curves.csv")
     last = curves[(curves.split == "val") & (curves.metric == "accuracy") & (curves.epoch == EPOCHS) & np.isclose(curves.intensity, 0.01)]
     expected = last.groupby("processing")["value"].mean()
+    assert len(expected) == len(CONFIG["customization"]["processings"])  # the study has 1 % light runs to ask about
     assert {r[1]: r[3] for r in rows} == pytest.approx(expected.round(3).to_dict())
     # which parameter group breaks the model at the smallest λ, recomputed from attacks.json
     cols, rows = run_sql(db, "forensics-smallest-lambda")
@@ -291,7 +283,9 @@ def test_runs_command_lists_filters_and_exports(study, monkeypatch, capsys, tmp_
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert main(["runs", "list", "--experiment", "0", "--filter", "params.view = 'bi,s,ga'", "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert sorted(r["tags.mlflow.runName"] for r in listed) == ["microscopy.none.100.bi-s-ga.fold0", "microscopy.none.100.bi-s-ga.fold1"]
+    trained = sorted(f"microscopy.{m.parts[-4]}.{m.parts[-3]}.bi-s-ga.{m.stem}" for m in study.glob("results/models/microscopy/*/*/bi-s-ga/fold*.pt"))
+    assert f"microscopy.{AUG}.005.bi-s-ga.fold0" in trained  # the intensity-drift model of the same view
+    assert sorted(r["tags.mlflow.runName"] for r in listed) == trained
     assert all(r["params.view"] == "bi,s,ga" and 0 <= r["metrics.val_accuracy"] <= 1 for r in listed)
     out = tmp_path / "runs.csv"
     assert main(["runs", "list", "--columns", "run_id,experiment,params.dataset", "--format", "csv", "-o", str(out)]) == 0
@@ -391,22 +385,23 @@ def test_tracking_server_dies_mid_ingest_then_a_rerun_completes_the_log(study, t
 
 
 # ------------------------------------------------------------------ reuse: forensics by registry name
-def test_forensics_attacks_a_model_given_by_registry_name(study):
-    """Runs last: it reruns the forensics of the shared study against a registered model."""
-    reference = "models:/microscopy.none.100.bi-s-ga.fold1/1"
-    bad = snakemake(study, "-n", "--config", "forensics={'model': 'models:/microscopy.none.100.nope.fold1/1'}", check=False)
-    assert bad.returncode != 0 and "forensics.model models:/microscopy.none.100.nope.fold1/1: no registered model" in bad.stdout + bad.stderr
-    forensics = dict(CONFIG["forensics"], model=reference)
-    config = study / "config.yaml"
-    config.write_text(yaml.safe_dump({**CONFIG, "forensics": forensics}, sort_keys=False))
+def test_forensics_attacks_a_model_given_by_registry_name(study, tmp_path):
+    """The forensics of a copy of the study rerun against a registered model."""
+    study = copy_run(study, tmp_path / "study")
+    reference = f"models:/microscopy.{AUG}.100.bi-s-ga.fold1/1"
+    bad = snakemake(study, "-n", "--config", f"forensics={{'model': 'models:/microscopy.{AUG}.100.nope.fold1/1'}}", check=False)
+    assert bad.returncode != 0 and f"forensics.model models:/microscopy.{AUG}.100.nope.fold1/1: no registered model" in bad.stdout + bad.stderr
+    config = yaml.safe_load((study / "config.yaml").read_text())
+    config["forensics"]["model"] = reference
+    (study / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     snakemake(study)
     attacks = json.loads((study / "results/forensics/microscopy/attacks.json").read_text())["attacks"]
     models = {a["model"] for a in attacks}
-    assert len(models) == 1 and "results/cache/models/registry/microscopy.none.100.bi-s-ga.fold1/1/" in models.pop()
+    assert len(models) == 1 and f"results/cache/models/registry/microscopy.{AUG}.100.bi-s-ga.fold1/1/" in models.pop()
     import torch
 
-    ckpt = torch.load(study / "results/models/microscopy/none/100/bi-s-ga/fold1.pt", weights_only=True)
-    cached = next((study / "results/cache/models/registry/microscopy.none.100.bi-s-ga.fold1/1").rglob("extra_files/*.pt"))
+    ckpt = torch.load(study / f"results/models/microscopy/{AUG}/100/bi-s-ga/fold1.pt", weights_only=True)
+    cached = next((study / f"results/cache/models/registry/microscopy.{AUG}.100.bi-s-ga.fold1/1").rglob("extra_files/*.pt"))
     assert torch.load(cached, weights_only=True)["val_indices"] == ckpt["val_indices"]
     summary = json.loads((study / "results/mlflow/ingest.json").read_text())
     assert summary["replaced"] >= 1 and summary["created"] == 0

@@ -1,8 +1,9 @@
 """The Snakemake workflow, run for real on the tiny config (configs/test.yaml).
 
-One run is shared by the module: the outputs' shapes and contents, a second run that does
-nothing, a parameter change that reruns only what depends on it, and a training job killed
-with SIGKILL that is never taken as finished.
+One run is shared by the session (``conftest.workflow_run``) and only read here: the outputs' shapes
+and contents, a second run that does nothing, a parameter change that reruns only what depends on it.
+Tests that change files (a library edit, a training job killed with SIGKILL that is never taken as
+finished, jobs per fold) work on their own copy of the run.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, TEST_CONFIG, WORKFLOW_ENV, copy_workflow, snakemake
+from conftest import REPO, SNAKEMAKE, TEST_CONFIG, WORKFLOW_ENV, copy_run, copy_workflow, snakemake
 from lens2logit.isp.views import get_view
 
 pytestmark = pytest.mark.slow
@@ -35,10 +36,9 @@ def planned_jobs(output: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    snakemake(workdir)
-    return workdir
+def run(workflow_run):
+    """The session's run of configs/test.yaml (read only)."""
+    return workflow_run
 
 
 VIEWS = TEST_CONFIG["views"]
@@ -215,14 +215,14 @@ def test_customization_tables(run, dataset):
     assert (run / f"results/customization/{dataset}/figure.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_summary_and_report(run):
+def test_summary_and_report(run, tmp_path):
     text = (run / "results/summary.md").read_text()
     for dataset in DATASETS:
         assert dataset in text
     assert "This run beside the paper" in text and "synthetic data" in text
     assert "| microscopy | mean drop of accuracy" in text
-    snakemake(run, "--report", "results/report.html")
-    assert (run / "results/report.html").stat().st_size > 10_000
+    snakemake(run, "--report", str(tmp_path / "report.html"))  # written outside the shared run
+    assert (tmp_path / "report.html").stat().st_size > 10_000
 
 
 def test_second_run_has_nothing_to_do(run):
@@ -269,8 +269,7 @@ def test_jobs_per_fold_train_and_score_the_same_models(run, tmp_path):
     """drift.jobs: per_fold (one job per fold, for clusters) gives byte-identical checkpoints and
     metrics to the default per_view jobs (every fold of a view in one process); corruptions.jobs:
     per_view the same corruption table as one job per dataset."""
-    work = tmp_path / "per_fold"
-    shutil.copytree(run, work, symlinks=True)
+    work = copy_run(run, tmp_path / "per_fold")
     aug = TEST_CONFIG["drift"]["augmentations"][0]
     view = get_view(VIEWS[1]).slug
     targets = []
@@ -320,7 +319,8 @@ def edit_function(path: Path, name: str) -> str:
     return text
 
 
-def test_library_edit_reruns_exactly_the_jobs_that_run_it(run):
+def test_library_edit_reruns_exactly_the_jobs_that_run_it(run, tmp_path):
+    run = copy_run(run, tmp_path / "run")
     env = library_copy(run)
     assert "Nothing to be done" in dry_run(run, env), "a copy of the same code must change nothing"
     lib = run / "src/lens2logit"
@@ -359,14 +359,24 @@ def test_library_edit_reruns_exactly_the_jobs_that_run_it(run):
     assert jobs == forced, (jobs, forced)
     assert {"render_views", "render_views_unsharp", "render_views_other_intensities", "train_models", "evaluate_models"} <= set(jobs)
     assert not {"synthesize_data", "prepare_dataset", "make_splits"} & set(jobs), jobs
+
+    # the lab-log ingest (issue 19, D3: it had no `code` param, so its code never reran it)
+    sync = lib / "tracking/sync.py"
+    text = edit_function(sync, "ingest")
+    try:
+        jobs = planned_jobs(dry_run(run, env))
+    finally:
+        sync.write_text(text)
+    assert jobs == {"ingest_mlflow": 1, "all": 1}, jobs
     assert "Nothing to be done" in dry_run(run, env)
 
 
-def test_sigkill_mid_training_never_leaves_a_finished_model(run):
+def test_sigkill_mid_training_never_leaves_a_finished_model(run, tmp_path):
     """SIGKILL the training process mid-epoch: Snakemake fails the job, no model file appears,
     and the next run trains it again."""
     import psutil
 
+    run = copy_run(run, tmp_path / "run")
     dataset, view = "microscopy", get_view(VIEWS[0]).slug
     aug = TEST_CONFIG["drift"]["augmentations"][0]
     target = run / f"results/models/{dataset}/{aug}/100/{view}/fold0.pt"

@@ -1,6 +1,6 @@
 """Trustworthy inputs (issue 11) through Snakemake itself: data changes rerun exactly their branch,
 a manifest mismatch stops the plan naming the file, late options fail the dry run, a job's user
-error is one console line, and two runs of a tiny study give identical bytes."""
+error is one console line, and two runs of the tiny study give identical bytes."""
 
 from __future__ import annotations
 
@@ -157,23 +157,6 @@ def test_nested_override_on_the_command_line_is_typed(tmp_path):
 
 # ------------------------------------------------------------------ determinism
 
-TINY = {
-    "seed": 5,
-    "datasets": ["microscopy"],
-    "data": {"source": "synthetic", "root": "data/tiny", "tile_size": 32,
-             "synthetic": {"microscopy": {"n": 5, "size": 16}, "drone": {"n": 1, "size": 32}}},
-    "views": ["bi,s,ga", "ma,s,ga"],
-    "drift": {"folds": 2, "augmentations": ["weak"]},
-    "training": {"classification": {"arch": "small_cnn", "epochs": 1, "batch_size": 16, "lr": 2.0e-3},
-                 "segmentation": {"arch": "small_unet", "epochs": 1, "batch_size": 16, "lr": 2.0e-3},
-                 "threads": 1, "progress": False},
-    "corruptions": {"enabled": True, "severity": 3, "names": ["gaussian_noise"]},
-    "intensity_drift": {"enabled": True, "view": "bi,s,ga", "intensities": [0.05, 1.0], "folds": 1},
-    "forensics": {"enabled": True, "view": "bi,s,ga", "folds": 1, "groups": ["gamma"], "lambdas": [0.0],
-                  "regularizers": ["mse"], "steps": 1, "batch_size": 16, "strip_samples": 1},
-    "customization": {"enabled": True, "intensities": [0.05], "processings": ["static", "parametrized"],
-                      "view": "bi,s,ga", "folds": 1, "epochs": 1, "batch_size": 16, "stage_samples": 1},
-}
 # Files that hold wall-clock measurements by design, and the MLflow lab log (random run ids and
 # timestamps by MLflow's design; it indexes the results compared here).
 TIMING_PARTS = ("benchmarks", "timing.csv", "timing.md", "mlflow")
@@ -189,16 +172,18 @@ def _digests(results: Path, include_checkpoints: bool) -> dict[str, str]:
     return out
 
 
-def test_two_runs_give_identical_output_bytes(tmp_path):
-    """Same seed and config → the same bytes in every output (two separate working copies)."""
-    runs = []
-    for name in ("a", "b"):
-        workdir = copy_workflow(tmp_path / name)
-        config = write_config(workdir, "tiny.yaml", TINY)
-        subprocess.run(["nice", "-n", "10", str(SNAKEMAKE), "--configfile", config, "--cores", "2"], cwd=workdir, env=WORKFLOW_ENV,
-                       check=True, capture_output=True, timeout=1800)
-        runs.append(workdir / "results")
-    a, b = (_digests(r, include_checkpoints=True) for r in runs)
+def dataset_files(digests: dict[str, str], dataset: str) -> dict[str, str]:
+    """The entries of one dataset: a path part named after it (``drift/microscopy/…``, ``splits/microscopy.json``)."""
+    return {name: d for name, d in digests.items() if dataset in (Path(part).stem for part in Path(name).parts)}
+
+
+def test_two_runs_give_identical_output_bytes(workflow_run, dvc_study):
+    """Same seed and config → the same bytes in every output. The session already runs
+    configs/test.yaml twice in separate working copies: every dataset by Snakemake
+    (``workflow_run``) and microscopy alone by ``dvc repro`` (``dvc_study``); their microscopy
+    outputs, checkpoints included, must agree (and do not depend on the other datasets)."""
+    a, b = (dataset_files(_digests(r / "results", include_checkpoints=True), "microscopy")
+            for r in (workflow_run, dvc_study.origin))  # fmt: skip
     assert any(name.endswith(".pt") for name in a)  # checkpoints too: no temporary names inside
     assert len(a) > 20 and sorted(a) == sorted(b)
     differing = [name for name in a if a[name] != b[name]]

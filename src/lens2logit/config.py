@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -304,6 +305,10 @@ def override(pairs: list[str]) -> dict:
 
 # ---------------------------------------------------------------- plan-time checks
 
+# Drift needs a view to train on and another to test on (the matrix's off-diagonal cells).
+MIN_VIEWS = 2
+
+
 def _views(config: dict) -> list[str]:
     from lens2logit.isp.views import VIEWS
 
@@ -405,31 +410,41 @@ def _path_data_problems(config: dict, datasets: list[str], folds: int) -> list[s
     from lens2logit.data.files import intensity_folders, read_text_file, tiff_shape
     from lens2logit.data.layout import (
         DRONE_IMAGES_FULL,
+        INTENSITIES,
         MICROSCOPY_EXCLUDED_STEMS,
         MICROSCOPY_IMAGE_SUFFIX,
         MICROSCOPY_IMAGES,
         MICROSCOPY_LABELS,
         MICROSCOPY_MIN_CLASS_SAMPLES,
+        drone_image_folder,
+        drone_is_pre_tiled,
         intensity_folder,
     )
 
     problems = []
     data_root = Path(config["data"]["root"])
+    tile = config["data"]["tile_size"]
     for source in sorted({dataset_source(t) for t in datasets} - {"custom"}):
         root = data_root / source
         if not root.is_dir():
             problems.append(f"data.root: {str(data_root)!r} has no folder {source}/ (data.source: path reads {root})")
             continue
-        images = root / (MICROSCOPY_IMAGES if source == "microscopy" else DRONE_IMAGES_FULL)
-        present = intensity_folders(images)
-        for key, value in _intensities_needed(config):
-            if not any(abs(value - p) < 1e-9 for p in present):
-                problems.append(
-                    f"{key}: {value} — {images / intensity_folder(value)} not found; present: {sorted(present)}"
-                )
-        if source == "drone" and present:
-            tile = config["data"]["tile_size"]
-            first = next((p for p in sorted(next(iter(present.values())).iterdir()) if p.suffix.lower() in (".tif", ".tiff")), None)
+        if source == "microscopy":
+            folders = [lambda i: root / MICROSCOPY_IMAGES / intensity_folder(i)]
+        else:  # the folders the drone loader reads, in the layout the root holds (full frames or pre-tiled)
+            kinds = sorted({dataset_kind(t) for t in datasets if dataset_source(t) == "drone"})
+            wrong_size = _pre_tiled_problems(root, kinds, tile) if drone_is_pre_tiled(root) else {}
+            problems += list(wrong_size.values())
+            folders = [partial(drone_image_folder, root, kind, tile) for kind in kinds if kind not in wrong_size]
+        for folder in folders:
+            present = [i for i in INTENSITIES if folder(i).is_dir()]
+            for key, value in _intensities_needed(config):
+                missing = f"{key}: {value} — {folder(value)} not found; present: {present}"
+                if not any(abs(value - p) < 1e-9 for p in present) and missing not in problems:
+                    problems.append(missing)
+        if source == "drone" and not drone_is_pre_tiled(root):
+            present = intensity_folders(root / DRONE_IMAGES_FULL)
+            first = next((p for p in sorted(next(iter(present.values())).iterdir()) if p.suffix.lower() in (".tif", ".tiff")), None) if present else None
             shape = tiff_shape(first) if first is not None else None
             if shape is not None and tile > min(shape[:2]):
                 problems.append(f"data.tile_size: {tile} is larger than the drone images ({first}: {shape[0]}×{shape[1]})")
@@ -470,6 +485,20 @@ def _label_problems(root: Path) -> list[str]:
         return []
     return [f"data.strict_labels: {line} (fix it, or set data.strict_labels: false to leave it out)"
             for line in label_problems(dropped)]
+
+
+def _pre_tiled_problems(root: Path, kinds: list[str], tile: int) -> dict[str, str]:
+    """{kind: problem} where a pre-tiled drone root holds no labels of tiles of ``data.tile_size``."""
+    from lens2logit.data.layout import DRONE_TILED_IMAGES, drone_label_path
+
+    problems = {}
+    for kind in kinds:
+        labels = drone_label_path(root, kind, tile)
+        if not labels.exists():
+            sizes = sorted({p.name for p in root.rglob(DRONE_TILED_IMAGES.format(tile_size="*")) if p.is_dir()})
+            hint = f" (found {sizes}: set data.tile_size to their tile size)" if sizes else ""
+            problems[kind] = f"data.tile_size: {tile} — {labels} not found in the pre-tiled drone layout{hint}"
+    return problems
 
 
 def _class_problems(counts: Counter, folds: int, where: str, minimum: int) -> list[str]:
@@ -518,6 +547,11 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
     views = _views(config)
     twins = twin_views()
     folds = int(config["drift"]["folds"])
+    if len(views) < MIN_VIEWS:
+        problems.append(
+            f"views: {views} — the drift matrix tests each model on the other views, so it needs at least "
+            f"{MIN_VIEWS} views (or \"all\"); one view would train every model and then have no drift to report"
+        )
 
     drift = config["intensity_drift"]
     if drift["enabled"]:

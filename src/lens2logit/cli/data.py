@@ -132,10 +132,10 @@ def dataset_info(dataset: str, root: Path, *, tile_size: int | None = None) -> l
         return [summary] + [f"warning: {line}" for line in dropped]
     if dataset.startswith("drone"):
         from lens2logit.data.drone import drone_sources, tile_selection
-        from lens2logit.data.drone_tiled import is_tiled_layout
+        from lens2logit.data.layout import drone_is_pre_tiled
 
         size = tile_size or DRONE_TILE_SIZE
-        if not (root / DRONE_IMAGES_FULL).is_dir() and is_tiled_layout(root):
+        if drone_is_pre_tiled(root):
             return _tiled_drone_info(dataset, root, size)
         sources = drone_sources(root)
         selection = tile_selection(sources, root, size, root / f"tiles_{size}")
@@ -164,22 +164,15 @@ def dataset_info(dataset: str, root: Path, *, tile_size: int | None = None) -> l
 def _tiled_drone_info(dataset: str, root: Path, size: int) -> list[str]:
     """Counts of the pre-tiled drone layout, from the reference-intensity tiles."""
     from lens2logit.data import load_dataset
-    from lens2logit.data.layout import (
-        DRONE_CAR_FRACTION, DRONE_CLASSIFICATION, DRONE_CLASSIFICATION_IMAGES, DRONE_TILED_IMAGES, INTENSITIES,
-        intensity_folder,
-    )
+    from lens2logit.data.layout import drone_image_folder, drone_intensities
 
-    folders = {
-        "drone_segmentation": lambda i: root / DRONE_TILED_IMAGES.format(tile_size=size) / intensity_folder(i),
-        "drone_classification": lambda i: root / DRONE_CLASSIFICATION / DRONE_CLASSIFICATION_IMAGES.format(
-            tile_size=size, folder=intensity_folder(i), thr=DRONE_CAR_FRACTION),
-    }
     lines = [f"drone: pre-tiled layout, tile size {size}"]
     for name in ("drone_segmentation", "drone_classification"):
         if dataset in ("drone", name):
-            intensities = [i for i in INTENSITIES if folders[name](i).is_dir()]
+            kind = name.removeprefix("drone_")
+            intensities = drone_intensities(root, kind, size)
             if not intensities:
-                raise InputError(f"{folders[name](1.0).parent}: no {name} tiles of the pre-tiled layout")
+                raise InputError(f"{drone_image_folder(root, kind, size, 1.0).parent}: no {name} tiles of the pre-tiled layout")
             loaded = load_dataset(name, root, intensities[-1], tile_size=size)
             if name == "drone_segmentation":
                 per_class = {"tiles with cars": len(loaded.ids)}

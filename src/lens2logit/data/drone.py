@@ -48,6 +48,7 @@ from lens2logit.data.layout import (
     PUBLISHED_DRONE_SEGMENTATION_TILES,
     PUBLISHED_TILE_SIZE,
     drone_classification_csv,
+    drone_is_pre_tiled,
     drone_tile_id,
     intensity_folder,
 )
@@ -249,14 +250,14 @@ def load_drone(
 
     ``check_published_counts``: warn where the data differ from the published Raw-Drone sizes (real data only).
     """
-    from lens2logit.data.drone_tiled import is_tiled_layout, load_drone_tiled
+    from lens2logit.data.drone_tiled import load_drone_tiled
     from lens2logit.isp.camera import DRONE
 
     if kind not in KINDS:
         raise InputError(f"dataset: unknown drone kind {kind!r}; expected one of {list(KINDS)}")
     if not isinstance(tile_size, int) or tile_size < 2 or tile_size % 2:
         raise InputError(f"tile_size: {tile_size!r} must be a positive even integer (keeps the Bayer phase)")
-    if not (root / DRONE_IMAGES_FULL).is_dir() and is_tiled_layout(root):
+    if drone_is_pre_tiled(root):
         return load_drone_tiled(root, intensity, kind=kind, tile_size=tile_size, check_published_counts=check_published_counts)
     sources = drone_sources(root)
     if intensity not in sources.images:

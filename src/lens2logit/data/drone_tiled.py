@@ -30,28 +30,20 @@ from lens2logit.data.files import (
     to_unit,
 )
 from lens2logit.data.layout import (
-    DRONE_CAR_FRACTION,
     DRONE_CLASSES,
-    DRONE_CLASSIFICATION,
-    DRONE_CLASSIFICATION_IMAGES,
     DRONE_IMAGE_SUFFIXES,
     DRONE_TILED_IMAGES,
     DRONE_TILED_MASKS,
     MASK_SUFFIXES,
     PUBLISHED_DRONE_CLASSIFICATION,
     PUBLISHED_DRONE_SEGMENTATION_TILES,
-    drone_classification_csv,
-    intensity_folder,
+    drone_image_folder,
+    drone_label_path,
 )
 from lens2logit.errors import InputError
 
 log = logging.getLogger(__name__)
 SEGMENTATION_CLASSES = ("background", "car")
-
-
-def is_tiled_layout(root: Path) -> bool:
-    """True when ``root`` holds any part of the pre-tiled layout."""
-    return any(root.glob(DRONE_TILED_IMAGES.format(tile_size="*"))) or (root / DRONE_CLASSIFICATION).is_dir()
 
 
 def _tile_folder(root: Path, pattern: str, tile_size: int, what: str) -> Path:
@@ -118,11 +110,12 @@ def load_drone_tiled(
         image_root = _tile_folder(root, DRONE_TILED_IMAGES, tile_size, "tile image")
         folders = intensity_folders(image_root)
         check_same_names({f: [p.name for p in list_files(f, DRONE_IMAGE_SUFFIXES)] for f in folders.values()})
+        folder = drone_image_folder(root, kind, tile_size, intensity)
         if intensity not in folders:
-            raise InputError(f"{image_root / intensity_folder(intensity)}: intensity folder not found")
-        files = list_files(folders[intensity], DRONE_IMAGE_SUFFIXES)
+            raise InputError(f"{folder}: intensity folder not found")
+        files = list_files(folder, DRONE_IMAGE_SUFFIXES)
         if not files:
-            raise InputError(f"{folders[intensity]}: no .tif/.tiff tiles")
+            raise InputError(f"{folder}: no .tif/.tiff tiles")
         ids = [p.stem for p in files]
         mask_dir = _tile_folder(root, DRONE_TILED_MASKS, tile_size, "tile mask")
         masks = pair_masks(ids, files, mask_dir, MASK_SUFFIXES, context=f" in {image_root}", containment=True)
@@ -131,12 +124,9 @@ def load_drone_tiled(
             _warn_published(root, kind, {"tiles": len(ids)})
         raw = _read_tiles(files, tile_size)
         return RawDataset("drone_segmentation", kind, intensity, ids, raw, targets, list(SEGMENTATION_CLASSES), DRONE)
-    base = root / DRONE_CLASSIFICATION
-    csv_path = base / drone_classification_csv(tile_size)
+    csv_path = drone_label_path(root, kind, tile_size)
     labels = read_classification_csv(csv_path)
-    folder = base / DRONE_CLASSIFICATION_IMAGES.format(
-        tile_size=tile_size, folder=intensity_folder(intensity), thr=DRONE_CAR_FRACTION
-    )
+    folder = drone_image_folder(root, kind, tile_size, intensity)
     if not folder.is_dir():
         raise InputError(f"{folder}: intensity folder of the classification tiles not found")
     present = {p.stem: p for p in list_files(folder, DRONE_IMAGE_SUFFIXES)}

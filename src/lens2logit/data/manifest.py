@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lens2logit.data.layout import (
-    DRONE_IMAGES_FULL,
-    DRONE_MASKS_FULL,
+    DRONE_TILE_SIZE,
     MANIFEST,
     MICROSCOPY_IMAGES,
     MICROSCOPY_LABELS,
+    drone_image_folder,
+    drone_label_path,
     intensity_folder,
 )
 from lens2logit.errors import InputError
@@ -251,14 +252,23 @@ class HashCache:
         self.dirty = False
 
 
-def branch_files(source: str, root: Path, intensity: float) -> list[str]:
+def branch_files(source: str, root: Path, intensity: float, *, tile_size: int = DRONE_TILE_SIZE) -> list[str]:
     """Relative paths of the files a workflow branch (``source`` dataset at ``intensity``) reads:
-    the intensity folder's files plus the labels (microscopy) or masks (drone)."""
+    the intensity folder's files plus the labels (microscopy) or masks (drone).
+
+    Drone: the folders the loader reads in the layout the root holds (full frames, or the pre-tiled
+    tiles of ``tile_size`` with their masks and classification list), for both drone datasets.
+    """
     root = Path(root)
     if source == "microscopy":
         folders, singles = [MICROSCOPY_IMAGES / intensity_folder(intensity)], [MICROSCOPY_LABELS]
     elif source == "drone":
-        folders, singles = [DRONE_IMAGES_FULL / intensity_folder(intensity), DRONE_MASKS_FULL], []
+        folders, singles = [], []
+        for kind in ("segmentation", "classification"):
+            images = drone_image_folder(root, kind, tile_size, intensity).relative_to(root)
+            labels = drone_label_path(root, kind, tile_size).relative_to(root)
+            folders += [f for f in (images, labels) if f not in folders and (root / f).is_dir()]
+            singles += [labels] if labels.suffix and labels not in singles else []
     else:
         raise InputError(f"dataset: no workflow layout for {source!r}; expected microscopy or drone")
     names = []
@@ -273,13 +283,17 @@ def branch_files(source: str, root: Path, intensity: float) -> list[str]:
     return sorted(names)
 
 
-def intensity_listings(source: str, root: Path) -> list[str]:
+def intensity_listings(source: str, root: Path, *, tile_size: int = DRONE_TILE_SIZE) -> list[str]:
     """Relative names of every entry of every ``raw_scaleXXX`` image folder of ``root`` (hidden ones
     skipped): the loader compares these listings across intensities (a file added to or missing
-    from any one folder fails every branch), so they belong to every branch's fingerprint."""
+    from any one folder fails every branch), so they belong to every branch's fingerprint. Drone:
+    the folders of whichever layout the root holds (:func:`~lens2logit.data.layout.drone_image_folder`)."""
     from lens2logit.data.files import intensity_folders
 
-    parent = Path(root) / (MICROSCOPY_IMAGES if source == "microscopy" else DRONE_IMAGES_FULL)
+    if source == "microscopy":
+        parent = Path(root) / MICROSCOPY_IMAGES
+    else:
+        parent = drone_image_folder(Path(root), "segmentation", tile_size, 1.0).parent
     return sorted(
         p.relative_to(root).as_posix()
         for folder in intensity_folders(parent).values()
@@ -288,7 +302,9 @@ def intensity_listings(source: str, root: Path) -> list[str]:
     )
 
 
-def branch_fingerprint(source: str, root: Path, intensity: float, *, cache_dir=HASH_CACHE_DIR) -> str:
+def branch_fingerprint(
+    source: str, root: Path, intensity: float, *, tile_size: int = DRONE_TILE_SIZE, cache_dir=HASH_CACHE_DIR
+) -> str:
     """Short sha256 over (name, content hash) of ``branch_files`` and the names of
     :func:`intensity_listings`: exactly what the loader reads for this branch, so it changes when a
     file of the branch is relabelled, replaced, added or removed, or a file appears in or leaves any
@@ -296,15 +312,17 @@ def branch_fingerprint(source: str, root: Path, intensity: float, *, cache_dir=H
     root = Path(root)
     cache = HashCache(root, cache_dir)
     digest = hashlib.sha256()
-    for name in branch_files(source, root, intensity):
+    for name in branch_files(source, root, intensity, tile_size=tile_size):
         digest.update(f"{name}\0{cache.sha256(root / name)}\n".encode())
-    for name in intensity_listings(source, root):
+    for name in intensity_listings(source, root, tile_size=tile_size):
         digest.update(f"listed\0{name}\n".encode())
     cache.save()
     return digest.hexdigest()[:20]
 
 
-def check_branch(source: str, root: Path, intensity: float, *, accept_changes: bool = False, cache_dir=HASH_CACHE_DIR) -> Check | None:
+def check_branch(
+    source: str, root: Path, intensity: float, *, tile_size: int = DRONE_TILE_SIZE, accept_changes: bool = False, cache_dir=HASH_CACHE_DIR
+) -> Check | None:
     """If ``root`` has a manifest, check the branch's files against it.
 
     Returns the check (``None`` without a manifest). Raises InputError naming the changed, missing and
@@ -313,7 +331,7 @@ def check_branch(source: str, root: Path, intensity: float, *, accept_changes: b
     root = Path(root)
     if not (root / MANIFEST).is_file():
         return None
-    check = verify_files(root, branch_files(source, root, intensity), cache=HashCache(root, cache_dir))
+    check = verify_files(root, branch_files(source, root, intensity, tile_size=tile_size), cache=HashCache(root, cache_dir))
     if not check.ok and not accept_changes:
         raise InputError(
             f"{root / MANIFEST}: {check.summary()} — the data differ from the manifest; restore them, or accept the "
