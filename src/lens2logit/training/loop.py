@@ -1,7 +1,8 @@
 """The training loop: :func:`fit` (Adam, an optional ISP module in front, per-epoch metrics).
 
-``processor(raw) → augmentation → model`` on one device; ``torch.optim.Adam`` (weight decay 0,
-no schedule); the model of the last epoch is kept (as in the paper). Used by the drift
+``processor(raw) → augmentation → model`` on one device; ``torch.optim.Adam`` (weight decay 0)
+with a constant learning rate (the paper's) or a per-step cosine decay to 0 by the last step
+(``schedule``); the model of the last epoch is kept (as in the paper). Used by the drift
 experiment (:func:`lens2logit.experiments.train.train_on_view`) and by ISP customization
 (jointly trained ISP + task model).
 """
@@ -23,6 +24,39 @@ from lens2logit.training.losses import task_loss
 from lens2logit.training.metrics import MetricAccumulator
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+
+# Learning-rate schedules of option training.<kind>.schedule: the paper's constant rate, or a cosine
+# decay per optimizer step from lr to 0 at the end of the last epoch (torch's CosineAnnealingLR).
+SCHEDULES = ("constant", "cosine")
+
+
+def check_schedule(schedule: str) -> str:
+    """``schedule`` if it is one of :data:`SCHEDULES`, else an InputError naming the option."""
+    if schedule not in SCHEDULES:
+        raise InputError(f"unknown schedule {schedule!r} (option 'training.<kind>.schedule'); expected one of {SCHEDULES}")
+    return schedule
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, schedule: str, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The per-step scheduler of ``schedule``: None (constant) or cosine from lr to 0 over ``total_steps``.
+
+    Stepped once after every optimizer step, the cosine rate of step ``t`` (0-based) is
+    ``lr · (1 + cos(π t / total_steps)) / 2``: ``lr`` at the first step, ``lr · (1 − cos(π/T))/2 ≈ 0``
+    at the last one.
+    """
+    if check_schedule(schedule) == "constant":
+        return None
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(int(total_steps), 1), eta_min=0.0)
+
+
+def _steps_per_epoch(train_batches: Any) -> int:
+    """Number of batches of one epoch, for a schedule over all steps (the batches must be sized)."""
+    batches = _epoch_batches(train_batches, "train_batches")
+    if not hasattr(batches, "__len__"):
+        raise InputError("a learning-rate schedule needs train_batches with a length (len()); use schedule 'constant'")
+    return len(batches)
 
 
 def _epoch_batches(source: Any, name: str) -> Iterable:
@@ -83,6 +117,7 @@ def fit(
     bce_weight: float = 0.0,
     device: str | torch.device | None = "cpu",
     amp: str = "none",
+    schedule: str = "constant",
 ) -> list[dict[str, Any]]:
     """Train ``model`` (and optionally ``processor``) with Adam; evaluate each epoch.
 
@@ -108,6 +143,9 @@ def fit(
         device: option ``training.device`` (see :func:`~lens2logit.training.device.resolve_device`);
             ``model`` and ``processor`` are moved there and stay there.
         amp: ``none`` (fp32) or ``bf16`` autocast of the forward passes (losses in fp32).
+        schedule: ``constant`` (``lr`` throughout, the paper's) or ``cosine`` (per optimizer step,
+            from ``lr`` to ≈ 0 at the last step of the last epoch; :func:`make_scheduler`; needs
+            sized ``train_batches``).
 
     Returns:
         history rows ``{"epoch" (1-based), "split" ("train"|"val"), "loss", metrics...}``;
@@ -119,6 +157,7 @@ def fit(
         raise InputError(f"epochs must be a positive integer, got {epochs!r}")
     if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
         raise InputError(f"lr must be a positive number, got {lr!r}")
+    check_schedule(schedule)
     trainable = ([model] if train_model else []) + ([processor] if processor is not None and train_processor else [])
     if not trainable:
         raise InputError("nothing to train: train_model is False and no trainable processor was given")
@@ -134,6 +173,8 @@ def fit(
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(parameters, lr=lr)
+    total_steps = 0 if schedule == "constant" else epochs * _steps_per_epoch(train_batches)
+    scheduler = make_scheduler(optimizer, schedule, total_steps)
     saved_flags = [(p, p.requires_grad) for module in frozen for p in module.parameters()]
     saved_modes = [(m, m.training) for m in (model, processor) if m is not None]
 
@@ -167,6 +208,8 @@ def fit(
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
                 scores.update(logits, y, loss=loss)
             rows = [{"epoch": epoch, "split": "train", "loss": 0.0, **scores.compute()}]
             if val_batches is not None:
