@@ -86,7 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     metric = "accuracy" if kind == "classification" else "iou_image"
     targets = np.load(targets_path, mmap_mode="r")
 
-    rows, summary = [], []
+    summary = []
+    writer = None
+    if args.csv:  # rows are written after every model, so an interrupted run keeps what it measured
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+        out = open(args.csv, "w", newline="")
+        writer = csv.DictWriter(out, fieldnames=["recipe", "view", "fold", "epoch", metric, "cpu_s"])
+        writer.writeheader()
     with tempfile.TemporaryDirectory() as tmp:
         for name, recipe in map(parse_recipe, args.recipes):
             folds_path = Path(tmp) / f"{name}.json"
@@ -105,8 +111,11 @@ def main(argv: list[str] | None = None) -> int:
                     cpu.append(time.process_time() - start)
                     curve = [r[metric] for r in ckpt["history"] if r["split"] == "val"]
                     finals.setdefault(label, []).append(curve[-1])
-                    for epoch, value in enumerate(curve, 1):
-                        rows.append({"recipe": name, "view": label, "fold": fold, "epoch": epoch, metric: value})
+                    if writer is not None:
+                        for epoch, value in enumerate(curve, 1):
+                            writer.writerow({"recipe": name, "view": label, "fold": fold, "epoch": epoch, metric: value,
+                                             "cpu_s": round(cpu[-1], 2)})  # fmt: skip
+                        out.flush()
                     print(f"{name:16s} {label:8s} fold {fold}: {metric} per epoch "
                           + " ".join(f"{v:.2f}" for v in curve) + f"  ({cpu[-1]:.1f} CPU-s)", flush=True)  # fmt: skip
             means = {v: float(np.mean(x)) for v, x in finals.items()}
@@ -119,12 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         spread = max(means.values()) - min(means.values())
         print(f"{name:16s} {cells}  | min {min(means.values()):.3f} spread {spread:.3f} "
               f"mean fold std {np.nanmean(list(stds.values())):.3f} | {cpu:.1f} CPU-s/model  [{recipe}]")  # fmt: skip
-    if args.csv:
-        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.csv, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+    if writer is not None:
+        out.close()
     return 0
 
 
