@@ -98,3 +98,15 @@ def test_use_folds_plans_only_the_first_folds_of_the_split(tmp_path):
                              cwd=workdir, env=WORKFLOW_ENV, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert refused.returncode != 0
     assert "config drift.use_folds: 3 exceeds drift.folds (2)" in refused.stdout + refused.stderr
+
+
+def test_schedule_keyword_defaults_are_the_schemas():
+    import inspect
+
+    from lens2logit.config import schema_default
+    from lens2logit.experiments.train import train_on_view
+
+    for function in (fit, train_on_view):
+        default = inspect.signature(function).parameters["schedule"].default
+        assert default == schema_default("training.classification.schedule") == schema_default("training.segmentation.schedule")
+    assert schema_default("drift.use_folds") is None
