@@ -43,7 +43,8 @@ VIEW_LABELS = VIEWS if config["views"] == "all" else list(config["views"])
 VIEW_SLUGS = [get_view(v).slug for v in VIEW_LABELS]
 AUGMENTATIONS = config["drift"]["augmentations"]
 PRIMARY_AUG = AUGMENTATIONS[0]
-FOLDS = list(range(config["drift"]["folds"]))
+# drift.use_folds: only the first k of the drift.folds folds are trained and evaluated (check_config).
+FOLDS = list(range(config["drift"]["use_folds"] or config["drift"]["folds"]))
 REF = intensity_slug(1.0)
 SEGMENTATION_HEADLINE = config["report"]["segmentation_headline"]
 

@@ -20,6 +20,7 @@ with job(snakemake):
             epochs=p["epochs"],
             batch_size=p["batch_size"],
             lr=p["lr"],
+            schedule=p["schedule"],
             augmentation=snakemake.wildcards.aug,
             seed=snakemake.params.seed,
             classes=classes,

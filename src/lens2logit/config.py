@@ -552,6 +552,10 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
             f"views: {views} — the drift matrix tests each model on the other views, so it needs at least "
             f"{MIN_VIEWS} views (or \"all\"); one view would train every model and then have no drift to report"
         )
+    use_folds = config["drift"]["use_folds"]
+    if use_folds is not None and use_folds > folds:
+        problems.append(f"drift.use_folds: {use_folds} exceeds drift.folds ({folds})")
+    folds = folds if use_folds is None else min(int(use_folds), folds)  # the folds trained
 
     drift = config["intensity_drift"]
     if drift["enabled"]:
@@ -560,7 +564,7 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
         if drift["view"] not in views:
             problems.append(f"intensity_drift.view: {drift['view']!r} is not among the trained views; allowed: {views} (config views)")
         if drift["folds"] is not None and drift["folds"] > folds:
-            problems.append(f"intensity_drift.folds: {drift['folds']} exceeds drift.folds ({folds})")
+            problems.append(f"intensity_drift.folds: {drift['folds']} exceeds the trained drift folds ({folds}: drift.use_folds, else drift.folds)")
     forensics = config["forensics"]
     if forensics["enabled"]:
         problems += forensics_problems(forensics)
@@ -568,12 +572,12 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
         if view in twins and view not in views:
             problems.append(f"forensics.view: {view!r} is not among the trained views; allowed: {[v for v in views if v in twins]}")
         if forensics["folds"] > folds:
-            problems.append(f"forensics.folds: {forensics['folds']} exceeds drift.folds ({folds})")
+            problems.append(f"forensics.folds: {forensics['folds']} exceeds the trained drift folds ({folds}: drift.use_folds, else drift.folds)")
     custom = config["customization"]
     if custom["enabled"]:
         problems += customization_problems(custom)
         if custom["folds"] > folds:
-            problems.append(f"customization.folds: {custom['folds']} exceeds drift.folds ({folds})")
+            problems.append(f"customization.folds: {custom['folds']} exceeds the trained drift folds ({folds}: drift.use_folds, else drift.folds)")
         encoder = custom["neural"]["encoder"]
         if "neural" in custom["processings"] and not known_encoder(encoder):
             problems.append(

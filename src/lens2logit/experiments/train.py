@@ -19,7 +19,7 @@ from lens2logit.experiments.splits import get_fold
 from lens2logit.models import build_model, standardized
 from lens2logit.training.batches import ArrayBatches, channel_statistics, check_indices, check_targets, check_view_array, open_array
 from lens2logit.training.device import pin_memory
-from lens2logit.training.loop import check_fit_options, fit
+from lens2logit.training.loop import check_fit_options, check_schedule, fit
 
 
 def train_on_view(
@@ -42,6 +42,7 @@ def train_on_view(
     progress: bool = True,
     bce_weight: float = 0.0,
     amp: str = "none",
+    schedule: str = "constant",
 ) -> dict[str, Any]:
     """Train a task model on one rendered view and one fold.
 
@@ -51,7 +52,8 @@ def train_on_view(
         folds_path: JSON written by :func:`lens2logit.experiments.splits.save_folds`.
         fold: which fold to train (its ``train`` indices) and validate (its ``val`` indices).
         kind, arch, pretrained: see :func:`lens2logit.models.build_model`.
-        epochs, batch_size, lr, augmentation, bce_weight: see :func:`fit`.
+        epochs, batch_size, lr, augmentation, bce_weight, schedule: see :func:`fit` (``schedule``:
+            option ``training.<kind>.schedule``).
         seed: model initialisation, shuffling and augmentation; same seed → same weights.
         classes: class names (classification: ``n_classes = len(classes)``; None → ``max label + 1``
             with names ``"0"…``); segmentation: names of the foreground (default ``["foreground"]``).
@@ -60,7 +62,7 @@ def train_on_view(
         device, amp: options ``training.device`` (required: the workflow always passes it; tests say
             ``"cpu"``) and ``training.amp`` (see :func:`~lens2logit.training.fit`); the model is
             initialised on the CPU (same seed → same initial weights on every device).
-            The keyword defaults of ``threads``, ``progress``, ``bce_weight`` and ``amp`` are the
+            The keyword defaults of ``threads``, ``progress``, ``bce_weight``, ``amp`` and ``schedule`` are the
             schema's (``tests/test_defaults.py``).
 
     Returns:
@@ -70,6 +72,7 @@ def train_on_view(
         (rows of :func:`fit`) and ``config`` (all other arguments and the image shape).
     """
     amp, device = check_fit_options(kind, augmentation, amp, device)  # before any data is read
+    check_schedule(schedule)
     if not isinstance(threads, int) or threads < 1:
         raise InputError(f"threads must be a positive integer, got {threads!r}")
     views = open_array(views_path, "views")
@@ -102,7 +105,7 @@ def train_on_view(
         val_batches = ArrayBatches(views, targets, val_idx, batch_size, pin_memory=pin) if val_idx.size else None
         history = fit(
             model, train_batches, val_batches, kind=kind, epochs=epochs, lr=lr, augmentation=augmentation,
-            seed=seed, progress=progress, bce_weight=bce_weight, device=device, amp=amp,
+            seed=seed, progress=progress, bce_weight=bce_weight, device=device, amp=amp, schedule=schedule,
         )  # fmt: skip
     finally:
         torch.set_num_threads(previous_threads)
@@ -125,6 +128,7 @@ def train_on_view(
             "epochs": epochs,
             "batch_size": batch_size,
             "lr": lr,
+            "schedule": schedule,
             "augmentation": augmentation,
             "seed": seed,
             "pretrained": None if pretrained is None else str(pretrained),
