@@ -8,7 +8,8 @@ data, from the per-sample records the evaluation writes (:func:`lens2logit.exper
 * **most-dropped test view** — the column with the largest mean drop (a categorical finding: the share
   of replicates in which each view comes first);
 * **corruption ÷ ISP-drift ratio** — mean drop under the common corruptions ÷ mean drift drop (needs the
-  corruption records).
+  corruption records; :func:`severity_ratio`: ``+inf`` in a replicate where drift costs nothing but
+  corruptions do, so an interval reaching ``inf`` says the drift drop is indistinguishable from zero).
 
 Resampling (one replicate). Level 1, test images: within each fold ``k`` its ``n_k`` validation images
 are drawn with replacement (multinomial counts ``w_k``, ``(n_k,)``). The *same* draw is used for every
@@ -25,7 +26,12 @@ The interval is the percentile interval (:data:`LEVEL` = 90 %: the 5th and 95th 
 :data:`N_REPLICATES` replicates), seeded (``numpy.random.default_rng(seed)``) and deterministic.
 With 2 folds the fold level is coarse (half of the replicates use one fold twice); it is kept because the
 spread between folds (different training images, different models) is part of what a second run would see.
-All replicates are computed at once (array products; ≈ 0.1 CPU-s per dataset at the default size).
+All replicates are computed at once (array products): 0.19 CPU-s for one metric at the default size
+(12 views, 2 folds of 90 images, 2000 replicates, 10 corruptions on 64 images per fold), measured.
+
+The worst case is a maximum over 132 cells: resampling adds noise to every cell, and the maximum of
+noisier cells is larger, so its percentile interval is biased upwards and may not even contain the point
+value. That is one more reason the worst-case claims carry little information.
 """
 
 from __future__ import annotations
@@ -47,15 +53,37 @@ BOOTSTRAP_METRICS = ("accuracy", "iou_image", "iou_dataset")
 
 
 def interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
-    """Percentile interval of bootstrap replicates ``(B,)`` (NaN replicates skipped).
+    """Percentile interval of bootstrap replicates ``(B,)``: order statistics (``inverted_cdf``, so ±inf
+    replicates are kept as such), NaN replicates skipped (all NaN: ``(nan, nan)``).
 
     Example:
         >>> interval(np.arange(101.0))
         (5.0, 95.0)
     """
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return float("nan"), float("nan")
     tail = 100 * (1 - level) / 2
-    low, high = np.nanpercentile(np.asarray(values, dtype=np.float64), [tail, 100 - tail])
+    low, high = np.percentile(values, [tail, 100 - tail], method="inverted_cdf")
     return float(low), float(high)
+
+
+def severity_ratio(corruption_drop: np.ndarray, drift_drop: np.ndarray) -> np.ndarray:
+    """How many times the corruption drop exceeds the ISP-drift drop, elementwise.
+
+    ``corruption / drift`` where the drift drop is positive; where drift costs nothing (drop ≤ 0) and
+    corruptions do, corruptions are more severe than any finite factor: ``+inf``; where neither drops,
+    the ratio is undefined: NaN (skipped by :func:`interval`).
+
+    Example:
+        >>> severity_ratio(np.array([0.2, 0.2, -0.1]), np.array([0.05, -0.01, -0.02])).tolist()
+        [4.0, inf, nan]
+    """
+    corruption_drop, drift_drop = np.broadcast_arrays(np.asarray(corruption_drop, float), np.asarray(drift_drop, float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = corruption_drop / drift_drop
+    return np.where(drift_drop > 0, ratio, np.where(corruption_drop > 0, np.inf, np.nan))
 
 
 def per_sample_terms(records: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -273,8 +301,9 @@ def bootstrap_findings(drift_records: pd.DataFrame, views: Sequence[str], metric
         drops = corruption_drops(ccells, weights, ids, fold_counts)
         point_drop = corruption_drops(ccells, unit, ids, ones)[0]
         findings["corruption_drop"] = _summary(drops, point_drop, level)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            findings["corruption_to_drift_ratio"] = _summary(drops / boot["mean_drop"], point_drop / point["mean_drop"][0], level)
+        ratio = severity_ratio(drops, boot["mean_drop"])
+        findings["corruption_to_drift_ratio"] = _summary(ratio, float(severity_ratio(point_drop, point["mean_drop"][0])), level)
+        findings["corruption_to_drift_ratio"]["undefined_share"] = float(np.mean(np.isnan(ratio)))
     out: dict[str, Any] = {"metric": metric, "n_replicates": int(n_replicates), "level": float(level), "seed": int(seed),
                            "folds": len(cells), "images_per_fold": {str(k): len(c.ids) for k, c in cells.items()},
                            "findings": findings}  # fmt: skip

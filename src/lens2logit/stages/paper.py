@@ -15,7 +15,8 @@ Each claim has a **band**: the values that tell the paper's story.
   *both* datasets are tested against the whole range :data:`RATIO_RANGE` ``[4, 10]``;
 * worst case below the training view (relative): the published value ± :data:`WORST_CASE_TOLERANCE`
   (10 points, absolute). A maximum over 132 noisy cells is an extreme value, biased upwards by noise
-  and by badly trained rows, so these rows carry little information whatever the verdict;
+  and by badly trained rows (its bootstrap interval is biased upwards too), so these rows carry little
+  information whatever the verdict;
 * most-dropped test view: the published view.
 
 Verdict (:func:`verdict`), from the run's 90 % bootstrap interval ``[low, high]``
