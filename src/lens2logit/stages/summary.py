@@ -77,8 +77,9 @@ def paper_section(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
         "",
         _table(table),
         "",
-        "* The worst-case rows carry little information: a maximum over 132 noisy cells is an extreme value, "
-        "biased upwards by noise and by any badly trained row, whatever its verdict.",
+        "* The worst-case rows carry little information: a maximum over the 132 off-diagonal cells of 12 views is an "
+        "extreme value, biased upwards by noise and by any badly trained row (its bootstrap interval is biased "
+        "upwards too), whatever its verdict.",
         "* Accuracy is read beside its chance level: "
         + (", ".join(f"{t} {c:.3f}" for t, c in chance.items()) + " in this run" if chance else "this run has no accuracy")
         + f"; the paper's real microscopy set is imbalanced (majority class {paper.PAPER_CHANCE['microscopy']:.3f}), "
@@ -86,6 +87,7 @@ def paper_section(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
         "* Drone findings are in mean per-image IoU, the paper's metric; the dataset IoU (Σ intersection / Σ union) "
         "is given beside it and in the tables below.",
         "* Numbers marked * are second-hand: Figure 1 as quoted in issue 9, not checked against the paper.",
+        "* A ratio interval reaching `inf` means the ISP-drift drop is indistinguishable from zero in some replicates.",
         "* The *ratio at chance* in the corruption table below (headroom ÷ ISP drop) is a hypothetical upper "
         "bound, not a measurement; it is not a finding and has no verdict.",
         "",
