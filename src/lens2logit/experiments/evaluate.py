@@ -57,8 +57,8 @@ def batch_records(logits: torch.Tensor, targets: torch.Tensor, kind: str) -> dic
     """
     logits = logits.detach().float()
     if kind == "classification":
-        probabilities = torch.softmax(logits, dim=1)
-        confidence, prediction = probabilities.max(dim=1)
+        confidence = torch.softmax(logits, dim=1).max(dim=1).values
+        prediction = logits.argmax(dim=1)  # as the metrics: argmax of the logits (softmax can round to ties)
         return {"label": targets.reshape(-1).long(), "prediction": prediction, "confidence": confidence}
     intersection, union = segmentation_counts(logits, targets)
     foreground = torch.sigmoid(logits).flatten(1)
@@ -78,8 +78,8 @@ def score_batches(
         batches: iterable of ``(x, y)``; ``y`` ``(B,)`` labels or ``(B, H, W)`` masks.
         kind: ``"classification"`` or ``"segmentation"``.
         n_classes: number of classes (classification).
-        records: if a list, each batch's :func:`batch_records` (host numpy arrays) is appended to it,
-            in batch order.
+        records: if a list, each batch's :func:`batch_records` is appended to it, in batch order (tensors
+            left on the device: no per-batch synchronisation; :func:`records_frame` copies them once).
 
     Returns:
         ``{metric: value}`` with the names of :data:`CLASSIFICATION_METRICS` or :data:`SEGMENTATION_METRICS`.
@@ -92,18 +92,18 @@ def score_batches(
             logits, y = model(to_device(x, device)), to_device(y, device)
             scores.update(logits, y)
             if records is not None:
-                records.append({k: v.cpu().numpy() for k, v in batch_records(logits, y, kind).items()})
+                records.append(batch_records(logits, y, kind))
     return scores.compute()
 
 
-def records_frame(records: list[dict[str, np.ndarray]], indices: np.ndarray, kind: str):
+def records_frame(records: list[dict[str, torch.Tensor]], indices: np.ndarray, kind: str):
     """One DataFrame ``sample, <sample_columns(kind)>`` from per-batch records over sorted ``indices``."""
     import pandas as pd
 
     columns = sample_columns(kind)
     data = {SAMPLE_ID: np.sort(np.asarray(indices, dtype=np.int64))}
     for name in columns:
-        data[name] = np.concatenate([r[name] for r in records]) if records else np.zeros(0)
+        data[name] = torch.cat([r[name] for r in records]).cpu().numpy() if records else np.zeros(0)
     if len(data[SAMPLE_ID]) != len(data[columns[0]]):
         raise ValueError(f"{len(data[columns[0]])} per-sample records for {len(data[SAMPLE_ID])} samples")
     return pd.DataFrame(data)
