@@ -54,8 +54,6 @@ def paper_section(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
     informative = paper.verdict_counts(table[~table["finding"].str.startswith("worst case")])
     any_result = next(iter(results.values()), {})
     boot = (f"{any_result.get('n_replicates')} replicates, seed {any_result.get('seed')}" if any_result else "not run")
-    cpu = sum(float(r.get("cpu_seconds", 0.0)) + sum(float(o.get("cpu_seconds", 0.0)) for o in (r.get("other_metrics") or {}).values())
-              for r in results.values())  # fmt: skip
     chance = {t: r["chance"] for t, r in results.items() if r.get("chance") is not None}
     lines = [
         "## This run beside the paper",
@@ -63,7 +61,7 @@ def paper_section(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
         SYNTHETIC_NOTE,
         "",
         "Every finding carries its 90 % bootstrap interval (test images resampled within each fold, and folds; "
-        f"{boot}; {cpu:.2f} CPU-s). The verdict comes from the interval, not the point value: "
+        f"{boot}). The verdict comes from the interval, not the point value: "
         "**agrees** = the whole interval lies inside the band of values that tell the paper's story; "
         "**disagrees** = interval and band do not meet; **cannot tell** = the interval straddles an edge of the band. "
         f"Bands (fixed in `stages/paper.py`, not tuned): mean drop within a factor of {paper.MEAN_DROP_FACTOR:g} of the "
