@@ -13,7 +13,9 @@ import sys
 from lens2logit.errors import InputError
 
 # Sub-modules that contribute commands, in help order.
-_COMMAND_MODULES = ("lens2logit.cli.isp", "lens2logit.cli.data", "lens2logit.cli.config", "lens2logit.cli.runs")
+_COMMAND_MODULES = (
+    "lens2logit.cli.isp", "lens2logit.cli.data", "lens2logit.cli.config", "lens2logit.cli.runs", "lens2logit.cli.qa",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
