@@ -133,3 +133,67 @@ def qa_summary(
             "coverage": float(inside.mean()),
         })  # fmt: skip
     return pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
+
+
+def write_qa(
+    samples_paths: Sequence[str],
+    corruption_paths: Sequence[str],
+    *,
+    kind: str,
+    dataset: str,
+    table_path,
+    corruptions_path,
+    summary_path,
+    figure_path,
+    level: float = DEFAULT_LEVEL,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The QA stage of one dataset: tables, summary and scatter figure (workflow ``rules/qa.smk``).
+
+    Writes the drift table (models × other views), the corruption table (models × corruptions; only a
+    header when ``corruption_paths`` is empty), their :func:`qa_summary` (``test_bed`` drift |
+    corruptions) with a ``dataset`` column, and the drift scatter. Returns the summary.
+    """
+    from lens2logit.io import write_csv
+    from lens2logit.qa.records import qa_metric
+    from lens2logit.reporting.qa import plot_qa_scatter
+
+    options = dict(level=level, n_resamples=n_resamples, seed=seed)
+    drift = qa_table(read_samples(samples_paths), kind, DRIFT_BED, **options)
+    if corruption_paths:
+        corruptions = qa_table(read_samples(corruption_paths), kind, CORRUPTION_BED, **options)
+    else:
+        corruptions = pd.DataFrame(columns=[*CORRUPTION_BED["model"], CORRUPTION_BED["test"], *TABLE_COLUMNS])
+    summaries = [qa_summary(drift, "drift", **options)]
+    if len(corruptions):
+        summaries.append(qa_summary(corruptions, "corruptions", **options))
+    summary = pd.concat(summaries, ignore_index=True)
+    summary.insert(0, "metric", qa_metric(kind))
+    summary.insert(0, "dataset", dataset)
+    write_csv(table_path, drift)
+    write_csv(corruptions_path, corruptions)
+    write_csv(summary_path, summary)
+    plot_qa_scatter(drift, figure_path, metric=qa_metric(kind), title=f"{dataset}: label-free prediction on other views")
+    return summary
+
+
+def summary_markdown(summary_paths: Sequence[str]) -> list[str]:
+    """Markdown lines of the summary's QA section from the stage's ``summary.csv`` files."""
+    if not summary_paths:
+        return []
+    frame = pd.concat([pd.read_csv(p) for p in summary_paths], ignore_index=True)
+    lines = [
+        "## Label-free drop prediction (camera QA)", "",
+        "Each model's metric on every other view (and under every corruption) predicted from its confidences "
+        "alone (ATC, DoC), against the measured value; \"no_drop\" predicts the model's own validation score. "
+        "MAE and Spearman over (model, test set) pairs with bootstrap intervals; coverage = share of measured "
+        "values inside the prediction's interval (`docs/deploying.md`).", "",
+        "| dataset | test bed | metric | method | n | MAE [interval] | Spearman [interval] | coverage |",
+        "|---|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for r in frame.itertuples(index=False):
+        lines.append(f"| {r.dataset} | {r.test_bed} | {r.metric} | {r.method} | {r.n} | {r.mae:.3f} [{r.mae_low:.3f}, "
+                     f"{r.mae_high:.3f}] | {r.spearman:.2f} [{r.spearman_low:.2f}, {r.spearman_high:.2f}] | "
+                     f"{r.coverage:.2f} |")  # fmt: skip
+    return lines + [""]

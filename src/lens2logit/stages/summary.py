@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from lens2logit.qa.table import summary_markdown
 from lens2logit.stages import paper
 from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE, HEADLINE_METRIC, headline_metric
 from lens2logit.io import write_text
@@ -68,6 +69,7 @@ def write_summary(
     intensity: Sequence[str] = (),
     forensics: Sequence[str] = (),
     customization: Sequence[str] = (),
+    qa: Sequence[str] = (),
     kinds: Sequence[str] | None = None,
     segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE,
 ) -> str:
@@ -78,6 +80,7 @@ def write_summary(
             (None: taken from the drift summaries' metric).
         drift, corruptions, intensity, forensics, customization: result files per dataset (the dataset is
             the file's parent folder, or the ``dataset`` field of a drift summary).
+        qa: the QA stage's ``summary.csv`` files (:func:`lens2logit.qa.table.summary_markdown`).
         segmentation_headline: ``iou_dataset`` | ``iou_image`` (config ``report.segmentation_headline``).
     """
     summaries = {s["dataset"]: s for s in (json.loads(Path(p).read_text()) for p in drift)}
@@ -137,6 +140,7 @@ def write_summary(
                 keep = {headline[dataset]} if dataset in headline else set(HEADLINE_METRIC.values())
                 frame = frame[frame["metric"].isin(keep)]  # one metric keeps it readable
                 parts += [f"### {dataset}", "", _table(frame), ""]
+    parts += summary_markdown(qa)
     text = "\n".join(parts) + "\n"
     write_text(out_path, text)
     return text
