@@ -38,6 +38,30 @@ rule aggregate_drift:
         "../scripts/aggregate_drift.py"
 
 
+# The findings the paper comparison uses, each with its 90 % bootstrap interval over test images and
+# folds (lens2logit.stages.bootstrap), from the per-sample records of the primary augmentation.
+rule bootstrap_findings:
+    input:
+        samples=primary_drift_samples,
+        corruption_samples=corruption_samples,
+    output:
+        findings="results/findings/{dataset}.json",
+    log:
+        "logs/bootstrap_findings/{dataset}.log",
+    benchmark:
+        "results/benchmarks/bootstrap_findings/{dataset}.tsv"
+    conda:
+        "../envs/lens2logit.yaml"
+    params:
+        code=script_code("bootstrap_findings.py"),
+        views=VIEW_LABELS,
+        kind=kind_param,
+        replicates=config["report"]["bootstrap_replicates"],
+        seed=config["seed"],
+    script:
+        "../scripts/bootstrap_findings.py"
+
+
 rule aggregate_corruptions:
     input:
         tables=corruption_tables,

@@ -332,10 +332,10 @@ def corruption_view_labels(wildcards):
     return [get_view(v).label for v in corruption_job_views(wildcards)]
 
 
-def corruption_job_tables():
+def corruption_job_tables(folder="results/corruptions"):
     """Output tables of one score_corruptions job: its {view}'s, or every view's."""
     views = ["{view}"] if CORRUPTION_JOB_PER_VIEW else VIEW_SLUGS
-    return [f"results/corruptions/{{dataset}}/{{aug}}/{v}.csv" for v in views]
+    return [f"{folder}/{{dataset}}/{{aug}}/{v}.csv" for v in views]
 
 
 def corruption_job_path(prefix, suffix):
@@ -356,6 +356,23 @@ def primary_drift_metrics(wildcards):
         metrics_path(wildcards.dataset, PRIMARY_AUG, REF, v, k)
         for v in VIEW_SLUGS
         for k in FOLDS
+    ]
+
+
+def primary_drift_samples(wildcards):
+    """Per-sample records of the primary augmentation's drift models (reference light)."""
+    return [
+        p.replace("results/metrics/", "results/samples/", 1)
+        for p in primary_drift_metrics(wildcards)
+    ]
+
+
+def corruption_samples(wildcards):
+    if not CORRUPTIONS_ENABLED:
+        return []
+    return [
+        p.replace("results/corruptions/", "results/corruption_samples/", 1)
+        for p in corruption_tables(wildcards)
     ]
 
 
@@ -424,7 +441,7 @@ def tracking_inputs(wildcards):
             m.replace("results/metrics/", "results/models/")[: -len(".csv")] + ".pt"
             for m in metrics
         ]
-    files += drift_outputs() + corruption_outputs() + intensity_outputs()
+    files += drift_outputs() + findings_outputs() + corruption_outputs() + intensity_outputs()
     files += forensics_outputs() + customization_outputs()
     if FORENSICS_ENABLED:
         files += [f"results/forensics/{t}/attacks.json" for t in DATASETS]
@@ -496,6 +513,10 @@ def customization_outputs():
     ]
 
 
+def findings_outputs():
+    return [f"results/findings/{t}.json" for t in DATASETS]
+
+
 def summary_corruption_inputs():
     return [p for p in corruption_outputs() if p.endswith("comparison.csv")]
 
@@ -515,6 +536,7 @@ def summary_customization_inputs():
 def get_final_output():
     return (
         drift_outputs()
+        + findings_outputs()
         + corruption_outputs()
         + qa_outputs()
         + intensity_outputs()

@@ -7,6 +7,7 @@ rule score_corruptions:
         targets=f"results/data/{{dataset}}/{REF}/targets.npy",
     output:
         tables=corruption_job_tables(),
+        samples=corruption_job_tables("results/corruption_samples"),
     log:
         corruption_job_path("logs/score_corruptions", ".log"),
     benchmark:

@@ -1,5 +1,6 @@
 # One job scores the models of one (dataset, augmentation, intensity, view) on their test sets:
-# every fold's, or one fold's with drift.jobs: per_fold (same jobs as rules/train.smk).
+# every fold's, or one fold's with drift.jobs: per_fold (same jobs as rules/train.smk). Next to each
+# model's metrics it writes its per-sample records (results/samples/, docs/architecture.md).
 rule evaluate_models:
     input:
         models=fold_files("results/models", FOLDS, ".pt"),
@@ -7,6 +8,7 @@ rule evaluate_models:
         targets=test_set_targets,
     output:
         metrics=fold_files("results/metrics", FOLDS, ".csv"),
+        samples=fold_files("results/samples", FOLDS, ".csv"),
     log:
         job_path("logs/evaluate_models", ".log"),
     benchmark:
@@ -35,6 +37,7 @@ if not JOBS_PER_FOLD:
             targets=test_set_targets,
         output:
             metrics=fold_files("results/metrics", INTENSITY_FOLDS, ".csv"),
+            samples=fold_files("results/samples", INTENSITY_FOLDS, ".csv"),
         wildcard_constraints:
             intensity=NON_REF_INTENSITY,
         params:

@@ -1,6 +1,7 @@
 rule summarize:
     input:
         drift=expand("results/drift/{dataset}/summary.json", dataset=DATASETS),
+        findings=findings_outputs(),
         corruptions=summary_corruption_inputs(),
         intensity=summary_intensity_inputs(),
         forensics=summary_forensics_inputs(),

@@ -4,8 +4,11 @@ from lens2logit.workflow import job
 
 with job(snakemake):
     w = snakemake.wildcards
-    for fold, model_path, metrics_path in zip(
-        snakemake.params.folds, snakemake.input.models, snakemake.output.metrics
+    for fold, model_path, metrics_path, samples_path in zip(
+        snakemake.params.folds,
+        snakemake.input.models,
+        snakemake.output.metrics,
+        snakemake.output.samples,
     ):
         score_model(
             model_path,
@@ -21,4 +24,5 @@ with job(snakemake):
             },
             batch_size=snakemake.params.batch_size,
             device=snakemake.params.device,
+            samples_path=samples_path,
         )

@@ -8,6 +8,7 @@ with job(snakemake):
         snakemake.input.targets,
         snakemake.output.tables,
         views=snakemake.params.labels,
+        samples_paths=snakemake.output.samples,
         preset=snakemake.params.preset,
         names=snakemake.params.names,
         severity=snakemake.params.severity,

@@ -7,6 +7,7 @@ with job(snakemake):
         snakemake.output.summary,
         datasets=snakemake.params.datasets,
         drift=i.drift,
+        findings=i.findings,
         corruptions=i.corruptions,
         intensity=i.intensity,
         forensics=i.forensics,

@@ -14,7 +14,8 @@ from lens2logit.errors import InputError
 
 # Sub-modules that contribute commands, in help order.
 _COMMAND_MODULES = (
-    "lens2logit.cli.isp", "lens2logit.cli.data", "lens2logit.cli.config", "lens2logit.cli.runs", "lens2logit.cli.qa",
+    "lens2logit.cli.isp", "lens2logit.cli.data", "lens2logit.cli.config", "lens2logit.cli.runs", "lens2logit.cli.study",
+    "lens2logit.cli.qa",
 )
 
 

@@ -387,6 +387,7 @@ def evaluate_corruptions(
     batch_size: int = 64,
     max_samples: int | None = None,
     device: str | torch.device | None = "cpu",
+    with_samples: bool = False,
 ):
     """Score a trained model on its validation indices under each corruption, plus the clean score.
 
@@ -403,13 +404,16 @@ def evaluate_corruptions(
         max_samples: score a seeded random subset of at most this many validation samples
             (the same subset for every corruption); None = all.
         device: option ``training.device``: the model runs there (corruptions are applied on the host).
+        with_samples: also return the per-sample records
+            (:func:`lens2logit.experiments.evaluate.batch_records`).
 
     Returns:
-        pandas DataFrame with columns ``corruption, metric, value``.
+        pandas DataFrame with columns ``corruption, metric, value``; with ``with_samples``
+        ``(metrics, samples)``, ``samples`` with columns ``corruption, sample, <record columns>``.
     """
     import pandas as pd
 
-    from lens2logit.experiments.evaluate import score_batches
+    from lens2logit.experiments.evaluate import records_frame, score_batches
     from lens2logit.training.batches import check_indices, check_targets, check_view_array, open_array
     from lens2logit.training.checkpoint import load_model
     from lens2logit.training.device import resolve_device
@@ -434,8 +438,16 @@ def evaluate_corruptions(
         indices = np.sort(np.asarray(indices)[keep])
     metric_names = CLASSIFICATION_METRICS if kind == "classification" else SEGMENTATION_METRICS
     rows: list[dict[str, Any]] = []
+    sample_frames = []
     for name in names:
         batches = _CorruptedBatches(views, targets, indices, batch_size, name, severity, seed, preset)
-        scores = score_batches(model, batches, kind=kind, n_classes=n_classes)
+        records: list | None = [] if with_samples else None
+        scores = score_batches(model, batches, kind=kind, n_classes=n_classes, records=records)
         rows.extend({"corruption": name, "metric": metric, "value": scores[metric]} for metric in metric_names)
-    return pd.DataFrame(rows, columns=["corruption", "metric", "value"])
+        if with_samples:
+            sample_frames.append(records_frame(records, indices, kind).assign(corruption=name))
+    metrics = pd.DataFrame(rows, columns=["corruption", "metric", "value"])
+    if not with_samples:
+        return metrics
+    samples = pd.concat(sample_frames, ignore_index=True)
+    return metrics, samples[["corruption", *[c for c in samples.columns if c != "corruption"]]]

@@ -1,0 +1,315 @@
+"""Uncertainty of the study's findings: a paired, two-level bootstrap over folds and test images.
+
+Every finding the paper comparison uses (:mod:`lens2logit.stages.paper`) is recomputed on resampled
+data, from the per-sample records the evaluation writes (:func:`lens2logit.experiments.evaluate.batch_records`):
+
+* **mean drop** — diagonal mean − off-diagonal mean of the 12×12 drift matrix;
+* **worst case** — the largest relative drop ``(diagonal − cell) / diagonal`` over the 132 off-diagonal cells;
+* **most-dropped test view** — the column with the largest mean drop (a categorical finding: the share
+  of replicates in which each view comes first);
+* **corruption ÷ ISP-drift ratio** — mean drop under the common corruptions ÷ mean drift drop (needs the
+  corruption records).
+
+Resampling (one replicate). Level 1, test images: within each fold ``k`` its ``n_k`` validation images
+are drawn with replacement (multinomial counts ``w_k``, ``(n_k,)``). The *same* draw is used for every
+cell of that fold — all models of fold ``k`` (every training view) were scored on the same images,
+rendered by every test view, and the corruption scores of fold ``k`` use a subset of them — so paired
+differences keep their pairing. Level 2, folds: the ``F`` folds are drawn with replacement (counts
+``c``, ``(F,)``); a fold drawn twice enters twice with its one image draw. A cell's score in fold
+``k`` is the weighted metric ``Σ w·num / Σ w·den`` (accuracy: num = correct, den = 1; ``iou_image``:
+num = per-image IoU, den = 1; ``iou_dataset``: num = intersection, den = union), the matrix is
+``Σ_k c_k · score_k / F``, and every finding follows from the matrix as in
+:func:`lens2logit.stages.aggregate.drift_summary`. With unit weights this reproduces the point values.
+
+The interval is the percentile interval (:data:`LEVEL` = 90 %: the 5th and 95th percentiles of
+:data:`N_REPLICATES` replicates), seeded (``numpy.random.default_rng(seed)``) and deterministic.
+With 2 folds the fold level is coarse (half of the replicates use one fold twice); it is kept because the
+spread between folds (different training images, different models) is part of what a second run would see.
+All replicates are computed at once (array products; ≈ 0.1 CPU-s per dataset at the default size).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from lens2logit.errors import InputError
+from lens2logit.experiments.evaluate import SAMPLE_ID
+from lens2logit.experiments.corruptions import IDENTITY
+
+N_REPLICATES = 2000
+LEVEL = 0.90
+BOOTSTRAP_METRICS = ("accuracy", "iou_image", "iou_dataset")
+
+
+def interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    """Percentile interval of bootstrap replicates ``(B,)`` (NaN replicates skipped).
+
+    Example:
+        >>> interval(np.arange(101.0))
+        (5.0, 95.0)
+    """
+    tail = 100 * (1 - level) / 2
+    low, high = np.nanpercentile(np.asarray(values, dtype=np.float64), [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def per_sample_terms(records: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Numerator and denominator per record whose weighted sums give ``metric`` (``(N,)`` each).
+
+    accuracy: (label == prediction, 1); ``iou_image``: (iou, 1); ``iou_dataset``: (intersection, union).
+    """
+    if metric == "accuracy":
+        return (records["label"].to_numpy() == records["prediction"].to_numpy()).astype(np.float64), np.ones(len(records))
+    if metric == "iou_image":
+        return records["iou"].to_numpy(np.float64), np.ones(len(records))
+    if metric == "iou_dataset":
+        return records["intersection"].to_numpy(np.float64), records["union"].to_numpy(np.float64)
+    raise InputError(f"bootstrap: no per-sample form of metric {metric!r}; expected one of {', '.join(BOOTSTRAP_METRICS)}")
+
+
+@dataclass(frozen=True)
+class FoldCells:
+    """The records of one fold laid out as arrays.
+
+    Attributes:
+        ids: ``(n,)`` sorted sample ids (the fold's validation images).
+        num, den: ``(*cells, n)`` per-sample terms (:func:`per_sample_terms`).
+    """
+
+    ids: np.ndarray
+    num: np.ndarray
+    den: np.ndarray
+
+
+def drift_cells(records: pd.DataFrame, views: Sequence[str], metric: str) -> dict[int, FoldCells]:
+    """Per fold: terms ``(V, V, n)`` of every (train view, test view) cell on the fold's images.
+
+    Args:
+        records: per-sample drift records of one augmentation at the reference intensity
+            (columns ``fold, train_view, test_view, sample`` and the record columns).
+
+    Raises:
+        ValueError: a cell lacks an image of its fold, or a view is missing.
+    """
+    index = {v: i for i, v in enumerate(views)}
+    out = {}
+    for fold, sub in records.groupby("fold", sort=True):
+        ids = np.unique(sub[SAMPLE_ID].to_numpy())
+        rows = sub["train_view"].map(index).to_numpy()
+        cols = sub["test_view"].map(index).to_numpy()
+        if np.isnan(rows.astype(float)).any() or np.isnan(cols.astype(float)).any():
+            raise ValueError(f"fold {fold}: records of views outside {list(views)}")
+        pos = np.searchsorted(ids, sub[SAMPLE_ID].to_numpy())
+        num = np.full((len(views), len(views), len(ids)), np.nan)
+        den = np.full_like(num, np.nan)
+        n_, d_ = per_sample_terms(sub, metric)
+        num[rows.astype(int), cols.astype(int), pos], den[rows.astype(int), cols.astype(int), pos] = n_, d_
+        if np.isnan(num).any():
+            raise ValueError(f"fold {fold}: some (train view, test view) cells lack records of some of its {len(ids)} images")
+        out[int(fold)] = FoldCells(ids, num, den)
+    if not out:
+        raise ValueError("no per-sample drift records")
+    return out
+
+
+def corruption_cells(records: pd.DataFrame, views: Sequence[str], metric: str) -> dict[int, FoldCells]:
+    """Per fold: terms ``(V, C, m)`` of every (view, corruption) on the fold's scored images, identity first."""
+    index = {v: i for i, v in enumerate(views)}
+    names = [IDENTITY] + sorted(set(records["corruption"]) - {IDENTITY})
+    if IDENTITY not in set(records["corruption"]):
+        raise ValueError("corruption records lack the identity (clean) scores")
+    cindex = {c: i for i, c in enumerate(names)}
+    out = {}
+    for fold, sub in records.groupby("fold", sort=True):
+        ids = np.unique(sub[SAMPLE_ID].to_numpy())
+        rows = sub["view"].map(index).to_numpy(dtype=float)
+        if np.isnan(rows).any():
+            raise ValueError(f"fold {fold}: corruption records of views outside {list(views)}")
+        pos = np.searchsorted(ids, sub[SAMPLE_ID].to_numpy())
+        num = np.full((len(views), len(names), len(ids)), np.nan)
+        den = np.full_like(num, np.nan)
+        n_, d_ = per_sample_terms(sub, metric)
+        r, c = rows.astype(int), sub["corruption"].map(cindex).to_numpy()
+        num[r, c, pos], den[r, c, pos] = n_, d_
+        if np.isnan(num).any():
+            raise ValueError(f"fold {fold}: some (view, corruption) pairs lack records of some of its {len(ids)} images")
+        out[int(fold)] = FoldCells(ids, num, den)
+    return out
+
+
+def resample_weights(fold_ids: Mapping[int, np.ndarray], n_replicates: int, rng: np.random.Generator) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """Image counts per fold ``{fold: (B, n_k)}`` and fold counts ``(B, F)`` (folds in sorted order)."""
+    folds = sorted(fold_ids)
+    images = {k: rng.multinomial(len(fold_ids[k]), np.full(len(fold_ids[k]), 1 / len(fold_ids[k])), size=n_replicates).astype(np.float64)
+              for k in folds}  # fmt: skip
+    fold_counts = rng.multinomial(len(folds), np.full(len(folds), 1 / len(folds)), size=n_replicates).astype(np.float64)
+    return images, fold_counts
+
+
+def weighted_scores(cells: FoldCells, weights: np.ndarray) -> np.ndarray:
+    """Score of every cell under image weights ``(B, n)`` → ``(B, *cells)``; ``Σ w·den = 0`` scores 1 (IoU convention)."""
+    num = np.tensordot(weights, cells.num, axes=([1], [-1]))
+    den = np.tensordot(weights, cells.den, axes=([1], [-1]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), 1.0)
+
+
+def subset_weights(weights: np.ndarray, fold_ids: np.ndarray, subset: np.ndarray) -> np.ndarray:
+    """The columns of a fold's image weights ``(B, n)`` that belong to ``subset`` ids ``(m,)`` → ``(B, m)``."""
+    pos = np.searchsorted(fold_ids, subset)
+    if np.any(pos >= len(fold_ids)) or np.any(fold_ids[np.minimum(pos, len(fold_ids) - 1)] != subset):
+        raise ValueError("corruption records score images outside their fold's validation images")
+    return weights[:, pos]
+
+
+def fold_mean(per_fold: Mapping[int, np.ndarray], fold_counts: np.ndarray) -> np.ndarray:
+    """``Σ_k c_k · x_k / F`` over folds (sorted), each ``x_k`` ``(B, ...)``, ``c`` ``(B, F)``."""
+    folds = sorted(per_fold)
+    total = sum(fold_counts[:, i].reshape(-1, *[1] * (per_fold[k].ndim - 1)) * per_fold[k] for i, k in enumerate(folds))
+    return total / len(folds)
+
+
+def matrix_findings(matrices: np.ndarray) -> dict[str, np.ndarray]:
+    """The drift findings of each matrix of a stack ``(B, V, V)`` (rows train, columns test).
+
+    Returns:
+        ``clean`` / ``drifted`` (diagonal / off-diagonal means), ``mean_drop``, ``max_relative_drop``
+        (``(B,)`` each), ``max_relative_drop_cell`` (``(B,)`` flat index into ``V×V``) and
+        ``most_dropped_test_view`` (``(B,)`` column index).
+    """
+    n = matrices.shape[-1]
+    off = ~np.eye(n, dtype=bool)
+    diag = np.diagonal(matrices, axis1=1, axis2=2)
+    drop = diag[:, :, None] - matrices
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(off, drop / diag[:, :, None], -np.inf).reshape(len(matrices), -1)
+    column_drop = np.where(off, drop, 0.0).sum(axis=1) / (n - 1)
+    return {
+        "clean": diag.mean(axis=1),
+        "drifted": matrices[:, off].mean(axis=1),
+        "mean_drop": diag.mean(axis=1) - matrices[:, off].mean(axis=1),
+        "max_relative_drop": relative.max(axis=1),
+        "max_relative_drop_cell": relative.argmax(axis=1),
+        "most_dropped_test_view": column_drop.argmax(axis=1),
+    }
+
+
+def corruption_drops(cells: Mapping[int, FoldCells], weights: Mapping[int, np.ndarray], drift_ids: Mapping[int, np.ndarray],
+                     fold_counts: np.ndarray) -> np.ndarray:
+    """Mean corruption drop (identity − mean over corruptions, averaged over views) per replicate ``(B,)``."""
+    per_fold = {}
+    for k, c in cells.items():
+        if k not in drift_ids:
+            raise ValueError(f"corruption records of fold {k}, which has no drift records")
+        scores = weighted_scores(c, subset_weights(weights[k], drift_ids[k], c.ids))  # (B, V, C)
+        per_fold[k] = (scores[:, :, 0] - scores[:, :, 1:].mean(axis=2)).mean(axis=1)
+    if sorted(per_fold) != sorted(drift_ids):
+        raise ValueError(f"corruption records of folds {sorted(per_fold)}, drift records of folds {sorted(drift_ids)}")
+    return fold_mean(per_fold, fold_counts)
+
+
+def balanced_accuracy(records: pd.DataFrame) -> float:
+    """Mean per-class recall of classification records (classes present in the labels)."""
+    correct = records["label"].to_numpy() == records["prediction"].to_numpy()
+    recalls = pd.Series(correct).groupby(records["label"].to_numpy()).mean()
+    return float(recalls.mean())
+
+
+def _summary(values: np.ndarray, point: float, level: float) -> dict[str, float]:
+    low, high = interval(values, level)
+    return {"value": float(point), "low": low, "high": high}
+
+
+def bootstrap_findings(drift_records: pd.DataFrame, views: Sequence[str], metric: str, *,
+                       corruption_records: pd.DataFrame | None = None, n_replicates: int = N_REPLICATES,
+                       level: float = LEVEL, seed: int = 0) -> dict[str, Any]:
+    """Point value and percentile interval of every finding.
+
+    Args:
+        drift_records: per-sample drift records (one augmentation, reference intensity; the rows with
+            ``test_intensity == train_intensity`` are used when the columns are there).
+        views: view labels in matrix order.
+        metric: ``accuracy``, ``iou_image`` or ``iou_dataset``.
+        corruption_records: per-sample corruption records of the same models (None: no ratio).
+        n_replicates, level, seed: bootstrap size, interval level and seed.
+
+    Returns:
+        JSON-ready dict: ``metric, n_replicates, level, seed, folds, images_per_fold, cpu_seconds`` and
+        ``findings``: ``{name: {"value", "low", "high"}}`` for ``clean, drifted, mean_drop,
+        max_relative_drop`` (with ``pair``), ``corruption_drop`` and ``corruption_to_drift_ratio`` (with
+        corruption records); ``most_dropped_test_view``: ``{"value": view, "shares": {view: share}}``.
+        Classification adds ``chance`` (majority-class rate of the scored images) and
+        ``balanced_accuracy`` ``{"clean", "drifted"}`` (point values).
+    """
+    if n_replicates < 1 or not 0 < level < 1:
+        raise InputError(f"bootstrap: n_replicates must be ≥ 1 and level in (0, 1), got {n_replicates}, {level}")
+    start = time.process_time()
+    records = drift_records
+    if {"test_intensity", "train_intensity"} <= set(records.columns):
+        records = records[np.isclose(records["test_intensity"], records["train_intensity"])]
+    cells = drift_cells(records, views, metric)
+    rng = np.random.default_rng(seed)
+    ids = {k: c.ids for k, c in cells.items()}
+    weights, fold_counts = resample_weights(ids, n_replicates, rng)
+    unit = {k: np.ones((1, len(c.ids))) for k, c in cells.items()}
+    ones = np.ones((1, len(cells)))
+    matrices = fold_mean({k: weighted_scores(c, weights[k]) for k, c in cells.items()}, fold_counts)
+    point_matrix = fold_mean({k: weighted_scores(c, unit[k]) for k, c in cells.items()}, ones)
+    boot, point = matrix_findings(matrices), matrix_findings(point_matrix)
+    n = len(views)
+    findings: dict[str, Any] = {name: _summary(boot[name], point[name][0], level) for name in ("clean", "drifted", "mean_drop", "max_relative_drop")}
+    worst = int(point["max_relative_drop_cell"][0])
+    findings["max_relative_drop"]["pair"] = [views[worst // n], views[worst % n]]
+    shares = np.bincount(boot["most_dropped_test_view"], minlength=n) / n_replicates
+    findings["most_dropped_test_view"] = {"value": views[int(point["most_dropped_test_view"][0])],
+                                          "shares": {views[i]: float(s) for i, s in enumerate(shares) if s > 0}}  # fmt: skip
+    if corruption_records is not None and len(corruption_records):
+        ccells = corruption_cells(corruption_records, views, metric)
+        drops = corruption_drops(ccells, weights, ids, fold_counts)
+        point_drop = corruption_drops(ccells, unit, ids, ones)[0]
+        findings["corruption_drop"] = _summary(drops, point_drop, level)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            findings["corruption_to_drift_ratio"] = _summary(drops / boot["mean_drop"], point_drop / point["mean_drop"][0], level)
+    out: dict[str, Any] = {"metric": metric, "n_replicates": int(n_replicates), "level": float(level), "seed": int(seed),
+                           "folds": len(cells), "images_per_fold": {str(k): len(c.ids) for k, c in cells.items()},
+                           "findings": findings}  # fmt: skip
+    if metric == "accuracy":
+        labels = records.drop_duplicates(SAMPLE_ID)["label"].to_numpy()
+        out["chance"] = float(np.bincount(labels.astype(np.int64)).max() / len(labels))
+        same = records["train_view"] == records["test_view"]
+        out["balanced_accuracy"] = {"clean": balanced_accuracy(records[same]), "drifted": balanced_accuracy(records[~same])}
+    out["cpu_seconds"] = time.process_time() - start
+    return out
+
+
+def read_records(paths: Sequence) -> pd.DataFrame:
+    """Concatenate per-sample record tables (``results/samples/…`` or ``results/corruption_samples/…``)."""
+    if not paths:
+        raise ValueError("no per-sample record tables")
+    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+
+
+def write_findings(drift_paths: Sequence, views: Sequence[str], kind: str, out_path, *, dataset: str,
+                   corruption_paths: Sequence = (), n_replicates: int = N_REPLICATES, level: float = LEVEL,
+                   seed: int = 0) -> dict[str, Any]:
+    """``results/findings/{dataset}.json``: the findings with their intervals, in the paper's metric.
+
+    Classification: accuracy. Segmentation: mean per-image IoU (the paper's metric), with the dataset IoU's
+    findings under ``other_metrics``. Each metric uses the same seed, hence the same resampling.
+    """
+    from lens2logit.io import write_json
+    from lens2logit.stages.paper import PAPER_METRIC
+
+    drift = read_records(drift_paths)
+    corruptions = read_records(corruption_paths) if corruption_paths else None
+    metrics = [PAPER_METRIC[kind]] + (["iou_dataset"] if kind == "segmentation" else [])
+    results = [bootstrap_findings(drift, views, m, corruption_records=corruptions, n_replicates=n_replicates,
+                                  level=level, seed=seed) for m in metrics]  # fmt: skip
+    out = {"dataset": dataset, "kind": kind, **results[0], "other_metrics": {r["metric"]: r for r in results[1:]}}
+    write_json(out_path, out)
+    return out
