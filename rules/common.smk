@@ -441,7 +441,12 @@ def tracking_inputs(wildcards):
             m.replace("results/metrics/", "results/models/")[: -len(".csv")] + ".pt"
             for m in metrics
         ]
-    files += drift_outputs() + findings_outputs() + corruption_outputs() + intensity_outputs()
+    files += (
+        drift_outputs()
+        + findings_outputs()
+        + corruption_outputs()
+        + intensity_outputs()
+    )
     files += forensics_outputs() + customization_outputs()
     if FORENSICS_ENABLED:
         files += [f"results/forensics/{t}/attacks.json" for t in DATASETS]
