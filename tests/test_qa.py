@@ -204,3 +204,20 @@ def test_cli_clear_errors(tmp_path, model_file, capsys, case, message):
     assert main(["qa", "--model", str(model), "--images", str(images), "--camera", "microscopy"]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind", ["classification", "segmentation"])
+def test_training_stores_the_records_evaluation_writes(tmp_path, kind):
+    """The checkpoint's calibration = the per-sample records evaluation writes on the model's own view."""
+    from isp_task_helpers import train_models, write_dataset
+
+    from lens2logit.experiments.evaluate import evaluate_model
+    from lens2logit.qa.records import sample_scores
+
+    paths = write_dataset(tmp_path / "data", kind, n=16, size=32)
+    model = train_models(paths, kind, tmp_path / "models", epochs=1, folds=1)[0]
+    calibration = torch.load(model, weights_only=True)["calibration"]
+    _, samples = evaluate_model(model, [{"views": paths["view"], "targets": paths["targets"]}], with_samples=True)
+    np.testing.assert_allclose(calibration["confidence"], samples["confidence"], rtol=1e-5)
+    np.testing.assert_allclose(calibration["score"], sample_scores(samples, kind), rtol=1e-6)
+    assert calibration["metric"] == ("accuracy" if kind == "classification" else "iou_image")
