@@ -7,6 +7,7 @@ localrules:
     all_rendered_views,
     all_drift,
     all_corruptions,
+    all_findings,
     all_intensity,
     all_forensics,
     all_customization,
@@ -36,6 +37,11 @@ rule all_drift:
 rule all_corruptions:
     input:
         corruption_outputs(),
+
+
+rule all_findings:
+    input:
+        findings_outputs(),
 
 
 rule all_intensity:

@@ -134,7 +134,8 @@ def test_with_defaults_fills_every_section_like_snakemake_validate():
     assert ours["data"]["synthetic"] == {"microscopy": {"n": 20, "size": 128}, "drone": {"n": 4, "size": 128}}
     assert ours["training"]["segmentation"]["bce_weight"] == 0
     assert "bce_weight" not in ours["training"]["classification"]  # Dice + BCE is a segmentation option
-    assert ours["report"]["segmentation_headline"] == "iou_dataset" and ours["tracking"]["enabled"] is True
+    assert ours["report"]["segmentation_headline"] == "iou_image" and ours["tracking"]["enabled"] is True
+    assert ours["report"]["bootstrap_replicates"] == 2000
 
 
 def test_bce_weight_is_a_segmentation_option_only():

@@ -38,6 +38,12 @@ def _table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _chance(results: Mapping[str, Mapping[str, Any]], dataset: str, metric: str) -> str:
+    """The chance level of an accuracy (majority-class rate of the scored images, from the findings), else ``—``."""
+    chance = results.get(dataset, {}).get("chance")
+    return f"{chance:.3f}" if metric == "accuracy" and chance is not None else "—"
+
+
 def paper_section(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Markdown lines: each published claim, its band, this run's 90 % interval and the verdict.
 
@@ -126,7 +132,8 @@ def write_summary(
     rows = []
     for s in summaries.values():
         rows.append({
-            "dataset": s["dataset"], "metric": s["metric"], "diagonal": s["diagonal_mean"],
+            "dataset": s["dataset"], "metric": s["metric"], "chance": _chance(results, s["dataset"], s["metric"]),
+            "diagonal": s["diagonal_mean"],
             "off-diagonal": s["off_diagonal_mean"], "mean drop": s["mean_drop"], "max drop": s["max_drop"],
             "worst pair (train→test)": " → ".join(s["max_drop_pair"]),
             "rows with best diagonal": f"{s['rows_with_diagonal_best']}/{s['n_views']}",
@@ -159,7 +166,7 @@ def write_summary(
             m = m[m["metric"] == metric]
             lo, hi = m["train_intensity"].min(), m["train_intensity"].max()
             get = lambda tr, te: float(m[(m.train_intensity == tr) & (m.test_intensity == te)]["mean"].iloc[0])  # noqa: E731
-            rows.append({"dataset": dataset, "metric": metric, f"train {hi:g}→test {hi:g}": get(hi, hi),
+            rows.append({"dataset": dataset, "metric": metric, "chance": _chance(results, dataset, metric), f"train {hi:g}→test {hi:g}": get(hi, hi),
                          f"train {hi:g}→test {lo:g}": get(hi, lo), f"train {lo:g}→test {lo:g}": get(lo, lo)})  # fmt: skip
         parts += [_table(pd.DataFrame(rows)), ""]
     for title, paths in (("Drift forensics", forensics), ("ISP customization", customization)):
