@@ -221,3 +221,22 @@ def test_training_stores_the_records_evaluation_writes(tmp_path, kind):
     np.testing.assert_allclose(calibration["confidence"], samples["confidence"], rtol=1e-5)
     np.testing.assert_allclose(calibration["score"], sample_scores(samples, kind), rtol=1e-6)
     assert calibration["metric"] == ("accuracy" if kind == "classification" else "iou_image")
+
+
+def test_write_qa_stage_outputs(tmp_path):
+    from lens2logit.qa.table import summary_markdown, write_qa
+
+    paths = []
+    for (view, fold), frame in records().groupby(["train_view", "fold"]):
+        paths.append(tmp_path / f"{view}{fold}.csv")
+        frame.to_csv(paths[-1], index=False)
+    out = {name: tmp_path / "qa" / name for name in ("table.csv", "corruptions.csv", "summary.csv", "scatter.png")}
+    summary = write_qa(paths, [], kind="classification", dataset="microscopy", table_path=out["table.csv"],
+                       corruptions_path=out["corruptions.csv"], summary_path=out["summary.csv"],
+                       figure_path=out["scatter.png"], n_resamples=50)  # fmt: skip
+    assert all(p.is_file() for p in out.values())
+    assert len(pd.read_csv(out["table.csv"])) == 3 * 2 * 2 * len(METHODS)
+    assert pd.read_csv(out["corruptions.csv"]).empty  # corruptions off: a header only
+    assert summary["test_bed"].eq("drift").all() and summary["method"].tolist() == list(METHODS)
+    lines = summary_markdown([out["summary.csv"]])
+    assert sum(line.startswith("| microscopy | drift | accuracy |") for line in lines) == len(METHODS)
