@@ -15,7 +15,7 @@ from lens2logit.errors import InputError
 from lens2logit.models import build_model
 from lens2logit.qa.predict import METHODS, atc_predict, atc_threshold, doc_predict, no_drop_predict, predict
 from lens2logit.qa.records import calibration_record, confidences
-from lens2logit.qa.table import CORRUPTION_BED, qa_summary, qa_table, spearman
+from lens2logit.qa.table import CORRUPTION_BED, DRIFT_BED, qa_summary, qa_table, spearman
 from lens2logit.training import save_checkpoint
 
 
@@ -100,8 +100,10 @@ def test_qa_table_one_row_per_model_test_view_method():
     assert (table["train_view"] != table["test_view"]).all()
     assert (table["predicted_low"] <= table["predicted"]).all() and (table["predicted"] <= table["predicted_high"]).all()
     np.testing.assert_allclose(table["abs_error"], (table["predicted"] - table["measured"]).abs())
-    summary = qa_summary(table, "drift", n_resamples=50)
+    summary = qa_summary(table, "drift", DRIFT_BED["cell"], n_resamples=50)
     assert summary["method"].tolist() == list(METHODS)
+    assert summary["n"].eq(3 * 2).all()  # cells: the folds' models averaged
+    assert qa_summary(table, "drift", n_resamples=50)["n"].eq(3 * 2 * 2).all()
     assert (summary["mae_low"] <= summary["mae"]).all() and (summary["mae"] <= summary["mae_high"]).all()
 
 

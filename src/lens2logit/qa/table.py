@@ -24,8 +24,10 @@ SUMMARY_COLUMNS = (
     "test_bed", "method", "n", "mae", "mae_low", "mae_high", "spearman", "spearman_low", "spearman_high",
     "coverage",
 )  # fmt: skip
-DRIFT_BED = {"model": ("augmentation", "train_view", "fold"), "test": "test_view", "source": "train_view"}
-CORRUPTION_BED = {"model": ("view", "fold"), "test": "corruption", "source": "identity"}
+# model columns, test-set column, what marks the source, and the columns of a cell (models of all folds)
+DRIFT_BED = {"model": ("augmentation", "train_view", "fold"), "test": "test_view", "source": "train_view",
+             "cell": ("augmentation", "train_view", "test_view")}  # fmt: skip
+CORRUPTION_BED = {"model": ("view", "fold"), "test": "corruption", "source": "identity", "cell": ("view", "corruption")}
 
 
 def read_samples(paths: Sequence[str]) -> pd.DataFrame:
@@ -105,27 +107,34 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def qa_summary(
-    table: pd.DataFrame, test_bed: str, *, level: float = DEFAULT_LEVEL, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0
+    table: pd.DataFrame, test_bed: str, cell: Sequence[str] | None = None, *, level: float = DEFAULT_LEVEL,
+    n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
 ) -> pd.DataFrame:
-    """Per method over the table's rows: MAE and Spearman (predicted vs measured) with bootstrap
-    intervals over rows, and the coverage (fraction of rows whose measured value lies in the interval).
+    """Per method: MAE and Spearman (predicted vs measured) with bootstrap intervals over cells, and the
+    coverage (fraction of the table's rows whose measured value lies in the prediction's interval).
+
+    Args:
+        cell: columns of one cell of the matrix (e.g. ``augmentation, train_view, test_view``): predicted
+            and measured are averaged over the models (folds) of a cell first, as in the drift matrix;
+            None: every row is a cell.
 
     Returns:
-        DataFrame with :data:`SUMMARY_COLUMNS`, one row per method.
+        DataFrame with :data:`SUMMARY_COLUMNS`, one row per method (``n`` = cells).
     """
     alpha = (1 - level) / 2
     out = []
     for method, rows in table.groupby("method", sort=False):
-        predicted, measured = rows["predicted"].to_numpy(), rows["measured"].to_numpy()
+        cells = rows if cell is None else rows.groupby(list(cell), sort=True)[["predicted", "measured"]].mean()
+        predicted, measured = cells["predicted"].to_numpy(), cells["measured"].to_numpy()
         errors = np.abs(predicted - measured)
         rng = np.random.default_rng(seed)
-        draws = rng.integers(0, len(rows), size=(n_resamples, len(rows)))
+        draws = rng.integers(0, len(cells), size=(n_resamples, len(cells)))
         maes = errors[draws].mean(axis=1)
         rhos = np.array([spearman(predicted[d], measured[d]) for d in draws])
         rhos = rhos[np.isfinite(rhos)]
         inside = (rows["predicted_low"] <= rows["measured"]) & (rows["measured"] <= rows["predicted_high"])
         out.append({
-            "test_bed": test_bed, "method": method, "n": len(rows), "mae": float(errors.mean()),
+            "test_bed": test_bed, "method": method, "n": len(cells), "mae": float(errors.mean()),
             "mae_low": float(np.quantile(maes, alpha)), "mae_high": float(np.quantile(maes, 1 - alpha)),
             "spearman": spearman(predicted, measured),
             "spearman_low": float(np.quantile(rhos, alpha)) if rhos.size else float("nan"),
@@ -165,9 +174,9 @@ def write_qa(
         corruptions = qa_table(read_samples(corruption_paths), kind, CORRUPTION_BED, **options)
     else:
         corruptions = pd.DataFrame(columns=[*CORRUPTION_BED["model"], CORRUPTION_BED["test"], *TABLE_COLUMNS])
-    summaries = [qa_summary(drift, "drift", **options)]
+    summaries = [qa_summary(drift, "drift", DRIFT_BED["cell"], **options)]
     if len(corruptions):
-        summaries.append(qa_summary(corruptions, "corruptions", **options))
+        summaries.append(qa_summary(corruptions, "corruptions", CORRUPTION_BED["cell"], **options))
     summary = pd.concat(summaries, ignore_index=True)
     summary.insert(0, "metric", qa_metric(kind))
     summary.insert(0, "dataset", dataset)
@@ -187,8 +196,8 @@ def summary_markdown(summary_paths: Sequence[str]) -> list[str]:
         "## Label-free drop prediction (camera QA)", "",
         "Each model's metric on every other view (and under every corruption) predicted from its confidences "
         "alone (ATC, DoC), against the measured value; \"no_drop\" predicts the model's own validation score. "
-        "MAE and Spearman over (model, test set) pairs with bootstrap intervals; coverage = share of measured "
-        "values inside the prediction's interval (`docs/deploying.md`).", "",
+        "MAE and Spearman over the cells (train view × other test set, fold means; n cells) with bootstrap "
+        "intervals; coverage = share of the models' measured values inside their prediction's interval (`docs/deploying.md`).", "",
         "| dataset | test bed | metric | method | n | MAE [interval] | Spearman [interval] | coverage |",
         "|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
