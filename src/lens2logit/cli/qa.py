@@ -125,8 +125,9 @@ def _qa_command(args) -> int:
         rows.append({"method": method, "metric": metric, "predicted": p["predicted"], "predicted_low": p["low"],
                      "predicted_high": p["high"], "validation": source_metric, "predicted_drop": source_metric - p["predicted"],
                      "n_images": len(files), "view": view.label})  # fmt: skip
+    trained_on = (ckpt.get("config") or {}).get("views_path")
     print(f"model {args.model}: {metric} {source_metric:.3f} on its validation fold ({len(source_score)} images, "
-          f"view {training_view(ckpt) if (ckpt.get('config') or {}).get('views_path') else '?'})")
+          f"view {Path(trained_on).stem if trained_on else 'not recorded'})")
     print(f"{len(files)} images of {args.images} rendered through view {view.label}; predicted {metric} "
           f"({args.level:.0%} interval):")
     for r in rows:
