@@ -113,6 +113,8 @@ def _qa_command(args) -> int:
     calibration = check_calibration(ckpt, args.model)
     files = raw_files(args.images)
     view = parse_views(args.view or training_view(ckpt))[0]
+    if args.dng and args.camera not in (None, "dng"):
+        raise InputError(f"--dng takes the camera profile from the DNG metadata; drop --camera {args.camera}")
     camera = "dng" if args.dng else args.camera
     images = render_folder(files, view, camera, args.unsharp, ckpt, args.model)
     target = model_confidences(model, torch.split(images, args.batch_size), ckpt["kind"])
