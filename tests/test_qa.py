@@ -103,6 +103,10 @@ def test_qa_table_one_row_per_model_test_view_method():
     summary = qa_summary(table, "drift", DRIFT_BED["cell"], n_resamples=50)
     assert summary["method"].tolist() == list(METHODS)
     assert summary["n"].eq(3 * 2).all()  # cells: the folds' models averaged
+    baseline = summary.set_index("method").loc["no_drop"]
+    assert baseline["mae_minus_no_drop"] == 0 and baseline["mae_minus_no_drop_low"] == 0
+    atc = summary.set_index("method").loc["atc"]
+    assert atc["mae_minus_no_drop"] == pytest.approx(atc["mae"] - baseline["mae"])
     assert qa_summary(table, "drift", n_resamples=50)["n"].eq(3 * 2 * 2).all()
     assert (summary["mae_low"] <= summary["mae"]).all() and (summary["mae"] <= summary["mae_high"]).all()
 

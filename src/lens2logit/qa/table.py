@@ -22,8 +22,9 @@ from lens2logit.qa.records import CONFIDENCE, sample_scores
 TABLE_COLUMNS = ("method", "predicted", "predicted_low", "predicted_high", "measured", "abs_error")
 SUMMARY_COLUMNS = (
     "test_bed", "method", "n", "mae", "mae_low", "mae_high", "spearman", "spearman_low", "spearman_high",
-    "coverage",
+    "coverage", "mae_minus_no_drop", "mae_minus_no_drop_low", "mae_minus_no_drop_high",
 )  # fmt: skip
+BASELINE = "no_drop"
 # model columns, test-set column, what marks the source, and the columns of a cell (models of all folds)
 DRIFT_BED = {"model": ("augmentation", "train_view", "fold"), "test": "test_view", "source": "train_view",
              "cell": ("augmentation", "train_view", "test_view")}  # fmt: skip
@@ -123,13 +124,23 @@ def qa_summary(
     """
     alpha = (1 - level) / 2
     out = []
+
+    def cells_of(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows.reset_index(drop=True) if cell is None else rows.groupby(list(cell), sort=True)[["predicted", "measured"]].mean()
+
+    baseline = cells_of(table[table["method"] == BASELINE]) if (table["method"] == BASELINE).any() else None
     for method, rows in table.groupby("method", sort=False):
-        cells = rows if cell is None else rows.groupby(list(cell), sort=True)[["predicted", "measured"]].mean()
+        cells = cells_of(rows)
         predicted, measured = cells["predicted"].to_numpy(), cells["measured"].to_numpy()
         errors = np.abs(predicted - measured)
         rng = np.random.default_rng(seed)
         draws = rng.integers(0, len(cells), size=(n_resamples, len(cells)))
         maes = errors[draws].mean(axis=1)
+        # paired with the baseline on the same cells (same draws): negative = better than "no drop"
+        gain = np.full(3, np.nan)
+        if baseline is not None and len(baseline) == len(cells):
+            difference = errors - np.abs(baseline["predicted"].to_numpy() - baseline["measured"].to_numpy())
+            gain = np.array([difference.mean(), *np.quantile(difference[draws].mean(axis=1), [alpha, 1 - alpha])])
         rhos = np.array([spearman(predicted[d], measured[d]) for d in draws])
         rhos = rhos[np.isfinite(rhos)]
         inside = (rows["predicted_low"] <= rows["measured"]) & (rows["measured"] <= rows["predicted_high"])
@@ -139,7 +150,8 @@ def qa_summary(
             "spearman": spearman(predicted, measured),
             "spearman_low": float(np.quantile(rhos, alpha)) if rhos.size else float("nan"),
             "spearman_high": float(np.quantile(rhos, 1 - alpha)) if rhos.size else float("nan"),
-            "coverage": float(inside.mean()),
+            "coverage": float(inside.mean()), "mae_minus_no_drop": float(gain[0]),
+            "mae_minus_no_drop_low": float(gain[1]), "mae_minus_no_drop_high": float(gain[2]),
         })  # fmt: skip
     return pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
 
@@ -198,11 +210,12 @@ def summary_markdown(summary_paths: Sequence[str]) -> list[str]:
         "alone (ATC, DoC), against the measured value; \"no_drop\" predicts the model's own validation score. "
         "MAE and Spearman over the cells (train view × other test set, fold means; n cells) with bootstrap "
         "intervals; coverage = share of the models' measured values inside their prediction's interval (`docs/deploying.md`).", "",
-        "| dataset | test bed | metric | method | n | MAE [interval] | Spearman [interval] | coverage |",
-        "|---|---|---|---|---|---|---|---|",
+        "| dataset | test bed | metric | method | n | MAE [interval] | MAE − no_drop's [interval] | Spearman [interval] | coverage |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
     for r in frame.itertuples(index=False):
         lines.append(f"| {r.dataset} | {r.test_bed} | {r.metric} | {r.method} | {r.n} | {r.mae:.3f} [{r.mae_low:.3f}, "
-                     f"{r.mae_high:.3f}] | {r.spearman:.2f} [{r.spearman_low:.2f}, {r.spearman_high:.2f}] | "
+                     f"{r.mae_high:.3f}] | {r.mae_minus_no_drop:+.3f} [{r.mae_minus_no_drop_low:+.3f}, "
+                     f"{r.mae_minus_no_drop_high:+.3f}] | {r.spearman:.2f} [{r.spearman_low:.2f}, {r.spearman_high:.2f}] | "
                      f"{r.coverage:.2f} |")  # fmt: skip
     return lines + [""]
