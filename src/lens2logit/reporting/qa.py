@@ -30,7 +30,7 @@ def plot_qa_scatter(table: pd.DataFrame, path: str | os.PathLike, *, metric: str
         ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="y = x")
         mae = (rows["predicted"] - rows["measured"]).abs().mean()
         ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel=f"measured {metric}", ylabel=f"predicted {metric}",
-               title=f"{METHOD_TITLES.get(method, method)} (MAE {mae:.3f})")  # fmt: skip
+               title=f"{METHOD_TITLES.get(method, method)} (MAE over models {mae:.3f})")  # fmt: skip
         ax.set_aspect("equal")
         ax.legend(loc="lower right")
     if title:
