@@ -551,6 +551,7 @@ def get_final_output():
         drift_outputs()
         + findings_outputs()
         + corruption_outputs()
+        + qa_outputs()
         + intensity_outputs()
         + forensics_outputs()
         + customization_outputs()
@@ -643,3 +644,43 @@ def rendered_view_outputs():
 def timing_outputs():
     """Time split by rule (rule `timing`, after the summary)."""
     return ["results/timing.csv", "results/timing.md"]
+
+
+# ---- label-free drop prediction (issue 20, rules/qa.smk) ---------------------------------
+
+QA = config["qa"]
+QA_ENABLED = QA["enabled"]
+
+
+def qa_outputs():
+    if not QA_ENABLED:
+        return []
+    return [
+        f"results/qa/{t}/{name}"
+        for t in DATASETS
+        for name in ("table.csv", "corruptions.csv", "summary.csv", "scatter.png")
+    ]
+
+
+def summary_qa_inputs():
+    return [p for p in qa_outputs() if p.endswith("summary.csv")]
+
+
+def qa_samples(wildcards):
+    """Per-sample records of every drift model (reference intensity) on every view."""
+    return [
+        f"results/samples/{wildcards.dataset}/{aug}/{REF}/{v}/fold{k}.csv"
+        for aug in AUGMENTATIONS
+        for v in VIEW_SLUGS
+        for k in FOLDS
+    ]
+
+
+def qa_corruption_samples(wildcards):
+    """Per-sample records of the corruption scoring (the second QA test bed), if it runs."""
+    if not CORRUPTIONS_ENABLED:
+        return []
+    return [
+        f"results/corruption_samples/{wildcards.dataset}/{PRIMARY_AUG}/{v}.csv"
+        for v in VIEW_SLUGS
+    ]

@@ -6,6 +6,7 @@ rule summarize:
         intensity=summary_intensity_inputs(),
         forensics=summary_forensics_inputs(),
         customization=summary_customization_inputs(),
+        qa=summary_qa_inputs(),
     output:
         summary=report(
             "results/summary.md",

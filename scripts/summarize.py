@@ -12,6 +12,7 @@ with job(snakemake):
         intensity=i.intensity,
         forensics=i.forensics,
         customization=i.customization,
+        qa=i.qa,
         kinds=snakemake.params.kinds,
         segmentation_headline=snakemake.params.segmentation_headline,
     )

@@ -16,6 +16,7 @@ from lens2logit.errors import InputError
 _COMMAND_MODULES = (
     "lens2logit.cli.isp", "lens2logit.cli.data", "lens2logit.cli.config", "lens2logit.cli.runs", "lens2logit.cli.workflow",
     "lens2logit.cli.study",
+    "lens2logit.cli.qa",
 )
 
 

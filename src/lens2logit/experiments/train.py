@@ -17,6 +17,7 @@ import torch
 from lens2logit.errors import InputError
 from lens2logit.experiments.splits import get_fold
 from lens2logit.models import build_model, standardized
+from lens2logit.qa.records import calibration_record
 from lens2logit.training.batches import ArrayBatches, channel_statistics, check_indices, check_targets, check_view_array, open_array
 from lens2logit.training.device import pin_memory
 from lens2logit.training.loop import check_fit_options, check_schedule, fit
@@ -69,7 +70,9 @@ def train_on_view(
         checkpoint dict with keys ``state_dict`` (task network, without standardisation), ``arch``,
         ``kind``, ``n_classes``, ``classes``, ``mean``, ``std`` (per-channel statistics of the
         training split of this view), ``train_indices``, ``val_indices``, ``fold``, ``history``
-        (rows of :func:`fit`) and ``config`` (all other arguments and the image shape).
+        (rows of :func:`fit`), ``calibration`` (the validation fold's per-sample confidences and scores
+        for label-free QA, :func:`lens2logit.qa.records.calibration_record`; None without a validation
+        fold) and ``config`` (all other arguments and the image shape).
     """
     amp, device = check_fit_options(kind, augmentation, amp, device)  # before any data is read
     check_schedule(schedule)
@@ -107,6 +110,7 @@ def train_on_view(
             model, train_batches, val_batches, kind=kind, epochs=epochs, lr=lr, augmentation=augmentation,
             seed=seed, progress=progress, bce_weight=bce_weight, device=device, amp=amp, schedule=schedule,
         )  # fmt: skip
+        calibration = calibration_record(model, val_batches, kind) if val_batches is not None else None
     finally:
         torch.set_num_threads(previous_threads)
     return {
@@ -121,6 +125,7 @@ def train_on_view(
         "val_indices": val_idx.tolist(),
         "fold": int(fold),
         "history": history,
+        "calibration": calibration,
         "config": {
             "views_path": str(views_path),
             "targets_path": str(targets_path),

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from lens2logit.qa.table import summary_markdown
 from lens2logit.stages import paper
 from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE, HEADLINE_METRIC, headline_metric
 from lens2logit.io import write_text
@@ -103,6 +104,7 @@ def write_summary(
     intensity: Sequence[str] = (),
     forensics: Sequence[str] = (),
     customization: Sequence[str] = (),
+    qa: Sequence[str] = (),
     kinds: Sequence[str] | None = None,
     segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE,
 ) -> str:
@@ -114,6 +116,7 @@ def write_summary(
         drift, corruptions, intensity, forensics, customization: result files per dataset (the dataset is
             the file's parent folder, or the ``dataset`` field of a drift summary).
         findings: ``results/findings/{dataset}.json`` (their ``dataset`` field): the paper comparison.
+        qa: the QA stage's ``summary.csv`` files (:func:`lens2logit.qa.table.summary_markdown`).
         segmentation_headline: ``iou_dataset`` | ``iou_image`` (config ``report.segmentation_headline``).
     """
     summaries = {s["dataset"]: s for s in (json.loads(Path(p).read_text()) for p in drift)}
@@ -178,6 +181,7 @@ def write_summary(
                 keep = {headline[dataset]} if dataset in headline else set(HEADLINE_METRIC.values())
                 frame = frame[frame["metric"].isin(keep)]  # one metric keeps it readable
                 parts += [f"### {dataset}", "", _table(frame), ""]
+    parts += summary_markdown(qa)
     text = "\n".join(parts) + "\n"
     write_text(out_path, text)
     return text
