@@ -35,6 +35,9 @@ def register(subparsers) -> None:
                    help="microscopy: images per class (default 20); drone: full images of 6×8 tiles (default 8)")
     p.add_argument("--size", type=int, default=None,
                    help="microscopy: image side (default 64; 256 = real); drone: tile size the full images are built around (default 64)")
+    p.add_argument("--preset", choices=("paper",), default=None,
+                   help="paper = the paper's counts and sizes: 940 microscopy images of 256×256 in the published class "
+                        "counts; 12 drone frames of 3648×5472 (--n / --size are then refused)")
     p.set_defaults(func=_synth)
 
     p = commands.add_parser("verify", help="re-check the folder against MANIFEST.sha256: missing, changed and extra files")
@@ -68,11 +71,18 @@ def _download(args) -> int:
 
 
 def _synth(args) -> int:
-    from lens2logit.data.synth import synthesize
+    from lens2logit.data.synth import PRESETS, synthesize
     from lens2logit.data.synth.limits import check_loadable
+    from lens2logit.errors import InputError
 
-    check_loadable(args.dataset, args.n)
-    root = synthesize(args.dataset, args.root, seed=args.seed, n=args.n, size=args.size, progress=_progress_wanted())
+    if args.preset is not None:
+        if args.n is not None or args.size is not None:
+            raise InputError(f"--preset {args.preset}: sets the counts and sizes itself; drop --n / --size")
+        sizes = PRESETS[args.preset][args.dataset]
+    else:
+        check_loadable(args.dataset, args.n)
+        sizes = {"n": args.n, "size": args.size}
+    root = synthesize(args.dataset, args.root, seed=args.seed, progress=_progress_wanted(), **sizes)
     print(f"{args.dataset}: synthesized in {root}")
     return 0
 
