@@ -138,3 +138,11 @@ def test_rehearsal_plans_every_rule_of_the_paper(tmp_path):
     rehearsal_rules = _planned_rules(workdir, "configs/paper.yaml", "configs/rehearsal.yaml")
     assert "download_data" in paper_rules and "synthesize_data" in rehearsal_rules
     assert rehearsal_rules - {"synthesize_data"} == paper_rules - {"download_data"}
+
+
+def test_cli_preset_refuses_explicit_sizes(tmp_path, capsys):
+    from lens2logit.cli import main
+
+    assert main(["data", "synth", "drone", "--root", str(tmp_path / "d"), "--seed", "1", "--preset", "paper", "--n", "2"]) == 2
+    assert "--preset paper" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
