@@ -198,7 +198,9 @@ def data_fingerprint(wildcards):
 
 
 def synth_params(wildcards):
-    return config["data"]["synthetic"][wildcards.source]
+    # Unset options (null) are left out: params stay those of earlier runs (no param-triggered rerun).
+    synth = config["data"]["synthetic"][wildcards.source]
+    return {key: value for key, value in synth.items() if value is not None}
 
 
 def kind_param(wildcards):

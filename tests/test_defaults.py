@@ -131,7 +131,8 @@ def test_with_defaults_fills_every_section_like_snakemake_validate():
     assert ours["intensity_drift"]["folds"] is None and ours["intensity_drift"]["view"] == "ma,s,ga"
     assert ours["forensics"]["steps"] == 6 and ours["forensics"]["lr"] == 0.02
     assert ours["customization"]["neural"]["encoder"] == "tu-mobilenetv3_small_050"
-    assert ours["data"]["synthetic"] == {"microscopy": {"n": 20, "size": 128}, "drone": {"n": 4, "size": 128}}
+    assert ours["data"]["synthetic"] == {"microscopy": {"n": 20, "size": 128, "class_counts": None},
+                                         "drone": {"n": 4, "size": 128, "frame": None}}
     assert ours["training"]["segmentation"]["bce_weight"] == 0
     assert "bce_weight" not in ours["training"]["classification"]  # Dice + BCE is a segmentation option
     assert ours["report"]["segmentation_headline"] == "iou_image" and ours["tracking"]["enabled"] is True

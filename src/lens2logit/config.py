@@ -517,12 +517,14 @@ def _synthetic_problems(config: dict, datasets: list[str], folds: int) -> list[s
     problems = []
     synth = config["data"]["synthetic"]
     if "microscopy" in datasets:
-        n = synth["microscopy"]["n"]
-        problems += _class_problems(Counter({c: n for c in MICROSCOPY_CLASSES}), folds, "data.synthetic.microscopy.n", MICROSCOPY_MIN_CLASS_SAMPLES)
+        n, counts = synth["microscopy"]["n"], synth["microscopy"].get("class_counts")
+        where = "data.synthetic.microscopy." + ("class_counts" if counts else "n")
+        problems += _class_problems(Counter(counts or {c: n for c in MICROSCOPY_CLASSES}), folds, where, MICROSCOPY_MIN_CLASS_SAMPLES)
     if any(dataset_source(t) == "drone" for t in datasets):
         size = synth["drone"]["size"]
         tile = config["data"]["tile_size"]
-        height, width = (k * size for k in SYNTH_DRONE_TILES)
+        frame = synth["drone"].get("frame")
+        height, width = frame if frame else (k * size for k in SYNTH_DRONE_TILES)
         if tile > height:
             problems.append(
                 f"data.tile_size: {tile} is larger than the synthetic drone images ({height}×{width}, "

@@ -39,6 +39,9 @@ def register(subparsers) -> None:
     p.add_argument("--size", type=int, default=None,
                    help=f"microscopy: image side (default {DEFAULT_SIZE['microscopy']}; 256 = real); "
                         f"drone: tile size the full images are built around (default {DEFAULT_SIZE['drone']})")
+    p.add_argument("--preset", choices=("paper",), default=None,
+                   help="paper = the paper's counts and sizes: 940 microscopy images of 256×256 in the published class "
+                        "counts; 12 drone frames of 3648×5472 (--n / --size are then refused)")
     p.set_defaults(func=_synth)
 
     p = commands.add_parser("verify", help="re-check the folder against MANIFEST.sha256: missing, changed and extra files")
@@ -75,11 +78,18 @@ def _download(args) -> int:
 
 
 def _synth(args) -> int:
-    from lens2logit.data.synth import synthesize
+    from lens2logit.data.synth import PRESETS, synthesize
     from lens2logit.data.synth.limits import check_loadable
+    from lens2logit.errors import InputError
 
-    check_loadable(args.dataset, args.n)
-    root = synthesize(args.dataset, args.root, seed=args.seed, n=args.n, size=args.size, progress=_progress_wanted())
+    if args.preset is not None:
+        if args.n is not None or args.size is not None:
+            raise InputError(f"--preset {args.preset}: sets the counts and sizes itself; drop --n / --size")
+        sizes = PRESETS[args.preset][args.dataset]
+    else:
+        check_loadable(args.dataset, args.n)
+        sizes = {"n": args.n, "size": args.size}
+    root = synthesize(args.dataset, args.root, seed=args.seed, progress=_progress_wanted(), **sizes)
     print(f"{args.dataset}: synthesized in {root}")
     return 0
 

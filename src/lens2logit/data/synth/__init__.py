@@ -12,7 +12,14 @@ with the camera models built from the instruments' numbers (``sensor.py``; deriv
   ``class_counts`` per class.
 * drone: ``images_full/raw_scaleXXX/{id:02d}.tif`` (12-bit left-justified RGGB) + ``masks_full/{id:02d}.png``;
   ``n`` = full images (default 4), each 6 × 8 tiles of ``size`` (default 128 → 768 × 1024 px,
-  46 × 61 m). Objects keep their physical size at every ``size``.
+  46 × 61 m), or ``frame = (height, width)`` pixels (the real camera's 3648 × 5472, which is no
+  multiple of the tile: the tiler drops the remainder, as for the real frames). Objects keep their
+  physical size at every ``size``.
+
+``PRESETS["paper"]`` holds the paper's counts and sizes (940 microscopy images of 256 × 256 in the
+published class counts; 12 drone frames of 3648 × 5472). One image (one frame) is drawn, exposed at
+the seven intensities and written at a time, so memory is bounded by one image, never the dataset
+(measured in ``docs/paper-scale.md``).
 
 A smaller ``size`` is a smaller field of the same true-scale scene, never a rescaled one.
 Everything is written into ``.partial-<root name>/`` next to ``root`` and renamed into place when complete,
@@ -32,6 +39,10 @@ from lens2logit.data.layout import (
     INTENSITIES,
     MANIFEST,
     MICROSCOPY_LABELS,
+    PUBLISHED_DRONE_FRAME_SHAPE,
+    PUBLISHED_DRONE_FRAMES,
+    PUBLISHED_MICROSCOPY_COUNTS,
+    PUBLISHED_TILE_SIZE,
     SYNTH_PARAMS,
     drone_image_path,
     drone_mask_path,
@@ -44,6 +55,13 @@ from lens2logit.io import atomic_path, write_json, write_text
 SYNTH_DATASETS = ("microscopy", "drone")
 DEFAULT_N = {"microscopy": 20, "drone": 4}
 DEFAULT_SIZE = {"microscopy": 128, "drone": 128}
+# The paper's data sizes (reference-spec §3.4–3.5, layout.PUBLISHED_*): keyword arguments of synthesize.
+PRESETS = {
+    "paper": {
+        "microscopy": {"class_counts": dict(PUBLISHED_MICROSCOPY_COUNTS), "size": PUBLISHED_TILE_SIZE},
+        "drone": {"n": PUBLISHED_DRONE_FRAMES, "size": PUBLISHED_TILE_SIZE, "frame": PUBLISHED_DRONE_FRAME_SHAPE},
+    },
+}
 FORMAT_VERSION = 3  # 2: cameras from the instruments, scenes at true pixel scale; 3: issue 17 physics details
 _NOISE_STREAM = 1000
 
@@ -91,18 +109,20 @@ def _synthesize_microscopy(out: Path, seed: int, n: int, size: int, class_counts
     write_text(out / MICROSCOPY_LABELS, "".join(f"{stem} {cls}\n" for stem, cls in sorted(plan)))
 
 
-def _synthesize_drone(out: Path, seed: int, n: int, size: int, progress: bool) -> None:
+def _synthesize_drone(out: Path, seed: int, n: int, size: int, frame, progress: bool) -> None:
     from lens2logit.data.synth.drone import drone_scene
     from lens2logit.data.synth.sensor import DRONE_SENSOR, scene_to_signal
 
     with _progress(n, progress, "synth drone") as bar:
         for index in range(n):
-            scene = drone_scene(_scene_rng(seed, "drone", index), size)
+            scene = drone_scene(_scene_rng(seed, "drone", index), size, frame)
             signal = scene_to_signal(scene.rgb, DRONE_SENSOR)
+            mask = scene.mask
+            del scene  # the supersampled scene is the largest array: free it before exposing
             for k, intensity in enumerate(INTENSITIES):
                 dn = expose_at(signal, intensity, DRONE_SENSOR, _noise_rng(seed, "drone", index, k))
                 _write_tiff(out / drone_image_path(index, intensity), dn)
-            _write_png(out / drone_mask_path(index), scene.mask)
+            _write_png(out / drone_mask_path(index), mask)
             bar.update()
 
 
@@ -126,9 +146,21 @@ def check_synth_args(dataset: str, seed, n, size) -> tuple[int, int, int]:
     return int(seed), int(n), int(size)
 
 
+def check_frame(dataset: str, frame) -> tuple[int, int] | None:
+    """``frame`` → (height, width) of the drone frames, or None (``TILES_HIGH × TILES_WIDE`` tiles)."""
+    if frame is None:
+        return None
+    if dataset != "drone":
+        raise InputError("frame: only for drone")
+    if (not isinstance(frame, (list, tuple)) or len(frame) != 2
+            or not all(isinstance(k, (int, np.integer)) and k >= 16 and k % 2 == 0 for k in frame)):
+        raise InputError(f"frame: must be [height, width], even integers ≥ 16, got {frame!r}")
+    return int(frame[0]), int(frame[1])
+
+
 def synthesize(
     dataset: str, root, *, seed: int, n: int | None = None, size: int | None = None,
-    class_counts: dict[str, int] | None = None, progress: bool = False,
+    class_counts: dict[str, int] | None = None, frame: tuple[int, int] | None = None, progress: bool = False,
 ) -> Path:
     """Write the embedded ``dataset`` (``microscopy`` or ``drone``) to ``root``; return ``root``.
 
@@ -140,6 +172,7 @@ def synthesize(
         size: image side (microscopy, default 128) or the tile size of the drone full images
             (default 128); objects are drawn at their true size in pixels whatever ``size`` is.
         class_counts: microscopy only: images per class (overrides ``n``; unbalanced sets on request).
+        frame: drone only: (height, width) of the full frames in pixels, instead of 6 × 8 tiles of ``size``.
         progress: show a tqdm bar on stderr.
 
     Raises:
@@ -148,14 +181,17 @@ def synthesize(
     seed, n, size = check_synth_args(dataset, seed, n, size)
     if class_counts is not None and dataset != "microscopy":
         raise InputError("class_counts: only for microscopy")
+    frame = check_frame(dataset, frame)
     root = Path(root)
     from lens2logit.data.synth.limits import (
         WRITTEN_KEY, check_foreign_files, check_replaceable, check_synth_limits, written_fingerprint,
     )
 
-    check_synth_limits(dataset, n, size, class_counts, root)
+    check_synth_limits(dataset, n, size, class_counts, root, frame)
     params = {"dataset": dataset, "seed": seed, "n": n, "size": size, "version": FORMAT_VERSION,
               "class_counts": dict(sorted(class_counts.items())) if class_counts else None}
+    if frame is not None:  # only when set: folders written without it stay complete
+        params["frame"] = list(frame)
     params_path = root / SYNTH_PARAMS
     existing = None
     if root.exists():
@@ -176,7 +212,7 @@ def synthesize(
     if dataset == "microscopy":
         _synthesize_microscopy(partial, seed, n, size, class_counts, progress)
     else:
-        _synthesize_drone(partial, seed, n, size, progress)
+        _synthesize_drone(partial, seed, n, size, frame, progress)
     write_json(partial / SYNTH_PARAMS, {**params, WRITTEN_KEY: written_fingerprint(partial)})
     from lens2logit.data.manifest import write_manifest
 

@@ -106,9 +106,10 @@ def _distance_to_line(y, x, point, angle):
     return np.abs(-(x - point[1]) * np.sin(angle) + (y - point[0]) * np.cos(angle))
 
 
-def drone_scene(rng: np.random.Generator, tile: int) -> DroneScene:
-    """One full aerial image of ``TILES_HIGH × TILES_WIDE`` tiles of side ``tile``, at 6 cm per pixel."""
-    height, width = TILES_HIGH * tile, TILES_WIDE * tile
+def drone_scene(rng: np.random.Generator, tile: int, frame: tuple[int, int] | None = None) -> DroneScene:
+    """One full aerial image at 6 cm per pixel: ``TILES_HIGH × TILES_WIDE`` tiles of side ``tile``, or
+    ``frame = (height, width)`` pixels when given (the real camera's 3648 × 5472, not a tile multiple)."""
+    height, width = frame if frame is not None else (TILES_HIGH * tile, TILES_WIDE * tile)
     y, x = grid(height, width, np.float32)  # large images: float32 halves the memory traffic
     shape = y.shape
     # Ground: patches of grass, dry grass and soil (tens of metres) with fine texture (decimetres).

@@ -60,14 +60,17 @@ def free_disk(root: Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def synth_footprint(dataset: str, n: int, size: int, class_counts: dict[str, int] | None = None) -> tuple[int, int, int]:
+def synth_footprint(
+    dataset: str, n: int, size: int, class_counts: dict[str, int] | None = None, frame: tuple[int, int] | None = None,
+) -> tuple[int, int, int]:
     """(images per intensity, bytes on disk for all intensities, bytes of one intensity as float32)."""
     if dataset == "microscopy":
         images = sum(class_counts.values()) if class_counts else n * len(MICROSCOPY_CLASSES)
         pixels = size * size
     else:
         images = n
-        pixels = DRONE_TILES[0] * size * DRONE_TILES[1] * size
+        height, width = frame if frame is not None else (DRONE_TILES[0] * size, DRONE_TILES[1] * size)
+        pixels = height * width
     disk = images * pixels * BYTES_PER_DN * len(INTENSITIES) + (images * pixels if dataset == "drone" else 0)
     return images, disk, images * pixels * BYTES_PER_SAMPLE
 
@@ -91,11 +94,14 @@ def _check_root_is_a_folder(root: Path) -> None:
         raise InputError(f"{root}: is a file; --root must be the dataset's folder")
 
 
-def check_synth_limits(dataset: str, n: int, size: int, class_counts: dict[str, int] | None, root: Path) -> None:
+def check_synth_limits(
+    dataset: str, n: int, size: int, class_counts: dict[str, int] | None, root: Path, frame: tuple[int, int] | None = None,
+) -> None:
     """Refuse a dataset that does not fit on disk or in memory (estimated before anything is drawn)."""
     _check_root_is_a_folder(root)
-    images, disk, memory = synth_footprint(dataset, n, size, class_counts)
-    what = f"{images} images of {size}×{size}" if dataset == "microscopy" else f"{images} full images of {DRONE_TILES[0] * size}×{DRONE_TILES[1] * size}"
+    images, disk, memory = synth_footprint(dataset, n, size, class_counts, frame)
+    height, width = frame if frame is not None else (DRONE_TILES[0] * size, DRONE_TILES[1] * size)
+    what = f"{images} images of {size}×{size}" if dataset == "microscopy" else f"{images} full images of {height}×{width}"
     free = free_disk(root)
     if disk > HEADROOM * free:
         raise InputError(
