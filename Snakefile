@@ -18,6 +18,7 @@ include: "rules/corruptions.smk"
 include: "rules/aggregate.smk"
 include: "rules/forensics.smk"
 include: "rules/customization.smk"
+include: "rules/robust.smk"
 include: "rules/report.smk"
 include: "rules/tracking.smk"
 include: "rules/targets.smk"
@@ -27,4 +28,5 @@ rule all:
     default_target: True
     input:
         get_final_output(),
+        robust_outputs(),
         timing_outputs(),

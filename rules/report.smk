@@ -5,6 +5,7 @@ rule summarize:
         intensity=summary_intensity_inputs(),
         forensics=summary_forensics_inputs(),
         customization=summary_customization_inputs(),
+        robust=summary_robust_inputs(),
     output:
         summary=report(
             "results/summary.md",

@@ -11,6 +11,7 @@ with job(snakemake):
         intensity=i.intensity,
         forensics=i.forensics,
         customization=i.customization,
+        robust=i.robust,
         kinds=snakemake.params.kinds,
         segmentation_headline=snakemake.params.segmentation_headline,
     )

@@ -59,6 +59,22 @@ def paper_section(drift: Mapping[str, Mapping[str, Any]], comparisons: Mapping[s
     ]
 
 
+def robust_section(paths: Sequence[str]) -> list[str]:
+    """Markdown lines: leave-one-view-out robust models vs static views (results/robust/{dataset}/summary.json)."""
+    rows = []
+    for p in paths:
+        s = json.loads(Path(p).read_text())
+        ci = lambda key: "[{:.3f}, {:.3f}]".format(*s[key])  # noqa: E731
+        rows.append({"dataset": s["dataset"], "metric": s["metric"], "held-out views": s["n_held_out"],
+                     "robust drop to unseen view": s["robust_mean_drop_unseen"], "90 % CI": ci("robust_mean_drop_unseen_ci90"),
+                     "static drop": s["static_mean_drop"], "ratio": s["drop_ratio"], "ratio 90 % CI": ci("drop_ratio_ci90"),
+                     "cost on seen views": s["cost_seen"], "cost 90 % CI": ci("cost_seen_ci90"),
+                     "target (ratio ≤ 1/3, cost ≤ 0.01)": f"drop {s['target']['drop']}, cost {s['target']['cost']}"})  # fmt: skip
+    if not rows:
+        return []
+    return ["## Drift-robust training (leave one view out, isp_views)", "", _table(pd.DataFrame(rows)), ""]
+
+
 def write_summary(
     out_path,
     *,
@@ -68,6 +84,7 @@ def write_summary(
     intensity: Sequence[str] = (),
     forensics: Sequence[str] = (),
     customization: Sequence[str] = (),
+    robust: Sequence[str] = (),
     kinds: Sequence[str] | None = None,
     segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE,
 ) -> str:
@@ -140,6 +157,7 @@ def write_summary(
                 keep = {headline[dataset]} if dataset in headline else set(HEADLINE_METRIC.values())
                 frame = frame[frame["metric"].isin(keep)]  # one metric keeps it readable
                 parts += [f"### {dataset}", "", _table(frame), ""]
+    parts += robust_section(robust)
     text = "\n".join(parts) + "\n"
     write_text(out_path, text)
     return text
