@@ -47,7 +47,7 @@ rule train_robust:
 rule aggregate_robust:
     input:
         metrics=robust_metrics,
-        static="results/drift/{dataset}/matrix.csv",
+        static=robust_static_metrics,
     output:
         matrix=report(
             "results/robust/{dataset}/matrix.csv",

@@ -27,6 +27,15 @@ def robust_metrics(wildcards):
     ]
 
 
+def robust_static_metrics(wildcards):
+    """The static-view models' tables on the robust folds (compared fold for fold)."""
+    return [
+        metrics_path(wildcards.dataset, PRIMARY_AUG, REF, v, k)
+        for v in VIEW_SLUGS
+        for k in ROBUST_FOLDS
+    ]
+
+
 def robust_outputs():
     if not ROBUST_ENABLED:
         return []

@@ -7,6 +7,7 @@
 * static drop to view ``j``: mean over static models ``i ≠ j`` of ``S[i, i]`` − ``S[i, j]``;
 * cost on seen views: mean over seen ``v`` of ``S[v, v]`` − ``R[j, v]`` (static specialist minus robust);
 
+``S`` is the static models' matrix over the same folds as the robust models; means come
 with 90 % percentile-bootstrap intervals over the held-out views (paired resampling), and the issue-20
 target: robust drop ≤ ⅓ × static drop at a cost ≤ 0.01 ("holds" if both intervals' upper ends meet
 it, "fails" if a lower end misses it, else "undecided").
@@ -108,12 +109,16 @@ def robust_summary(robust: pd.DataFrame, static: pd.DataFrame, views: Sequence[s
     }
 
 
-def write_robust(metric_paths, static_matrix_path, views, kind, *, matrix_path, summary_path, dataset: str,
+def write_robust(metric_paths, static_metric_paths, views, kind, *, matrix_path, summary_path, dataset: str,
                  segmentation_headline: str = "iou_dataset") -> dict:
-    """Read the LOVO models' tables and the static drift matrix; write ``matrix.csv`` and ``summary.json``."""
+    """Write ``matrix.csv`` and ``summary.json`` from the LOVO models' tables and the static models' tables.
+
+    ``static_metric_paths``: the static-view models' per-fold tables of the SAME folds as the robust
+    models (so a fold's harder or easier validation split weighs on both sides alike).
+    """
     table = robust_matrix(read_tables(metric_paths), views)
-    static = pd.read_csv(static_matrix_path)
-    static = static[static["augmentation"] == table["augmentation"].iloc[0]] if "augmentation" in static else static
+    static = drift_matrix(read_tables(static_metric_paths), list(views))
+    static = static[static["augmentation"] == table["augmentation"].iloc[0]]
     metric = headline_metric(kind, segmentation_headline)
     summary = {"dataset": dataset, **robust_summary(table, static, views, metric)}
     write_csv(matrix_path, table)
