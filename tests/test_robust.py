@@ -132,3 +132,21 @@ def test_robust_summary_compares_unseen_drop_with_static_drop_and_cost():
     assert s["drop_ratio"] == pytest.approx(0.2)
     assert s["cost_seen"] == pytest.approx(0.02)
     assert s["target"]["drop"] == "holds" and s["target"]["cost"] == "fails" and not s["target"]["holds"]
+
+
+def test_summary_gets_one_robust_line_per_dataset(tmp_path):
+    import json
+
+    from lens2logit.stages.summary import robust_section
+
+    views = VIEWS[:3]
+    static = _matrix({(r, c): 0.9 if r == c else 0.6 for r in views for c in views})
+    robust = _matrix({(lovo_label(h), c): 0.82 if c == h else 0.88 for h in views for c in views})
+    path = tmp_path / "microscopy" / "summary.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"dataset": "microscopy", **robust_summary(robust, static, views, "accuracy")}))
+    lines = robust_section([str(path)])
+    assert lines[0].startswith("## Drift-robust training")
+    rows = [line for line in "\n".join(lines).splitlines() if line.startswith("| microscopy")]
+    assert len(rows) == 1 and "drop holds, cost fails" in rows[0]
+    assert robust_section([]) == []
