@@ -150,3 +150,16 @@ def test_summary_gets_one_robust_line_per_dataset(tmp_path):
     rows = [line for line in "\n".join(lines).splitlines() if line.startswith("| microscopy")]
     assert len(rows) == 1 and "drop holds, cost fails" in rows[0]
     assert robust_section([]) == []
+
+
+def test_workflow_plans_one_robust_job_per_held_out_view(tmp_path):
+    """Dry run of the test workflow with the robust stage on: one train_robust job per view, one aggregate."""
+    import re
+
+    from conftest import copy_workflow, snakemake
+
+    wf = copy_workflow(tmp_path)
+    out = snakemake(wf, "-n", "--config", "robust={enabled: true, datasets: [microscopy], folds: 1}")
+    text = out.stdout + out.stderr
+    counts = dict(re.findall(r"^(train_robust|aggregate_robust)\s+(\d+)$", text, re.M))
+    assert counts == {"train_robust": "3", "aggregate_robust": "1"}  # configs/test.yaml: 3 views

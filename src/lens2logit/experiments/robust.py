@@ -191,9 +191,12 @@ def robust_problems(robust: dict, *, datasets: Sequence[str], views: Sequence[st
     problems = []
     if robust.get("regime", "isp_views") not in ROBUST_REGIMES:
         problems.append(f"robust.regime: {robust.get('regime')!r} is not one of {list(ROBUST_REGIMES)}")
-    unknown = [d for d in (robust.get("datasets") or []) if d not in datasets]
+    from lens2logit.data.registry import dataset_names
+
+    # names the run does not train are skipped (a config overriding `datasets` keeps working); unknown names are not
+    unknown = [d for d in (robust.get("datasets") or []) if d not in dataset_names()]
     if unknown:
-        problems.append(f"robust.datasets: {unknown} are not among the run's datasets {list(datasets)}")
+        problems.append(f"robust.datasets: {unknown} are not datasets; known: {list(dataset_names())}")
     if int(robust.get("folds", 1)) > folds:
         problems.append(f"robust.folds: {robust.get('folds')} exceeds the trained drift folds ({folds}: drift.use_folds, else drift.folds)")
     if len(views) < 3:
