@@ -1,8 +1,7 @@
 import json
 
 from lens2logit.experiments.options import training_context
-from lens2logit.experiments.robust import train_on_views
-from lens2logit.stages.robust import lovo_label
+from lens2logit.experiments.robust import lovo_label, train_on_views
 from lens2logit.stages.scoring import score_model
 from lens2logit.training import save_checkpoint
 from lens2logit.workflow import job

@@ -29,8 +29,14 @@ from lens2logit.training.device import pin_memory
 from lens2logit.training.loop import check_fit_options, check_schedule, fit
 
 ROBUST_REGIMES = ("isp_views",)
+LOVO_PREFIX = "lovo:"
 # Validation batches read every sample through a view drawn once, with this epoch number.
 VALIDATION_EPOCH = -1
+
+
+def lovo_label(view: str) -> str:
+    """``train_view`` of the model that left ``view`` out (``lovo:<view label>``)."""
+    return f"{LOVO_PREFIX}{view}"
 
 
 def check_regime(name: str) -> str:

@@ -20,21 +20,16 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from lens2logit.experiments.robust import LOVO_PREFIX, lovo_label
 from lens2logit.io import write_csv, write_json
 from lens2logit.stages.aggregate import drift_matrix, matrix_array, read_tables
 from lens2logit.stages.statistics import headline_metric
 
-LOVO_PREFIX = "lovo:"
 TARGET_DROP_RATIO = 1 / 3
 TARGET_COST = 0.01
 INTERVAL = 0.90
 BOOTSTRAP_DRAWS = 2000
 BOOTSTRAP_SEED = 20
-
-
-def lovo_label(view: str) -> str:
-    """``train_view`` of the model that left ``view`` out."""
-    return f"{LOVO_PREFIX}{view}"
 
 
 def robust_matrix(frame: pd.DataFrame, views: Sequence[str]) -> pd.DataFrame:
