@@ -19,6 +19,8 @@ include: "rules/qa.smk"
 include: "rules/aggregate.smk"
 include: "rules/forensics.smk"
 include: "rules/customization.smk"
+include: "rules/robust_inputs.smk"
+include: "rules/robust.smk"
 include: "rules/report.smk"
 include: "rules/tracking.smk"
 include: "rules/targets.smk"
@@ -28,4 +30,5 @@ rule all:
     default_target: True
     input:
         get_final_output(),
+        robust_outputs(),
         timing_outputs(),

@@ -7,6 +7,7 @@ rule summarize:
         forensics=summary_forensics_inputs(),
         customization=summary_customization_inputs(),
         qa=summary_qa_inputs(),
+        robust=summary_robust_inputs(),
     output:
         summary=report(
             "results/summary.md",

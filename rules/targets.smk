@@ -11,6 +11,7 @@ localrules:
     all_intensity,
     all_forensics,
     all_customization,
+    all_robust,
     report_inputs,
 
 
@@ -59,7 +60,13 @@ rule all_customization:
         customization_outputs(),
 
 
+rule all_robust:
+    input:
+        robust_outputs(),
+
+
 rule report_inputs:
     input:
         get_final_output(),
+        robust_outputs(),
         timing_outputs(),

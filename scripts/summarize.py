@@ -13,6 +13,7 @@ with job(snakemake):
         forensics=i.forensics,
         customization=i.customization,
         qa=i.qa,
+        robust=i.robust,
         kinds=snakemake.params.kinds,
         segmentation_headline=snakemake.params.segmentation_headline,
     )

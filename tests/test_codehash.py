@@ -108,7 +108,7 @@ def test_real_scripts_split_the_library_as_expected():
     closure = {p.stem: set(module_closure(p)) for p in sorted((REPO / "scripts").glob("*.py"))}
     uses = lambda module: {s for s, mods in closure.items() if module in mods}  # noqa: E731
     assert uses("lens2logit.stages.aggregate") == {
-        "aggregate_drift", "aggregate_corruptions", "aggregate_intensity"}  # summarize reads their tables
+        "aggregate_drift", "aggregate_corruptions", "aggregate_intensity", "aggregate_robust"}  # summarize reads their tables
     assert uses("lens2logit.reporting.study") == uses("lens2logit.stages.aggregate")  # figures follow the tables
     assert uses("lens2logit.stages.statistics") >= {"aggregate_drift", "summarize", "forensics", "customization"}
     demosaic = uses("lens2logit.isp.demosaic")

@@ -575,6 +575,11 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
             problems.append(f"forensics.view: {view!r} is not among the trained views; allowed: {[v for v in views if v in twins]}")
         if forensics["folds"] > folds:
             problems.append(f"forensics.folds: {forensics['folds']} exceeds the trained drift folds ({folds}: drift.use_folds, else drift.folds)")
+    robust = config["robust"]
+    if robust["enabled"]:
+        from lens2logit.experiments.robust import robust_problems
+
+        problems += robust_problems(robust, datasets=datasets, views=views, folds=folds)
     custom = config["customization"]
     if custom["enabled"]:
         problems += customization_problems(custom)

@@ -94,6 +94,25 @@ def paper_section(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def robust_section(paths: Sequence[str]) -> list[str]:
+    """Markdown lines: leave-one-view-out robust models vs static views (results/robust/{dataset}/summary.json)."""
+    rows = []
+    for p in paths:
+        s = json.loads(Path(p).read_text())
+
+        def ci(key: str) -> str:
+            return "[{:.3f}, {:.3f}]".format(*s[key])
+
+        rows.append({"dataset": s["dataset"], "metric": s["metric"], "held-out views": s["n_held_out"],
+                     "robust drop to unseen view": s["robust_mean_drop_unseen"], "90 % CI": ci("robust_mean_drop_unseen_ci90"),
+                     "static drop": s["static_mean_drop"], "ratio": s["drop_ratio"], "ratio 90 % CI": ci("drop_ratio_ci90"),
+                     "cost on seen views": s["cost_seen"], "cost 90 % CI": ci("cost_seen_ci90"),
+                     "target (ratio ≤ 1/3, cost ≤ 0.01)": f"drop {s['target']['drop']}, cost {s['target']['cost']}"})  # fmt: skip
+    if not rows:
+        return []
+    return ["## Drift-robust training (leave one view out, isp_views)", "", _table(pd.DataFrame(rows)), ""]
+
+
 def write_summary(
     out_path,
     *,
@@ -105,6 +124,7 @@ def write_summary(
     forensics: Sequence[str] = (),
     customization: Sequence[str] = (),
     qa: Sequence[str] = (),
+    robust: Sequence[str] = (),
     kinds: Sequence[str] | None = None,
     segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE,
 ) -> str:
@@ -182,6 +202,7 @@ def write_summary(
                 frame = frame[frame["metric"].isin(keep)]  # one metric keeps it readable
                 parts += [f"### {dataset}", "", _table(frame), ""]
     parts += summary_markdown(qa)
+    parts += robust_section(robust)
     text = "\n".join(parts) + "\n"
     write_text(out_path, text)
     return text

@@ -1,0 +1,53 @@
+import json
+
+from lens2logit.experiments.options import training_context
+from lens2logit.experiments.robust import lovo_label, train_on_views
+from lens2logit.stages.scoring import score_model
+from lens2logit.training import save_checkpoint
+from lens2logit.workflow import job
+
+with job(snakemake):
+    p = snakemake.params.training
+    test_views = list(snakemake.input.test_views)
+    classes = json.load(open(snakemake.input.meta))["classes"]
+    for fold, model_path, metrics_path in zip(
+        snakemake.params.folds, snakemake.output.models, snakemake.output.metrics
+    ):
+        ckpt = train_on_views(
+            list(snakemake.input.views),
+            snakemake.params.view_labels,
+            snakemake.input.targets,
+            snakemake.input.folds,
+            fold,
+            kind=snakemake.params.kind,
+            arch=p["arch"],
+            epochs=p["epochs"],
+            batch_size=p["batch_size"],
+            lr=p["lr"],
+            schedule=p["schedule"],
+            augmentation=snakemake.params.augmentation,
+            seed=snakemake.params.seed,
+            classes=classes,
+            pretrained=p["pretrained"],
+            threads=snakemake.threads,
+            progress=p["progress"],
+            amp=p["amp"],
+            regime=snakemake.params.regime,
+            **training_context(p),
+        )
+        save_checkpoint(model_path, ckpt)
+        score_model(
+            model_path,
+            test_views,
+            [snakemake.input.targets] * len(test_views),
+            snakemake.params.test_labels,
+            metrics_path,
+            train={
+                "train_view": lovo_label(snakemake.params.held_out),
+                "train_intensity": 1.0,
+                "augmentation": snakemake.params.augmentation,
+                "fold": fold,
+            },
+            batch_size=snakemake.params.batch_size,
+            device=p["device"],
+        )
