@@ -185,6 +185,7 @@ def test_config_change_reruns_exactly_the_affected_jobs(pulled):
         "score_corruptions": 1,  # corruptions.jobs: per_dataset, one job scores every view
         "aggregate_corruptions": 1,
         "qa": 1,  # reads the corruption scoring's per-sample records
+        "bootstrap_findings": 1,  # the corruption ÷ ISP-drift ratio reads them too
         "summarize": 1,
         "timing": 1,
         "ingest_mlflow": 1,  # the lab log takes in the new corruption tables
