@@ -156,7 +156,7 @@ def test_forensics_table(run, dataset):
     """One row per (parameter group × λ × regularizer) attack and metric, plus the clean ISP."""
     cfg = TEST_CONFIG["forensics"]
     table = pd.read_csv(run / f"results/forensics/{dataset}/table.csv")
-    assert list(table.columns) == ["parameter_group", "lambda", "regularizer", "metric", "mean", "std", "n"]
+    assert list(table.columns) == ["parameter_group", "lambda", "lambda_paper", "regularizer", "metric", "mean", "std", "n"]
     metrics = FORENSICS_METRICS[KIND[dataset]] | DISTANCES
     attacks = {(g, float(lam), r) for g in cfg["groups"] for lam in cfg["lambdas"] for r in cfg["regularizers"]}
     assert len(table) == (len(attacks) + 1) * len(metrics)
