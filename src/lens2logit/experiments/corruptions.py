@@ -454,9 +454,10 @@ def evaluate_corruptions(
         scores = score_batches(model, batches, kind=kind, n_classes=n_classes, records=records)
         rows.extend({"corruption": name, "metric": metric, "value": scores[metric]} for metric in metric_names)
         if with_samples:
-            sample_frames.append(records_frame(records, indices, kind).assign(corruption=name))
+            frame = records_frame(records, indices, kind)
+            frame.insert(0, "corruption", name)
+            sample_frames.append(frame)
     metrics = pd.DataFrame(rows, columns=["corruption", "metric", "value"])
     if not with_samples:
         return metrics
-    samples = pd.concat(sample_frames, ignore_index=True)
-    return metrics, samples[["corruption", *[c for c in samples.columns if c != "corruption"]]]
+    return metrics, pd.concat(sample_frames, ignore_index=True)

@@ -47,7 +47,7 @@ from lens2logit.training.loop import SCHEDULES, fit
 from lens2logit.training.losses import task_loss
 from lens2logit.io import write_csv
 from lens2logit.isp.neural import NeuralISP
-from lens2logit.isp.parametrized import GROUPS, ParametrizedISP, ScaledGroups, tap_stages
+from lens2logit.isp.parametrized import PROCESSOR_GROUPS, ParametrizedISP, ScaledGroups, tap_stages
 from lens2logit.isp.views import get_view
 from lens2logit.models import build_model, standardized
 
@@ -73,7 +73,7 @@ BATCHNORM_STAGE = "batchnorm"
 # ends at 0.439, still climbing; with it 0.678 and flat (docs/architecture.md).
 DEFAULT_GROUP_LR_SCALES = {"black_level": 0.01}
 # Groups of the parametrized ISP that customization learns (the additive image is forensics only).
-LEARNED_GROUPS = tuple(g for g in GROUPS if g != "additive")
+LEARNED_GROUPS = PROCESSOR_GROUPS
 
 
 @dataclass(frozen=True)
@@ -605,11 +605,15 @@ def _start_checkpoints(classifier, freeze_classifier, isp, freeze_isp, processin
     return classifier_start, isp_start
 
 
+def last_epoch_rows(curves: pd.DataFrame) -> pd.DataFrame:
+    """The validation rows of ``curves`` at the last epoch of each (processing, intensity, fold)."""
+    val = curves[curves["split"] == "val"]
+    return val[val["epoch"] == val.groupby(["processing", "intensity", "fold"])["epoch"].transform("max")]
+
+
 def final_table(curves: pd.DataFrame) -> pd.DataFrame:
     """Validation metrics of the last epoch: mean, sample std and count over folds."""
-    val = curves[curves["split"] == "val"]
-    last = val[val["epoch"] == val.groupby(["processing", "intensity", "fold"])["epoch"].transform("max")]
-    return fold_summary(last, ["processing", "intensity", "metric"])[FINAL_COLUMNS]
+    return fold_summary(last_epoch_rows(curves), ["processing", "intensity", "metric"])[FINAL_COLUMNS]
 
 
 def last_epoch_change(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -653,8 +657,8 @@ def verdict_table(curves: pd.DataFrame, metric: str, *, max_change: float = FLAT
     Args:
         curves: :data:`CURVE_COLUMNS` (as ``curves.csv``); needs processing ``static``.
     """
-    val = curves[(curves["split"] == "val") & (curves["metric"] == metric)]
-    last = val[val["epoch"] == val.groupby(["processing", "intensity", "fold"])["epoch"].transform("max")]
+    last = last_epoch_rows(curves)
+    last = last[last["metric"] == metric]
     changes = last_epoch_change(curves, metric)
     rows = []
     for intensity in sorted(last["intensity"].unique()):

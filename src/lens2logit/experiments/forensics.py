@@ -52,7 +52,7 @@ from lens2logit.experiments.ssim import REGULARIZERS, get_regularizer, mse_dista
 from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
 from lens2logit.io import write_csv, write_json
 from lens2logit.isp.camera import CameraProfile, get_camera
-from lens2logit.isp.parametrized import ADDITIVE, GROUPS, ParametrizedISP, ScaledGroups, magnitude_scales
+from lens2logit.isp.parametrized import ADDITIVE, ALL, GROUPS, ParametrizedISP, ScaledGroups, magnitude_scales, rms
 from lens2logit.isp.views import get_view
 from lens2logit.training.checkpoint import load_model
 from lens2logit.training.device import resolve_device, to_device
@@ -61,7 +61,7 @@ from lens2logit.training.metrics import MetricAccumulator
 
 log = logging.getLogger(__name__)
 
-ALL_GROUPS = "all"
+ALL_GROUPS = ALL  # every processor group at once (the paper's ``all``)
 CLEAN = "none"  # the reference ISP, no attack
 # Static views with a differentiable twin, and the demosaicer of that twin.
 DIFFERENTIABLE_VIEWS = {"bi,s,ga": "bilinear", "ma,s,ga": "malvar2004"}
@@ -79,7 +79,6 @@ EXTENSION_GROUPS = ("demosaic",)
 # The paper's L2 regulariser summed over its batch: 4 images × 3 channels × 256 × 256 pixels.
 PAPER_BATCH_SIZE = 4
 PAPER_IMAGE_SIZE = 256
-PAPER_LAMBDA = 0.1  # the weight of the authors' example (figures/train.sh)
 
 
 def lambda_factor(batch_size: int = PAPER_BATCH_SIZE, height: int = PAPER_IMAGE_SIZE, width: int = PAPER_IMAGE_SIZE) -> int:
@@ -541,11 +540,6 @@ def run_forensics(
     strip_paper = lambda_to_paper(strip_lambda, regularizers[0])
     plot_strips(strips, strips_path, title=f"reference vs adversarial ISP (λ = {strip_lambda:g}, paper units {strip_paper:.2g}, {regularizers[0]})")
     return table
-
-
-def rms(t: torch.Tensor) -> float:
-    """Root mean square of a tensor (a signal's magnitude for the step scales)."""
-    return float(t.double().pow(2).mean().sqrt())
 
 
 def summarise(records: pd.DataFrame) -> pd.DataFrame:

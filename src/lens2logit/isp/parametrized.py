@@ -341,7 +341,8 @@ class ScaledGroups(nn.Module):
 OFFSET_SIGNALS = {"black_level": "raw", ADDITIVE: "output"}
 
 
-def _rms(t: torch.Tensor) -> float:
+def rms(t: torch.Tensor) -> float:
+    """Root mean square of a tensor (in float64; a parameter's or a signal's magnitude)."""
     return float(t.detach().double().pow(2).mean().sqrt())
 
 
@@ -365,7 +366,7 @@ def magnitude_scales(isp: ParametrizedISP, names: "list[str] | tuple[str, ...]",
     signals = {"raw": raw_rms, "output": output_rms}
     scales = {}
     for name in names:
-        scale = float(signals[OFFSET_SIGNALS[name]]) if name in OFFSET_SIGNALS else _rms(values[name])
+        scale = float(signals[OFFSET_SIGNALS[name]]) if name in OFFSET_SIGNALS else rms(values[name])
         if not (scale > 0 and math.isfinite(scale)):
             raise InputError(f"parameter group {name!r} has magnitude {scale!r}; cannot scale its step (option 'step_scale')")
         scales[name] = scale

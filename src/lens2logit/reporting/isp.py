@@ -32,8 +32,10 @@ def _normalise(image: torch.Tensor) -> torch.Tensor:
     return (image - lo) / (hi - lo) if hi > lo else torch.zeros_like(image)
 
 
-def _group_label(group: str, extensions) -> str:
-    return f"{group} (our ext.)" if group in extensions else group
+def _group_style(group: str, extensions) -> dict:
+    """Line keywords of a parameter group: ``all`` thick, our extensions dotted and labelled "(our ext.)"."""
+    extension = group in extensions
+    return {"label": f"{group} (our ext.)" if extension else group, "lw": 2 if group == "all" else 1, "ls": ":" if extension else "-"}
 
 
 def _clean_band(ax, clean: pd.DataFrame) -> None:
@@ -70,8 +72,7 @@ def plot_forensics(table: pd.DataFrame, path, *, metric: str, title: str, extens
         for group, rows in part.groupby("parameter_group", sort=False):
             rows = rows.sort_values("lambda")
             x = [positions[v] for v in rows["lambda"]]
-            ax.errorbar(x, rows["mean"], yerr=rows["std"].fillna(0), marker="o", ms=3, capsize=2, label=_group_label(group, extensions),
-                        lw=2 if group == "all" else 1, ls=":" if group in extensions else "-")  # fmt: skip
+            ax.errorbar(x, rows["mean"], yerr=rows["std"].fillna(0), marker="o", ms=3, capsize=2, **_group_style(group, extensions))
         _clean_band(ax, clean)
         paper = ticks["lambda_paper"] if "lambda_paper" in ticks else pd.Series([np.nan] * len(ticks))
         ax.set_xticks(range(len(lambdas)), [_lambda_tick(v, p) for v, p in zip(lambdas, paper)], fontsize=7)
@@ -110,8 +111,7 @@ def plot_forensics_distance(table: pd.DataFrame, path, *, metric: str, title: st
             both = pd.concat({"x": x, "y": y}, axis=1).dropna().reset_index()
             for group, rows in both.groupby("parameter_group", sort=False):
                 rows = rows.sort_values("x")
-                ax.plot(rows["x"], rows["y"], marker="o", ms=3, label=_group_label(group, extensions),
-                        lw=2 if group == "all" else 1, ls=":" if group in extensions else "-")  # fmt: skip
+                ax.plot(rows["x"], rows["y"], marker="o", ms=3, **_group_style(group, extensions))
             _clean_band(ax, clean)
             ax.set_xscale("log")
             ax.set_xlabel(f"{label} ({reg})", fontsize=8)
