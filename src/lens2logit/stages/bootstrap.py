@@ -253,7 +253,8 @@ def bootstrap_findings(drift_records: pd.DataFrame, views: Sequence[str], metric
         n_replicates, level, seed: bootstrap size, interval level and seed.
 
     Returns:
-        JSON-ready dict: ``metric, n_replicates, level, seed, folds, images_per_fold`` and
+        JSON-ready dict: ``metric, n_replicates, level, seed, folds, images_per_fold`` (with corruption
+        records also ``corruption_images_per_fold``) and
         ``findings``: ``{name: {"value", "low", "high"}}`` for ``clean, drifted, mean_drop,
         max_relative_drop`` (with ``pair``), ``corruption_drop`` and ``corruption_to_drift_ratio`` (with
         corruption records); ``most_dropped_test_view``: ``{"value": view, "shares": {view: share}}``.
@@ -282,6 +283,9 @@ def bootstrap_findings(drift_records: pd.DataFrame, views: Sequence[str], metric
     shares = np.bincount(boot["most_dropped_test_view"], minlength=n) / n_replicates
     findings["most_dropped_test_view"] = {"value": views[int(point["most_dropped_test_view"][0])],
                                           "shares": {views[i]: float(s) for i, s in enumerate(shares) if s > 0}}  # fmt: skip
+    out: dict[str, Any] = {"metric": metric, "n_replicates": int(n_replicates), "level": float(level), "seed": int(seed),
+                           "folds": len(cells), "images_per_fold": {str(k): len(c.ids) for k, c in cells.items()},
+                           "findings": findings}  # fmt: skip
     if corruption_records is not None and len(corruption_records):
         ccells = corruption_cells(corruption_records, views, metric)
         drops = corruption_drops(ccells, weights, ids, fold_counts)
@@ -290,9 +294,7 @@ def bootstrap_findings(drift_records: pd.DataFrame, views: Sequence[str], metric
         ratio = severity_ratio(drops, boot["mean_drop"])
         findings["corruption_to_drift_ratio"] = _summary(ratio, float(severity_ratio(point_drop, point["mean_drop"][0])), level)
         findings["corruption_to_drift_ratio"]["undefined_share"] = float(np.mean(np.isnan(ratio)))
-    out: dict[str, Any] = {"metric": metric, "n_replicates": int(n_replicates), "level": float(level), "seed": int(seed),
-                           "folds": len(cells), "images_per_fold": {str(k): len(c.ids) for k, c in cells.items()},
-                           "findings": findings}  # fmt: skip
+        out["corruption_images_per_fold"] = {str(k): len(c.ids) for k, c in ccells.items()}
     if metric == "accuracy":
         labels = records.drop_duplicates(SAMPLE_ID)["label"].to_numpy()
         out["chance"] = float(np.bincount(labels.astype(np.int64)).max() / len(labels))

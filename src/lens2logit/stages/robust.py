@@ -84,6 +84,7 @@ def robust_summary(robust: pd.DataFrame, static: pd.DataFrame, views: Sequence[s
     return {
         "metric": metric,
         "n_held_out": len(per),
+        "n_folds": int(sub["n"].min()),  # folds behind each robust model's scores (fewest over its cells)
         "robust_mean_drop_unseen": robust_drop,
         "robust_mean_drop_unseen_ci90": _interval(values, lambda v: float(np.mean(v[:, 0])), rng),
         "static_mean_drop": static_drop,
