@@ -83,7 +83,10 @@ def test_ratio_interval_covers_the_known_ratio():
     # ISP drift drop 0.2; corruption drop 0.9 − 0.3 = 0.6 → ratio 3
     records = _drift_records(P, n_per_fold=(400, 400), seed=3)
     corr = _corruption_records(0.9, 0.3, n_per_fold=(400, 400), keep=300)
-    f = bootstrap.bootstrap_findings(records, VIEWS, "accuracy", corruption_records=corr, n_replicates=500, seed=0)["findings"]
+    found = bootstrap.bootstrap_findings(records, VIEWS, "accuracy", corruption_records=corr, n_replicates=500, seed=0)
+    f = found["findings"]
+    # the n behind the corruption findings: the images the corruption runs scored per fold
+    assert found["corruption_images_per_fold"] == {"0": 300, "1": 300} and found["images_per_fold"] == {"0": 400, "1": 400}
     assert f["corruption_to_drift_ratio"]["low"] <= 3.0 <= f["corruption_to_drift_ratio"]["high"]
     assert f["corruption_drop"]["low"] <= 0.6 <= f["corruption_drop"]["high"]
     assert f["corruption_to_drift_ratio"]["value"] == pytest.approx(f["corruption_drop"]["value"] / f["mean_drop"]["value"])

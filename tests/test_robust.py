@@ -149,6 +149,10 @@ def test_summary_gets_one_robust_line_per_dataset(tmp_path):
     assert lines[0].startswith("## Drift-robust training")
     rows = [line for line in "\n".join(lines).splitlines() if line.startswith("| microscopy")]
     assert len(rows) == 1 and "drop holds, cost fails" in rows[0]
+    # every finding states its n: held-out views and folds per model, and the static drop its interval
+    header = next(line for line in lines if line.startswith("| dataset"))
+    assert "held-out views" in header and "folds per model" in header and "static 90 % CI" in header
+    assert "| 3 | 1 |" in rows[0]
     assert robust_section([]) == []
 
 

@@ -19,7 +19,7 @@ QA_METHODS = ("atc", "doc")
 
 
 def register(subparsers) -> None:
-    from lens2logit.cli.isp import CAMERA_CHOICES
+    from lens2logit.cli.isp import _add_isp_options
 
     p = subparsers.add_parser(
         "qa",
@@ -35,9 +35,7 @@ def register(subparsers) -> None:
     source.add_argument("--dng", action="store_true",
                         help="DNG inputs, rendered through the model's own view with each file's camera metadata "
                         "(same as --camera dng)")  # fmt: skip
-    p.add_argument("--camera", choices=CAMERA_CHOICES, default=None,
-                   help="camera profile (default: DNG metadata for .dng; required for TIFF mosaics)")
-    p.add_argument("--unsharp", choices=("paper", "2d"), default="paper", help="unsharp mask as in `lens2logit render`")
+    _add_isp_options(p)  # --camera, --unsharp: as in `lens2logit render`
     p.add_argument("--level", type=float, default=0.9, help="interval coverage (default 0.9)")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")

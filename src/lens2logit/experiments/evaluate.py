@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from lens2logit.errors import InputError
+from lens2logit.qa.records import confidences
 from lens2logit.training.batches import ArrayBatches, check_indices, check_targets, check_view_array, open_array
 from lens2logit.training.checkpoint import load_model
 from lens2logit.training.device import pin_memory, resolve_device, to_device
@@ -56,13 +57,11 @@ def batch_records(logits: torch.Tensor, targets: torch.Tensor, kind: str) -> dic
         ``{column: (B,) tensor}`` with the columns of :func:`sample_columns`.
     """
     logits = logits.detach().float()
+    confidence = confidences(logits, kind)  # the QA stage's definition (max softmax; mean pixel max(p, 1 − p))
     if kind == "classification":
-        confidence = torch.softmax(logits, dim=1).max(dim=1).values
         prediction = logits.argmax(dim=1)  # as the metrics: argmax of the logits (softmax can round to ties)
         return {"label": targets.reshape(-1).long(), "prediction": prediction, "confidence": confidence}
     intersection, union = segmentation_counts(logits, targets)
-    foreground = torch.sigmoid(logits).flatten(1)
-    confidence = torch.maximum(foreground, 1 - foreground).mean(dim=1)
     return {"intersection": intersection, "union": union, "iou": iou_per_image(intersection, union), "confidence": confidence}
 
 

@@ -15,7 +15,7 @@ is the per-sample max softmax probability (classification) or the image's mean p
   mean target confidence).
 - no_drop: the source metric itself (the trivial baseline: the model keeps its validation score).
 
-Intervals: percentile bootstrap, resampling the source (confidence, score) pairs and the target
+Intervals: percentile bootstrap (:func:`lens2logit.stages.statistics.percentile_interval`), resampling the source (confidence, score) pairs and the target
 confidences independently (both are finite samples).
 """
 
@@ -26,8 +26,8 @@ from typing import Callable
 import numpy as np
 
 from lens2logit.errors import InputError
-
-DEFAULT_LEVEL = 0.9
+from lens2logit.stages.statistics import INTERVAL_LEVEL as DEFAULT_LEVEL
+from lens2logit.stages.statistics import percentile_interval
 DEFAULT_RESAMPLES = 1000
 
 
@@ -157,6 +157,5 @@ def predict(
     source_rows = rng.integers(0, confidence.size, size=(n_resamples, confidence.size))
     target_rows = rng.integers(0, target.size, size=(n_resamples, target.size))
     resampled = estimator(confidence[source_rows], score[source_rows], target[target_rows])
-    alpha = (1 - level) / 2
-    low, high = np.quantile(resampled, [alpha, 1 - alpha])
-    return {"predicted": predicted, "low": float(low), "high": float(high)}
+    low, high = percentile_interval(resampled, level)
+    return {"predicted": predicted, "low": low, "high": high}

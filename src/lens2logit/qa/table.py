@@ -18,6 +18,7 @@ import pandas as pd
 from lens2logit.errors import InputError
 from lens2logit.qa.predict import DEFAULT_LEVEL, DEFAULT_RESAMPLES, METHODS, predict
 from lens2logit.qa.records import CONFIDENCE, sample_scores
+from lens2logit.stages.statistics import percentile_interval
 
 TABLE_COLUMNS = ("method", "predicted", "predicted_low", "predicted_high", "measured", "abs_error")
 SUMMARY_COLUMNS = (
@@ -122,7 +123,6 @@ def qa_summary(
     Returns:
         DataFrame with :data:`SUMMARY_COLUMNS`, one row per method (``n`` = cells).
     """
-    alpha = (1 - level) / 2
     out = []
 
     def cells_of(rows: pd.DataFrame) -> pd.DataFrame:
@@ -135,21 +135,18 @@ def qa_summary(
         errors = np.abs(predicted - measured)
         rng = np.random.default_rng(seed)
         draws = rng.integers(0, len(cells), size=(n_resamples, len(cells)))
-        maes = errors[draws].mean(axis=1)
         # paired with the baseline on the same cells (same draws): negative = better than "no drop"
         gain = np.full(3, np.nan)
         if baseline is not None and len(baseline) == len(cells):
             difference = errors - np.abs(baseline["predicted"].to_numpy() - baseline["measured"].to_numpy())
-            gain = np.array([difference.mean(), *np.quantile(difference[draws].mean(axis=1), [alpha, 1 - alpha])])
-        rhos = np.array([spearman(predicted[d], measured[d]) for d in draws])
-        rhos = rhos[np.isfinite(rhos)]
+            gain = np.array([difference.mean(), *percentile_interval(difference[draws].mean(axis=1), level)])
+        mae_low, mae_high = percentile_interval(errors[draws].mean(axis=1), level)
+        rho_low, rho_high = percentile_interval(np.array([spearman(predicted[d], measured[d]) for d in draws]), level)
         inside = (rows["predicted_low"] <= rows["measured"]) & (rows["measured"] <= rows["predicted_high"])
         out.append({
             "test_bed": test_bed, "method": method, "n": len(cells), "mae": float(errors.mean()),
-            "mae_low": float(np.quantile(maes, alpha)), "mae_high": float(np.quantile(maes, 1 - alpha)),
-            "spearman": spearman(predicted, measured),
-            "spearman_low": float(np.quantile(rhos, alpha)) if rhos.size else float("nan"),
-            "spearman_high": float(np.quantile(rhos, 1 - alpha)) if rhos.size else float("nan"),
+            "mae_low": mae_low, "mae_high": mae_high, "spearman": spearman(predicted, measured),
+            "spearman_low": rho_low, "spearman_high": rho_high,
             "coverage": float(inside.mean()), "mae_minus_no_drop": float(gain[0]),
             "mae_minus_no_drop_low": float(gain[1]), "mae_minus_no_drop_high": float(gain[2]),
         })  # fmt: skip

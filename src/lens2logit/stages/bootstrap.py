@@ -22,8 +22,8 @@ num = per-image IoU, den = 1; ``iou_dataset``: num = intersection, den = union),
 ``Σ_k c_k · score_k / F``, and every finding follows from the matrix as in
 :func:`lens2logit.stages.aggregate.drift_summary`. With unit weights this reproduces the point values.
 
-The interval is the percentile interval (:data:`LEVEL` = 90 %: the 5th and 95th percentiles of
-:data:`N_REPLICATES` replicates), seeded (``numpy.random.default_rng(seed)``) and deterministic.
+The interval is the percentile interval (:func:`lens2logit.stages.statistics.percentile_interval`,
+90 %: the 5th and 95th percentiles of :data:`N_REPLICATES` replicates), seeded (``numpy.random.default_rng(seed)``) and deterministic.
 With 2 folds the fold level is coarse (half of the replicates use one fold twice); it is kept because the
 spread between folds (different training images, different models) is part of what a second run would see.
 All replicates are computed at once (array products): 0.19 CPU-s for one metric at the default size
@@ -47,29 +47,12 @@ import pandas as pd
 from lens2logit.errors import InputError
 from lens2logit.experiments.evaluate import SAMPLE_ID
 from lens2logit.experiments.corruptions import IDENTITY
+from lens2logit.stages.statistics import INTERVAL_LEVEL, percentile_interval
 
 log = logging.getLogger(__name__)
 
 N_REPLICATES = 2000
-LEVEL = 0.90
 BOOTSTRAP_METRICS = ("accuracy", "iou_image", "iou_dataset")
-
-
-def interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
-    """Percentile interval of bootstrap replicates ``(B,)``: order statistics (``inverted_cdf``, so ±inf
-    replicates are kept as such), NaN replicates skipped (all NaN: ``(nan, nan)``).
-
-    Example:
-        >>> interval(np.arange(101.0))
-        (5.0, 95.0)
-    """
-    values = np.asarray(values, dtype=np.float64)
-    values = values[~np.isnan(values)]
-    if not len(values):
-        return float("nan"), float("nan")
-    tail = 100 * (1 - level) / 2
-    low, high = np.percentile(values, [tail, 100 - tail], method="inverted_cdf")
-    return float(low), float(high)
 
 
 def severity_ratio(corruption_drop: np.ndarray, drift_drop: np.ndarray) -> np.ndarray:
@@ -77,7 +60,7 @@ def severity_ratio(corruption_drop: np.ndarray, drift_drop: np.ndarray) -> np.nd
 
     ``corruption / drift`` where the drift drop is positive; where drift costs nothing (drop ≤ 0) and
     corruptions do, corruptions are more severe than any finite factor: ``+inf``; where neither drops,
-    the ratio is undefined: NaN (skipped by :func:`interval`).
+    the ratio is undefined: NaN (skipped by :func:`~lens2logit.stages.statistics.percentile_interval`).
 
     Example:
         >>> severity_ratio(np.array([0.2, 0.2, -0.1]), np.array([0.05, -0.01, -0.02])).tolist()
@@ -252,13 +235,13 @@ def balanced_accuracy(records: pd.DataFrame) -> float:
 
 
 def _summary(values: np.ndarray, point: float, level: float) -> dict[str, float]:
-    low, high = interval(values, level)
+    low, high = percentile_interval(values, level)
     return {"value": float(point), "low": low, "high": high}
 
 
 def bootstrap_findings(drift_records: pd.DataFrame, views: Sequence[str], metric: str, *,
                        corruption_records: pd.DataFrame | None = None, n_replicates: int = N_REPLICATES,
-                       level: float = LEVEL, seed: int = 0) -> dict[str, Any]:
+                       level: float = INTERVAL_LEVEL, seed: int = 0) -> dict[str, Any]:
     """Point value and percentile interval of every finding.
 
     Args:
@@ -270,7 +253,8 @@ def bootstrap_findings(drift_records: pd.DataFrame, views: Sequence[str], metric
         n_replicates, level, seed: bootstrap size, interval level and seed.
 
     Returns:
-        JSON-ready dict: ``metric, n_replicates, level, seed, folds, images_per_fold`` and
+        JSON-ready dict: ``metric, n_replicates, level, seed, folds, images_per_fold`` (with corruption
+        records also ``corruption_images_per_fold``) and
         ``findings``: ``{name: {"value", "low", "high"}}`` for ``clean, drifted, mean_drop,
         max_relative_drop`` (with ``pair``), ``corruption_drop`` and ``corruption_to_drift_ratio`` (with
         corruption records); ``most_dropped_test_view``: ``{"value": view, "shares": {view: share}}``.
@@ -299,6 +283,9 @@ def bootstrap_findings(drift_records: pd.DataFrame, views: Sequence[str], metric
     shares = np.bincount(boot["most_dropped_test_view"], minlength=n) / n_replicates
     findings["most_dropped_test_view"] = {"value": views[int(point["most_dropped_test_view"][0])],
                                           "shares": {views[i]: float(s) for i, s in enumerate(shares) if s > 0}}  # fmt: skip
+    out: dict[str, Any] = {"metric": metric, "n_replicates": int(n_replicates), "level": float(level), "seed": int(seed),
+                           "folds": len(cells), "images_per_fold": {str(k): len(c.ids) for k, c in cells.items()},
+                           "findings": findings}  # fmt: skip
     if corruption_records is not None and len(corruption_records):
         ccells = corruption_cells(corruption_records, views, metric)
         drops = corruption_drops(ccells, weights, ids, fold_counts)
@@ -307,9 +294,7 @@ def bootstrap_findings(drift_records: pd.DataFrame, views: Sequence[str], metric
         ratio = severity_ratio(drops, boot["mean_drop"])
         findings["corruption_to_drift_ratio"] = _summary(ratio, float(severity_ratio(point_drop, point["mean_drop"][0])), level)
         findings["corruption_to_drift_ratio"]["undefined_share"] = float(np.mean(np.isnan(ratio)))
-    out: dict[str, Any] = {"metric": metric, "n_replicates": int(n_replicates), "level": float(level), "seed": int(seed),
-                           "folds": len(cells), "images_per_fold": {str(k): len(c.ids) for k, c in cells.items()},
-                           "findings": findings}  # fmt: skip
+        out["corruption_images_per_fold"] = {str(k): len(c.ids) for k, c in ccells.items()}
     if metric == "accuracy":
         labels = records.drop_duplicates(SAMPLE_ID)["label"].to_numpy()
         out["chance"] = float(np.bincount(labels.astype(np.int64)).max() / len(labels))
@@ -327,7 +312,7 @@ def read_records(paths: Sequence) -> pd.DataFrame:
 
 
 def write_findings(drift_paths: Sequence, views: Sequence[str], kind: str, out_path, *, dataset: str,
-                   corruption_paths: Sequence = (), n_replicates: int = N_REPLICATES, level: float = LEVEL,
+                   corruption_paths: Sequence = (), n_replicates: int = N_REPLICATES, level: float = INTERVAL_LEVEL,
                    seed: int = 0) -> dict[str, Any]:
     """``results/findings/{dataset}.json``: the findings with their intervals, in the paper's metric.
 

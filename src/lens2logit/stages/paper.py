@@ -175,7 +175,8 @@ def _band_text(claim: Claim) -> str:
     return f"{claim.band[0]:g}–{claim.band[1]:g} ({claim.band_rule})"
 
 
-def _interval_text(f: Mapping[str, Any], scale: float = 1.0, digits: int = 3, unit: str = "") -> str:
+def interval_text(f: Mapping[str, Any], scale: float = 1.0, digits: int = 3, unit: str = "") -> str:
+    """``value [low, high]`` of a finding, scaled (e.g. 100 for percent) and rounded to ``digits``."""
     return f"{scale * f['value']:.{digits}f}{unit} [{scale * f['low']:.{digits}f}, {scale * f['high']:.{digits}f}]"
 
 
@@ -188,7 +189,7 @@ def describe(claim: Claim, result: Mapping[str, Any] | None) -> str:
     metric = result.get("metric", "")
     if claim.quantity == "mean_drop":
         clean, drifted = findings["clean"]["value"], findings["drifted"]["value"]
-        text = f"{_interval_text(f)} ({clean:.3f} → {drifted:.3f} {metric}"
+        text = f"{interval_text(f)} ({clean:.3f} → {drifted:.3f} {metric}"
         if result.get("chance") is not None:
             text += f"; chance {result['chance']:.3f}"
         balanced = result.get("balanced_accuracy")
@@ -199,10 +200,10 @@ def describe(claim: Claim, result: Mapping[str, Any] | None) -> str:
             text += f"; {other} {o['mean_drop']['value']:.3f} ({o['clean']['value']:.3f} → {o['drifted']['value']:.3f})"
         return text + ")"
     if claim.quantity == "corruption_to_drift_ratio":
-        return _interval_text(f, digits=1, unit="×")
+        return interval_text(f, digits=1, unit="×")
     if claim.quantity == "max_relative_drop":
         pair = f.get("pair") or ["?", "?"]
-        return f"{_interval_text(f, 100, 0, ' %')} ({pair[0]} → {pair[1]})"
+        return f"{interval_text(f, 100, 0, ' %')} ({pair[0]} → {pair[1]})"
     shares = f.get("shares", {})
     top = ", ".join(f"{v} {100 * s:.0f} %" for v, s in sorted(shares.items(), key=lambda kv: -kv[1])[:3])
     return f"{f['value']} (most dropped in: {top} of replicates)"

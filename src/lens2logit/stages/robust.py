@@ -23,11 +23,10 @@ import pandas as pd
 from lens2logit.experiments.robust import LOVO_PREFIX, lovo_label
 from lens2logit.io import write_csv, write_json
 from lens2logit.stages.aggregate import drift_matrix, matrix_array, read_tables
-from lens2logit.stages.statistics import headline_metric
+from lens2logit.stages.statistics import INTERVAL_LEVEL, headline_metric, percentile_interval
 
 TARGET_DROP_RATIO = 1 / 3
 TARGET_COST = 0.01
-INTERVAL = 0.90
 BOOTSTRAP_DRAWS = 2000
 BOOTSTRAP_SEED = 20
 
@@ -46,8 +45,7 @@ def _interval(values: np.ndarray, statistic, rng: np.random.Generator) -> list[f
     if n < 2:
         return [float("nan"), float("nan")]
     draws = np.array([statistic(values[rng.integers(0, n, n)]) for _ in range(BOOTSTRAP_DRAWS)])
-    tail = (1 - INTERVAL) / 2 * 100
-    return [float(np.nanpercentile(draws, tail)), float(np.nanpercentile(draws, 100 - tail))]
+    return list(percentile_interval(draws, INTERVAL_LEVEL))
 
 
 def _verdict(upper_ok: bool, lower_bad: bool) -> str:
@@ -86,6 +84,7 @@ def robust_summary(robust: pd.DataFrame, static: pd.DataFrame, views: Sequence[s
     return {
         "metric": metric,
         "n_held_out": len(per),
+        "n_folds": int(sub["n"].min()),  # folds behind each robust model's scores (fewest over its cells)
         "robust_mean_drop_unseen": robust_drop,
         "robust_mean_drop_unseen_ci90": _interval(values, lambda v: float(np.mean(v[:, 0])), rng),
         "static_mean_drop": static_drop,

@@ -41,7 +41,7 @@ def read_run(results: str | Path) -> dict[str, dict[str, Any]]:
     paths = sorted(folder.glob("*.json"))
     if not paths:
         raise InputError(f"{folder}: no findings (*.json); run the workflow (rule bootstrap_findings) first")
-    return {json.loads(p.read_text())["dataset"]: json.loads(p.read_text()) for p in paths}
+    return {f["dataset"]: f for f in (json.loads(p.read_text()) for p in paths)}
 
 
 def _claim(dataset: str, key: str) -> paper.Claim | None:
@@ -82,7 +82,7 @@ def seed_rows(runs: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[dict[
                 if scale is None:
                     row[n] = f"{f['value']} (share {100 * f['shares'].get(f['value'], 0):.0f} %)"
                 else:
-                    row[n] = f"{scale * f['value']:.{digits}f}{unit} [{scale * f['low']:.{digits}f}, {scale * f['high']:.{digits}f}]"
+                    row[n] = paper.interval_text(f, scale, digits, unit)
                 row[f"{n} verdict"] = paper.claim_verdict(claim, f) if claim else "(no claim)"
             verdicts = {row[f"{n} verdict"] for n in names}
             inside = {(a, b): in_interval(found[a]["value"], found[b]) for a in names for b in names if a != b}

@@ -12,6 +12,8 @@
   constant predictor attains the majority rate, so drops below ``1/n_classes`` are still possible
   but drops below the majority rate mean the model is worse than ignoring the image); for IoU the
   better of an all-foreground and an all-background mask.
+* :func:`percentile_interval` — the percentile interval of bootstrap replicates, the one interval
+  rule of the findings (:mod:`~lens2logit.stages.bootstrap`), the robust summary and the QA stage.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ DEFAULT_SEGMENTATION_HEADLINE = "iou_image"  # the paper's metric (schema defaul
 # The metric that figures and summaries show per kind (segmentation: the default choice).
 HEADLINE_METRIC = {"classification": "accuracy", "segmentation": DEFAULT_SEGMENTATION_HEADLINE}
 SUMMARY_COLUMNS = ("mean", "std", "n")
+INTERVAL_LEVEL = 0.90  # every bootstrap interval of the study: 5th to 95th percentile
 
 
 def headline_metric(kind: str, segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE) -> str:
@@ -87,3 +90,20 @@ def chance_level(targets: np.ndarray, metric: str) -> float:
         total = float(fg.mean())
         return max(total, 0.0 if total > 0 else 1.0)
     return float(max(fg.mean(), np.mean(fg == 0)))
+
+
+def percentile_interval(values: np.ndarray, level: float = INTERVAL_LEVEL) -> tuple[float, float]:
+    """Percentile interval of bootstrap replicates ``(B,)``: order statistics (``inverted_cdf``, so ±inf
+    replicates are kept as such), NaN replicates skipped (all NaN: ``(nan, nan)``).
+
+    Example:
+        >>> percentile_interval(np.arange(101.0))
+        (5.0, 95.0)
+    """
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return float("nan"), float("nan")
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(values, [tail, 100 - tail], method="inverted_cdf")
+    return float(low), float(high)

@@ -26,6 +26,13 @@ SYNTHETIC_NOTE = (
 )
 
 
+FOLD_TABLE_NOTE = "`mean`, sample `std` and `n` are over folds (`n` = 1: one model, a single measurement with no spread)."
+VERDICT_NOTE = (
+    "A learned-vs-static verdict comes with its 90 % t-interval over the `n` paired folds and says *cannot tell* "
+    "when the interval contains 0."
+)
+
+
 def _dataset_of(path) -> str:
     return Path(path).parent.name
 
@@ -44,6 +51,56 @@ def _chance(results: Mapping[str, Mapping[str, Any]], dataset: str, metric: str)
     return f"{chance:.3f}" if metric == "accuracy" and chance is not None else "—"
 
 
+def _findings_of(results: Mapping[str, Mapping[str, Any]], dataset: str, metric: str) -> Mapping[str, Any] | None:
+    """A dataset's bootstrap findings in ``metric`` (its paper metric or one of ``other_metrics``), else None."""
+    result = results.get(dataset)
+    if not result:
+        return None
+    return result if result.get("metric") == metric else (result.get("other_metrics") or {}).get(metric)
+
+
+def _count(sizes: Mapping[str, int]) -> str:
+    """``90`` when every fold has the same count, else ``90/88`` (folds in order)."""
+    values = list(sizes.values())
+    return str(values[0]) if len(set(values)) == 1 else "/".join(map(str, values))
+
+
+def sample_size(result: Mapping[str, Any] | None, key: str = "images_per_fold") -> str:
+    """How many folds and test images per fold are behind a finding, e.g. ``2 folds × 90 images``.
+
+    Args:
+        result: findings (:func:`lens2logit.stages.bootstrap.bootstrap_findings`); None: ``—``.
+        key: ``images_per_fold`` (drift) or ``corruption_images_per_fold``.
+    """
+    if not result or not result.get(key):
+        return "—"
+    folds = result["folds"]
+    return f"{folds} fold{'s' if folds != 1 else ''} × {_count(result[key])} images"
+
+
+def _ci(finding: Mapping[str, Any] | None, digits: int = 3, *, difference: bool = True) -> str:
+    """``[low, high]`` of a finding; a ``difference`` (a drop) whose interval contains 0 is flagged as inside the noise."""
+    if not finding:
+        return "no interval (bootstrap not run)"
+    low, high = finding["low"], finding["high"]
+    text = f"[{low:.{digits}f}, {high:.{digits}f}]"
+    return text + " contains 0: inside the noise" if difference and low <= 0 <= high else text
+
+
+def _intensity_cell(m: pd.DataFrame, train: float, test: float) -> str:
+    """``mean ± std`` of one (train, test) intensity cell; the mean alone for a single fold."""
+    row = m[(m.train_intensity == train) & (m.test_intensity == test)].iloc[0]
+    return f"{row['mean']:.3f}" if row["n"] < 2 or pd.isna(row["std"]) else f"{row['mean']:.3f} ± {row['std']:.3f}"
+
+
+def _folds_text(n: pd.Series) -> str:
+    """Folds per cell of a table's ``n`` column: ``2 folds``; one fold says it is one model with no interval."""
+    low, high = int(n.min()), int(n.max())
+    if high == 1:
+        return "1 fold (one model, no interval)"
+    return f"{low} folds" if low == high else f"{low}–{high} folds"
+
+
 def paper_section(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Markdown lines: each published claim, its band, this run's 90 % interval and the verdict.
 
@@ -54,7 +111,8 @@ def paper_section(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
     counts = paper.verdict_counts(table)
     informative = paper.verdict_counts(table[~table["finding"].str.startswith("worst case")])
     any_result = next(iter(results.values()), {})
-    boot = (f"{any_result.get('n_replicates')} replicates, seed {any_result.get('seed')}" if any_result else "not run")
+    boot = (f"{any_result.get('n_replicates')} replicates, seed {any_result.get('seed')}; "
+            + ", ".join(f"{t}: {sample_size(r)}" for t, r in results.items()) if any_result else "not run")
     chance = {t: r["chance"] for t, r in results.items() if r.get("chance") is not None}
     lines = [
         "## This run beside the paper",
@@ -104,13 +162,16 @@ def robust_section(paths: Sequence[str]) -> list[str]:
             return "[{:.3f}, {:.3f}]".format(*s[key])
 
         rows.append({"dataset": s["dataset"], "metric": s["metric"], "held-out views": s["n_held_out"],
+                     "folds per model": s.get("n_folds", "—"),
                      "robust drop to unseen view": s["robust_mean_drop_unseen"], "90 % CI": ci("robust_mean_drop_unseen_ci90"),
-                     "static drop": s["static_mean_drop"], "ratio": s["drop_ratio"], "ratio 90 % CI": ci("drop_ratio_ci90"),
+                     "static drop": s["static_mean_drop"], "static 90 % CI": ci("static_mean_drop_ci90"),
+                     "ratio": s["drop_ratio"], "ratio 90 % CI": ci("drop_ratio_ci90"),
                      "cost on seen views": s["cost_seen"], "cost 90 % CI": ci("cost_seen_ci90"),
                      "target (ratio ≤ 1/3, cost ≤ 0.01)": f"drop {s['target']['drop']}, cost {s['target']['cost']}"})  # fmt: skip
     if not rows:
         return []
-    return ["## Drift-robust training (leave one view out, isp_views)", "", _table(pd.DataFrame(rows)), ""]
+    return ["## Drift-robust training (leave one view out, isp_views)", "", _table(pd.DataFrame(rows)), "",
+            "Intervals: 90 % bootstrap over the held-out views (paired), each view's drop a mean over the folds per model.", ""]
 
 
 def write_summary(
@@ -151,15 +212,25 @@ def write_summary(
     parts += ["## Drift synthesis (12×12 views)", ""]
     rows = []
     for s in summaries.values():
+        found = _findings_of(results, s["dataset"], s["metric"])
         rows.append({
             "dataset": s["dataset"], "metric": s["metric"], "chance": _chance(results, s["dataset"], s["metric"]),
             "diagonal": s["diagonal_mean"],
-            "off-diagonal": s["off_diagonal_mean"], "mean drop": s["mean_drop"], "max drop": s["max_drop"],
+            "off-diagonal": s["off_diagonal_mean"], "mean drop": s["mean_drop"],
+            "mean drop 90 % CI": _ci((found or {}).get("findings", {}).get("mean_drop")), "n": sample_size(found),
+            "max drop": s["max_drop"],
             "worst pair (train→test)": " → ".join(s["max_drop_pair"]),
             "rows with best diagonal": f"{s['rows_with_diagonal_best']}/{s['n_views']}",
             "cells below diagonal": f"{s['cells_below_diagonal']}/{s['n_off_diagonal']}",
         })  # fmt: skip
     parts += [_table(pd.DataFrame(rows)), ""]
+    parts += [
+        "Each cell of a matrix is a mean over the trained folds; *n* = folds × test images per fold behind the "
+        "mean drop and its 90 % bootstrap interval (the paper table's resampling). Diagonal, off-diagonal, max drop "
+        "and the counts are point values of the same matrix (the max drop, a maximum over the off-diagonal cells, "
+        "has its relative form with an interval in the paper table).",
+        "",
+    ]
     if comparisons:
         parts += ["## ISP drift vs common corruptions", ""]
         parts += [
@@ -170,12 +241,21 @@ def write_summary(
         rows = []
         for dataset, c in comparisons.items():
             a = c[c["view"] == "all"].iloc[0]
+            found = _findings_of(results, dataset, a["metric"])
+            f = (found or {}).get("findings", {})
             rows.append({"dataset": dataset, "metric": a["metric"], "clean": a["clean"], "chance": a.get("chance", float("nan")),
                          "drop under ISP drift": a["drift_drop"], "drop under corruptions": a["corruption_drop"],
                          "ISP drop / headroom": a.get("drift_drop_normalised", float("nan")),
                          "corruption drop / headroom": a.get("corruption_drop_normalised", float("nan")),
-                         "ratio": a["corruption_to_drift_ratio"], "ratio at chance": a.get("ratio_at_chance", float("nan"))})  # fmt: skip
+                         "ratio": a["corruption_to_drift_ratio"], "ratio 90 % CI": _ci(f.get("corruption_to_drift_ratio"), 1, difference=False),
+                         "corruption drop 90 % CI": _ci(f.get("corruption_drop")), "n": sample_size(found, "corruption_images_per_fold"),
+                         "ratio at chance": a.get("ratio_at_chance", float("nan"))})  # fmt: skip
         parts += [_table(pd.DataFrame(rows)), ""]
+        parts += [
+            "Intervals: 90 % bootstrap over folds and the corruption-scored test images (*n*: folds × images per "
+            "fold); the ISP-drift drop's interval is in the drift table. Normalised drops are point values.",
+            "",
+        ]
     if intensity:
         parts += ["## Intensity drift", ""]
         rows = []
@@ -185,13 +265,20 @@ def write_summary(
             metric = headline.get(dataset) or ("accuracy" if "accuracy" in set(m["metric"]) else DEFAULT_SEGMENTATION_HEADLINE)
             m = m[m["metric"] == metric]
             lo, hi = m["train_intensity"].min(), m["train_intensity"].max()
-            get = lambda tr, te: float(m[(m.train_intensity == tr) & (m.test_intensity == te)]["mean"].iloc[0])  # noqa: E731
-            rows.append({"dataset": dataset, "metric": metric, "chance": _chance(results, dataset, metric), f"train {hi:g}→test {hi:g}": get(hi, hi),
-                         f"train {hi:g}→test {lo:g}": get(hi, lo), f"train {lo:g}→test {lo:g}": get(lo, lo)})  # fmt: skip
+            rows.append({"dataset": dataset, "metric": metric, "chance": _chance(results, dataset, metric),
+                         f"train {hi:g}→test {hi:g}": _intensity_cell(m, hi, hi), f"train {hi:g}→test {lo:g}": _intensity_cell(m, hi, lo),
+                         f"train {lo:g}→test {lo:g}": _intensity_cell(m, lo, lo), "n": _folds_text(m["n"])})  # fmt: skip
         parts += [_table(pd.DataFrame(rows)), ""]
-    for title, paths in (("Drift forensics", forensics), ("ISP customization", customization)):
+        parts += [
+            "Cells: mean ± sample std over the *n* folds trained per intensity, no bootstrap interval; with one fold "
+            "each cell is one model: a single measurement, no interval, and a difference between cells cannot be told "
+            "from noise.",
+            "",
+        ]
+    for title, paths, note in (("Drift forensics", forensics, FOLD_TABLE_NOTE),
+                               ("ISP customization", customization, f"{FOLD_TABLE_NOTE} {VERDICT_NOTE}")):
         if paths:
-            parts += [f"## {title}", ""]
+            parts += [f"## {title}", "", note, ""]
             for p in paths:
                 dataset = _dataset_of(p)
                 frame = pd.read_csv(p)
