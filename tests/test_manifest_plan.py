@@ -1,0 +1,52 @@
+"""The plan's one call per path-data branch: manifest check and content fingerprint with one hash cache."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import lens2logit.data.manifest as manifest
+from lens2logit.data.manifest import branch_fingerprint, check_branch, checked_branch_fingerprint
+from lens2logit.data.synth import synthesize
+from lens2logit.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def micro(tmp_path_factory) -> Path:
+    return synthesize("microscopy", tmp_path_factory.mktemp("d") / "microscopy", seed=0, n=1, size=32)
+
+
+@pytest.fixture
+def copy(micro, tmp_path) -> Path:
+    return Path(shutil.copytree(micro, tmp_path / "microscopy"))
+
+
+def test_checked_fingerprint_is_the_check_then_the_fingerprint(copy, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    assert checked_branch_fingerprint("microscopy", copy, 0.05, cache_dir=cache) == branch_fingerprint(
+        "microscopy", copy, 0.05, cache_dir=tmp_path / "other")
+    # One read of the cache file per call (check and fingerprint share it), and nothing re-hashed.
+    reads = []
+    real_init = manifest.HashCache.__init__
+    monkeypatch.setattr(manifest.HashCache, "__init__", lambda self, *a, **k: (reads.append(1), real_init(self, *a, **k))[1])
+    monkeypatch.setattr(manifest, "sha256_file", lambda p: pytest.fail(f"re-hashed {p}"))
+    checked_branch_fingerprint("microscopy", copy, 0.05, cache_dir=cache)
+    assert len(reads) == 1
+    monkeypatch.undo()
+    victim = sorted((copy / "images" / "raw_scale005").glob("*.tiff"))[0]
+    data = bytearray(victim.read_bytes())
+    data[-3] ^= 0x01
+    victim.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=f"1 changed \\(images/raw_scale005/{victim.name}\\)"):
+        checked_branch_fingerprint("microscopy", copy, 0.05, cache_dir=cache)
+    accepted = checked_branch_fingerprint("microscopy", copy, 0.05, accept_changes=True, cache_dir=cache)
+    assert accepted == branch_fingerprint("microscopy", copy, 0.05, cache_dir=cache)
+    assert check_branch("microscopy", copy, 1.0, cache_dir=cache).ok  # other branches unaffected
+
+
+def test_checked_fingerprint_without_a_manifest_is_the_fingerprint(copy, tmp_path):
+    (copy / "MANIFEST.sha256").unlink()
+    assert checked_branch_fingerprint("microscopy", copy, 1.0, cache_dir=tmp_path) == branch_fingerprint(
+        "microscopy", copy, 1.0, cache_dir=tmp_path)
