@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lens2logit.data.files import file_identity
 from lens2logit.data.layout import (
     DRONE_TILE_SIZE,
     MANIFEST,
@@ -195,12 +196,6 @@ def verify_manifest(root: Path) -> list[str]:
 
 
 # ---------------------------------------------------------------- content fingerprint
-
-def file_identity(stat: os.stat_result) -> list[int]:
-    """What the hash cache compares: size, mtime, ctime and inode (ctime changes on every write and
-    cannot be set back, so a rewrite keeping size and mtime is still seen)."""
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
-
 
 class HashCache:
     """sha256 of files, remembered by (path, size, mtime, ctime, inode) in one JSON file per dataset
