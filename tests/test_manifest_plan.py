@@ -50,3 +50,17 @@ def test_checked_fingerprint_without_a_manifest_is_the_fingerprint(copy, tmp_pat
     (copy / "MANIFEST.sha256").unlink()
     assert checked_branch_fingerprint("microscopy", copy, 1.0, cache_dir=tmp_path) == branch_fingerprint(
         "microscopy", copy, 1.0, cache_dir=tmp_path)
+
+
+def test_config_override_names_the_base_it_checked_against(tmp_path):
+    """Without --base the check uses ./config.yaml (else the workflow's own); the message names that file."""
+    import subprocess
+    import sys
+
+    from conftest import REPO, WORKFLOW_ENV
+
+    out = tmp_path / "o.yaml"
+    proc = subprocess.run([sys.executable, "-m", "lens2logit", "config", "override", "seed=4", "-o", str(out)],
+                          cwd=REPO, env=WORKFLOW_ENV, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "(merged over config.yaml)" in proc.stdout and "None" not in proc.stdout
