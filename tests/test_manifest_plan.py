@@ -78,3 +78,15 @@ def test_synthesis_hashes_every_written_file_once(tmp_path, monkeypatch):
     assert calls and max(calls.values()) <= 7  # one hash per file: the 7 intensity folders share names
     monkeypatch.undo()
     assert verify_manifest(root) == []
+
+
+@pytest.mark.parametrize("stage", ["forensics", "customization", "intensity_drift"])
+def test_a_stage_asking_for_more_folds_than_trained_is_refused(stage):
+    from conftest import TEST_CONFIG
+
+    from lens2logit.config import check_config, with_defaults
+
+    config = with_defaults({**TEST_CONFIG, "drift": {**TEST_CONFIG["drift"], "folds": 3, "use_folds": 1},
+                            stage: {**TEST_CONFIG.get(stage, {}), "enabled": True, "folds": 2}})
+    with pytest.raises(InputError, match=rf"{stage}\.folds: 2 exceeds the trained drift folds \(1: drift\.use_folds"):
+        check_config(config)
