@@ -1,3 +1,4 @@
+import functools
 from types import SimpleNamespace
 
 from snakemake.utils import validate
@@ -14,7 +15,7 @@ from lens2logit.data.registry import (
 )
 from lens2logit.experiments.corruptions import resolve_corruptions
 from lens2logit.stages.paper import claims_text
-from lens2logit.data.manifest import branch_fingerprint, check_branch
+from lens2logit.data.manifest import checked_branch_fingerprint
 from lens2logit.isp.views import VIEWS, get_view
 from lens2logit.training.device import resolve_device
 
@@ -182,18 +183,20 @@ def data_fingerprint(wildcards):
         # made by the workflow itself: the manifest (an input) stands for the content;
         # custom folders have no fixed layout to fingerprint (yet)
         return ""
-    source = DATASET_SOURCE[wildcards.dataset]
-    intensity = int(wildcards.intensity) / 100
-    tile_size = config["data"]["tile_size"]
-    check_branch(
+    return _source_fingerprint(
+        DATASET_SOURCE[wildcards.dataset], int(wildcards.intensity) / 100
+    )
+
+
+@functools.cache
+def _source_fingerprint(source, intensity):
+    # Once per (source, intensity) and plan: both drone datasets read the same branch.
+    return checked_branch_fingerprint(
         source,
         source_root(source),
         intensity,
-        tile_size=tile_size,
+        tile_size=config["data"]["tile_size"],
         accept_changes=config["data"]["accept_changes"],
-    )
-    return branch_fingerprint(
-        source, source_root(source), intensity, tile_size=tile_size
     )
 
 

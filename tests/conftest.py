@@ -143,6 +143,19 @@ def blob_views(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     return views.astype(np.float32), masks
 
 
+def flip_byte_keep_size_and_mtime(path: Path, offset: int) -> None:
+    """What bit rot or a time-preserving tool does: one byte changed, size and mtime as before."""
+    stat = path.stat()
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        byte = fh.read(1)
+        fh.seek(offset)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+
+
 # ---- one tiny study, run once per session through the DVC pipeline -----------------------
 
 

@@ -28,7 +28,7 @@ from lens2logit.data.manifest import (
 )
 from lens2logit.errors import InputError
 
-from conftest import REPO, WORKFLOW_ENV
+from conftest import REPO, WORKFLOW_ENV, flip_byte_keep_size_and_mtime
 
 LABELS = Path("labels") / "Ma190c_annotations.dat"
 
@@ -58,18 +58,6 @@ def drone(synthetic, tmp_path):
 @pytest.fixture
 def microscopy(synthetic, tmp_path):
     return Path(shutil.copytree(synthetic / "microscopy", tmp_path / "data" / "microscopy", symlinks=True))
-
-
-def flip_byte_keep_size_and_mtime(path: Path, offset: int) -> None:
-    stat = path.stat()
-    with open(path, "r+b") as fh:
-        fh.seek(offset)
-        byte = fh.read(1)
-        fh.seek(offset)
-        fh.write(bytes([byte[0] ^ 0xFF]))
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    after = path.stat()
-    assert (after.st_size, after.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
 
 
 def cli(*args, cwd=None) -> subprocess.CompletedProcess:

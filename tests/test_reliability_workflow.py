@@ -19,23 +19,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, TEST_CONFIG, WORKFLOW_ENV, copy_workflow
+from conftest import REPO, SNAKEMAKE, TEST_CONFIG, WORKFLOW_ENV, copy_workflow, flip_byte_keep_size_and_mtime
 
 pytestmark = pytest.mark.slow
 
 LENS2LOGIT = [sys.executable, "-m", "lens2logit"]
 TYPO = "MOn"  # a mistyped MON
-
-
-def flip_byte_keep_size_and_mtime(path: Path, offset: int) -> None:
-    """What bit rot or a time-preserving tool does: one byte changed, size and mtime as before."""
-    stat = path.stat()
-    with open(path, "r+b") as fh:
-        fh.seek(offset)
-        byte = fh.read(1)
-        fh.seek(offset)
-        fh.write(bytes([byte[0] ^ 0xFF]))
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 def synth_path_data(root: Path) -> None:

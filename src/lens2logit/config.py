@@ -309,6 +309,13 @@ def override(pairs: list[str]) -> dict:
 MIN_VIEWS = 2
 
 
+def trained_folds_problems(key: str, value: int, folds: int) -> list[str]:
+    """A stage that reuses the drift models may not ask for more folds than were trained (``folds``)."""
+    if value <= folds:
+        return []
+    return [f"{key}: {value} exceeds the trained drift folds ({folds}: drift.use_folds, else drift.folds)"]
+
+
 def _views(config: dict) -> list[str]:
     from lens2logit.isp.views import VIEWS
 
@@ -565,16 +572,15 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
             problems.append(f"intensity_drift.intensities: {drift['intensities']} must include the reference intensity 1.0")
         if drift["view"] not in views:
             problems.append(f"intensity_drift.view: {drift['view']!r} is not among the trained views; allowed: {views} (config views)")
-        if drift["folds"] is not None and drift["folds"] > folds:
-            problems.append(f"intensity_drift.folds: {drift['folds']} exceeds the trained drift folds ({folds}: drift.use_folds, else drift.folds)")
+        if drift["folds"] is not None:
+            problems += trained_folds_problems("intensity_drift.folds", drift["folds"], folds)
     forensics = config["forensics"]
     if forensics["enabled"]:
         problems += forensics_problems(forensics)
         view = forensics["view"]
         if view in twins and view not in views:
             problems.append(f"forensics.view: {view!r} is not among the trained views; allowed: {[v for v in views if v in twins]}")
-        if forensics["folds"] > folds:
-            problems.append(f"forensics.folds: {forensics['folds']} exceeds the trained drift folds ({folds}: drift.use_folds, else drift.folds)")
+        problems += trained_folds_problems("forensics.folds", forensics["folds"], folds)
     robust = config["robust"]
     if robust["enabled"]:
         from lens2logit.experiments.robust import robust_problems
@@ -583,8 +589,7 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
     custom = config["customization"]
     if custom["enabled"]:
         problems += customization_problems(custom)
-        if custom["folds"] > folds:
-            problems.append(f"customization.folds: {custom['folds']} exceeds the trained drift folds ({folds}: drift.use_folds, else drift.folds)")
+        problems += trained_folds_problems("customization.folds", custom["folds"], folds)
         encoder = custom["neural"]["encoder"]
         if "neural" in custom["processings"] and not known_encoder(encoder):
             problems.append(

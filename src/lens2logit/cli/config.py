@@ -79,12 +79,14 @@ def yaml_error_line(path: Path, exc) -> str:
     return f"{where}: YAML syntax error: {problem}"
 
 
-def _check_merged(files_merged: dict, args) -> None:
-    """The merge of ``files_merged`` over the base config, checked against the schema (one-line InputError)."""
+def _check_merged(files_merged: dict, args) -> Path:
+    """The merge of ``files_merged`` over the base config, checked against the schema (one-line
+    InputError); returns the base config it was merged over."""
     from lens2logit.config import check_schema, upgrade_config
 
     base, schema = _resolve(args.base, "config.yaml"), _resolve(args.schema, "schemas/config.schema.yaml")
     check_schema(upgrade_config(merge(_read_yaml(base), files_merged), override=files_merged), schema)
+    return base
 
 
 def _check(args) -> int:
@@ -105,7 +107,7 @@ def _override(args) -> int:
     pairs = override(args.pairs)
     current = _read_yaml(args.out) if args.out.exists() else {}
     written = merge(current, pairs)
-    _check_merged(written, args)
+    base = _check_merged(written, args)
     write_text(args.out, yaml.safe_dump(written, sort_keys=False))
-    print(f"{args.out}: written; run snakemake --configfile {args.out} (merged over {args.base})")
+    print(f"{args.out}: written; run snakemake --configfile {args.out} (merged over {base})")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -146,13 +147,18 @@ def to_unit(dn: np.ndarray) -> np.ndarray:
     return (np.asarray(dn, dtype=np.float32) / np.float32(DN_SCALE)).clip(0.0, 1.0)
 
 
+def file_identity(stat: os.stat_result) -> list[int]:
+    """Size, mtime, ctime and inode of a file: what tells a changed file without reading it (ctime
+    changes on every write and cannot be set back, so a rewrite keeping size and mtime is still seen)."""
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
 def fingerprint(paths: Iterable[Path], base: Path) -> str:
-    """Short hash of (relative name, size, mtime, ctime, inode) of ``paths``: changes when any source
-    file changes, also by a rewrite that keeps size and mtime (ctime cannot be set back)."""
+    """Short hash of (relative name, :func:`file_identity`) of ``paths``: changes when any source
+    file changes, also by a rewrite that keeps size and mtime."""
     digest = hashlib.sha1()
     for path in sorted(paths):
-        stat = path.stat()
-        identity = f"{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}\0{stat.st_ino}"
+        identity = "\0".join(map(str, file_identity(path.stat())))
         digest.update(f"{path.relative_to(base).as_posix()}\0{identity}\n".encode())
     return digest.hexdigest()[:16]
 

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lens2logit.data.files import file_identity
 from lens2logit.data.layout import (
     DRONE_TILE_SIZE,
     MANIFEST,
@@ -196,12 +197,6 @@ def verify_manifest(root: Path) -> list[str]:
 
 # ---------------------------------------------------------------- content fingerprint
 
-def file_identity(stat: os.stat_result) -> list[int]:
-    """What the hash cache compares: size, mtime, ctime and inode (ctime changes on every write and
-    cannot be set back, so a rewrite keeping size and mtime is still seen)."""
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
-
-
 class HashCache:
     """sha256 of files, remembered by (path, size, mtime, ctime, inode) in one JSON file per dataset
     root under ``cache_dir`` (default :func:`default_hash_cache_dir`; ``None``: no file, memory only)."""
@@ -309,8 +304,10 @@ def branch_fingerprint(
     :func:`intensity_listings`: exactly what the loader reads for this branch, so it changes when a
     file of the branch is relabelled, replaced, added or removed, or a file appears in or leaves any
     intensity folder. Hashes are cached by (size, mtime, ctime, inode) in ``cache_dir``."""
-    root = Path(root)
-    cache = HashCache(root, cache_dir)
+    return _fingerprint(source, Path(root), intensity, tile_size, HashCache(root, cache_dir))
+
+
+def _fingerprint(source: str, root: Path, intensity: float, tile_size: int, cache: HashCache) -> str:
     digest = hashlib.sha256()
     for name in branch_files(source, root, intensity, tile_size=tile_size):
         digest.update(f"{name}\0{cache.sha256(root / name)}\n".encode())
@@ -331,13 +328,29 @@ def check_branch(
     root = Path(root)
     if not (root / MANIFEST).is_file():
         return None
-    check = verify_files(root, branch_files(source, root, intensity, tile_size=tile_size), cache=HashCache(root, cache_dir))
+    return _check_branch(source, root, intensity, tile_size, accept_changes, HashCache(root, cache_dir))
+
+
+def _check_branch(source: str, root: Path, intensity: float, tile_size: int, accept_changes: bool, cache: HashCache) -> Check:
+    check = verify_files(root, branch_files(source, root, intensity, tile_size=tile_size), cache=cache)
     if not check.ok and not accept_changes:
         raise InputError(
             f"{root / MANIFEST}: {check.summary()} — the data differ from the manifest; restore them, or accept the "
             f"change with `lens2logit data verify {source} --root {root} --update` (or config data.accept_changes: true)"
         )
     return check
+
+
+def checked_branch_fingerprint(
+    source: str, root: Path, intensity: float, *, tile_size: int = DRONE_TILE_SIZE, accept_changes: bool = False, cache_dir=HASH_CACHE_DIR
+) -> str:
+    """:func:`check_branch`, then :func:`branch_fingerprint`, with one hash cache (read once): what the
+    plan does for every branch of path data."""
+    root = Path(root)
+    cache = HashCache(root, cache_dir)
+    if (root / MANIFEST).is_file():
+        _check_branch(source, root, intensity, tile_size, accept_changes, cache)
+    return _fingerprint(source, root, intensity, tile_size, cache)
 
 
 def update_manifest(root: Path, *, cache_dir=None) -> Path:

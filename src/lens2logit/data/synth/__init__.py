@@ -213,10 +213,11 @@ def synthesize(
         _synthesize_microscopy(partial, seed, n, size, class_counts, progress)
     else:
         _synthesize_drone(partial, seed, n, size, frame, progress)
-    write_json(partial / SYNTH_PARAMS, {**params, WRITTEN_KEY: written_fingerprint(partial)})
-    from lens2logit.data.manifest import write_manifest
+    from lens2logit.data.manifest import HashCache, write_manifest
 
-    write_manifest(partial)  # last: the "complete" marker
+    hashes = HashCache(partial, cache_dir=None)  # in memory: every written file is hashed once
+    write_json(partial / SYNTH_PARAMS, {**params, WRITTEN_KEY: written_fingerprint(partial, hashes)})
+    write_manifest(partial, cache=hashes)  # last: the "complete" marker
     _swap_into_place(partial, root)
     return root
 

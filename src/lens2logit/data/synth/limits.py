@@ -181,18 +181,20 @@ def written_names(root: Path) -> set[str]:
 WRITTEN_KEY = "written"
 
 
-def written_fingerprint(root: Path) -> str:
+def written_fingerprint(root: Path, cache=None) -> str:
     """sha256 over (relative name, content sha256) of every dataset file of ``root`` except
-    ``synth.json`` and the manifest: what ``synthesize`` records as the proof that it wrote the folder."""
+    ``synth.json`` and the manifest: what ``synthesize`` records as the proof that it wrote the folder.
+    ``cache``: a :class:`~lens2logit.data.manifest.HashCache` to reuse (and fill) the files' hashes."""
     import hashlib
 
     from lens2logit.data.manifest import dataset_files, sha256_file
 
+    hash_of = cache.sha256 if cache is not None else sha256_file
     digest = hashlib.sha256()
     for path in dataset_files(root):
         name = path.relative_to(root).as_posix()
         if name != SYNTH_PARAMS:
-            digest.update(f"{name}\0{sha256_file(path)}\n".encode())
+            digest.update(f"{name}\0{hash_of(path)}\n".encode())
     return digest.hexdigest()
 
 
