@@ -110,7 +110,7 @@ def train_on_view(
     Returns:
         checkpoint dict with keys ``state_dict`` (task network, without standardisation), ``arch``,
         ``kind``, ``n_classes``, ``classes``, ``mean``, ``std`` (per-channel statistics of the
-        training split of this view), ``train_indices``, ``val_indices``, ``fold``, ``history``
+        training split, :meth:`TrainingViews.statistics`), ``train_indices``, ``val_indices``, ``fold``, ``history``
         (rows of :func:`fit`), ``calibration`` (the validation fold's per-sample confidences and scores
         for label-free QA, :func:`lens2logit.qa.records.calibration_record`; None without a validation
         fold) and ``config`` (all other arguments and the image shape).
