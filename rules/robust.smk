@@ -1,4 +1,4 @@
-# Drift-robust training (option section `robust`); inputs: rules/robust_inputs.smk.
+# Drift-robust training (option section `robust`); constants and input functions: rules/common.smk.
 
 
 rule train_robust:

@@ -1,15 +1,22 @@
 import json
 
-from lens2logit.experiments.options import training_context
+from lens2logit.experiments.options import training_arguments
 from lens2logit.experiments.robust import lovo_label, train_on_views
 from lens2logit.stages.scoring import score_model
 from lens2logit.training import save_checkpoint
 from lens2logit.workflow import job
 
 with job(snakemake):
-    p = snakemake.params.training
     test_views = list(snakemake.input.test_views)
     classes = json.load(open(snakemake.input.meta))["classes"]
+    options = training_arguments(
+        snakemake.params.training,
+        kind=snakemake.params.kind,
+        augmentation=snakemake.params.augmentation,
+        seed=snakemake.params.seed,
+        classes=classes,
+        threads=snakemake.threads,
+    )
     for fold, model_path, metrics_path in zip(
         snakemake.params.folds, snakemake.output.models, snakemake.output.metrics
     ):
@@ -19,21 +26,8 @@ with job(snakemake):
             snakemake.input.targets,
             snakemake.input.folds,
             fold,
-            kind=snakemake.params.kind,
-            arch=p["arch"],
-            epochs=p["epochs"],
-            batch_size=p["batch_size"],
-            lr=p["lr"],
-            schedule=p["schedule"],
-            augmentation=snakemake.params.augmentation,
-            seed=snakemake.params.seed,
-            classes=classes,
-            pretrained=p["pretrained"],
-            threads=snakemake.threads,
-            progress=p["progress"],
-            amp=p["amp"],
             regime=snakemake.params.regime,
-            **training_context(p),
+            **options,
         )
         save_checkpoint(model_path, ckpt)
         score_model(
@@ -49,5 +43,5 @@ with job(snakemake):
                 "fold": fold,
             },
             batch_size=snakemake.params.batch_size,
-            device=p["device"],
+            device=snakemake.params.training["device"],
         )

@@ -57,6 +57,21 @@ def test_view_mix_batches_serve_the_recorded_view_of_each_sample():
     assert not np.array_equal(batches.record[0], batches.record[1])
 
 
+def test_view_mix_batches_of_one_view_are_the_array_batches():
+    """Same chunks, shuffle and lone-last-sample rule as ArrayBatches: only where a sample is read differs."""
+    from lens2logit.training.batches import ArrayBatches
+
+    arrays, n = _marked_views(1, 40), 40
+    targets, indices = np.arange(n) % 3, np.arange(2, n, 2)  # 19 samples, batch 6: 6, 6, 7 (lone last joins)
+    for shuffle in (None, 3):
+        make = lambda: None if shuffle is None else torch.Generator().manual_seed(shuffle)  # noqa: E731
+        mixed = ViewMixBatches(arrays, targets, indices, 6, seed=7, generator=make())
+        plain = ArrayBatches(arrays[0], targets, indices, 6, generator=make())
+        assert len(mixed) == len(plain) == 3
+        for (xm, ym), (xp, yp) in zip(mixed, plain, strict=True):
+            assert torch.equal(xm, xp) and torch.equal(ym, yp)
+
+
 def _lovo_data(root, n=48):
     rng = np.random.default_rng(0)
     labels = (np.arange(n) % 2).astype(np.int64)
@@ -83,6 +98,7 @@ def test_leave_one_view_out_never_trains_on_the_held_out_view(tmp_path):
                           kind="classification", arch="small_cnn", epochs=2, batch_size=8, lr=1e-3,
                           augmentation="weak", seed=5, classes=["a", "b"])
     assert ckpt["train_views"] == kept and held not in ckpt["train_views"]
+    assert ckpt["calibration"] is not None  # trained by train_on_view: a static checkpoint's keys too
     assert str(dict(paths)[held]) not in ckpt["config"]["views_paths"]
     record = np.array(ckpt["sample_views"])  # (epochs, n_train): index into train_views
     assert record.shape == (2, len(ckpt["train_indices"]))

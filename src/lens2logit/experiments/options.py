@@ -54,3 +54,15 @@ def training_context(training: Mapping[str, Any]) -> dict[str, Any]:
     the rules): ``device``, and ``bce_weight`` where the kind has one (segmentation; classification
     has no BCE term and keeps the option's default)."""
     return {key: training[key] for key in ("device", "bce_weight") if key in training}
+
+
+# Options of training.<kind> (and the shared training.*) that train_on_view takes as they are.
+TRAINING_ARGUMENTS = ("arch", "epochs", "batch_size", "lr", "schedule", "pretrained", "progress", "amp")
+
+
+def training_arguments(training: Mapping[str, Any], **job: Any) -> dict[str, Any]:
+    """Keyword arguments of :func:`lens2logit.experiments.train.train_on_view` (and of the robust
+    ``train_on_views``): the kind's training options (``training_params`` of the rules, with
+    :func:`training_context`) and the job's own ``job`` (``kind``, ``augmentation``, ``seed``, ``classes``,
+    ``threads``)."""
+    return {**{key: training[key] for key in TRAINING_ARGUMENTS}, **training_context(training), **job}

@@ -21,12 +21,9 @@ import numpy as np
 import torch
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.splits import get_fold
+from lens2logit.experiments.train import TrainingViews, train_on_view
 from lens2logit.isp.views import get_view
-from lens2logit.models import build_model, standardized
-from lens2logit.training.batches import ArrayBatches, channel_statistics, check_indices, check_targets, check_view_array, open_array
-from lens2logit.training.device import pin_memory
-from lens2logit.training.loop import check_fit_options, check_schedule, fit
+from lens2logit.training.batches import ArrayBatches, channel_statistics, check_indices
 
 ROBUST_REGIMES = ("isp_views",)
 LOVO_PREFIX = "lovo:"
@@ -92,6 +89,7 @@ class ViewMixBatches(ArrayBatches):
         self.given = given
         self.seed, self.redraw, self.epoch = int(seed), redraw, 0
         self.record: list[np.ndarray] = []
+        self.view_of: dict[int, int] = {}  # this iteration's draw: sample index → view index
 
     def _draw(self) -> dict[int, int]:
         epoch = self.epoch if self.redraw else VALIDATION_EPOCH
@@ -101,15 +99,11 @@ class ViewMixBatches(ArrayBatches):
         return dict(zip(self.given.tolist(), drawn.tolist()))
 
     def __iter__(self):
-        view_of = self._draw()
-        order = self.indices
-        if self.generator is not None:
-            order = order[torch.randperm(len(order), generator=self.generator).numpy()]
-        starts = self._starts()
-        for start, stop in zip(starts[:-1], starts[1:]):
-            chunk = np.sort(order[start:stop])
-            images = np.stack([self.view_arrays[view_of[i]][i] for i in chunk.tolist()]).astype(np.float32, copy=False)
-            yield self._tensor(images), self._tensor(self.targets[chunk])
+        self.view_of = self._draw()
+        yield from super().__iter__()
+
+    def _read(self, chunk: np.ndarray) -> np.ndarray:
+        return np.stack([self.view_arrays[self.view_of[i]][i] for i in chunk.tolist()])
 
 
 def pooled_statistics(view_arrays: Sequence[np.ndarray], indices: Sequence[int]) -> tuple[list[float], list[float]]:
@@ -123,73 +117,48 @@ def pooled_statistics(view_arrays: Sequence[np.ndarray], indices: Sequence[int])
     return mean.tolist(), np.maximum(std, 1e-6).tolist()
 
 
-def train_on_views(views_paths: Sequence[str | os.PathLike], view_labels: Sequence[str], targets_path, folds_path, fold: int,
-                   *, kind: str, arch: str, epochs: int, batch_size: int, lr: float, augmentation: str, seed: int,
-                   classes: Sequence[str] | None, device, threads: int = 1, progress: bool = False,
-                   bce_weight: float = 0.0, amp: str = "none", schedule: str = "constant",
-                   pretrained=None, regime: str = "isp_views") -> dict[str, Any]:
-    """Train one task model with regime ``isp_views`` over ``views_paths`` on one fold.
+class ViewMix(TrainingViews):
+    """The images of a model of regime ``isp_views``: every sample through a view drawn per epoch.
 
-    Arguments as :func:`lens2logit.experiments.train.train_on_view`, with one view file per entry of
-    ``view_labels``. The checkpoint (same keys as ``train_on_view``'s) adds ``train_views`` (labels),
-    ``regime`` and ``sample_views`` (per epoch, the index into ``train_views`` of each training sample,
-    aligned with ``train_indices``).
+    ``paths``: one view file per entry of ``labels``. Standardised with :func:`pooled_statistics`, read
+    by :class:`ViewMixBatches` (training batches redraw every epoch, validation batches keep one draw);
+    the checkpoint gets ``regime``, ``train_views`` (labels) and ``sample_views`` (per epoch, the index
+    into ``train_views`` of each training sample, aligned with ``train_indices``).
     """
-    check_regime(regime)
-    amp, device = check_fit_options(kind, augmentation, amp, device)
-    check_schedule(schedule)
-    if len(views_paths) != len(view_labels) or not views_paths:
-        raise InputError(f"isp_views: {len(views_paths)} view files for {len(view_labels)} view labels")
-    arrays = [open_array(p, "views") for p in views_paths]
-    for array, path in zip(arrays, views_paths):
-        check_view_array(array, path)
-    targets = open_array(targets_path, "targets")
-    if kind == "classification":
-        if classes is None:
-            classes = [str(i) for i in range(int(np.max(targets)) + 1 if targets.size else 2)]
-        n_classes = len(classes)
-    else:
-        classes = list(classes) if classes else ["foreground"]
-        n_classes = 1
-    check_targets(targets, arrays[0], kind, n_classes, targets_path)
-    split = get_fold(folds_path, fold)
-    train_idx = check_indices(split["train"], len(arrays[0]), f"fold {fold} train")
-    val_idx = check_indices(split["val"], len(arrays[0]), f"fold {fold} val")
-    if train_idx.size == 0:
-        raise InputError(f"fold {fold} of {folds_path} has no training samples")
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        torch.manual_seed(seed)
-        net = build_model(arch, kind, n_classes, pretrained=pretrained)
-        mean, std = pooled_statistics(arrays, train_idx)
-        model = standardized(net, mean, std)
-        pin = pin_memory(device)
-        train_batches = ViewMixBatches(arrays, targets, train_idx, batch_size, seed=seed,
-                                       generator=torch.Generator().manual_seed(seed + 1), pin_memory=pin)
-        val_batches = (ViewMixBatches(arrays, targets, val_idx, batch_size, seed=seed, redraw=False, pin_memory=pin)
-                       if val_idx.size else None)
-        history = fit(
-            model, train_batches, val_batches, kind=kind, epochs=epochs, lr=lr, augmentation=augmentation,
-            seed=seed, progress=progress, bce_weight=bce_weight, device=device, amp=amp, schedule=schedule,
-        )  # fmt: skip
-    finally:
-        torch.set_num_threads(previous_threads)
-    return {
-        "state_dict": {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()},
-        "arch": arch, "kind": kind, "n_classes": n_classes, "classes": list(classes), "mean": mean, "std": std,
-        "train_indices": train_idx.tolist(), "val_indices": val_idx.tolist(), "fold": int(fold), "history": history,
-        "regime": regime,
-        "train_views": [get_view(v).label for v in view_labels],
-        "sample_views": [r.tolist() for r in train_batches.record],
-        "config": {
-            "views_paths": [str(p) for p in views_paths], "targets_path": str(targets_path),
-            "folds_path": str(folds_path), "epochs": epochs, "batch_size": batch_size, "lr": lr,
-            "schedule": schedule, "augmentation": augmentation, "regime": regime, "seed": seed,
-            "pretrained": None if pretrained is None else str(pretrained), "bce_weight": bce_weight,
-            "device": device.type, "amp": amp, "image_shape": list(arrays[0].shape[1:]),
-        },
-    }
+
+    def __init__(self, paths: Sequence[str | os.PathLike], labels: Sequence[str], *, seed: int, regime: str = "isp_views"):
+        if len(paths) != len(labels) or not paths:
+            raise InputError(f"isp_views: {len(paths)} view files for {len(labels)} view labels")
+        self.paths, self.arrays = list(paths), []
+        self.labels = [get_view(v).label for v in labels]
+        self.seed, self.regime = seed, check_regime(regime)
+
+    def statistics(self, indices: np.ndarray) -> tuple[list[float], list[float]]:
+        return pooled_statistics(self.arrays, indices)
+
+    def batches(self, targets: np.ndarray, indices: np.ndarray, batch_size: int, *,
+                generator: torch.Generator | None = None, pin_memory: bool = False) -> ViewMixBatches:
+        return ViewMixBatches(self.arrays, targets, indices, batch_size, seed=self.seed, generator=generator,
+                              redraw=generator is not None, pin_memory=pin_memory)
+
+    def config(self) -> dict[str, Any]:
+        return {"views_paths": [str(p) for p in self.paths], "regime": self.regime}
+
+    def checkpoint_entries(self, train_batches: ViewMixBatches) -> dict[str, Any]:
+        return {"regime": self.regime, "train_views": self.labels,
+                "sample_views": [r.tolist() for r in train_batches.record]}
+
+
+def train_on_views(views_paths: Sequence[str | os.PathLike], view_labels: Sequence[str], targets_path, folds_path, fold: int,
+                   *, seed: int, regime: str = "isp_views", **options: Any) -> dict[str, Any]:
+    """Train one task model with regime ``regime`` over ``views_paths`` (one per ``view_labels``) on one fold.
+
+    :func:`lens2logit.experiments.train.train_on_view` reading its images through a :class:`ViewMix`;
+    ``options`` are that function's keyword arguments. The checkpoint has its keys plus ``regime``,
+    ``train_views`` and ``sample_views``; ``config`` names ``views_paths`` and ``regime``.
+    """
+    views = ViewMix(views_paths, view_labels, seed=seed, regime=regime)
+    return train_on_view(views, targets_path, folds_path, fold, seed=seed, **options)
 
 
 def robust_problems(robust: dict, *, datasets: Sequence[str], views: Sequence[str], folds: int) -> list[str]:

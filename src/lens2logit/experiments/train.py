@@ -3,7 +3,8 @@
 :func:`train_on_view` memory-maps a rendered view ``(N, 3, H, W)``, trains on one fold with
 :func:`lens2logit.training.fit` on the configured device and returns a checkpoint dict
 (:func:`lens2logit.training.save_checkpoint` writes it, :func:`lens2logit.training.load_model`
-reads it back).
+reads it back). Where its images come from is a :class:`TrainingViews`: one view here; the
+drift-robust regime (:mod:`lens2logit.experiments.robust`) passes its own mix of views.
 """
 
 from __future__ import annotations
@@ -23,8 +24,46 @@ from lens2logit.training.device import pin_memory
 from lens2logit.training.loop import check_fit_options, check_schedule, fit
 
 
+class TrainingViews:
+    """The images of one training job: here one rendered view ``(N, 3, H, W)`` (the drift study).
+
+    :func:`train_on_view` calls :meth:`open` after its option checks, then takes the standardisation
+    :meth:`statistics` of the training split, the :meth:`batches` and the view entries of the checkpoint
+    (:meth:`config`, :meth:`checkpoint_entries`) from it. The robust regime's subclass
+    (:class:`lens2logit.experiments.robust.ViewMix`) reads every sample through a view drawn at random.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.paths = [path]
+        self.arrays: list[np.ndarray] = []
+
+    def open(self) -> np.ndarray:
+        """Memory-map and check every view file; returns the first ``(N, 3, H, W)`` array."""
+        self.arrays = [open_array(path, "views") for path in self.paths]
+        for array, path in zip(self.arrays, self.paths):
+            check_view_array(array, path)
+        return self.arrays[0]
+
+    def statistics(self, indices: np.ndarray) -> tuple[list[float], list[float]]:
+        """Per-channel mean/std of the training samples (:func:`channel_statistics`)."""
+        return channel_statistics(self.arrays[0], indices)
+
+    def batches(self, targets: np.ndarray, indices: np.ndarray, batch_size: int, *,
+                generator: torch.Generator | None = None, pin_memory: bool = False) -> ArrayBatches:
+        """Training batches (reshuffled by ``generator``) or, without one, validation batches."""
+        return ArrayBatches(self.arrays[0], targets, indices, batch_size, generator=generator, pin_memory=pin_memory)
+
+    def config(self) -> dict[str, Any]:
+        """The first entries of the checkpoint's ``config``: where the images were read."""
+        return {"views_path": str(self.paths[0])}
+
+    def checkpoint_entries(self, train_batches: ArrayBatches) -> dict[str, Any]:
+        """Checkpoint keys of this way of reading the images (none for one view)."""
+        return {}
+
+
 def train_on_view(
-    views_path: str | os.PathLike,
+    views_path: str | os.PathLike | TrainingViews,
     targets_path: str | os.PathLike,
     folds_path: str | os.PathLike,
     fold: int,
@@ -48,7 +87,9 @@ def train_on_view(
     """Train a task model on one rendered view and one fold.
 
     Args:
-        views_path: ``.npy`` of ``(N, 3, H, W)`` float32 RGB in [0, 1] (memory-mapped).
+        views_path: ``.npy`` of ``(N, 3, H, W)`` float32 RGB in [0, 1] (memory-mapped), or a
+            :class:`TrainingViews` that reads the images (its ``config`` replaces ``views_path`` in the
+            checkpoint's ``config``; its ``checkpoint_entries`` are added after ``calibration``).
         targets_path: ``.npy`` of ``(N,)`` int64 labels or ``(N, H, W)`` uint8 masks.
         folds_path: JSON written by :func:`lens2logit.experiments.splits.save_folds`.
         fold: which fold to train (its ``train`` indices) and validate (its ``val`` indices).
@@ -69,7 +110,7 @@ def train_on_view(
     Returns:
         checkpoint dict with keys ``state_dict`` (task network, without standardisation), ``arch``,
         ``kind``, ``n_classes``, ``classes``, ``mean``, ``std`` (per-channel statistics of the
-        training split of this view), ``train_indices``, ``val_indices``, ``fold``, ``history``
+        training split, :meth:`TrainingViews.statistics`), ``train_indices``, ``val_indices``, ``fold``, ``history``
         (rows of :func:`fit`), ``calibration`` (the validation fold's per-sample confidences and scores
         for label-free QA, :func:`lens2logit.qa.records.calibration_record`; None without a validation
         fold) and ``config`` (all other arguments and the image shape).
@@ -78,8 +119,8 @@ def train_on_view(
     check_schedule(schedule)
     if not isinstance(threads, int) or threads < 1:
         raise InputError(f"threads must be a positive integer, got {threads!r}")
-    views = open_array(views_path, "views")
-    check_view_array(views, views_path)
+    images = views_path if isinstance(views_path, TrainingViews) else TrainingViews(views_path)
+    views = images.open()
     targets = open_array(targets_path, "targets")
     if kind == "classification":
         if classes is None:
@@ -100,12 +141,12 @@ def train_on_view(
     try:
         torch.manual_seed(seed)
         net = build_model(arch, kind, n_classes, pretrained=pretrained)
-        mean, std = channel_statistics(views, train_idx)
+        mean, std = images.statistics(train_idx)
         model = standardized(net, mean, std)
         shuffle = torch.Generator().manual_seed(seed + 1)
         pin = pin_memory(device)
-        train_batches = ArrayBatches(views, targets, train_idx, batch_size, generator=shuffle, pin_memory=pin)
-        val_batches = ArrayBatches(views, targets, val_idx, batch_size, pin_memory=pin) if val_idx.size else None
+        train_batches = images.batches(targets, train_idx, batch_size, generator=shuffle, pin_memory=pin)
+        val_batches = images.batches(targets, val_idx, batch_size, pin_memory=pin) if val_idx.size else None
         history = fit(
             model, train_batches, val_batches, kind=kind, epochs=epochs, lr=lr, augmentation=augmentation,
             seed=seed, progress=progress, bce_weight=bce_weight, device=device, amp=amp, schedule=schedule,
@@ -126,8 +167,9 @@ def train_on_view(
         "fold": int(fold),
         "history": history,
         "calibration": calibration,
+        **images.checkpoint_entries(train_batches),
         "config": {
-            "views_path": str(views_path),
+            **images.config(),
             "targets_path": str(targets_path),
             "folds_path": str(folds_path),
             "epochs": epochs,

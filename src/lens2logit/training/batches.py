@@ -74,7 +74,9 @@ class ArrayBatches:
     asynchronous). With a ``generator`` the index order is reshuffled on every iteration (an
     epoch); without one the indices are read in sorted order. No worker processes: on 2 cores a
     plain loop is faster. A lone last sample joins the previous batch: batch statistics
-    (BatchNorm in training mode, the neural ISP) are undefined for a batch of one.
+    (BatchNorm in training mode, the neural ISP) are undefined for a batch of one. A subclass
+    reads the images of a chunk from elsewhere by overriding :meth:`_read`
+    (:class:`lens2logit.experiments.robust.ViewMixBatches`).
     """
 
     def __init__(
@@ -111,6 +113,10 @@ class ArrayBatches:
         tensor = torch.from_numpy(np.ascontiguousarray(array))
         return tensor.pin_memory() if self.pin_memory else tensor
 
+    def _read(self, chunk: np.ndarray) -> np.ndarray:
+        """``(B, 3, H, W)`` images of the sorted indices ``chunk`` (one read of the mapped file)."""
+        return np.ascontiguousarray(self.images[chunk])
+
     def __iter__(self):
         order = self.indices
         if self.generator is not None:
@@ -118,7 +124,7 @@ class ArrayBatches:
         starts = self._starts()
         for start, stop in zip(starts[:-1], starts[1:]):
             chunk = np.sort(order[start:stop])
-            images = np.ascontiguousarray(self.images[chunk])
+            images = self._read(chunk)
             if self.transform is not None:
                 images = self.transform(images)
             yield self._tensor(images), self._tensor(self.targets[chunk])
