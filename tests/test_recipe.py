@@ -65,8 +65,9 @@ def test_unknown_schedule_and_unsized_batches_are_refused():
 def test_schedule_is_a_training_option_with_the_constant_default():
     from conftest import TEST_CONFIG
 
-    config = with_defaults(TEST_CONFIG)
-    assert config["training"]["classification"]["schedule"] == "constant"
+    unset = {k: v for k, v in TEST_CONFIG["training"]["classification"].items() if k != "schedule"}
+    config = with_defaults({**TEST_CONFIG, "training": {**TEST_CONFIG["training"], "classification": unset}})
+    assert config["training"]["classification"]["schedule"] == "constant"  # the schema's default (the paper's)
     bad = {**TEST_CONFIG, "training": {**TEST_CONFIG["training"], "segmentation": {**TEST_CONFIG["training"]["segmentation"], "schedule": "step"}}}
     with pytest.raises(InputError, match="training.segmentation.schedule"):
         with_defaults(bad)
