@@ -585,7 +585,8 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
     if robust["enabled"]:
         from lens2logit.experiments.robust import robust_problems
 
-        problems += robust_problems(robust, datasets=datasets, views=views, folds=folds)
+        problems += robust_problems(robust, datasets=datasets, views=views)
+        problems += trained_folds_problems("robust.folds", int(robust["folds"]), folds)
     custom = config["customization"]
     if custom["enabled"]:
         problems += customization_problems(custom)

@@ -161,8 +161,9 @@ def train_on_views(views_paths: Sequence[str | os.PathLike], view_labels: Sequen
     return train_on_view(views, targets_path, folds_path, fold, seed=seed, **options)
 
 
-def robust_problems(robust: dict, *, datasets: Sequence[str], views: Sequence[str], folds: int) -> list[str]:
-    """One line per problem of the ``robust`` config section (empty if none), each naming its key."""
+def robust_problems(robust: dict, *, datasets: Sequence[str], views: Sequence[str]) -> list[str]:
+    """One line per problem of the ``robust`` config section (empty if none), each naming its key;
+    its fold count is checked with the other stages' (:func:`lens2logit.config.trained_folds_problems`)."""
     problems = []
     if robust.get("regime", "isp_views") not in ROBUST_REGIMES:
         problems.append(f"robust.regime: {robust.get('regime')!r} is not one of {list(ROBUST_REGIMES)}")
@@ -172,8 +173,6 @@ def robust_problems(robust: dict, *, datasets: Sequence[str], views: Sequence[st
     unknown = [d for d in (robust.get("datasets") or []) if d not in dataset_names()]
     if unknown:
         problems.append(f"robust.datasets: {unknown} are not datasets; known: {list(dataset_names())}")
-    if int(robust.get("folds", 1)) > folds:
-        problems.append(f"robust.folds: {robust.get('folds')} exceeds the trained drift folds ({folds}: drift.use_folds, else drift.folds)")
     if len(views) < 3:
         problems.append(f"robust.enabled: leaving one view out needs at least 3 views (option views), got {len(views)}")
     return problems
