@@ -250,7 +250,8 @@ def test_sql_queries_answer_the_papers_questions(study):
     tables = pd.concat([pd.read_csv(p) for p in results.glob(f"metrics/microscopy/{AUG}/100/*/fold*.csv")])
     tables["train_view"] = [get_view(v).slug for v in tables.train_view]
     tables["test_view"] = [get_view(v).slug for v in tables.test_view]
-    cells = tables[tables.metric == "accuracy"].groupby(["train_view", "test_view"])["value"].mean()
+    full_light = (tables.metric == "accuracy") & np.isclose(tables.test_intensity, 1.0)  # intensity drift adds 5 % rows
+    cells = tables[full_light].groupby(["train_view", "test_view"])["value"].mean()
     drops = {(a, b): cells[(a, a)] - cells[(a, b)] for a, b in cells.index if a != b}
     worst = max(drops.values())
     got = [dict(zip(cols, r)) for r in rows]
