@@ -3,8 +3,8 @@ from types import SimpleNamespace
 
 from snakemake.utils import validate
 
-from lens2logit.config import check_config, check_schema, coerce_config, upgrade_config
-from lens2logit.data.layout import intensity_slug
+from lens2logit.config import check_config, check_schema, coerce_config
+from lens2logit.data.layout import intensity_from_slug, intensity_slug
 from lens2logit.data.registry import (
     check_datasets,
     dataset_kind,
@@ -19,12 +19,10 @@ from lens2logit.data.manifest import checked_branch_fingerprint
 from lens2logit.isp.views import VIEWS, get_view
 from lens2logit.training.device import resolve_device
 
-# Old config keys are read under their new names (lens2logit.config.DEPRECATED_KEYS), with a
-# warning; the command line's --configfile/--config decide between an old and a new name.
-_config = upgrade_config(config, override=workflow.config_settings.overwrite_config)
-config.clear()
 # --config passes nested values as strings ('drift={folds: 3}'): typed where the schema is unambiguous.
-config.update(coerce_config(_config, f"{workflow.basedir}/schemas/config.schema.yaml"))
+_config = coerce_config(config, f"{workflow.basedir}/schemas/config.schema.yaml")
+config.clear()
+config.update(_config)
 # One line naming the key, the value and what is allowed (validate() would dump schema and config).
 check_schema(config, f"{workflow.basedir}/schemas/config.schema.yaml")
 validate(config, schema="../schemas/config.schema.yaml")
@@ -184,7 +182,7 @@ def data_fingerprint(wildcards):
         # custom folders have no fixed layout to fingerprint (yet)
         return ""
     return _source_fingerprint(
-        DATASET_SOURCE[wildcards.dataset], int(wildcards.intensity) / 100
+        DATASET_SOURCE[wildcards.dataset], intensity_from_slug(wildcards.intensity)
     )
 
 
@@ -300,7 +298,7 @@ def test_set_targets(wildcards):
 
 def test_set_labels(wildcards):
     return [
-        {"test_view": get_view(v).label, "test_intensity": float(int(i)) / 100}
+        {"test_view": get_view(v).label, "test_intensity": intensity_from_slug(i)}
         for v, i in test_sets(wildcards)
     ]
 

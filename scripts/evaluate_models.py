@@ -1,4 +1,5 @@
 from lens2logit.stages.scoring import score_model
+from lens2logit.data.layout import intensity_from_slug
 from lens2logit.isp.views import get_view
 from lens2logit.workflow import job
 
@@ -18,7 +19,7 @@ with job(snakemake):
             metrics_path,
             train={
                 "train_view": get_view(w.view).label,
-                "train_intensity": int(w.intensity) / 100,
+                "train_intensity": intensity_from_slug(w.intensity),
                 "augmentation": w.aug,
                 "fold": fold,
             },

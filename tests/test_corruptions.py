@@ -4,7 +4,7 @@ import torch
 
 from lens2logit.errors import InputError
 from lens2logit.experiments import corruptions as C
-from lens2logit.experiments.corruptions import CORRUPTIONS, corrupt_images, evaluate_corruptions, resolve_corruptions
+from lens2logit.experiments.corruptions import IMAGENET_C, corrupt_images, evaluate_corruptions, resolve_corruptions
 from lens2logit.experiments.evaluate import evaluate_model
 from lens2logit.training import save_checkpoint
 from lens2logit.models import build_model
@@ -25,9 +25,9 @@ def _textured(n=2, size=64, seed=0):
 
 
 def test_all_fifteen_corruptions_shape_range_and_effect():
-    assert len(CORRUPTIONS) == 15
+    assert len(IMAGENET_C) == 15
     images = _images()
-    for name in CORRUPTIONS:
+    for name in IMAGENET_C:
         out = corrupt_images(images, name, 3, seed=0, preset="imagenet-c")
         assert out.shape == images.shape and out.dtype == torch.float32, name
         assert 0.0 <= out.min() and out.max() <= 1.0, name
@@ -62,7 +62,7 @@ def test_paper_preset_is_the_default_with_the_originals_ten_at_severity_one():
     assert resolved["preset"] == "paper" and resolved["severity"] == 1
     assert resolved["names"] == list(C.PAPER_CORRUPTIONS) and len(resolved["names"]) == 10
     assert resolve_corruptions({"preset": "imagenet-c"})["severity"] == 3
-    assert resolve_corruptions({"preset": "imagenet-c"})["names"] == list(CORRUPTIONS)
+    assert resolve_corruptions({"preset": "imagenet-c"})["names"] == list(IMAGENET_C)
     # the three names today's check rejected are accepted by the imagenet-c preset
     names = ["speckle_noise", "gaussian_blur", "saturate", "spatter"]
     assert resolve_corruptions({"preset": "imagenet-c", "names": names, "severity": 2})["names"] == names

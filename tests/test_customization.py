@@ -123,34 +123,6 @@ def test_build_processor_variants():
     assert isinstance(build_processor("neural", DRONE, view="bi,s,ga", neural=TINY_NEURAL, constrain=False), NeuralISP)
 
 
-def test_saved_isps_and_meta_files_of_the_previous_version_still_load(tmp_path):
-    """Learned ISPs were marked ``kind: isp`` with the learning problem under ``task`` and the dataset
-    under ``dataset_task``; meta.json named the kind ``task``. Both are read under the new names."""
-    import json
-
-    from lens2logit.experiments.customization import isp_checkpoint, load_isp
-    from lens2logit.io import save_torch
-    from lens2logit.tracking.references import checkpoint_identity
-
-    isp = build_processor("parametrized", DRONE, view="bi,s,ga", neural={}, constrain=False, group_lr_scales={})
-    ckpt = isp_checkpoint("parametrized", isp, DRONE, view="bi,s,ga", neural={}, constrain=False, kind="classification",
-                          dataset="microscopy", fold=0, history=[])  # fmt: skip
-    assert ckpt["type"] == "isp" and ckpt["kind"] == "classification"
-    old = {k: v for k, v in ckpt.items() if k not in ("type", "kind", "dataset")}
-    old.update({"kind": "isp", "task": "classification", "dataset_task": "microscopy"})
-    save_torch(tmp_path / "new.pt", ckpt)
-    save_torch(tmp_path / "old.pt", old)
-    raw = torch.rand(1, 16, 16)
-    (new_isp, _), (old_isp, read) = load_isp(tmp_path / "new.pt"), load_isp(tmp_path / "old.pt")
-    assert torch.equal(new_isp(raw), old_isp(raw)) and read["kind"] == "classification" and read["dataset"] == "microscopy"
-    assert checkpoint_identity(old) == checkpoint_identity(ckpt) == ("isp", "microscopy", "classification")
-    paths = write_dataset(tmp_path / "toy", "segmentation", n=4, size=16)
-    meta = json.loads(paths["meta"].read_text())
-    meta["task"] = meta.pop("kind")
-    paths["meta"].write_text(json.dumps(meta))
-    assert load_dataset_arrays(paths["raw"], paths["targets"], paths["meta"])[2]["kind"] == "segmentation"
-
-
 def test_final_table_takes_the_last_epoch_of_each_fold():
     rows = [("neural", 0.01, e, f, "val", "accuracy", v) for f, vals in enumerate([[0.1, 0.5], [0.2, 0.7]]) for e, v in zip((1, 2), vals)]
     table = final_table(pd.DataFrame(rows, columns=CURVE_COLUMNS))

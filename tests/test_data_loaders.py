@@ -232,3 +232,13 @@ def test_drone_bad_input_names_the_file(drone_root, breakage):
         tile_size, expected = 15, "tile_size"
     with pytest.raises(InputError, match=expected):
         load_dataset("drone_segmentation", drone_root, 1.0, tile_size=tile_size)
+
+
+def test_intensity_tokens_round_trip_and_unknown_tokens_are_named():
+    from lens2logit.data.layout import INTENSITIES, intensity_from_slug, intensity_slug
+
+    assert [intensity_from_slug(intensity_slug(i)) for i in INTENSITIES] == list(INTENSITIES)
+    assert intensity_slug(0.05) == "005" and intensity_from_slug("001") == 0.01
+    for token in ("5", "002", "0050", "abc", ""):
+        with pytest.raises(ValueError, match=f"unknown intensity token '{token}'"):
+            intensity_from_slug(token)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lens2logit.config import check_config, coerce_config, override, upgrade_config, with_defaults
+from lens2logit.config import check_config, coerce_config, override, with_defaults
 from lens2logit.data.layout import MANIFEST
 from lens2logit.data.manifest import (
     branch_files,
@@ -226,49 +226,18 @@ def test_dotted_overrides_become_nested():
         override(["drift.folds"])
 
 
-DEPRECATION = "config key 'tasks' is deprecated: rename it to 'datasets'"
+def test_an_unknown_top_level_key_is_refused_naming_it():
+    """No rename shims: an old name such as ``tasks`` (now ``datasets``) is an unknown option, named."""
+    old = {"tasks": TEST_CONFIG["datasets"], **{k: v for k, v in TEST_CONFIG.items() if k != "datasets"}}
+    with pytest.raises(InputError, match="tasks"):
+        with_defaults(old)
 
 
-def _old(cfg: dict) -> dict:
-    """``cfg`` written with the old key ``tasks`` instead of ``datasets``."""
-    old = {k: v for k, v in cfg.items() if k != "datasets"}
-    return {"tasks": cfg["datasets"], **old}
-
-
-def test_old_key_tasks_is_read_as_datasets_with_one_message(capsys):
-    old = _old(TEST_CONFIG)
-    upgraded = upgrade_config(old)
-    assert upgraded["datasets"] == TEST_CONFIG["datasets"] and "tasks" not in upgraded
-    assert "tasks" in old  # a copy: the caller's dict is left alone
-    assert capsys.readouterr().err.count(DEPRECATION) == 1
-    assert upgrade_config(TEST_CONFIG) == TEST_CONFIG and capsys.readouterr().err == ""  # current configs: silent
-    # the paths outside Snakemake: defaults filled and plan-time checks under the new name
-    assert with_defaults(old)["datasets"] == TEST_CONFIG["datasets"]
-    assert capsys.readouterr().err.count(DEPRECATION) == 1
-    check_config(_old({**TEST_CONFIG, "datasets": ["microscopy"]}))
-
-
-def test_both_keys_are_an_error_naming_both_unless_the_command_line_sets_one(capsys):
-    both = {**TEST_CONFIG, "tasks": ["microscopy"]}
-    for call in (lambda: upgrade_config(both), lambda: with_defaults(both)):
-        with pytest.raises(InputError, match="'tasks' and 'datasets' are both set"):
-            call()
-    # Snakemake merged an old --configfile (override) over config.yaml's datasets: the command line wins
-    assert upgrade_config(both, override={"tasks": ["microscopy"]})["datasets"] == ["microscopy"]
-    assert capsys.readouterr().err.count(DEPRECATION) == 1
-    # --config datasets=... over an old config.yaml: the new name wins, the old file still gets the message
-    over = {"datasets": ["drone_segmentation"]}
-    assert upgrade_config({**both, **over}, override=over)["datasets"] == ["drone_segmentation"]
-    assert capsys.readouterr().err.count(DEPRECATION) == 1
-    with pytest.raises(InputError, match="both set"):  # both on the command line
-        upgrade_config(both, override=both)
-
-
-def test_config_override_cli_accepts_the_old_key_over_config_yaml(tmp_path):
+def test_config_override_cli_refuses_an_unknown_key_and_writes_nothing(tmp_path):
     proc = cli("config", "override", "tasks=[microscopy]", "-o", str(tmp_path / "old.yaml"), cwd=REPO)
-    assert proc.returncode == 0, proc.stderr
-    assert DEPRECATION in proc.stderr
-    assert yaml.safe_load((tmp_path / "old.yaml").read_text()) == {"tasks": ["microscopy"]}
+    assert proc.returncode == 2
+    assert "'tasks' was unexpected" in proc.stderr and "datasets" in proc.stderr
+    assert not (tmp_path / "old.yaml").exists()
 
 
 def _cfg(**changes):

@@ -146,27 +146,21 @@ def test_checkpoints_hold_cpu_tensors_and_load_with_map_location(data, tmp_path)
     assert read["config"]["device"] == "cpu" and read["config"]["amp"] == "none"
 
 
-def test_checkpoints_store_the_kind_and_old_ones_with_task_still_load(data, tmp_path):
-    """Checkpoints name the learning problem ``kind``; those written before the rename (``task``,
-    ``config.dataset_task``) are read, loaded and resolved as before."""
-    from lens2logit.io import save_torch
+def test_checkpoints_store_kind_and_dataset_and_resolve_by_them(data, tmp_path):
+    """Checkpoints name the learning problem ``kind`` and the workflow ``dataset``; references are checked against both."""
     from lens2logit.tracking.references import checkpoint_identity, resolve_model
 
     ckpt = _train(data, epochs=1)
-    assert ckpt["kind"] == "classification" and "task" not in ckpt
+    ckpt["config"] = {**ckpt["config"], "dataset": "microscopy"}
     save_checkpoint(tmp_path / "new.pt", ckpt)
-    old = {("task" if k == "kind" else k): v for k, v in ckpt.items()}
-    old["config"] = {**old["config"], "dataset_task": "microscopy"}
-    save_torch(tmp_path / "old.pt", old)  # the format of the previous version
-    read = read_checkpoint(tmp_path / "old.pt")
-    assert read["kind"] == "classification" and "task" not in read and read["config"]["dataset"] == "microscopy"
-    x = torch.from_numpy(np.load(data / "cls.npy")[:4])
-    assert torch.equal(load_model(tmp_path / "old.pt")[0](x), load_model(tmp_path / "new.pt")[0](x))
-    assert checkpoint_identity(old) == ("task-model", "microscopy", "classification")
-    path = resolve_model(str(tmp_path / "old.pt"), option="forensics.model", dataset="microscopy")
-    assert path == str(tmp_path / "old.pt")
+    read = read_checkpoint(tmp_path / "new.pt")
+    assert read["kind"] == "classification" and read["config"]["dataset"] == "microscopy"
+    assert all(torch.equal(read["state_dict"][k], v) for k, v in ckpt["state_dict"].items())
+    assert checkpoint_identity(read) == ("task-model", "microscopy", "classification")
+    path = resolve_model(str(tmp_path / "new.pt"), option="forensics.model", dataset="microscopy")
+    assert path == str(tmp_path / "new.pt")
     with pytest.raises(InputError, match="is a microscopy model, but it is used for dataset drone_segmentation"):
-        resolve_model(str(tmp_path / "old.pt"), option="forensics.model", dataset="drone_segmentation")
+        resolve_model(str(tmp_path / "new.pt"), option="forensics.model", dataset="drone_segmentation")
     with pytest.raises(InputError, match="is a task-model checkpoint, but customization.isp needs a isp"):
         resolve_model(str(tmp_path / "new.pt"), option="customization.isp", model_type="isp")
 

@@ -1,7 +1,5 @@
 """The workflow's configuration, checked when the workflow is planned (``snakemake -n`` fails).
 
-* ``upgrade_config(config, override=...)``: a key of an older version (``tasks``) read under its
-  current name (``datasets``), with one deprecation message on stderr; both names set → error.
 * ``coerce_config(config, schema)``: Snakemake's ``--config 'drift={folds: 3}'`` passes nested values
   as strings; where the schema wants a number, boolean, null, list or object and the string parses
   (YAML) to exactly that, it is converted. Strings the schema allows stay strings.
@@ -28,50 +26,6 @@ REFERENCE_INTENSITY = 1.0
 SYNTH_DRONE_TILES = (6, 8)
 # small_unet pools twice: its input side must be a multiple of this.
 SMALL_UNET_MULTIPLE = 4
-
-
-# ---------------------------------------------------------------- renamed keys
-
-# Top-level keys of older versions → their current names.
-DEPRECATED_KEYS = {"tasks": "datasets"}
-
-
-def upgrade_config(config: Mapping[str, Any], *, override: Mapping[str, Any] | None = None) -> dict:
-    """A copy of ``config`` with the deprecated top-level keys of :data:`DEPRECATED_KEYS` renamed.
-
-    Each renamed key prints one message on stderr (``config key 'tasks' is deprecated: rename it to
-    'datasets'``). Both names in one config are an error naming both, unless ``override`` tells which
-    one wins: Snakemake merges the command line's ``--configfile``/``--config`` values (``override``,
-    ``workflow.config_settings.overwrite_config``) over the Snakefile's ``configfile:``, so an old
-    config passed on the command line meets the current name from ``config.yaml``; the name the
-    command line sets wins, the other is dropped.
-
-    Raises:
-        InputError: both names set in the same place.
-    """
-    out = dict(config)
-    override = override or {}
-    for old, new in DEPRECATED_KEYS.items():
-        if old not in out:
-            continue
-        if new in out:
-            if old in override and new not in override:
-                out.pop(new)  # the command line's old name over config.yaml's new one
-            elif new in override and old not in override:
-                out.pop(old)  # the command line's new name over an old config.yaml
-                _deprecated(old, new)
-                continue
-            else:
-                raise InputError(f"config keys {old!r} and {new!r} are both set: {old!r} is the deprecated name of {new!r}; keep only {new!r}")
-        _deprecated(old, new)
-        out[new] = out.pop(old)
-    return out
-
-
-def _deprecated(old: str, new: str) -> None:
-    import sys
-
-    print(f"lens2logit: warning: config key {old!r} is deprecated: rename it to {new!r}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------- coercion of --config strings
@@ -194,7 +148,7 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.y
 def with_defaults(config: dict, schema_path=SCHEMA_PATH) -> dict:
     """``config`` validated against the schema, every option left out filled with its ``default:``.
 
-    Deprecated keys are renamed first (:func:`upgrade_config`). The schema is the single source of defaults. Inside the workflow Snakemake's
+    The schema is the single source of defaults. Inside the workflow Snakemake's
     ``validate(config, schema)`` (``set_default=True``) does the same; this is for callers outside
     Snakemake (the CLI, tests). Returns a filled deep copy; raises InputError naming the key of the
     first schema violation.
@@ -214,7 +168,7 @@ def with_defaults(config: dict, schema_path=SCHEMA_PATH) -> dict:
                     instance.setdefault(name, copy.deepcopy(sub["default"]))
         yield from validate_properties(validator, properties, instance, node)
 
-    filled = copy.deepcopy(upgrade_config(config))
+    filled = copy.deepcopy(config)
     validator = jsonschema.validators.extend(base, {"properties": set_defaults})(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(filled))
     if error is not None:

@@ -82,10 +82,10 @@ def yaml_error_line(path: Path, exc) -> str:
 def _check_merged(files_merged: dict, args) -> Path:
     """The merge of ``files_merged`` over the base config, checked against the schema (one-line
     InputError); returns the base config it was merged over."""
-    from lens2logit.config import check_schema, upgrade_config
+    from lens2logit.config import check_schema
 
     base, schema = _resolve(args.base, "config.yaml"), _resolve(args.schema, "schemas/config.schema.yaml")
-    check_schema(upgrade_config(merge(_read_yaml(base), files_merged), override=files_merged), schema)
+    check_schema(merge(_read_yaml(base), files_merged), schema)
     return base
 
 

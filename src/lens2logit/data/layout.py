@@ -15,12 +15,20 @@ def intensity_folder(intensity: float) -> str:
     """``0.05`` → ``raw_scale005``."""
     if not any(abs(intensity - i) < 1e-9 for i in INTENSITIES):
         raise ValueError(f"unknown intensity {intensity!r}; expected one of {list(INTENSITIES)}")
-    return f"raw_scale{round(100 * intensity):03d}"
+    return f"{INTENSITY_FOLDER_PREFIX}{round(100 * intensity):03d}"
 
 
 def intensity_slug(intensity: float) -> str:
     """File-system token of an intensity used in workflow paths: ``0.05`` → ``005``."""
-    return intensity_folder(intensity)[len("raw_scale"):]
+    return intensity_folder(intensity)[len(INTENSITY_FOLDER_PREFIX):]
+
+
+def intensity_from_slug(slug: str) -> float:
+    """Inverse of :func:`intensity_slug`: ``"005"`` → ``0.05``; other tokens are refused."""
+    known = {intensity_slug(i): i for i in INTENSITIES}
+    if slug not in known:
+        raise ValueError(f"unknown intensity token {slug!r}; expected one of {list(known)}")
+    return known[slug]
 
 
 MICROSCOPY_LABELS = Path("labels") / "Ma190c_annotations.dat"

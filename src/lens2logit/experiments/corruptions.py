@@ -65,7 +65,6 @@ IMAGENET_C = (
 # Every name imagecorruptions offers (get_corruption_names("all")); kept static so that plan-time
 # validation does not import the package (a test checks it against the package).
 IMAGENET_C_ALL = IMAGENET_C + ("speckle_noise", "gaussian_blur", "spatter", "saturate")
-CORRUPTIONS = IMAGENET_C  # backwards-compatible name of the imagenet-c default list
 
 PRESET_NAMES = {PAPER: PAPER_CORRUPTIONS, IMAGENET_C_PRESET: IMAGENET_C_ALL}  # accepted names
 PRESET_DEFAULT_NAMES = {PAPER: PAPER_CORRUPTIONS, IMAGENET_C_PRESET: IMAGENET_C}

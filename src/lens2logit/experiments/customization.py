@@ -41,7 +41,6 @@ from lens2logit.experiments.options import names_in, positive_int, positive_numb
 from lens2logit.experiments.splits import load_folds
 from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
 from lens2logit.training.batches import ArrayBatches, channel_statistics, check_view_array, open_array
-from lens2logit.training.checkpoint import upgrade_checkpoint
 from lens2logit.training.device import pin_memory, resolve_device, to_device
 from lens2logit.training.loop import SCHEDULES, fit
 from lens2logit.training.losses import task_loss
@@ -327,7 +326,7 @@ def load_isp(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     from lens2logit.stages.prepare import camera_from_meta
     from lens2logit.io import load_torch
 
-    ckpt = upgrade_checkpoint(load_torch(path, "ISP file"))
+    ckpt = load_torch(path, "ISP file")
     if not isinstance(ckpt, dict) or ckpt.get("type") != ISP_CHECKPOINT_TYPE or ckpt.get("processing") not in ("parametrized", "neural"):
         raise InputError(f"ISP file {path} is not a saved learned ISP (keys 'type': 'isp', 'processing': parametrized|neural)")
     processor = build_processor(
@@ -592,7 +591,7 @@ def _start_checkpoints(classifier, freeze_classifier, isp, freeze_isp, processin
         raise InputError("customization.freeze_isp needs customization.isp (the ISP to keep fixed)")
     classifier_start = isp_start = None
     if classifier is not None:
-        classifier_start = upgrade_checkpoint(load_torch(classifier, "customization.classifier file"))
+        classifier_start = load_torch(classifier, "customization.classifier file")
         missing = [k for k in ("state_dict", "arch", "kind", "n_classes", "mean", "std") if not isinstance(classifier_start, dict) or k not in classifier_start]
         if missing:
             raise InputError(f"customization.classifier {classifier} is not a task-model checkpoint (lacks {missing})")

@@ -122,8 +122,6 @@ def load_dataset_arrays(raw_path, targets_path, meta_path) -> tuple[torch.Tensor
         camera = camera_from_meta(meta)
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"meta file {meta_path}: cannot read the camera profile (key 'camera'): {exc}") from exc
-    if "task" in meta and "kind" not in meta:
-        meta["kind"] = meta.pop("task")
     if raw.ndim != 3 or len(targets) != len(raw):
         raise InputError(f"raw file {raw_path} must be (N, H, W) with one target per mosaic, got {raw.shape} and {targets.shape}")
     return torch.from_numpy(np.array(raw, dtype=np.float32)), torch.from_numpy(np.array(targets)), meta, camera

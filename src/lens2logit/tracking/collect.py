@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from lens2logit.data.layout import intensity_from_slug, intensity_slug
 from lens2logit.tracking.store import (
     CUSTOMIZATION_EXPERIMENTS,
     FORENSICS_EXPERIMENT,
@@ -105,10 +106,6 @@ def source_of(dataset: str) -> str:
     return entry.source if entry is not None else dataset
 
 
-def _intensity(slug: str) -> float:
-    return int(slug) / 100
-
-
 def _view_label(slug: str) -> str:
     from lens2logit.isp.views import get_view
 
@@ -180,18 +177,17 @@ def isp_model_name(dataset: str, intensity: str, processing: str, fold: int | st
 
 def train_records(results: Path) -> Iterator[RunRecord]:
     from lens2logit.io import load_torch
-    from lens2logit.training.checkpoint import upgrade_checkpoint
 
     for path in sorted(results.glob("models/*/*/*/*/fold*.pt")):
         m = _MODEL_PATH.search(path.as_posix())
         if not m:
             continue
         dataset, aug, intensity, view, fold = m["dataset"], m["aug"], m["intensity"], m["view"], int(m["fold"])
-        ckpt = upgrade_checkpoint(load_torch(path, "model file"))
+        ckpt = load_torch(path, "model file")
         config = dict(ckpt.get("config") or {})
         params = {
             "dataset": dataset, "source": source_of(dataset), "kind": ckpt.get("kind"), "view": _view_label(view),
-            "view_slug": view, "intensity": _intensity(intensity), "augmentation": aug, "fold": fold,
+            "view_slug": view, "intensity": intensity_from_slug(intensity), "augmentation": aug, "fold": fold,
             "arch": ckpt.get("arch"), "n_classes": ckpt.get("n_classes"), "classes": ckpt.get("classes"),
             "n_train": len(ckpt.get("train_indices", [])), "n_val": len(ckpt.get("val_indices", [])),
         }  # fmt: skip
@@ -233,7 +229,7 @@ def test_records(results: Path) -> Iterator[RunRecord]:
         metrics, test_sets = [], []
         for row in _read_csv(path):
             test_slug = get_view(row.get("test_view", "")).slug
-            test_int = f"{round(float(row.get('test_intensity', '1.0')) * 100):03d}"
+            test_int = intensity_slug(float(row.get("test_intensity", "1.0")))
             if f"{test_slug}@{test_int}" not in test_sets:
                 test_sets.append(f"{test_slug}@{test_int}")
             if _finite(row.get("value")):
@@ -245,7 +241,7 @@ def test_records(results: Path) -> Iterator[RunRecord]:
             name=f"{task_model_name(dataset, aug, intensity, view, fold)} evaluation",
             params={k: _param(v) for k, v in {
                 "dataset": dataset, "source": source_of(dataset), "augmentation": aug, "fold": fold,
-                "train_view": _view_label(view), "train_view_slug": view, "train_intensity": _intensity(intensity),
+                "train_view": _view_label(view), "train_view_slug": view, "train_intensity": intensity_from_slug(intensity),
                 "test_sets": " ".join(test_sets), "train_model": task_model_name(dataset, aug, intensity, view, fold),
             }.items()},  # fmt: skip
             metrics=metrics + [(f"job_{k}", v, 0) for k, v in bench.items()],
@@ -333,7 +329,6 @@ def forensics_records(results: Path) -> Iterator[RunRecord]:
 # ---------------------------------------------------------------------------------- customization
 def customization_records(results: Path) -> Iterator[RunRecord]:
     from lens2logit.io import load_torch
-    from lens2logit.training.checkpoint import upgrade_checkpoint
 
     for dataset_dir in sorted((results / "customization").glob("*")):
         dataset = dataset_dir.name
@@ -342,7 +337,7 @@ def customization_records(results: Path) -> Iterator[RunRecord]:
         if curves.is_file():
             runs: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
             for row in _read_csv(curves):
-                slug = f"{round(float(row['intensity']) * 100):03d}"
+                slug = intensity_slug(float(row["intensity"]))
                 runs.setdefault((row["processing"], slug, int(row["fold"])), []).append(row)
             saved: dict[tuple[str, str, int], dict[str, Path]] = {}
             for path in sorted((dataset_dir / "models").glob("*.pt")):
@@ -357,7 +352,7 @@ def customization_records(results: Path) -> Iterator[RunRecord]:
             for (processing, slug, fold), rows in sorted(runs.items()):
                 metrics = [(f"{r['split']}_{r['metric']}", float(r["value"]), int(r["epoch"])) for r in rows if _finite(r["value"])]
                 params: dict[str, Any] = {"dataset": dataset, "source": source_of(dataset), "processing": processing,
-                                          "intensity": _intensity(slug), "fold": fold}  # fmt: skip
+                                          "intensity": intensity_from_slug(slug), "fold": fold}  # fmt: skip
                 record = RunRecord(
                     experiment=experiment, key=f"customization/{dataset}/{processing}/{slug}/fold{fold}",
                     name=f"{dataset} {processing} @{slug} fold{fold}", metrics=metrics,
@@ -365,7 +360,7 @@ def customization_records(results: Path) -> Iterator[RunRecord]:
                 )  # fmt: skip
                 files = saved.get((processing, slug, fold), {})
                 if "classifier" in files:
-                    ckpt = upgrade_checkpoint(load_torch(files["classifier"], "model file"))
+                    ckpt = load_torch(files["classifier"], "model file")
                     config = dict(ckpt.get("config") or {})
                     params.update({"arch": ckpt.get("arch"), "n_train": len(ckpt.get("train_indices", [])),
                                    "n_val": len(ckpt.get("val_indices", []))})  # fmt: skip

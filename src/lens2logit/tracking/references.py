@@ -55,14 +55,10 @@ def dataset_kind_or_none(dataset: str | None) -> str | None:
 def checkpoint_identity(ckpt: Any) -> tuple[str, str | None, str | None]:
     """``(model type, workflow dataset or None, kind or None)`` of a loaded checkpoint dict.
 
-    The model type is :data:`TASK_MODEL`, :data:`ISP_MODEL` or ``"unknown"``; checkpoints of older
-    versions are read with their old key names (:func:`~lens2logit.training.checkpoint.upgrade_checkpoint`).
+    The model type is :data:`TASK_MODEL`, :data:`ISP_MODEL` or ``"unknown"``.
     """
-    from lens2logit.training.checkpoint import upgrade_checkpoint
-
     if not isinstance(ckpt, dict):
         return "unknown", None, None
-    ckpt = upgrade_checkpoint(ckpt)
     config = ckpt.get("config") or {}
     dataset = ckpt.get("dataset") or config.get("dataset")
     if not dataset:

@@ -43,35 +43,9 @@ def save_checkpoint(path: str | os.PathLike, ckpt: dict[str, Any]) -> None:
     save_torch(path, to_cpu(ckpt))
 
 
-def upgrade_checkpoint(ckpt: Any) -> Any:
-    """A loaded checkpoint dict (task model or learned ISP) with the key names of older versions renamed.
-
-    Older checkpoints stored the kind (``classification`` | ``segmentation``) under ``task``, the
-    workflow dataset (``microscopy`` …) under ``dataset_task`` (top level or in ``config``), and
-    marked learned ISPs with ``kind: isp``; now these are ``kind``, ``dataset`` and ``type: isp``.
-    Anything that is not a dict, and current checkpoints, come back unchanged (a shallow copy).
-    """
-    if not isinstance(ckpt, dict):
-        return ckpt
-    ckpt = dict(ckpt)
-    if ckpt.get("kind") == "isp" and "type" not in ckpt:
-        ckpt["type"] = ckpt.pop("kind")
-    if "task" in ckpt and "kind" not in ckpt:
-        ckpt["kind"] = ckpt.pop("task")
-    if "dataset_task" in ckpt and "dataset" not in ckpt:
-        ckpt["dataset"] = ckpt.pop("dataset_task")
-    config = ckpt.get("config")
-    if isinstance(config, dict) and "dataset_task" in config and "dataset" not in config:
-        config = dict(config)
-        config["dataset"] = config.pop("dataset_task")
-        ckpt["config"] = config
-    return ckpt
-
-
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a checkpoint dict (tensors mapped to the CPU, no pickled code; older key names renamed by
-    :func:`upgrade_checkpoint`) and check its keys."""
-    ckpt = upgrade_checkpoint(load_torch(path, "model file"))
+    """Load a checkpoint dict (tensors mapped to the CPU, no pickled code) and check its keys."""
+    ckpt = load_torch(path, "model file")
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:
         raise InputError(f"model file {path} lacks checkpoint keys {missing}")
