@@ -105,12 +105,12 @@ def test_targets_follow_the_enabled_stages():
     assert "results/intensity/drone_segmentation/matrix.png" in final
     assert "results/customization/drone_classification/verdict.csv" in final
     assert final[-1] == "results/summary.md"
-    assert every.summary_inputs()["corruptions"] == [f"results/corruptions/{t}/comparison.csv" for t in every.datasets]
+    assert every.summary_inputs("corruptions") == [f"results/corruptions/{t}/comparison.csv" for t in every.datasets]
 
     none = plan_of(corruptions={"enabled": False}, intensity_drift={"enabled": False}, forensics={"enabled": False},
                    customization={"enabled": False}, qa={"enabled": False}, tracking={"enabled": False})
     assert none.final_outputs() == none.drift_outputs() + none.findings_outputs() + ["results/summary.md"]
-    assert all(v == [] for v in none.summary_inputs().values())
+    assert all(none.summary_inputs(s) == [] for s in ("corruptions", "intensity", "forensics", "customization", "qa"))
     assert none.corruption_samples("microscopy") == []
     assert every.corruption_samples("microscopy") == [f"results/corruption_samples/microscopy/weak/{v}.csv" for v in (BI, MA, ME)]
 

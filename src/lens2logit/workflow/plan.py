@@ -441,8 +441,9 @@ class Plan:
         """Time split by rule (rule `timing`, after the summary)."""
         return list(paths.TIMING)
 
-    def summary_inputs(self) -> dict[str, list[str]]:
-        """What rule summarize reads of each study (empty for a disabled one)."""
+    def summary_inputs(self, study: str) -> list[str]:
+        """What rule summarize reads of ``study`` (corruptions, intensity, forensics, customization,
+        qa, robust); [] when it is disabled."""
         return {
             "corruptions": [p for p in self.corruption_outputs() if p.endswith("comparison.csv")],
             "intensity": [p for p in self.intensity_outputs() if p.endswith(".csv")],
@@ -450,7 +451,7 @@ class Plan:
             "customization": [p for p in self.customization_outputs() if p.endswith(("final.csv", "verdict.csv"))],
             "qa": [p for p in self.qa_outputs() if p.endswith("summary.csv")],
             "robust": [p for p in self.robust_outputs() if p.endswith("summary.json")],
-        }
+        }[study]
 
     def final_outputs(self) -> list[str]:
         """The study's results (``rule all`` adds the robust models and the timing)."""
