@@ -1,4 +1,4 @@
-# Drift-robust training (option section `robust`); constants and input functions: rules/common.smk.
+# Drift-robust training (option section `robust`); what it reads: lens2logit.workflow.plan (PLAN.robust_*).
 
 
 rule train_robust:
