@@ -45,7 +45,7 @@ rule bootstrap_findings:
         samples=primary_drift_samples,
         corruption_samples=corruption_samples,
     output:
-        findings="results/findings/{dataset}.json",
+        findings=paths.findings_path("{dataset}"),
     log:
         "logs/bootstrap_findings/{dataset}.log",
     benchmark:

@@ -40,9 +40,9 @@ rule prepare_dataset:
     input:
         marker=dataset_marker,
     output:
-        raw="results/data/{dataset}/{intensity}/raw.npy",
-        targets="results/data/{dataset}/{intensity}/targets.npy",
-        meta="results/data/{dataset}/{intensity}/meta.json",
+        raw=paths.data_file("{dataset}", "{intensity}", "raw.npy"),
+        targets=paths.data_file("{dataset}", "{intensity}", "targets.npy"),
+        meta=paths.data_file("{dataset}", "{intensity}", "meta.json"),
     log:
         "logs/prepare_dataset/{dataset}/{intensity}.log",
     benchmark:

@@ -2,7 +2,7 @@ rule make_splits:
     input:
         targets=paths.data_file("{dataset}", REF, "targets.npy"),
     output:
-        folds="results/splits/{dataset}.json",
+        folds=paths.splits_path("{dataset}"),
     log:
         "logs/make_splits/{dataset}.log",
     benchmark:
@@ -24,10 +24,10 @@ rule make_splits:
 # (first `intensity_drift.folds` folds only). per_fold: one job per fold (clusters).
 rule train_models:
     input:
-        views="results/views/{dataset}/{intensity}/{view}.npy",
-        targets="results/data/{dataset}/{intensity}/targets.npy",
-        meta="results/data/{dataset}/{intensity}/meta.json",
-        folds="results/splits/{dataset}.json",
+        views=paths.view_path("{dataset}", "{intensity}", "{view}"),
+        targets=paths.data_file("{dataset}", "{intensity}", "targets.npy"),
+        meta=paths.data_file("{dataset}", "{intensity}", "meta.json"),
+        folds=paths.splits_path("{dataset}"),
     output:
         models=PLAN.fold_files(paths.model_path, PLAN.folds),
     log:
