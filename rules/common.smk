@@ -8,10 +8,11 @@ import os
 from snakemake.utils import validate
 
 from lens2logit.codehash import code_hash
-from lens2logit.config import check_config, check_schema, coerce_config, load_schema
+from lens2logit.config import check_config, check_schema, coerce_config
 from lens2logit.data.layout import intensity_from_slug
 from lens2logit.data.manifest import checked_branch_fingerprint
 from lens2logit.data.registry import check_datasets, dataset_root, is_real_source
+from lens2logit.experiments.augment import AUGMENTATIONS
 from lens2logit.isp.views import get_view
 from lens2logit.stages.paper import claims_text
 from lens2logit.workflow import paths
@@ -44,7 +45,7 @@ wildcard_constraints:
     source="|".join(fetched_sources()),
     intensity=r"\d{3}",
     view=r"[a-z]{2}-[su]-[a-z]{2}",
-    aug="|".join(load_schema(SCHEMA)["definitions"]["augmentation"]["enum"]),
+    aug="|".join(AUGMENTATIONS),
     fold=r"\d+",
 
 
