@@ -28,6 +28,6 @@ include: "rules/targets.smk"
 rule all:
     default_target: True
     input:
-        get_final_output(),
-        robust_outputs(),
-        timing_outputs(),
+        PLAN.final_outputs(),
+        PLAN.robust_outputs(),
+        PLAN.timing_outputs(),

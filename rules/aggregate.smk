@@ -29,11 +29,11 @@ rule aggregate_drift:
         "../envs/lens2logit.yaml"
     params:
         code=script_code("aggregate_drift.py"),
-        views=VIEW_LABELS,
-        augmentations=AUGMENTATIONS,
+        views=PLAN.view_labels,
+        augmentations=PLAN.augmentations,
         kind=kind_param,
         paper=paper_claims,
-        segmentation_headline=SEGMENTATION_HEADLINE,
+        segmentation_headline=config["report"]["segmentation_headline"],
     script:
         "../scripts/aggregate_drift.py"
 
@@ -45,7 +45,7 @@ rule bootstrap_findings:
         samples=primary_drift_samples,
         corruption_samples=corruption_samples,
     output:
-        findings="results/findings/{dataset}.json",
+        findings=paths.findings_path("{dataset}"),
     log:
         "logs/bootstrap_findings/{dataset}.log",
     benchmark:
@@ -54,7 +54,7 @@ rule bootstrap_findings:
         "../envs/lens2logit.yaml"
     params:
         code=script_code("bootstrap_findings.py"),
-        views=VIEW_LABELS,
+        views=PLAN.view_labels,
         kind=kind_param,
         replicates=config["report"]["bootstrap_replicates"],
         seed=config["seed"],
@@ -66,7 +66,7 @@ rule aggregate_corruptions:
     input:
         tables=corruption_tables,
         drift=primary_drift_metrics,
-        targets=f"results/data/{{dataset}}/{REF}/targets.npy",
+        targets=paths.data_file("{dataset}", REF, "targets.npy"),
     output:
         table=report(
             "results/corruptions/{dataset}/table.csv",
@@ -94,9 +94,9 @@ rule aggregate_corruptions:
         "../envs/lens2logit.yaml"
     params:
         code=script_code("aggregate_corruptions.py"),
-        views=VIEW_LABELS,
+        views=PLAN.view_labels,
         kind=kind_param,
-        segmentation_headline=SEGMENTATION_HEADLINE,
+        segmentation_headline=config["report"]["segmentation_headline"],
         paper=paper_claims,
     script:
         "../scripts/aggregate_corruptions.py"
@@ -126,8 +126,8 @@ rule aggregate_intensity:
         "../envs/lens2logit.yaml"
     params:
         code=script_code("aggregate_intensity.py"),
-        view=INTENSITY["view"],
+        view=config["intensity_drift"]["view"],
         kind=kind_param,
-        segmentation_headline=SEGMENTATION_HEADLINE,
+        segmentation_headline=config["report"]["segmentation_headline"],
     script:
         "../scripts/aggregate_intensity.py"

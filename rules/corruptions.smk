@@ -4,25 +4,25 @@ rule score_corruptions:
     input:
         models=corruption_models,
         views=corruption_view_files,
-        targets=f"results/data/{{dataset}}/{REF}/targets.npy",
+        targets=paths.data_file("{dataset}", REF, "targets.npy"),
     output:
-        tables=corruption_job_tables(),
-        samples=corruption_job_tables("results/corruption_samples"),
+        tables=PLAN.corruption_job_files(paths.corruption_table_path),
+        samples=PLAN.corruption_job_files(paths.corruption_samples_path),
     log:
-        corruption_job_path("logs/score_corruptions", ".log"),
+        PLAN.corruption_job_log("logs/score_corruptions", ".log"),
     benchmark:
-        corruption_job_path("results/benchmarks/score_corruptions", ".tsv")
+        PLAN.corruption_job_log("results/benchmarks/score_corruptions", ".tsv")
     conda:
         "../envs/lens2logit.yaml"
     threads: 1
     params:
         code=script_code("score_corruptions.py"),
-        preset=CORRUPTIONS["preset"],
-        names=CORRUPTIONS["names"],
-        severity=CORRUPTIONS["severity"],
+        preset=PLAN.corruptions["preset"],
+        names=PLAN.corruptions["names"],
+        severity=PLAN.corruptions["severity"],
         seed=config["seed"],
-        max_samples=CORRUPTIONS["max_samples"],
+        max_samples=PLAN.corruptions["max_samples"],
         labels=corruption_view_labels,
-        device=DEVICE,
+        device=PLAN.device,
     script:
         "../scripts/score_corruptions.py"

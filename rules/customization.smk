@@ -1,4 +1,4 @@
-if CUSTOMIZATION_ENABLED:
+if PLAN.customization_enabled:
 
     rule isp_customization:
         input:
@@ -6,7 +6,7 @@ if CUSTOMIZATION_ENABLED:
             targets=customization_targets,
             meta=customization_meta,
             views=customization_views,
-            folds="results/splits/{dataset}.json",
+            folds=paths.splits_path("{dataset}"),
             start=customization_start_files,
         output:
             curves="results/customization/{dataset}/curves.csv",
@@ -39,11 +39,11 @@ if CUSTOMIZATION_ENABLED:
         threads: 1
         params:
             code=script_code("customization.py"),
-            customization=CUSTOMIZATION,
-            intensities=CUSTOMIZATION_INTENSITIES,
+            customization=config["customization"],
+            intensities=PLAN.customization_intensities,
             training=training_params,
             seed=config["seed"],
-            segmentation_headline=SEGMENTATION_HEADLINE,
+            segmentation_headline=config["report"]["segmentation_headline"],
             start=customization_start,
         script:
             "../scripts/customization.py"

@@ -2,7 +2,7 @@ if config["data"]["source"] == "synthetic":
 
     rule synthesize_data:
         output:
-            manifest=f"{DATA_ROOT}/{{source}}/MANIFEST.sha256",
+            manifest=paths.source_manifest(DATA_ROOT, "{source}"),
         log:
             "logs/synthesize_data/{source}.log",
         benchmark:
@@ -21,7 +21,7 @@ elif config["data"]["source"] in ("zenodo", "b2"):
 
     rule download_data:
         output:
-            manifest=f"{DATA_ROOT}/{{source}}/MANIFEST.sha256",
+            manifest=paths.source_manifest(DATA_ROOT, "{source}"),
         log:
             "logs/download_data/{source}.log",
         benchmark:
@@ -40,9 +40,9 @@ rule prepare_dataset:
     input:
         marker=dataset_marker,
     output:
-        raw="results/data/{dataset}/{intensity}/raw.npy",
-        targets="results/data/{dataset}/{intensity}/targets.npy",
-        meta="results/data/{dataset}/{intensity}/meta.json",
+        raw=paths.data_file("{dataset}", "{intensity}", "raw.npy"),
+        targets=paths.data_file("{dataset}", "{intensity}", "targets.npy"),
+        meta=paths.data_file("{dataset}", "{intensity}", "meta.json"),
     log:
         "logs/prepare_dataset/{dataset}/{intensity}.log",
     benchmark:

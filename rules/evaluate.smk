@@ -3,46 +3,46 @@
 # model's metrics it writes its per-sample records (results/samples/, docs/architecture.md).
 rule evaluate_models:
     input:
-        models=fold_files("results/models", FOLDS, ".pt"),
+        models=PLAN.fold_files(paths.model_path, PLAN.folds),
         views=test_set_views,
         targets=test_set_targets,
     output:
-        metrics=fold_files("results/metrics", FOLDS, ".csv"),
-        samples=fold_files("results/samples", FOLDS, ".csv"),
+        metrics=PLAN.fold_files(paths.metrics_path, PLAN.folds),
+        samples=PLAN.fold_files(paths.samples_path, PLAN.folds),
     log:
-        job_path("logs/evaluate_models", ".log"),
+        PLAN.job_log("logs/evaluate_models", ".log"),
     benchmark:
-        job_path("results/benchmarks/evaluate_models", ".tsv")
+        PLAN.job_log("results/benchmarks/evaluate_models", ".tsv")
     wildcard_constraints:
-        intensity=JOB_INTENSITY,
+        intensity=PLAN.job_intensity,
     conda:
         "../envs/lens2logit.yaml"
     threads: 1
     params:
         code=script_code("evaluate_models.py"),
-        folds=job_folds(FOLDS),
+        folds=job_folds(PLAN.folds),
         labels=test_set_labels,
         batch_size=config["evaluation"]["batch_size"],
-        device=DEVICE,
+        device=PLAN.device,
     script:
         "../scripts/evaluate_models.py"
 
 
-if not JOBS_PER_FOLD:
+if not PLAN.jobs_per_fold:
 
     use rule evaluate_models as evaluate_models_intensity with:
         input:
-            models=fold_files("results/models", INTENSITY_FOLDS, ".pt"),
+            models=PLAN.fold_files(paths.model_path, PLAN.intensity_folds),
             views=test_set_views,
             targets=test_set_targets,
         output:
-            metrics=fold_files("results/metrics", INTENSITY_FOLDS, ".csv"),
-            samples=fold_files("results/samples", INTENSITY_FOLDS, ".csv"),
+            metrics=PLAN.fold_files(paths.metrics_path, PLAN.intensity_folds),
+            samples=PLAN.fold_files(paths.samples_path, PLAN.intensity_folds),
         wildcard_constraints:
-            intensity=NON_REF_INTENSITY,
+            intensity=PLAN.other_intensity,
         params:
             code=script_code("evaluate_models.py"),
-            folds=job_folds(INTENSITY_FOLDS),
+            folds=job_folds(PLAN.intensity_folds),
             labels=test_set_labels,
             batch_size=config["evaluation"]["batch_size"],
-            device=DEVICE,
+            device=PLAN.device,

@@ -1,11 +1,11 @@
-if FORENSICS_ENABLED:
+if PLAN.forensics_enabled:
 
     rule drift_forensics:
         input:
             models=forensics_models,
-            raw=f"results/data/{{dataset}}/{REF}/raw.npy",
-            targets=f"results/data/{{dataset}}/{REF}/targets.npy",
-            meta=f"results/data/{{dataset}}/{REF}/meta.json",
+            raw=paths.data_file("{dataset}", REF, "raw.npy"),
+            targets=paths.data_file("{dataset}", REF, "targets.npy"),
+            meta=paths.data_file("{dataset}", REF, "meta.json"),
         output:
             table=report(
                 "results/forensics/{dataset}/table.csv",
@@ -42,9 +42,9 @@ if FORENSICS_ENABLED:
         threads: 1
         params:
             code=script_code("forensics.py"),
-            forensics=FORENSICS,
+            forensics=config["forensics"],
             training=training_params,
             seed=config["seed"],
-            segmentation_headline=SEGMENTATION_HEADLINE,
+            segmentation_headline=config["report"]["segmentation_headline"],
         script:
             "../scripts/forensics.py"

@@ -4,7 +4,7 @@
 rule qa:
     input:
         samples=qa_samples,
-        corruption_samples=qa_corruption_samples,
+        corruption_samples=corruption_samples,
     output:
         table=report(
             "results/qa/{dataset}/table.csv",
@@ -29,8 +29,8 @@ rule qa:
     params:
         code=script_code("qa.py"),
         kind=kind_param,
-        level=QA["level"],
-        resamples=QA["resamples"],
+        level=config["qa"]["level"],
+        resamples=config["qa"]["resamples"],
         seed=config["seed"],
     script:
         "../scripts/qa.py"

@@ -1,13 +1,13 @@
 rule summarize:
     input:
-        drift=expand("results/drift/{dataset}/summary.json", dataset=DATASETS),
-        findings=findings_outputs(),
-        corruptions=summary_corruption_inputs(),
-        intensity=summary_intensity_inputs(),
-        forensics=summary_forensics_inputs(),
-        customization=summary_customization_inputs(),
-        qa=summary_qa_inputs(),
-        robust=summary_robust_inputs(),
+        drift=PLAN.drift_summaries(),
+        findings=PLAN.findings_outputs(),
+        corruptions=PLAN.summary_inputs("corruptions"),
+        intensity=PLAN.summary_inputs("intensity"),
+        forensics=PLAN.summary_inputs("forensics"),
+        customization=PLAN.summary_inputs("customization"),
+        qa=PLAN.summary_inputs("qa"),
+        robust=PLAN.summary_inputs("robust"),
     output:
         summary=report(
             "results/summary.md",
@@ -22,9 +22,9 @@ rule summarize:
         "../envs/lens2logit.yaml"
     params:
         code=script_code("summarize.py"),
-        datasets=DATASETS,
-        kinds=[DATASET_KIND[t] for t in DATASETS],
-        segmentation_headline=SEGMENTATION_HEADLINE,
+        datasets=PLAN.datasets,
+        kinds=[PLAN.dataset_kind[t] for t in PLAN.datasets],
+        segmentation_headline=config["report"]["segmentation_headline"],
     script:
         "../scripts/summarize.py"
 

@@ -1,21 +1,21 @@
-# Drift-robust training (option section `robust`); constants and input functions: rules/common.smk.
+# Drift-robust training (option section `robust`); what it reads: lens2logit.workflow.plan (PLAN.robust_*).
 
 
 rule train_robust:
     input:
         views=robust_training_views,
-        test_views=ref_view_files(VIEW_SLUGS),
-        targets=f"results/data/{{dataset}}/{REF}/targets.npy",
-        meta=f"results/data/{{dataset}}/{REF}/meta.json",
-        folds="results/splits/{dataset}.json",
+        test_views=PLAN.ref_view_files(PLAN.view_slugs),
+        targets=paths.data_file("{dataset}", REF, "targets.npy"),
+        meta=paths.data_file("{dataset}", REF, "meta.json"),
+        folds=paths.splits_path("{dataset}"),
     output:
         models=[
-            f"results/robust/{{dataset}}/models/{{view}}/fold{k}.pt"
-            for k in ROBUST_FOLDS
+            paths.robust_model_path("{dataset}", "{view}", k)
+            for k in PLAN.robust_folds
         ],
         metrics=[
-            f"results/robust/{{dataset}}/metrics/{{view}}/fold{k}.csv"
-            for k in ROBUST_FOLDS
+            paths.robust_metrics_path("{dataset}", "{view}", k)
+            for k in PLAN.robust_folds
         ],
     log:
         "logs/train_robust/{dataset}/{view}.log",
@@ -28,14 +28,12 @@ rule train_robust:
         mem_mb=2000,
     params:
         code=script_code("train_robust.py"),
-        folds=ROBUST_FOLDS,
-        regime=ROBUST["regime"],
+        folds=PLAN.robust_folds,
+        regime=config["robust"]["regime"],
         view_labels=robust_training_labels,
-        held_out=lambda wildcards: get_view(wildcards.view).label,
-        test_labels=[
-            {"test_view": get_view(v).label, "test_intensity": 1.0} for v in VIEW_SLUGS
-        ],
-        augmentation=PRIMARY_AUG,
+        held_out=held_out_label,
+        test_labels=PLAN.robust_test_labels(),
+        augmentation=PLAN.primary_aug,
         training=training_params,
         kind=kind_param,
         seed=config["seed"],
@@ -64,8 +62,8 @@ rule aggregate_robust:
         "../envs/lens2logit.yaml"
     params:
         code=script_code("aggregate_robust.py"),
-        views=VIEW_LABELS,
+        views=PLAN.view_labels,
         kind=kind_param,
-        segmentation_headline=SEGMENTATION_HEADLINE,
+        segmentation_headline=config["report"]["segmentation_headline"],
     script:
         "../scripts/aggregate_robust.py"

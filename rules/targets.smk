@@ -17,56 +17,56 @@ localrules:
 
 rule all_data:
     input:
-        data_outputs(),
+        PLAN.data_outputs(),
 
 
 rule all_views:
     input:
-        view_outputs(),
+        PLAN.view_outputs(),
 
 
 rule all_rendered_views:
     input:
-        rendered_view_outputs(),
+        PLAN.rendered_view_outputs(),
 
 
 rule all_drift:
     input:
-        drift_outputs(),
+        PLAN.drift_outputs(),
 
 
 rule all_corruptions:
     input:
-        corruption_outputs(),
+        PLAN.corruption_outputs(),
 
 
 rule all_findings:
     input:
-        findings_outputs(),
+        PLAN.findings_outputs(),
 
 
 rule all_intensity:
     input:
-        intensity_outputs(),
+        PLAN.intensity_outputs(),
 
 
 rule all_forensics:
     input:
-        forensics_outputs(),
+        PLAN.forensics_outputs(),
 
 
 rule all_customization:
     input:
-        customization_outputs(),
+        PLAN.customization_outputs(),
 
 
 rule all_robust:
     input:
-        robust_outputs(),
+        PLAN.robust_outputs(),
 
 
 rule report_inputs:
     input:
-        get_final_output(),
-        robust_outputs(),
-        timing_outputs(),
+        PLAN.final_outputs(),
+        PLAN.robust_outputs(),
+        PLAN.timing_outputs(),

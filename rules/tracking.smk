@@ -1,7 +1,7 @@
 # The lab log: one job at the end ingests the finished results into MLflow (no job imports it).
 
 
-if TRACKING_ENABLED:
+if PLAN.tracking_enabled:
 
     localrules:
         ingest_mlflow,
@@ -19,7 +19,7 @@ if TRACKING_ENABLED:
             "../envs/lens2logit.yaml"
         threads: 1
         params:
-            uri=TRACKING["uri"],
+            uri=config["tracking"]["uri"],
             code=script_code("ingest_mlflow.py"),
         script:
             "../scripts/ingest_mlflow.py"

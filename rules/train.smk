@@ -1,8 +1,8 @@
 rule make_splits:
     input:
-        targets=f"results/data/{{dataset}}/{REF}/targets.npy",
+        targets=paths.data_file("{dataset}", REF, "targets.npy"),
     output:
-        folds="results/splits/{dataset}.json",
+        folds=paths.splits_path("{dataset}"),
     log:
         "logs/make_splits/{dataset}.log",
     benchmark:
@@ -24,18 +24,18 @@ rule make_splits:
 # (first `intensity_drift.folds` folds only). per_fold: one job per fold (clusters).
 rule train_models:
     input:
-        views="results/views/{dataset}/{intensity}/{view}.npy",
-        targets="results/data/{dataset}/{intensity}/targets.npy",
-        meta="results/data/{dataset}/{intensity}/meta.json",
-        folds="results/splits/{dataset}.json",
+        views=paths.view_path("{dataset}", "{intensity}", "{view}"),
+        targets=paths.data_file("{dataset}", "{intensity}", "targets.npy"),
+        meta=paths.data_file("{dataset}", "{intensity}", "meta.json"),
+        folds=paths.splits_path("{dataset}"),
     output:
-        models=fold_files("results/models", FOLDS, ".pt"),
+        models=PLAN.fold_files(paths.model_path, PLAN.folds),
     log:
-        job_path("logs/train_models", ".log"),
+        PLAN.job_log("logs/train_models", ".log"),
     benchmark:
-        job_path("results/benchmarks/train_models", ".tsv")
+        PLAN.job_log("results/benchmarks/train_models", ".tsv")
     wildcard_constraints:
-        intensity=JOB_INTENSITY,
+        intensity=PLAN.job_intensity,
     conda:
         "../envs/lens2logit.yaml"
     threads: config["training"]["threads"]
@@ -43,7 +43,7 @@ rule train_models:
         mem_mb=2000,
     params:
         code=script_code("train_models.py"),
-        folds=job_folds(FOLDS),
+        folds=job_folds(PLAN.folds),
         training=training_params,
         kind=kind_param,
         seed=config["seed"],
@@ -51,16 +51,16 @@ rule train_models:
         "../scripts/train_models.py"
 
 
-if not JOBS_PER_FOLD:
+if not PLAN.jobs_per_fold:
 
     use rule train_models as train_models_intensity with:
         output:
-            models=fold_files("results/models", INTENSITY_FOLDS, ".pt"),
+            models=PLAN.fold_files(paths.model_path, PLAN.intensity_folds),
         wildcard_constraints:
-            intensity=NON_REF_INTENSITY,
+            intensity=PLAN.other_intensity,
         params:
             code=script_code("train_models.py"),
-            folds=job_folds(INTENSITY_FOLDS),
+            folds=job_folds(PLAN.intensity_folds),
             training=training_params,
             kind=kind_param,
             seed=config["seed"],

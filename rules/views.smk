@@ -6,14 +6,14 @@
 # each (intensity drift, customization): one job per dataset renders them all.
 
 
-if REF_STATIC_SLUGS:
+if PLAN.ref_static_slugs:
 
     rule render_views:
         input:
-            raw=[f"results/data/{{dataset}}/{REF}/raw.npy"],
-            meta=[f"results/data/{{dataset}}/{REF}/meta.json"],
+            raw=[paths.data_file("{dataset}", REF, "raw.npy")],
+            meta=[paths.data_file("{dataset}", REF, "meta.json")],
         output:
-            ref_view_files(REF_STATIC_SLUGS),
+            PLAN.ref_view_files(PLAN.ref_static_slugs),
         log:
             "logs/render_views/{dataset}.log",
         benchmark:
@@ -22,7 +22,7 @@ if REF_STATIC_SLUGS:
             "../envs/lens2logit.yaml"
         threads: 1
         params:
-            views=[REF_STATIC_SLUGS],
+            views=[PLAN.ref_static_slugs],
             unsharp="paper",
             batch_size=config["render"]["batch_size"],
             code=script_code("render_views.py"),
@@ -30,14 +30,14 @@ if REF_STATIC_SLUGS:
             "../scripts/render_views.py"
 
 
-if REF_UNSHARP_SLUGS:
+if PLAN.ref_unsharp_slugs:
 
     rule render_views_unsharp:
         input:
-            raw=[f"results/data/{{dataset}}/{REF}/raw.npy"],
-            meta=[f"results/data/{{dataset}}/{REF}/meta.json"],
+            raw=[paths.data_file("{dataset}", REF, "raw.npy")],
+            meta=[paths.data_file("{dataset}", REF, "meta.json")],
         output:
-            ref_view_files(REF_UNSHARP_SLUGS),
+            PLAN.ref_view_files(PLAN.ref_unsharp_slugs),
         log:
             "logs/render_views_unsharp/{dataset}.log",
         benchmark:
@@ -46,7 +46,7 @@ if REF_UNSHARP_SLUGS:
             "../envs/lens2logit.yaml"
         threads: 1
         params:
-            views=[REF_UNSHARP_SLUGS],
+            views=[PLAN.ref_unsharp_slugs],
             unsharp=config["unsharp"],
             batch_size=config["render"]["batch_size"],
             code=script_code("render_views.py"),
@@ -54,17 +54,14 @@ if REF_UNSHARP_SLUGS:
             "../scripts/render_views.py"
 
 
-if OTHER_INTENSITY_VIEWS:
+if PLAN.other_intensity_views:
 
     rule render_views_other_intensities:
         input:
-            raw=[f"results/data/{{dataset}}/{i}/raw.npy" for i in OTHER_INTENSITY_VIEWS],
-            meta=[
-                f"results/data/{{dataset}}/{i}/meta.json"
-                for i in OTHER_INTENSITY_VIEWS
-            ],
+            raw=PLAN.other_intensity_data("raw.npy"),
+            meta=PLAN.other_intensity_data("meta.json"),
         output:
-            other_intensity_view_files(),
+            PLAN.other_intensity_view_files(),
         log:
             "logs/render_views_other_intensities/{dataset}.log",
         benchmark:
@@ -73,8 +70,8 @@ if OTHER_INTENSITY_VIEWS:
             "../envs/lens2logit.yaml"
         threads: 1
         params:
-            views=list(OTHER_INTENSITY_VIEWS.values()),
-            unsharp=OTHER_INTENSITY_UNSHARP,
+            views=list(PLAN.other_intensity_views.values()),
+            unsharp=PLAN.other_intensity_unsharp,
             batch_size=config["render"]["batch_size"],
             code=script_code("render_views.py"),
         script:

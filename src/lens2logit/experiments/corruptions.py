@@ -257,7 +257,7 @@ _check_severity = check_severity  # old private name
 def resolve_corruptions(options: Mapping[str, Any] | None) -> dict[str, Any]:
     """Validate the config's ``corruptions`` section and fill in the preset's defaults.
 
-    Called at plan time by ``rules/common.smk`` so that a bad name fails before any job runs.
+    Called at plan time by ``lens2logit.workflow.plan.build_plan`` so that a bad name fails before any job runs.
 
     Returns:
         ``{"enabled", "preset", "names", "severity", "max_samples"}`` with ``names`` a list

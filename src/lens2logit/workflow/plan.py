@@ -1,0 +1,527 @@
+"""The workflow's plan: which jobs the study needs and which files each reads, from the validated config.
+
+``rules/common.smk`` builds one :class:`Plan` (:func:`build_plan`) after validating the config,
+and the rules call it: constants (``PLAN.view_slugs``), target lists (``PLAN.final_outputs()``)
+and, through thin input functions that pass the job's wildcards, per-job inputs
+(``PLAN.test_set_views(dataset, aug, intensity, view)``). Nothing here needs Snakemake, so the
+plan is unit-tested directly (``tests/test_plan.py``). Paths come from :mod:`.paths`.
+
+What the plan decides (docs/architecture.md):
+
+* the science: which (view, intensity) test sets each drift model is scored on (:meth:`Plan.test_sets`),
+  which models the corruption, intensity-drift, forensics, QA and robust studies read;
+* the render jobs: the reference-intensity views split into a static and an unsharp-masked job,
+  the few views other intensities need in a third (:attr:`Plan.other_intensity_views`);
+* the job granularity (``drift.jobs``, ``corruptions.jobs``): which files one job writes;
+* the targets of ``rule all`` and of the named partial targets (``rules/targets.smk``).
+
+Every argument named ``dataset``, ``aug``, ``intensity`` (slug), ``view`` (slug) or ``fold`` is a
+string as Snakemake passes wildcards; a value, or a wildcard pattern such as ``"{dataset}"`` where a
+method builds a rule's output patterns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from lens2logit.data.layout import intensity_from_slug, intensity_slug
+from lens2logit.data.registry import REGISTRY, dataset_kind, dataset_source, get_dataset
+from lens2logit.isp.views import VIEWS, get_view
+from lens2logit.workflow import paths
+
+REFERENCE = intensity_slug(1.0)
+UNSHARP = "unsharp_masking"  # the sharpening whose views depend on the option `unsharp`
+DRIFT_FILES = ("matrix.csv", "matrix.png", "difference.png", "summary.json")
+CORRUPTION_FILES = ("table.csv", "comparison.csv", "figure.png")
+INTENSITY_FILES = ("matrix.csv", "matrix.png")
+FORENSICS_FILES = ("table.csv", "figure.png")
+CUSTOMIZATION_FILES = ("curves.csv", "final.csv", "verdict.csv", "figure.png")
+QA_FILES = ("table.csv", "corruptions.csv", "summary.csv", "scatter.png")
+ROBUST_FILES = ("matrix.csv", "summary.json")
+TRAINING_SHARED = ("threads", "progress", "amp")  # training options common to both kinds
+
+# A model reference (models:/NAME/VERSION, runs:/ID/PATH, checkpoint path) → local checkpoint:
+# (reference, option, model_type, dataset) → path.
+Resolver = Callable[[str, str, str, str], str]
+
+
+def check_device(spec: str) -> None:
+    """Refuse an unknown ``training.device`` or an accelerator this machine lacks, before any job runs."""
+    from lens2logit.training.device import resolve_device  # imports torch
+
+    resolve_device(spec)
+
+
+def fetched_sources() -> list[str]:
+    """Source folders the workflow can make itself (synthesis, download): the ``{source}`` wildcard."""
+    return list(dict.fromkeys(e.source for e in REGISTRY.values() if set(e.sources) - {"path"}))
+
+
+def mlflow_resolver(tracking_uri: str | None) -> Resolver:
+    """The resolver of model references through the lab log (imported only when a reference is set)."""
+
+    def resolve(reference: str, option: str, model_type: str, dataset: str) -> str:
+        from lens2logit.tracking.references import resolve_model
+
+        return resolve_model(reference, option=option, model_type=model_type, dataset=dataset, tracking_uri=tracking_uri)
+
+    return resolve
+
+
+def references_per_dataset(value, option: str, model_type: str, datasets: list[str], resolve: Resolver) -> dict[str, str]:
+    """{dataset: checkpoint} for a reference (the same for every dataset) or a {dataset: reference} mapping.
+
+    Raises:
+        ValueError: naming ``option``, for a dataset the run does not have.
+    """
+    if not value:
+        return {}
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(datasets))
+        if unknown:
+            raise ValueError(f"config {option}: unknown dataset(s) {unknown}; datasets are {datasets}")
+        return {t: resolve(r, f"{option}.{t}", model_type, t) for t, r in value.items()}
+    return {t: resolve(value, option, model_type, t) for t in datasets}
+
+
+def other_intensity_views(intensity: list[tuple[str, str]], customization: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """{intensity slug: [view slugs]} needed below the reference intensity, sorted by intensity.
+
+    Args:
+        intensity: (intensity slug, view slug) of the intensity-drift study (empty when disabled).
+        customization: the same for the customization study's static baseline.
+    """
+    views: dict[str, list[str]] = {}
+    for i, v in [*intensity, *customization]:
+        views.setdefault(i, []).append(v)
+    views.pop(REFERENCE, None)
+    return {i: list(dict.fromkeys(v)) for i, v in sorted(views.items())}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the workflow computes for one validated config (see the module docstring)."""
+
+    config: Mapping[str, Any]
+    datasets: list[str]
+    dataset_kind: dict[str, str]
+    dataset_source: dict[str, str]
+    view_labels: list[str]
+    view_slugs: list[str]
+    augmentations: list[str]
+    folds: list[int]  # drift.use_folds: the first k of drift.folds
+    intensity_enabled: bool
+    intensity_view: str
+    intensity_slugs: list[str]
+    intensity_folds: list[int]
+    corruptions: dict[str, Any]  # the section with the preset's defaults filled in
+    forensics_enabled: bool
+    forensics_view: str
+    forensics_folds: list[int]
+    forensics_model: dict[str, str]  # {dataset: checkpoint} when forensics.model is set
+    customization_enabled: bool
+    customization_view: str
+    customization_intensities: list[float]
+    customization_slugs: list[str]
+    customization_start: dict[str, dict[str, str]]  # {dataset: {"classifier"?: path, "isp"?: path}}
+    robust_datasets: list[str]
+    robust_folds: list[int]
+
+    ref = REFERENCE
+
+    # ---- options, resolved -----------------------------------------------------------------
+
+    @property
+    def primary_aug(self) -> str:
+        return self.augmentations[0]
+
+    @property
+    def corruptions_enabled(self) -> bool:
+        return self.corruptions["enabled"]
+
+    @property
+    def qa_enabled(self) -> bool:
+        return self.config["qa"]["enabled"]
+
+    @property
+    def robust_enabled(self) -> bool:
+        return self.config["robust"]["enabled"]
+
+    @property
+    def tracking_enabled(self) -> bool:
+        return self.config["tracking"]["enabled"]
+
+    @property
+    def device(self) -> str:
+        return self.config["training"]["device"]
+
+    def training_params(self, dataset: str) -> dict[str, Any]:
+        """The training options of the dataset's kind plus those shared by both kinds."""
+        params = dict(self.config["training"][self.dataset_kind[dataset]])
+        for key in TRAINING_SHARED:
+            params[key] = self.config["training"][key]
+        params["device"] = self.device
+        return params
+
+    def synth_params(self, source: str) -> dict[str, Any]:
+        """data.synthetic.<source> without unset (null) options, so params stay those of earlier runs."""
+        synth = self.config["data"]["synthetic"][source]
+        return {key: value for key, value in synth.items() if value is not None}
+
+    def dataset_marker(self, dataset: str) -> list[str] | str:
+        """The verified manifest that says a dataset's source folder is complete; [] for data already on disk."""
+        source = self.config["data"]["source"]
+        if source == "path" or source not in get_dataset(dataset).sources:
+            return []
+        return paths.source_manifest(self.config["data"]["root"], self.dataset_source[dataset])
+
+    # ---- the science plan: test sets ---------------------------------------------------------
+
+    def test_sets(self, aug: str, intensity: str, view: str) -> list[tuple[str, str]]:
+        """(view slug, intensity slug) pairs the model trained on (aug, intensity, view) is scored on.
+
+        Models trained at the reference intensity are tested on every view; models of the
+        intensity-drift view (primary augmentation) are also tested at every intensity.
+        """
+        pairs = []
+        if intensity == self.ref:
+            pairs += [(v, self.ref) for v in self.view_slugs]
+        if self.intensity_enabled and view == self.intensity_view and aug == self.primary_aug:
+            pairs += [(view, i) for i in self.intensity_slugs if (view, i) not in pairs]
+        return pairs
+
+    def test_set_views(self, dataset: str, aug: str, intensity: str, view: str) -> list[str]:
+        return [paths.view_path(dataset, i, v) for v, i in self.test_sets(aug, intensity, view)]
+
+    def test_set_targets(self, dataset: str, aug: str, intensity: str, view: str) -> list[str]:
+        return [paths.data_file(dataset, i, "targets.npy") for _, i in self.test_sets(aug, intensity, view)]
+
+    def test_set_labels(self, aug: str, intensity: str, view: str) -> list[dict[str, Any]]:
+        return [
+            {"test_view": get_view(v).label, "test_intensity": intensity_from_slug(i)}
+            for v, i in self.test_sets(aug, intensity, view)
+        ]
+
+    # ---- job granularity (drift.jobs, corruptions.jobs) --------------------------------------
+
+    @property
+    def jobs_per_fold(self) -> bool:
+        return self.config["drift"]["jobs"] == "per_fold"
+
+    @property
+    def job_intensity(self) -> str:
+        """Intensities of the train/evaluate rule: all, or (jobs per view) the reference only."""
+        return r"\d{3}" if self.jobs_per_fold else self.ref
+
+    @property
+    def other_intensity(self) -> str:
+        """Intensities of the per-view twin rules: every one but the reference."""
+        return rf"(?!{self.ref})\d{{3}}"
+
+    def fold_files(self, path: Callable[..., str], folds: list[int]) -> list[str]:
+        """Output patterns of one training/evaluation job: every fold of its view, or its {fold}.
+
+        ``path`` is :func:`.paths.model_path`, :func:`.paths.metrics_path` or :func:`.paths.samples_path`.
+        """
+        pattern = ("{dataset}", "{aug}", "{intensity}", "{view}")
+        if self.jobs_per_fold:
+            return [path(*pattern, "{fold}")]
+        return [path(*pattern, k) for k in folds]
+
+    def job_log(self, prefix: str, suffix: str) -> str:
+        """Log/benchmark pattern of a training/evaluation job: one per view, or per fold."""
+        job = "{view}/fold{fold}" if self.jobs_per_fold else "{view}"
+        return f"{prefix}/{{dataset}}/{{aug}}/{{intensity}}/{job}{suffix}"
+
+    @property
+    def corruption_job_per_view(self) -> bool:
+        return self.config["corruptions"]["jobs"] == "per_view"
+
+    def corruption_job_views(self, view: str | None = None) -> list[str]:
+        """View slugs one score_corruptions job scores (``view``: its wildcard, jobs per view)."""
+        return [view] if self.corruption_job_per_view else self.view_slugs
+
+    def corruption_job_files(self, path: Callable[..., str]) -> list[str]:
+        """Output patterns of one score_corruptions job (``path``: a corruption table or samples path)."""
+        views = ["{view}"] if self.corruption_job_per_view else self.view_slugs
+        return [path("{dataset}", "{aug}", v) for v in views]
+
+    def corruption_job_log(self, prefix: str, suffix: str) -> str:
+        job = "{aug}/{view}" if self.corruption_job_per_view else "{aug}"
+        return f"{prefix}/{{dataset}}/{job}{suffix}"
+
+    def corruption_models(self, dataset: str, aug: str, view: str | None = None) -> list[str]:
+        """Every fold's model of each of the job's views, view after view."""
+        return [paths.model_path(dataset, aug, self.ref, v, k) for v in self.corruption_job_views(view) for k in self.folds]
+
+    def corruption_view_files(self, dataset: str, view: str | None = None) -> list[str]:
+        return [paths.view_path(dataset, self.ref, v) for v in self.corruption_job_views(view)]
+
+    def corruption_view_labels(self, view: str | None = None) -> list[str]:
+        return [get_view(v).label for v in self.corruption_job_views(view)]
+
+    # ---- what each study reads ---------------------------------------------------------------
+
+    def _drift_keys(self, augmentations: list[str], folds: list[int]) -> list[tuple[str, str, str, int]]:
+        """(aug, intensity, view, fold) of the reference-intensity models, aug → view → fold."""
+        return [(aug, self.ref, v, k) for aug in augmentations for v in self.view_slugs for k in folds]
+
+    def _intensity_keys(self) -> list[tuple[str, str, str, int]]:
+        """(aug, intensity, view, fold) of the intensity-drift models, intensity → fold."""
+        return [(self.primary_aug, i, self.intensity_view, k) for i in self.intensity_slugs for k in self.intensity_folds]
+
+    def drift_metrics(self, dataset: str) -> list[str]:
+        return [paths.metrics_path(dataset, *key) for key in self._drift_keys(self.augmentations, self.folds)]
+
+    def primary_drift_metrics(self, dataset: str) -> list[str]:
+        return [paths.metrics_path(dataset, *key) for key in self._drift_keys([self.primary_aug], self.folds)]
+
+    def primary_drift_samples(self, dataset: str) -> list[str]:
+        """Per-sample records of the primary augmentation's drift models (reference light)."""
+        return [paths.samples_path(dataset, *key) for key in self._drift_keys([self.primary_aug], self.folds)]
+
+    def corruption_tables(self, dataset: str) -> list[str]:
+        return [paths.corruption_table_path(dataset, self.primary_aug, v) for v in self.view_slugs]
+
+    def corruption_samples(self, dataset: str) -> list[str]:
+        """Per-sample records of the corruption scoring; [] when corruptions are disabled."""
+        if not self.corruptions_enabled:
+            return []
+        return [paths.corruption_samples_path(dataset, self.primary_aug, v) for v in self.view_slugs]
+
+    def intensity_metrics(self, dataset: str) -> list[str]:
+        return [paths.metrics_path(dataset, *key) for key in self._intensity_keys()]
+
+    def forensics_models(self, dataset: str) -> list[str]:
+        """The models the forensics attack: static view, primary augmentation, reference light, or
+        the one model ``forensics.model`` names."""
+        if dataset in self.forensics_model:
+            return [self.forensics_model[dataset]]
+        return [paths.model_path(dataset, self.primary_aug, self.ref, self.forensics_view, k) for k in self.forensics_folds]
+
+    def customization_data(self, dataset: str, name: str) -> list[str]:
+        """``name`` (raw.npy, targets.npy, meta.json) of the dataset at each customization intensity."""
+        return [paths.data_file(dataset, i, name) for i in self.customization_slugs]
+
+    def customization_views(self, dataset: str) -> list[str]:
+        return [paths.view_path(dataset, i, self.customization_view) for i in self.customization_slugs]
+
+    def qa_samples(self, dataset: str) -> list[str]:
+        """Per-sample records of every drift model (reference intensity) on every view."""
+        return [paths.samples_path(dataset, *key) for key in self._drift_keys(self.augmentations, self.folds)]
+
+    def robust_training_views(self, dataset: str, view: str) -> list[str]:
+        """The views a leave-one-view-out model trains on: every view but ``view``."""
+        return [paths.view_path(dataset, self.ref, s) for s in self.view_slugs if s != view]
+
+    def robust_training_labels(self, view: str) -> list[str]:
+        return [get_view(s).label for s in self.view_slugs if s != view]
+
+    def robust_test_labels(self) -> list[dict[str, Any]]:
+        return [{"test_view": get_view(v).label, "test_intensity": 1.0} for v in self.view_slugs]
+
+    def robust_metrics(self, dataset: str) -> list[str]:
+        return [paths.robust_metrics_path(dataset, v, k) for v in self.view_slugs for k in self.robust_folds]
+
+    def robust_static_metrics(self, dataset: str) -> list[str]:
+        """The static-view models' tables on the robust folds (compared fold for fold)."""
+        return [paths.metrics_path(dataset, *key) for key in self._drift_keys([self.primary_aug], self.robust_folds)]
+
+    def tracking_inputs(self) -> list[str]:
+        """Every finished result the lab log ingests (the ingest itself reads the results folder).
+
+        The customization job's models/ folder comes with its tables; a folder has no checksum, so
+        as an input it would rerun the ingest after every `dvc pull`.
+        """
+        files = []
+        for dataset in self.datasets:
+            keys = self._drift_keys(self.augmentations, self.folds)
+            if self.intensity_enabled:
+                keys += self._intensity_keys()
+            files += [paths.metrics_path(dataset, *key) for key in keys]
+            files += [paths.model_path(dataset, *key) for key in keys]
+        files += self.drift_outputs() + self.findings_outputs() + self.corruption_outputs() + self.intensity_outputs()
+        files += self.forensics_outputs() + self.customization_outputs()
+        if self.forensics_enabled:
+            files += [paths.stage_file("forensics", t, "attacks.json") for t in self.datasets]
+        return sorted(set(files))
+
+    # ---- render jobs -------------------------------------------------------------------------
+
+    @property
+    def ref_static_slugs(self) -> list[str]:
+        """Views at the reference intensity rendered by one job per dataset (no unsharp masking)."""
+        return [s for s in self.view_slugs if get_view(s).sharpen != UNSHARP]
+
+    @property
+    def ref_unsharp_slugs(self) -> list[str]:
+        """The unsharp-masked ones: a job of their own, so that `unsharp` reruns only them."""
+        return [s for s in self.view_slugs if get_view(s).sharpen == UNSHARP]
+
+    @property
+    def other_intensity_views(self) -> dict[str, list[str]]:
+        """{intensity slug: [view slugs]} the intensity-drift and customization studies need below the reference."""
+        intensity = [(i, self.intensity_view) for i in self.intensity_slugs] if self.intensity_enabled else []
+        custom = [(i, self.customization_view) for i in self.customization_slugs] if self.customization_enabled else []
+        return other_intensity_views(intensity, custom)
+
+    @property
+    def other_intensity_unsharp(self) -> str:
+        """The `unsharp` mode of the other-intensity job: the option only if one of its views is unsharp-masked."""
+        views = [v for vs in self.other_intensity_views.values() for v in vs]
+        return self.config["unsharp"] if any(get_view(v).sharpen == UNSHARP for v in views) else "paper"
+
+    def ref_view_files(self, slugs: list[str]) -> list[str]:
+        """Patterns of the views ``slugs`` at the reference intensity ({dataset} a wildcard)."""
+        return [paths.view_path("{dataset}", self.ref, s) for s in slugs]
+
+    def other_intensity_data(self, name: str) -> list[str]:
+        """Patterns of ``name`` (raw.npy, meta.json) at each intensity of the other-intensity job."""
+        return [paths.data_file("{dataset}", i, name) for i in self.other_intensity_views]
+
+    def other_intensity_view_files(self) -> list[str]:
+        """Output patterns of rule render_views_other_intensities."""
+        return [paths.view_path("{dataset}", i, v) for i, vs in self.other_intensity_views.items() for v in vs]
+
+    # ---- targets -----------------------------------------------------------------------------
+
+    def _stage_files(self, stage: str, names: tuple[str, ...], enabled: bool = True, datasets: list[str] | None = None) -> list[str]:
+        """``names`` of ``stage`` for each dataset (default: every dataset), dataset after dataset; [] if not ``enabled``."""
+        if not enabled:
+            return []
+        return [paths.stage_file(stage, t, name) for t in (self.datasets if datasets is None else datasets) for name in names]
+
+    def data_outputs(self) -> list[str]:
+        return [paths.data_file(t, self.ref, "meta.json") for t in self.datasets]
+
+    def view_outputs(self) -> list[str]:
+        return [paths.view_path(t, self.ref, v) for t in self.datasets for v in self.view_slugs]
+
+    def rendered_view_outputs(self) -> list[str]:
+        """Every view file the study uses, at every intensity (the DVC `views` stage's target)."""
+        files = self.view_outputs()
+        if self.intensity_enabled:
+            files += [paths.view_path(t, i, self.intensity_view) for t in self.datasets for i in self.intensity_slugs]
+        if self.customization_enabled:
+            files += [paths.view_path(t, i, self.customization_view) for t in self.datasets for i in self.customization_slugs]
+        return list(dict.fromkeys(files))
+
+    def drift_outputs(self) -> list[str]:
+        return self._stage_files("drift", DRIFT_FILES)
+
+    def drift_summaries(self) -> list[str]:
+        return [paths.stage_file("drift", t, "summary.json") for t in self.datasets]
+
+    def corruption_outputs(self) -> list[str]:
+        return self._stage_files("corruptions", CORRUPTION_FILES, self.corruptions_enabled)
+
+    def intensity_outputs(self) -> list[str]:
+        return self._stage_files("intensity", INTENSITY_FILES, self.intensity_enabled)
+
+    def forensics_outputs(self) -> list[str]:
+        return self._stage_files("forensics", FORENSICS_FILES, self.forensics_enabled)
+
+    def customization_outputs(self) -> list[str]:
+        return self._stage_files("customization", CUSTOMIZATION_FILES, self.customization_enabled)
+
+    def qa_outputs(self) -> list[str]:
+        return self._stage_files("qa", QA_FILES, self.qa_enabled)
+
+    def robust_outputs(self) -> list[str]:
+        return self._stage_files("robust", ROBUST_FILES, self.robust_enabled, self.robust_datasets)
+
+    def findings_outputs(self) -> list[str]:
+        return [paths.findings_path(t) for t in self.datasets]
+
+    def tracking_outputs(self) -> list[str]:
+        return [paths.INGEST] if self.tracking_enabled else []
+
+    def timing_outputs(self) -> list[str]:
+        """Time split by rule (rule `timing`, after the summary)."""
+        return list(paths.TIMING)
+
+    def summary_inputs(self, study: str) -> list[str]:
+        """What rule summarize reads of ``study`` (corruptions, intensity, forensics, customization,
+        qa, robust); [] when it is disabled."""
+        return {
+            "corruptions": [p for p in self.corruption_outputs() if p.endswith("comparison.csv")],
+            "intensity": [p for p in self.intensity_outputs() if p.endswith(".csv")],
+            "forensics": [p for p in self.forensics_outputs() if p.endswith(".csv")],
+            "customization": [p for p in self.customization_outputs() if p.endswith(("final.csv", "verdict.csv"))],
+            "qa": [p for p in self.qa_outputs() if p.endswith("summary.csv")],
+            "robust": [p for p in self.robust_outputs() if p.endswith("summary.json")],
+        }[study]
+
+    def final_outputs(self) -> list[str]:
+        """The study's results (``rule all`` adds the robust models and the timing)."""
+        return (
+            self.drift_outputs()
+            + self.findings_outputs()
+            + self.corruption_outputs()
+            + self.qa_outputs()
+            + self.intensity_outputs()
+            + self.forensics_outputs()
+            + self.customization_outputs()
+            + [paths.SUMMARY]
+            + self.tracking_outputs()
+        )
+
+
+def build_plan(config: Mapping[str, Any], resolve: Resolver | None = None) -> Plan:
+    """The plan of a validated config (schema defaults filled in, ``check_config`` passed).
+
+    ``resolve`` turns the model references of ``forensics.model`` and ``customization.classifier``/
+    ``isp`` into checkpoints (default: through the lab log, :func:`mlflow_resolver`); it is called
+    only for references that are set and studies that are enabled.
+    """
+    from lens2logit.experiments.corruptions import resolve_corruptions  # imports torch
+
+    resolve = resolve or mlflow_resolver(config["tracking"]["uri"])
+    datasets = list(config["datasets"])
+    kinds = {t: dataset_kind(t, config) for t in datasets}
+    corruptions = resolve_corruptions(config["corruptions"])
+    views = VIEWS if config["views"] == "all" else list(config["views"])
+    drift = config["drift"]
+    folds = list(range(drift["use_folds"] or drift["folds"]))
+    intensity, forensics, custom, robust = (config[k] for k in ("intensity_drift", "forensics", "customization", "robust"))
+    custom_intensities = [float(i) for i in custom["intensities"]]
+
+    forensics_model = (
+        references_per_dataset(forensics["model"], "forensics.model", "task-model", datasets, resolve)
+        if forensics["enabled"]
+        else {}
+    )
+    customization_start: dict[str, dict[str, str]] = {}
+    if custom["enabled"]:
+        for option, model_type in (("classifier", "task-model"), ("isp", "isp")):
+            found = references_per_dataset(custom[option], f"customization.{option}", model_type, datasets, resolve)
+            for dataset, path in found.items():
+                customization_start.setdefault(dataset, {})[option] = path
+
+    return Plan(
+        config=config,
+        datasets=datasets,
+        dataset_kind=kinds,
+        dataset_source={t: dataset_source(t) for t in datasets},
+        view_labels=views,
+        view_slugs=[get_view(v).slug for v in views],
+        augmentations=drift["augmentations"],
+        folds=folds,
+        intensity_enabled=intensity["enabled"],
+        intensity_view=get_view(intensity["view"]).slug,
+        intensity_slugs=[intensity_slug(i) for i in intensity["intensities"]],
+        intensity_folds=folds[: intensity["folds"]],  # null = all
+        corruptions=corruptions,
+        forensics_enabled=forensics["enabled"],
+        forensics_view=get_view(forensics["view"]).slug,
+        forensics_folds=folds[: forensics["folds"]],
+        forensics_model=forensics_model,
+        customization_enabled=custom["enabled"],
+        customization_view=get_view(custom["view"]).slug,
+        customization_intensities=custom_intensities,
+        customization_slugs=[intensity_slug(i) for i in custom_intensities],
+        customization_start=customization_start,
+        robust_datasets=[t for t in datasets if robust["datasets"] in (None, []) or t in robust["datasets"]],
+        robust_folds=folds[: robust["folds"]],
+    )

@@ -1,0 +1,215 @@
+"""The workflow's plan (lens2logit.workflow.plan) without Snakemake: test sets, render jobs, targets,
+robust datasets, job granularity, model references; and the results layout (workflow.paths)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from conftest import TEST_CONFIG
+from lens2logit.config import with_defaults
+from lens2logit.workflow import paths
+from lens2logit.workflow.plan import build_plan, fetched_sources, other_intensity_views
+
+REF = "100"
+# configs/test.yaml: views bi,s,ga (intensity drift, forensics, customization), ma,s,ga, me,u,ga (unsharp).
+BI, MA, ME = "bi-s-ga", "ma-s-ga", "me-u-ga"
+
+
+def plan_of(**sections):
+    """The plan of configs/test.yaml with ``sections`` merged in (one level deep), schema defaults filled."""
+    config = copy.deepcopy(TEST_CONFIG)
+    for key, value in sections.items():
+        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    return build_plan(with_defaults(config), resolve=refuse_references)
+
+
+def refuse_references(*args):
+    raise AssertionError(f"no model reference is set, yet one was resolved: {args}")
+
+
+def test_models_at_the_reference_intensity_are_scored_on_every_view():
+    plan = plan_of()
+    assert plan.view_slugs == [BI, MA, ME] and plan.primary_aug == "weak"
+    assert plan.test_sets("weak", REF, MA) == [(BI, REF), (MA, REF), (ME, REF)]
+
+
+def test_the_intensity_drift_models_are_also_scored_at_every_intensity():
+    plan = plan_of()  # intensity_drift: view bi,s,ga at 0.05 and 1.0
+    # trained at full light: every view, plus its own view at 0.05 (full light listed once)
+    assert plan.test_sets("weak", REF, BI) == [(BI, REF), (MA, REF), (ME, REF), (BI, "005")]
+    # trained at 0.05: its own view at each intensity only
+    assert plan.test_sets("weak", "005", BI) == [(BI, "005"), (BI, REF)]
+    # another augmentation than the primary one is no intensity-drift model
+    assert plan_of(drift={"augmentations": ["weak", "none"]}).test_sets("none", REF, BI) == [(BI, REF), (MA, REF), (ME, REF)]
+
+
+def test_no_intensity_test_sets_when_intensity_drift_is_disabled():
+    plan = plan_of(intensity_drift={"enabled": False})
+    assert plan.test_sets("weak", REF, BI) == [(BI, REF), (MA, REF), (ME, REF)]
+    assert plan.test_sets("weak", "005", BI) == []
+
+
+def test_test_set_files_and_labels_follow_the_test_sets():
+    plan = plan_of()
+    assert plan.test_set_views("microscopy", "weak", "005", BI) == [
+        "results/views/microscopy/005/bi-s-ga.npy", "results/views/microscopy/100/bi-s-ga.npy"]
+    assert plan.test_set_targets("microscopy", "weak", "005", BI) == [
+        "results/data/microscopy/005/targets.npy", "results/data/microscopy/100/targets.npy"]
+    assert plan.test_set_labels("weak", "005", BI) == [
+        {"test_view": "bi,s,ga", "test_intensity": 0.05}, {"test_view": "bi,s,ga", "test_intensity": 1.0}]
+
+
+def test_render_jobs_split_static_unsharp_and_other_intensities():
+    plan = plan_of()
+    assert (plan.ref_static_slugs, plan.ref_unsharp_slugs) == ([BI, MA], [ME])
+    # intensity drift and customization both need bi,s,ga at 0.05: one file; full light is the reference jobs'
+    assert plan.other_intensity_views == {"005": [BI]}
+    assert plan.other_intensity_view_files() == ["results/views/{dataset}/005/bi-s-ga.npy"]
+    assert plan.other_intensity_data("raw.npy") == ["results/data/{dataset}/005/raw.npy"]
+    assert plan.other_intensity_unsharp == "paper"
+    assert plan.ref_view_files(plan.ref_unsharp_slugs) == ["results/views/{dataset}/100/me-u-ga.npy"]
+
+
+def test_the_other_intensity_job_takes_the_unsharp_option_only_for_an_unsharp_view():
+    assert plan_of(unsharp="2d").other_intensity_unsharp == "paper"  # bi,s,ga is not unsharp-masked
+    plan = plan_of(unsharp="2d", intensity_drift={"view": "me,u,ga"})
+    assert plan.other_intensity_views == {"005": [ME, BI]}
+    assert plan.other_intensity_unsharp == "2d"
+
+
+def test_other_intensity_views_sorted_deduplicated_without_the_reference():
+    views = other_intensity_views([("100", "a"), ("050", "a"), ("005", "a")], [("050", "b"), ("050", "a")])
+    assert views == {"005": ["a"], "050": ["a", "b"]}
+    assert other_intensity_views([], []) == {}
+
+
+def test_no_other_intensity_views_when_neither_study_needs_them():
+    plan = plan_of(intensity_drift={"enabled": False}, customization={"enabled": False})
+    assert plan.other_intensity_views == {}
+    assert plan.rendered_view_outputs() == plan.view_outputs()
+    assert len(plan.view_outputs()) == 3 * 3
+
+
+def test_rendered_views_add_the_other_intensities_once():
+    plan = plan_of()
+    extra = [p for p in plan.rendered_view_outputs() if "/005/" in p]
+    assert extra == [f"results/views/{t}/005/bi-s-ga.npy" for t in plan.datasets]
+
+
+def test_targets_follow_the_enabled_stages():
+    every = plan_of(tracking={"enabled": False})
+    final = every.final_outputs()
+    assert "results/corruptions/microscopy/comparison.csv" in final
+    assert "results/intensity/drone_segmentation/matrix.png" in final
+    assert "results/customization/drone_classification/verdict.csv" in final
+    assert final[-1] == "results/summary.md"
+    assert every.summary_inputs("corruptions") == [f"results/corruptions/{t}/comparison.csv" for t in every.datasets]
+
+    none = plan_of(corruptions={"enabled": False}, intensity_drift={"enabled": False}, forensics={"enabled": False},
+                   customization={"enabled": False}, qa={"enabled": False}, tracking={"enabled": False})
+    assert none.final_outputs() == none.drift_outputs() + none.findings_outputs() + ["results/summary.md"]
+    assert all(none.summary_inputs(s) == [] for s in ("corruptions", "intensity", "forensics", "customization", "qa"))
+    assert none.corruption_samples("microscopy") == []
+    assert every.corruption_samples("microscopy") == [f"results/corruption_samples/microscopy/weak/{v}.csv" for v in (BI, MA, ME)]
+
+
+def test_tracking_adds_the_ingest_target_and_its_inputs_pair_metrics_with_models():
+    plan = plan_of(tracking={"enabled": True})
+    assert plan.final_outputs()[-1] == "results/mlflow/ingest.json"
+    files = plan.tracking_inputs()
+    assert files == sorted(set(files))
+    metrics = [f for f in files if f.startswith("results/metrics/")]
+    models = [f for f in files if f.startswith("results/models/")]
+    # 3 datasets × (3 views × 2 folds + intensity drift at 0.05 × 1 fold; at full light it is a drift model)
+    assert len(metrics) == len(models) == 3 * (3 * 2 + 1)
+    assert [m.replace("results/metrics/", "").removesuffix(".csv") for m in metrics] == [
+        m.replace("results/models/", "").removesuffix(".pt") for m in models]
+    assert "results/models/microscopy/weak/005/bi-s-ga/fold0.pt" in models
+    assert "results/models/microscopy/weak/005/bi-s-ga/fold1.pt" not in models  # intensity_drift.folds: 1
+    assert {f"results/forensics/{t}/attacks.json" for t in plan.datasets} <= set(files)
+    no_intensity = plan_of(tracking={"enabled": True}, intensity_drift={"enabled": False}).tracking_inputs()
+    assert not [f for f in no_intensity if "/005/" in f]
+
+
+def test_robust_datasets_are_filtered_and_targets_only_when_enabled():
+    assert plan_of(robust={"enabled": True}).robust_outputs() == [
+        "results/robust/microscopy/matrix.csv", "results/robust/microscopy/summary.json"]
+    assert plan_of(robust={"enabled": False}).robust_outputs() == []
+    for every in (None, []):
+        assert plan_of(robust={"enabled": True, "datasets": every}).robust_datasets == TEST_CONFIG["datasets"]
+    # a dataset the run does not train is skipped
+    plan = plan_of(datasets=["drone_segmentation"], robust={"enabled": True, "datasets": ["microscopy", "drone_segmentation"]})
+    assert plan.robust_datasets == ["drone_segmentation"]
+
+
+def test_robust_inputs_use_the_robust_folds_and_leave_one_view_out():
+    plan = plan_of(drift={"folds": 3}, robust={"enabled": True, "folds": 2})
+    assert plan.folds == [0, 1, 2] and plan.robust_folds == [0, 1]
+    assert plan.robust_static_metrics("microscopy") == [
+        f"results/metrics/microscopy/weak/100/{v}/fold{k}.csv" for v in (BI, MA, ME) for k in (0, 1)]
+    assert plan.robust_training_views("microscopy", MA) == [
+        "results/views/microscopy/100/bi-s-ga.npy", "results/views/microscopy/100/me-u-ga.npy"]
+    assert plan.robust_training_labels(MA) == ["bi,s,ga", "me,u,ga"]
+
+
+def test_use_folds_limits_every_study_to_the_first_folds():
+    plan = plan_of(drift={"folds": 4, "use_folds": 2})
+    assert plan.folds == [0, 1]
+    assert plan.drift_metrics("microscopy")[-1] == "results/metrics/microscopy/weak/100/me-u-ga/fold1.csv"
+    assert plan.corruption_models("microscopy", "weak") == [
+        f"results/models/microscopy/weak/100/{v}/fold{k}.pt" for v in (BI, MA, ME) for k in (0, 1)]
+
+
+def test_job_granularity_per_view_and_per_fold():
+    per_view = plan_of()
+    assert per_view.fold_files(paths.model_path, [0, 1]) == [
+        "results/models/{dataset}/{aug}/{intensity}/{view}/fold0.pt", "results/models/{dataset}/{aug}/{intensity}/{view}/fold1.pt"]
+    assert per_view.job_intensity == REF and per_view.job_log("logs/x", ".log") == "logs/x/{dataset}/{aug}/{intensity}/{view}.log"
+    assert per_view.corruption_job_files(paths.corruption_table_path) == [
+        f"results/corruptions/{{dataset}}/{{aug}}/{v}.csv" for v in (BI, MA, ME)]
+    per_fold = plan_of(drift={"jobs": "per_fold"}, corruptions={"jobs": "per_view"})
+    assert per_fold.fold_files(paths.metrics_path, [0, 1]) == ["results/metrics/{dataset}/{aug}/{intensity}/{view}/fold{fold}.csv"]
+    assert per_fold.job_intensity == r"\d{3}"
+    assert per_fold.corruption_job_files(paths.corruption_samples_path) == ["results/corruption_samples/{dataset}/{aug}/{view}.csv"]
+    assert per_fold.corruption_models("microscopy", "weak", MA) == [f"results/models/microscopy/weak/100/{MA}/fold{k}.pt" for k in (0, 1)]
+
+
+def test_model_references_are_resolved_per_dataset_only_for_enabled_studies():
+    calls = []
+
+    def resolve(reference, option, model_type, dataset):
+        calls.append((reference, option, model_type, dataset))
+        return f"ckpt/{dataset}.pt"
+
+    config = copy.deepcopy(TEST_CONFIG)
+    config["forensics"]["model"] = "models:/m/1"
+    config["customization"]["isp"] = {"microscopy": "runs:/abc/isp.pt"}
+    plan = build_plan(with_defaults(config), resolve=resolve)
+    assert plan.forensics_models("drone_segmentation") == ["ckpt/drone_segmentation.pt"]
+    assert plan.customization_start == {"microscopy": {"isp": "ckpt/microscopy.pt"}}
+    assert ("runs:/abc/isp.pt", "customization.isp.microscopy", "isp", "microscopy") in calls
+    assert len(calls) == 3 + 1
+
+    config["forensics"]["enabled"] = False
+    config["customization"]["isp"] = {"nowhere": "x.pt"}
+    with pytest.raises(ValueError, match="customization.isp: unknown dataset"):
+        build_plan(with_defaults(config), resolve=resolve)
+
+
+def test_forensics_without_a_reference_attacks_the_trained_static_models():
+    plan = plan_of()
+    assert plan.forensics_models("microscopy") == ["results/models/microscopy/weak/100/bi-s-ga/fold0.pt"]
+
+
+def test_fetched_sources_are_the_registry_folders_the_workflow_can_make():
+    assert fetched_sources() == ["microscopy", "drone"]
+
+
+def test_paths_of_one_model_share_their_keys_and_take_wildcards():
+    keys = ("microscopy", "none", "005", BI, 1)
+    assert paths.model_path(*keys) == "results/models/microscopy/none/005/bi-s-ga/fold1.pt"
+    assert paths.metrics_path(*keys) == "results/metrics/microscopy/none/005/bi-s-ga/fold1.csv"
+    assert paths.samples_path(*keys) == "results/samples/microscopy/none/005/bi-s-ga/fold1.csv"
+    assert paths.view_path("{dataset}", REF, "{view}") == "results/views/{dataset}/100/{view}.npy"
