@@ -2,6 +2,11 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+# Snakemake's own message for a YAML syntax error names neither file nor line.
+from lens2logit.config import read_config_file
+
+read_config_file(f"{workflow.basedir}/config.yaml")
+
 
 configfile: "config.yaml"
 

@@ -449,6 +449,17 @@ def test_an_unknown_config_key_is_refused_at_plan_time_in_one_line(tmp_path):
     assert not (workdir / "results").exists()
 
 
+def test_a_yaml_syntax_error_in_config_yaml_names_file_line_and_column(tmp_path):
+    """Snakemake's own message for a broken config file names neither file nor line; the Snakefile checks
+    config.yaml first. (A broken --configfile is read by Snakemake's command line before any project
+    code: `lens2logit config check FILE` names its line.)"""
+    workdir = copy_workflow(tmp_path / "wf")
+    (workdir / "config.yaml").write_text("seed: 3\n  datasets: [microscopy]\n")
+    proc = subprocess.run([str(SNAKEMAKE), "-n", "--cores", "1"], cwd=workdir, env=WORKFLOW_ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert f"{workdir / 'config.yaml'}:2:11: YAML syntax error: mapping values are not allowed here" in proc.stdout + proc.stderr
+
+
 def test_lint_is_clean():
     proc = subprocess.run([str(SNAKEMAKE), "--lint"], cwd=REPO, env=WORKFLOW_ENV, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -28,6 +28,32 @@ SYNTH_DRONE_TILES = (6, 8)
 SMALL_UNET_MULTIPLE = 4
 
 
+# ---------------------------------------------------------------- config files
+
+def read_config_file(path: str | Path) -> dict:
+    """The options of a YAML config file; a syntax error is one InputError line naming file, line and column."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(yaml_error_line(path, exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable YAML file ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping of options")
+    return data
+
+
+def yaml_error_line(path: Path, exc) -> str:
+    """``FILE:LINE:COLUMN: YAML syntax error: problem`` (1-based, as editors count)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    return f"{where}: YAML syntax error: {problem}"
+
+
 # ---------------------------------------------------------------- coercion of --config strings
 
 def _resolve(schema: dict, root: dict) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lens2logit.config import read_config_file
 from lens2logit.errors import InputError
 
 
@@ -57,42 +58,20 @@ def merge(base: dict, extra: dict) -> dict:
     return out
 
 
-def _read_yaml(path: Path) -> dict:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(yaml_error_line(path, exc)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable YAML file ({type(exc).__name__})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a mapping of options")
-    return data
-
-
-def yaml_error_line(path: Path, exc) -> str:
-    """``FILE:LINE:COLUMN: YAML syntax error: problem`` (1-based, as editors count)."""
-    mark = getattr(exc, "problem_mark", None)
-    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-    problem = getattr(exc, "problem", None) or type(exc).__name__
-    return f"{where}: YAML syntax error: {problem}"
-
-
 def _check_merged(files_merged: dict, args) -> Path:
     """The merge of ``files_merged`` over the base config, checked against the schema (one-line
     InputError); returns the base config it was merged over."""
     from lens2logit.config import check_schema
 
     base, schema = _resolve(args.base, "config.yaml"), _resolve(args.schema, "schemas/config.schema.yaml")
-    check_schema(merge(_read_yaml(base), files_merged), schema)
+    check_schema(merge(read_config_file(base), files_merged), schema)
     return base
 
 
 def _check(args) -> int:
     merged: dict = {}
     for path in args.files:
-        merged = merge(merged, _read_yaml(path))
+        merged = merge(merged, read_config_file(path))
     _check_merged(merged, args)
     print(f"{', '.join(map(str, args.files))}: valid")
     return 0
@@ -105,7 +84,7 @@ def _override(args) -> int:
     from lens2logit.io import write_text
 
     pairs = override(args.pairs)
-    current = _read_yaml(args.out) if args.out.exists() else {}
+    current = read_config_file(args.out) if args.out.exists() else {}
     written = merge(current, pairs)
     base = _check_merged(written, args)
     write_text(args.out, yaml.safe_dump(written, sort_keys=False))
