@@ -24,7 +24,6 @@ import hashlib
 import json
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -36,6 +35,7 @@ from lens2logit.tracking.store import (
     TEST_EXPERIMENT,
     TRAIN_EXPERIMENT,
 )
+from lens2logit.workflow import paths
 
 # Bump when what is logged per run changes: every run is then replaced on the next ingest.
 RECORD_VERSION = "2"  # 2: param/tag "task" became "dataset", "dataset" became "source"; summary runs "run": "summary"
@@ -45,9 +45,7 @@ MAX_PARAM_LENGTH = 500
 HISTORY_FIELDS = ("epoch", "split")
 TASK_MODEL, ISP_MODEL = "task-model", "isp"
 
-_MODEL_PATH = re.compile(r"models/(?P<dataset>[a-z_]+)/(?P<aug>[a-z]+)/(?P<intensity>\d{3})/(?P<view>[a-z]{2}-[su]-[a-z]{2})/fold(?P<fold>\d+)\.pt$")
-_SAVED_MODEL = re.compile(r"(?P<role>classifier|isp)_(?P<processing>[a-z]+)_(?P<intensity>\d{3})_fold(?P<fold>\d+)\.pt$")
-_STAGE_FILE = re.compile(r"(?P<processing>[a-z]+)_(?P<intensity>\d{3})_epoch(?P<epoch>\d+)\.png$")
+ANY = "*"  # a glob wildcard for every key of a results path
 
 
 @dataclass
@@ -134,9 +132,25 @@ def job_benchmark(results: Path, rule: str, dataset: str, aug: str, intensity: s
     With ``drift.jobs: per_view`` one job handles every fold of a view: its time and memory are
     for all of them; with ``per_fold`` the job's are the fold's own.
     """
-    folder = results / "benchmarks" / rule / dataset / aug / intensity
-    per_fold = folder / view / f"fold{fold}.tsv"
-    return read_benchmark(per_fold if per_fold.is_file() else folder / f"{view}.tsv")
+    per_fold = _in(results, paths.job_benchmark_path(rule, dataset, aug, intensity, view, fold))
+    return read_benchmark(per_fold if per_fold.is_file() else _in(results, paths.job_benchmark_path(rule, dataset, aug, intensity, view)))
+
+
+def _in(results: Path, layout_path: str) -> Path:
+    """A results-layout path (``results/…``, :mod:`lens2logit.workflow.paths`) in the folder ``results``."""
+    return results / paths.under_results(layout_path)
+
+
+def _files(results: Path, pattern: str, keys_of) -> Iterator[tuple[Path, dict[str, str]]]:
+    """Every file of one results artefact in ``results`` with its keys, sorted by path.
+
+    ``pattern``: its forward function with every key :data:`ANY`; ``keys_of``: its inverse (files
+    it refuses, e.g. other slugs, are skipped).
+    """
+    for path in sorted(results.glob(paths.under_results(pattern))):
+        keys = keys_of(paths.in_results(path.relative_to(results)))
+        if keys is not None:
+            yield path, keys
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -178,10 +192,7 @@ def isp_model_name(dataset: str, intensity: str, processing: str, fold: int | st
 def train_records(results: Path) -> Iterator[RunRecord]:
     from lens2logit.io import load_torch
 
-    for path in sorted(results.glob("models/*/*/*/*/fold*.pt")):
-        m = _MODEL_PATH.search(path.as_posix())
-        if not m:
-            continue
+    for path, m in _files(results, paths.model_path(ANY, ANY, ANY, ANY, ANY), paths.model_keys):
         dataset, aug, intensity, view, fold = m["dataset"], m["aug"], m["intensity"], m["view"], int(m["fold"])
         ckpt = load_torch(path, "model file")
         config = dict(ckpt.get("config") or {})
@@ -221,10 +232,7 @@ def test_records(results: Path) -> Iterator[RunRecord]:
     """One run per evaluation job (a model on every test view/intensity it was scored on)."""
     from lens2logit.isp.views import get_view
 
-    for path in sorted(results.glob("metrics/*/*/*/*/fold*.csv")):
-        m = _MODEL_PATH.search(path.with_suffix(".pt").as_posix().replace("/metrics/", "/models/"))
-        if not m:
-            continue
+    for path, m in _files(results, paths.metrics_path(ANY, ANY, ANY, ANY, ANY), paths.metrics_keys):
         dataset, aug, intensity, view, fold = m["dataset"], m["aug"], m["intensity"], m["view"], int(m["fold"])
         metrics, test_sets = [], []
         for row in _read_csv(path):
@@ -340,13 +348,15 @@ def customization_records(results: Path) -> Iterator[RunRecord]:
                 slug = intensity_slug(float(row["intensity"]))
                 runs.setdefault((row["processing"], slug, int(row["fold"])), []).append(row)
             saved: dict[tuple[str, str, int], dict[str, Path]] = {}
-            for path in sorted((dataset_dir / "models").glob("*.pt")):
-                m = _SAVED_MODEL.search(path.name)
+            models_dir = _in(results, paths.customization_models_dir(dataset))
+            for path in sorted(models_dir.glob(paths.customization_model_name(ANY, ANY, ANY, ANY))):
+                m = paths.customization_model_keys(path.name)
                 if m:
                     saved.setdefault((m["processing"], m["intensity"], int(m["fold"])), {})[m["role"]] = path
             stages: dict[tuple[str, str], list[tuple[int, Path]]] = {}
-            for path in sorted((dataset_dir / "stages").glob("*.png")):
-                m = _STAGE_FILE.search(path.name)
+            stages_dir = _in(results, paths.customization_stages_dir(dataset))
+            for path in sorted(stages_dir.glob(paths.customization_stage_name(ANY, ANY, ANY))):
+                m = paths.customization_stage_keys(path.name)
                 if m:
                     stages.setdefault((m["processing"], m["intensity"]), []).append((int(m["epoch"]), path))
             for (processing, slug, fold), rows in sorted(runs.items()):
