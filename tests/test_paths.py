@@ -48,6 +48,26 @@ def test_foreign_paths_are_refused_with_none(path):
     assert paths.model_keys(path) is None
 
 
+@pytest.mark.parametrize("name", ["raw.npy", "targets.npy", "meta.json"])
+def test_prepared_arrays_and_views_round_trip(name):
+    assert paths.data_file_keys(paths.data_file("microscopy", "050", name)) == {"dataset": "microscopy", "intensity": "050", "name": name}
+    assert paths.view_keys(paths.view_path("custom", "100", "ma-u-ga")) == {"dataset": "custom", "intensity": "100", "view": "ma-u-ga"}
+    assert paths.data_file_keys(paths.data_file("microscopy", "050", "other.npy")) is None
+    assert paths.view_keys(paths.view_path("microscopy", "100", "ma-u-ga").replace(".npy", ".png")) is None
+    assert paths.view_keys(paths.data_file("microscopy", "050", name)) is None
+
+
+def test_a_checkpoint_without_a_dataset_gets_it_from_its_view_path():
+    from lens2logit.tracking.references import checkpoint_identity
+
+    def ckpt(views_path):
+        return {"state_dict": {}, "arch": "small_cnn", "kind": "classification", "config": {"views_path": views_path}}
+
+    assert checkpoint_identity(ckpt("/w/" + paths.view_path("drone_classification", "100", "bi-s-me")))[1] == "drone_classification"
+    assert checkpoint_identity(ckpt(paths.view_path("custom", "100", "bi-s-me")))[1] is None  # its kind is not fixed
+    assert checkpoint_identity(ckpt("/elsewhere/microscopy/views.npy"))[1] is None
+
+
 @pytest.mark.parametrize("fold", [None, 2])
 def test_job_benchmarks_round_trip_per_view_and_per_fold(fold):
     keys = {k: v for k, v in MODEL_KEYS.items() if k != "fold"}

@@ -41,36 +41,6 @@ TIMING = (f"{RESULTS}/timing.csv", f"{RESULTS}/timing.md")
 INGEST = f"{RESULTS}/mlflow/ingest.json"
 
 
-def source_folder(data_root: str, source: str) -> str:
-    """The raw-data folder of one source (``microscopy``, ``drone``) under ``data.root``."""
-    return f"{data_root}/{source}"
-
-
-def source_manifest(data_root: str, source: str) -> str:
-    """The file that says a source folder is complete (made by synthesis or download)."""
-    return f"{source_folder(data_root, source)}/{MANIFEST}"
-
-
-def tile_cache(source: str) -> str:
-    """Derived tiles of a source, kept out of the (DVC-versioned) data folder."""
-    return f"{RESULTS}/cache/tiles/{source}"
-
-
-def data_file(dataset, intensity, name: str) -> str:
-    """A prepared array or its metadata: ``name`` is ``raw.npy``, ``targets.npy`` or ``meta.json``."""
-    return f"{RESULTS}/data/{dataset}/{intensity}/{name}"
-
-
-def view_path(dataset, intensity, view) -> str:
-    """A rendered view, ``(N, 3, H, W)`` float array."""
-    return f"{RESULTS}/views/{dataset}/{intensity}/{view}.npy"
-
-
-def splits_path(dataset) -> str:
-    """The dataset's cross-validation folds."""
-    return f"{RESULTS}/splits/{dataset}.json"
-
-
 # The values a wildcard takes in a results path: the inverses (``*_keys``) accept exactly these, and
 # rules/common.smk constrains its {intensity}, {view} and {fold} wildcards with them. Datasets and
 # augmentations are any lower-case names here (the workflow narrows them to the planned ones).
@@ -84,6 +54,7 @@ WILDCARD_PATTERNS: dict[str, str] = {
     "processing": r"[a-z]+",  # customization: static | parametrized | neural
     "role": r"classifier|isp",  # a saved customization model: the task model or the learned ISP
     "epoch": r"\d+",
+    "name": r"raw\.npy|targets\.npy|meta\.json",  # a prepared dataset's files (data_file)
 }
 EPOCH_DIGITS = 3  # stage grids are numbered epoch001, epoch002, … (sorted by name = by epoch)
 
@@ -130,6 +101,8 @@ class Template:
 
 _PER_VIEW_JOB = "{dataset}/{aug}/{intensity}/{view}"  # one training/evaluation job per view …
 _PER_FOLD_JOB = _PER_VIEW_JOB + "/fold{fold}"  # … or per fold (option drift.jobs)
+DATA_FILE = Template(f"{RESULTS}/data/{{dataset}}/{{intensity}}/{{name}}")
+VIEW = Template(f"{RESULTS}/views/{{dataset}}/{{intensity}}/{{view}}.npy")
 MODEL = Template(f"{RESULTS}/models/{_PER_FOLD_JOB}.pt")
 METRICS = Template(f"{RESULTS}/metrics/{_PER_FOLD_JOB}.csv")
 SAMPLES = Template(f"{RESULTS}/samples/{_PER_FOLD_JOB}.csv")
@@ -152,6 +125,46 @@ def under_results(path: str) -> str:
 def in_results(relative: str | os.PathLike) -> str:
     """Inverse of :func:`under_results`: a path relative to the results folder → ``results/…``."""
     return f"{RESULTS}/{os.fspath(relative).replace(os.sep, '/')}"
+
+
+def source_folder(data_root: str, source: str) -> str:
+    """The raw-data folder of one source (``microscopy``, ``drone``) under ``data.root``."""
+    return f"{data_root}/{source}"
+
+
+def source_manifest(data_root: str, source: str) -> str:
+    """The file that says a source folder is complete (made by synthesis or download)."""
+    return f"{source_folder(data_root, source)}/{MANIFEST}"
+
+
+def tile_cache(source: str) -> str:
+    """Derived tiles of a source, kept out of the (DVC-versioned) data folder."""
+    return f"{RESULTS}/cache/tiles/{source}"
+
+
+def data_file(dataset, intensity, name: str) -> str:
+    """A prepared array or its metadata: ``name`` is ``raw.npy``, ``targets.npy`` or ``meta.json``."""
+    return DATA_FILE.format(dataset=dataset, intensity=intensity, name=name)
+
+
+def data_file_keys(path: str | os.PathLike) -> dict[str, str] | None:
+    """Inverse of :func:`data_file`: ``{dataset, intensity, name}`` or ``None``."""
+    return DATA_FILE.keys(path)
+
+
+def view_path(dataset, intensity, view) -> str:
+    """A rendered view, ``(N, 3, H, W)`` float array."""
+    return VIEW.format(dataset=dataset, intensity=intensity, view=view)
+
+
+def view_keys(path: str | os.PathLike) -> dict[str, str] | None:
+    """Inverse of :func:`view_path`: ``{dataset, intensity, view}`` or ``None``."""
+    return VIEW.keys(path)
+
+
+def splits_path(dataset) -> str:
+    """The dataset's cross-validation folds."""
+    return f"{RESULTS}/splits/{dataset}.json"
 
 
 def model_path(dataset, aug, intensity, view, fold) -> str:
