@@ -46,6 +46,12 @@ HISTORY_FIELDS = ("epoch", "split")
 TASK_MODEL, ISP_MODEL = "task-model", "isp"
 
 ANY = "*"  # a glob wildcard for every key of a results path
+# The summary run of a dataset's drift study: its files in each study folder (artifact folder = study).
+DRIFT_SUMMARY_FILES = (
+    ("drift", ("matrix.csv", "matrix.png", "difference.png", "summary.json")),
+    ("corruptions", ("table.csv", "comparison.csv", "figure.png")),
+    ("intensity", ("matrix.csv", "matrix.png")),
+)
 
 
 @dataclass
@@ -259,8 +265,15 @@ def test_records(results: Path) -> Iterator[RunRecord]:
         )
 
 
-def _existing(folder: Path, names: tuple[str, ...]) -> list[Path]:
-    return [folder / n for n in names if (folder / n).is_file()]
+def _existing(results: Path, stage: str, dataset: str, names: tuple[str, ...]) -> list[Path]:
+    """The files ``names`` of a study's per-dataset folder (:func:`.paths.stage_file`) that exist."""
+    files = [_in(results, paths.stage_file(stage, dataset, n)) for n in names]
+    return [f for f in files if f.is_file()]
+
+
+def _datasets(results: Path, stage: str) -> list[str]:
+    """The datasets with a folder of ``stage`` results (``results/{stage}/{dataset}/``), sorted."""
+    return sorted(folder.name for folder in _in(results, paths.stage_folder(stage)).glob(ANY))
 
 
 def _summary_record(
@@ -279,30 +292,27 @@ def _summary_record(
 
 def drift_summary_records(results: Path) -> Iterator[RunRecord]:
     """One run per dataset in the Test experiment with the aggregated tables and figures."""
-    for dataset_dir in sorted((results / "drift").glob("*")):
-        dataset = dataset_dir.name
-        files = _existing(dataset_dir, ("matrix.csv", "matrix.png", "difference.png", "summary.json"))
-        files += _existing(results / "corruptions" / dataset, ("table.csv", "comparison.csv", "figure.png"))
-        files += _existing(results / "intensity" / dataset, ("matrix.csv", "matrix.png"))
+    for dataset in _datasets(results, "drift"):
+        stages = [(stage, _existing(results, stage, dataset, names)) for stage, names in DRIFT_SUMMARY_FILES]
+        files = [f for _, stage_files in stages for f in stage_files]
         if not files:
             continue
         metrics = []
-        summary = dataset_dir / "summary.json"
+        summary = _in(results, paths.stage_file("drift", dataset, "summary.json"))
         if summary.is_file():
             for name, value in json.loads(summary.read_text()).items():
                 if isinstance(value, (int, float)) and _finite(value):
                     metrics.append((name, float(value), 0))
         yield _summary_record(
-            TEST_EXPERIMENT, "drift", dataset, files, metrics=metrics, artifacts=[(f, f.parent.parent.name) for f in files]
+            TEST_EXPERIMENT, "drift", dataset, files, metrics=metrics, artifacts=[(f, stage) for stage, stage_files in stages for f in stage_files]
         )
 
 
 # -------------------------------------------------------------------------------------- forensics
 def forensics_records(results: Path) -> Iterator[RunRecord]:
-    for dataset_dir in sorted((results / "forensics").glob("*")):
-        dataset = dataset_dir.name
-        attacks_path = dataset_dir / "attacks.json"
-        strips = dataset_dir / "strips.png"
+    for dataset in _datasets(results, "forensics"):
+        attacks_path = _in(results, paths.stage_file("forensics", dataset, "attacks.json"))
+        strips = _in(results, paths.stage_file("forensics", dataset, "strips.png"))
         if attacks_path.is_file():
             attacks = json.loads(attacks_path.read_text())
             setup = attacks.get("setup", {})
@@ -329,7 +339,7 @@ def forensics_records(results: Path) -> Iterator[RunRecord]:
                     record.artifacts.append((strips, "images"))
                     record.sources.append(strips)
                 yield record
-        files = _existing(dataset_dir, ("table.csv", "figure.png", "figure_distance.png", "strips.png", "params.json", "attacks.json"))
+        files = _existing(results, "forensics", dataset, ("table.csv", "figure.png", "figure_distance.png", "strips.png", "params.json", "attacks.json"))
         if files:
             yield _summary_record(FORENSICS_EXPERIMENT, "forensics", dataset, files)
 
@@ -338,10 +348,9 @@ def forensics_records(results: Path) -> Iterator[RunRecord]:
 def customization_records(results: Path) -> Iterator[RunRecord]:
     from lens2logit.io import load_torch
 
-    for dataset_dir in sorted((results / "customization").glob("*")):
-        dataset = dataset_dir.name
+    for dataset in _datasets(results, "customization"):
         experiment = CUSTOMIZATION_EXPERIMENTS.get(source_of(dataset), CUSTOMIZATION_EXPERIMENTS["microscopy"])
-        curves = dataset_dir / "curves.csv"
+        curves = _in(results, paths.stage_file("customization", dataset, "curves.csv"))
         if curves.is_file():
             runs: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
             for row in _read_csv(curves):
@@ -389,7 +398,7 @@ def customization_records(results: Path) -> Iterator[RunRecord]:
                         record.sources.append(png)
                 record.params = {k: _param(v) for k, v in params.items()}
                 yield record
-        files = _existing(dataset_dir, ("curves.csv", "final.csv", "verdict.csv", "figure.png"))
+        files = _existing(results, "customization", dataset, ("curves.csv", "final.csv", "verdict.csv", "figure.png"))
         if files:
             yield _summary_record(experiment, "customization", dataset, files)
 

@@ -260,9 +260,15 @@ def robust_metrics_path(dataset, view, fold) -> str:
     return f"{RESULTS}/robust/{dataset}/metrics/{view}/fold{fold}.csv"
 
 
+def stage_folder(stage: str) -> str:
+    """The folder of a study's results (``stage``: drift, corruptions, intensity, forensics, customization, qa, robust),
+    one sub-folder per dataset."""
+    return f"{RESULTS}/{stage}"
+
+
 def stage_file(stage: str, dataset, name: str) -> str:
-    """A per-dataset result of a study (``stage``: drift, corruptions, intensity, forensics, customization, qa, robust)."""
-    return f"{RESULTS}/{stage}/{dataset}/{name}"
+    """A per-dataset result of a study (:func:`stage_folder`)."""
+    return f"{stage_folder(stage)}/{dataset}/{name}"
 
 
 def customization_stages_dir(dataset) -> str:
