@@ -136,7 +136,9 @@ def job_benchmark(results: Path, rule: str, dataset: str, aug: str, intensity: s
     """The benchmark of the training/evaluation job of one fold's model (:func:`read_benchmark`).
 
     With ``drift.jobs: per_view`` one job handles every fold of a view: its time and memory are
-    for all of them; with ``per_fold`` the job's are the fold's own.
+    for all of them; with ``per_fold`` the job's are the fold's own. The results folder does not say
+    which option made it, so the fold's own file (:func:`.paths.job_benchmark_path` with ``fold``)
+    is read if it exists, else its view's.
     """
     per_fold = _in(results, paths.job_benchmark_path(rule, dataset, aug, intensity, view, fold))
     return read_benchmark(per_fold if per_fold.is_file() else _in(results, paths.job_benchmark_path(rule, dataset, aug, intensity, view)))
