@@ -43,10 +43,10 @@ DATA_ROOT = config["data"]["root"]
 wildcard_constraints:
     dataset="|".join(PLAN.datasets),
     source="|".join(fetched_sources()),
-    intensity=r"\d{3}",
-    view=r"[a-z]{2}-[su]-[a-z]{2}",
+    intensity=paths.WILDCARD_PATTERNS["intensity"],
+    view=paths.WILDCARD_PATTERNS["view"],
     aug="|".join(AUGMENTATIONS),
-    fold=r"\d+",
+    fold=paths.WILDCARD_PATTERNS["fold"],
 
 
 def script_code(script):

@@ -28,8 +28,8 @@ if PLAN.customization_enabled:
                 category="5 ISP customization",
                 subcategory="{dataset}",
             ),
-            stages=directory("results/customization/{dataset}/stages"),
-            models=directory("results/customization/{dataset}/models"),
+            stages=directory(paths.customization_stages_dir("{dataset}")),
+            models=directory(paths.customization_models_dir("{dataset}")),
         log:
             "logs/isp_customization/{dataset}.log",
         benchmark:

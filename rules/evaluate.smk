@@ -12,7 +12,7 @@ rule evaluate_models:
     log:
         PLAN.job_log("logs/evaluate_models", ".log"),
     benchmark:
-        PLAN.job_log("results/benchmarks/evaluate_models", ".tsv")
+        PLAN.job_benchmark("evaluate_models")
     wildcard_constraints:
         intensity=PLAN.job_intensity,
     conda:

@@ -33,7 +33,7 @@ rule train_models:
     log:
         PLAN.job_log("logs/train_models", ".log"),
     benchmark:
-        PLAN.job_log("results/benchmarks/train_models", ".tsv")
+        PLAN.job_benchmark("train_models")
     wildcard_constraints:
         intensity=PLAN.job_intensity,
     conda:

@@ -167,11 +167,14 @@ def test_job_granularity_per_view_and_per_fold():
     assert per_view.fold_files(paths.model_path, [0, 1]) == [
         "results/models/{dataset}/{aug}/{intensity}/{view}/fold0.pt", "results/models/{dataset}/{aug}/{intensity}/{view}/fold1.pt"]
     assert per_view.job_intensity == REF and per_view.job_log("logs/x", ".log") == "logs/x/{dataset}/{aug}/{intensity}/{view}.log"
+    assert per_view.job_benchmark("train_models") == "results/benchmarks/train_models/{dataset}/{aug}/{intensity}/{view}.tsv"
     assert per_view.corruption_job_files(paths.corruption_table_path) == [
         f"results/corruptions/{{dataset}}/{{aug}}/{v}.csv" for v in (BI, MA, ME)]
     per_fold = plan_of(drift={"jobs": "per_fold"}, corruptions={"jobs": "per_view"})
     assert per_fold.fold_files(paths.metrics_path, [0, 1]) == ["results/metrics/{dataset}/{aug}/{intensity}/{view}/fold{fold}.csv"]
     assert per_fold.job_intensity == r"\d{3}"
+    assert per_fold.job_log("logs/x", ".log") == "logs/x/{dataset}/{aug}/{intensity}/{view}/fold{fold}.log"
+    assert per_fold.job_benchmark("evaluate_models") == "results/benchmarks/evaluate_models/{dataset}/{aug}/{intensity}/{view}/fold{fold}.tsv"
     assert per_fold.corruption_job_files(paths.corruption_samples_path) == ["results/corruption_samples/{dataset}/{aug}/{view}.csv"]
     assert per_fold.corruption_models("microscopy", "weak", MA) == [f"results/models/microscopy/weak/100/{MA}/fold{k}.pt" for k in (0, 1)]
 

@@ -23,11 +23,12 @@ or an interval that contains 0).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,7 @@ from lens2logit.isp.neural import NeuralISP
 from lens2logit.isp.parametrized import PROCESSOR_GROUPS, ParametrizedISP, ScaledGroups, tap_stages
 from lens2logit.isp.views import get_view
 from lens2logit.models import build_model, standardized
+from lens2logit.workflow import paths
 
 log = logging.getLogger(__name__)
 
@@ -349,7 +351,7 @@ def train_processing(
     kind: str,
     n_classes: int,
     options: CustomizationOptions,
-    stage_path_pattern: str | None = None,
+    stage_path: Callable[[int], str] | None = None,
     classifier_start: dict[str, Any] | None = None,
     isp_start: dict[str, Any] | None = None,
     save_paths: dict[str, str | os.PathLike] | None = None,
@@ -361,7 +363,7 @@ def train_processing(
 
     ``options``: :class:`CustomizationOptions` (arch, epochs, batch size, lr, seed, view, neural,
     constrain, group_lr_scales, augmentation, bce_weight, device, freeze flags). With
-    ``options.stage_samples`` > 0 and a ``stage_path_pattern`` (``str.format`` with ``epoch``), the
+    ``options.stage_samples`` > 0 and a ``stage_path`` (epoch → PNG path), the
     learned ISP's stage images and task-loss gradients for the first validation samples are
     saved as a PNG grid after every epoch. Model and processor are initialised on the CPU, then
     trained on ``options.device`` (option ``training.device``).
@@ -413,7 +415,7 @@ def train_processing(
     val_batches = ArrayBatches(images, targets, val_idx, batch_size, pin_memory=pin)
 
     on_epoch_end = None
-    if processor is not None and stage_samples > 0 and stage_path_pattern:
+    if processor is not None and stage_samples > 0 and stage_path is not None:
         tap_idx = torch.as_tensor(np.sort(val_idx)[:stage_samples])
         tap_raw = raw[tap_idx].to(device)
         tap_targets = torch.from_numpy(np.asarray(targets[tap_idx.numpy()])).to(device)
@@ -421,7 +423,7 @@ def train_processing(
         def on_epoch_end(epoch: int, rows: list[dict[str, Any]]) -> None:
             taps = tap_stages(processor, model, tap_raw, tap_targets, lambda logits, y: task_loss(logits, y, kind, bce_weight))
             taps = {stage: {part: t.cpu() for part, t in images.items()} for stage, images in taps.items()}
-            plot_stage_grid(taps, stage_path_pattern.format(epoch=epoch), title=f"{processing} ISP, epoch {epoch}")
+            plot_stage_grid(taps, stage_path(epoch), title=f"{processing} ISP, epoch {epoch}")
 
     history = fit(
         model, train_batches, val_batches, kind=kind, epochs=epochs, lr=lr, processor=processor,
@@ -483,7 +485,7 @@ def run_customization(
         curves_path: CSV ``processing,intensity,epoch,fold,split,metric,value``.
         final_path: CSV ``processing,intensity,metric,mean,std,n`` (last epoch, validation, over folds).
         figure_path: validation metric per epoch, mean ± std over folds (paper fig. 3).
-        stages_dir: PNG grids ``{processing}_{intensity slug}_epoch{E}.png`` of the learned ISPs
+        stages_dir: PNG grids :func:`~lens2logit.workflow.paths.customization_stage_name` of the learned ISPs
             (first fold; stage images and task-loss gradients of ``stage_samples`` validation samples).
         options: :class:`CustomizationOptions`: ``processings``, the first ``folds`` folds; ``arch``,
             ``epochs``, ``batch_size``, ``lr``, ``schedule`` (constant | cosine decay per step),
@@ -496,7 +498,7 @@ def run_customization(
             ``freeze_isp``; ``seed``; ``device`` (option ``training.device``).
         verdict_path: optional CSV of :func:`verdict_table` (learned ISP vs static view per intensity).
         models_dir: if given, every trained task model and learned ISP is saved there as
-            ``classifier_{processing}_{intensity slug}_fold{k}.pt`` / ``isp_...`` (see :func:`load_isp`).
+            :func:`~lens2logit.workflow.paths.customization_model_name` (role ``classifier`` / ``isp``, see :func:`load_isp`).
         classifier: a task-model checkpoint to start every processing from (its arch and
             standardisation; it must have been trained on the same fold), frozen with ``options.freeze_classifier``.
         isp: a saved ISP (:func:`load_isp`) to start its processing from, frozen with ``options.freeze_isp``.
@@ -549,13 +551,13 @@ def run_customization(
                 for start, option in ((classifier_start, "classifier"), (isp_start, "isp")):
                     if start is not None and start.get("fold") not in (None, k):
                         raise InputError(f"customization.{option} was trained on fold {start.get('fold')}, customization fold {k} would validate on its training data; set customization.folds: 1 and start from a fold-0 model")
-                pattern = str(Path(stages_dir) / f"{processing}_{slug}_epoch{{epoch:03d}}.png") if k == 0 else None
+                stage_path = functools.partial(_stage_path, stages_dir, processing, slug) if k == 0 else None
                 save = None
                 if models_dir is not None:
-                    save = {role: Path(models_dir) / f"{role}_{processing}_{slug}_fold{k}.pt" for role in ("classifier", "isp")}
+                    save = {role: Path(models_dir) / paths.customization_model_name(role, processing, slug, k) for role in ("classifier", "isp")}
                 history, _ = train_processing(
                     processing, raw=raw, views=views, targets=targets, camera=camera, fold=all_folds[k], fold_index=k,
-                    kind=kind, n_classes=n_classes, options=options, stage_path_pattern=pattern,
+                    kind=kind, n_classes=n_classes, options=options, stage_path=stage_path,
                     classifier_start=classifier_start, isp_start=isp_start, save_paths=save,
                     classes=meta.get("classes", []), dataset=dataset,
                 )  # fmt: skip
@@ -578,6 +580,11 @@ def run_customization(
         Path(models_dir).mkdir(parents=True, exist_ok=True)
     plot_customization(curves, figure_path, metric=headline, title=f"{meta.get('name', '')}: ISP customization ({get_view(view).label} vs learned ISPs)")
     return curves
+
+
+def _stage_path(stages_dir, processing: str, slug: str, epoch: int) -> str:
+    """Where the stage grid of ``processing`` at intensity ``slug`` after ``epoch`` goes."""
+    return str(Path(stages_dir) / paths.customization_stage_name(processing, slug, epoch))
 
 
 def _start_checkpoints(classifier, freeze_classifier, isp, freeze_isp, processings) -> tuple[dict | None, dict | None]:

@@ -24,7 +24,6 @@ import hashlib
 import json
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -36,6 +35,7 @@ from lens2logit.tracking.store import (
     TEST_EXPERIMENT,
     TRAIN_EXPERIMENT,
 )
+from lens2logit.workflow import paths
 
 # Bump when what is logged per run changes: every run is then replaced on the next ingest.
 RECORD_VERSION = "2"  # 2: param/tag "task" became "dataset", "dataset" became "source"; summary runs "run": "summary"
@@ -45,9 +45,13 @@ MAX_PARAM_LENGTH = 500
 HISTORY_FIELDS = ("epoch", "split")
 TASK_MODEL, ISP_MODEL = "task-model", "isp"
 
-_MODEL_PATH = re.compile(r"models/(?P<dataset>[a-z_]+)/(?P<aug>[a-z]+)/(?P<intensity>\d{3})/(?P<view>[a-z]{2}-[su]-[a-z]{2})/fold(?P<fold>\d+)\.pt$")
-_SAVED_MODEL = re.compile(r"(?P<role>classifier|isp)_(?P<processing>[a-z]+)_(?P<intensity>\d{3})_fold(?P<fold>\d+)\.pt$")
-_STAGE_FILE = re.compile(r"(?P<processing>[a-z]+)_(?P<intensity>\d{3})_epoch(?P<epoch>\d+)\.png$")
+ANY = "*"  # a glob wildcard for every key of a results path
+# The summary run of a dataset's drift study: its files in each study folder (artifact folder = study).
+DRIFT_SUMMARY_FILES = (
+    ("drift", ("matrix.csv", "matrix.png", "difference.png", "summary.json")),
+    ("corruptions", ("table.csv", "comparison.csv", "figure.png")),
+    ("intensity", ("matrix.csv", "matrix.png")),
+)
 
 
 @dataclass
@@ -132,11 +136,29 @@ def job_benchmark(results: Path, rule: str, dataset: str, aug: str, intensity: s
     """The benchmark of the training/evaluation job of one fold's model (:func:`read_benchmark`).
 
     With ``drift.jobs: per_view`` one job handles every fold of a view: its time and memory are
-    for all of them; with ``per_fold`` the job's are the fold's own.
+    for all of them; with ``per_fold`` the job's are the fold's own. The results folder does not say
+    which option made it, so the fold's own file (:func:`.paths.job_benchmark_path` with ``fold``)
+    is read if it exists, else its view's.
     """
-    folder = results / "benchmarks" / rule / dataset / aug / intensity
-    per_fold = folder / view / f"fold{fold}.tsv"
-    return read_benchmark(per_fold if per_fold.is_file() else folder / f"{view}.tsv")
+    per_fold = _in(results, paths.job_benchmark_path(rule, dataset, aug, intensity, view, fold))
+    return read_benchmark(per_fold if per_fold.is_file() else _in(results, paths.job_benchmark_path(rule, dataset, aug, intensity, view)))
+
+
+def _in(results: Path, layout_path: str) -> Path:
+    """A results-layout path (``results/…``, :mod:`lens2logit.workflow.paths`) in the folder ``results``."""
+    return results / paths.under_results(layout_path)
+
+
+def _files(results: Path, pattern: str, keys_of) -> Iterator[tuple[Path, dict[str, str]]]:
+    """Every file of one results artefact in ``results`` with its keys, sorted by path.
+
+    ``pattern``: its forward function with every key :data:`ANY`; ``keys_of``: its inverse (files
+    it refuses, e.g. other slugs, are skipped).
+    """
+    for path in sorted(results.glob(paths.under_results(pattern))):
+        keys = keys_of(paths.in_results(path.relative_to(results)))
+        if keys is not None:
+            yield path, keys
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -178,10 +200,7 @@ def isp_model_name(dataset: str, intensity: str, processing: str, fold: int | st
 def train_records(results: Path) -> Iterator[RunRecord]:
     from lens2logit.io import load_torch
 
-    for path in sorted(results.glob("models/*/*/*/*/fold*.pt")):
-        m = _MODEL_PATH.search(path.as_posix())
-        if not m:
-            continue
+    for path, m in _files(results, paths.model_path(ANY, ANY, ANY, ANY, ANY), paths.model_keys):
         dataset, aug, intensity, view, fold = m["dataset"], m["aug"], m["intensity"], m["view"], int(m["fold"])
         ckpt = load_torch(path, "model file")
         config = dict(ckpt.get("config") or {})
@@ -221,10 +240,7 @@ def test_records(results: Path) -> Iterator[RunRecord]:
     """One run per evaluation job (a model on every test view/intensity it was scored on)."""
     from lens2logit.isp.views import get_view
 
-    for path in sorted(results.glob("metrics/*/*/*/*/fold*.csv")):
-        m = _MODEL_PATH.search(path.with_suffix(".pt").as_posix().replace("/metrics/", "/models/"))
-        if not m:
-            continue
+    for path, m in _files(results, paths.metrics_path(ANY, ANY, ANY, ANY, ANY), paths.metrics_keys):
         dataset, aug, intensity, view, fold = m["dataset"], m["aug"], m["intensity"], m["view"], int(m["fold"])
         metrics, test_sets = [], []
         for row in _read_csv(path):
@@ -251,8 +267,15 @@ def test_records(results: Path) -> Iterator[RunRecord]:
         )
 
 
-def _existing(folder: Path, names: tuple[str, ...]) -> list[Path]:
-    return [folder / n for n in names if (folder / n).is_file()]
+def _existing(results: Path, stage: str, dataset: str, names: tuple[str, ...]) -> list[Path]:
+    """The files ``names`` of a study's per-dataset folder (:func:`.paths.stage_file`) that exist."""
+    files = [_in(results, paths.stage_file(stage, dataset, n)) for n in names]
+    return [f for f in files if f.is_file()]
+
+
+def _datasets(results: Path, stage: str) -> list[str]:
+    """The datasets with a folder of ``stage`` results (``results/{stage}/{dataset}/``), sorted."""
+    return sorted(folder.name for folder in _in(results, paths.stage_folder(stage)).glob(ANY))
 
 
 def _summary_record(
@@ -271,30 +294,27 @@ def _summary_record(
 
 def drift_summary_records(results: Path) -> Iterator[RunRecord]:
     """One run per dataset in the Test experiment with the aggregated tables and figures."""
-    for dataset_dir in sorted((results / "drift").glob("*")):
-        dataset = dataset_dir.name
-        files = _existing(dataset_dir, ("matrix.csv", "matrix.png", "difference.png", "summary.json"))
-        files += _existing(results / "corruptions" / dataset, ("table.csv", "comparison.csv", "figure.png"))
-        files += _existing(results / "intensity" / dataset, ("matrix.csv", "matrix.png"))
+    for dataset in _datasets(results, "drift"):
+        stages = [(stage, _existing(results, stage, dataset, names)) for stage, names in DRIFT_SUMMARY_FILES]
+        files = [f for _, stage_files in stages for f in stage_files]
         if not files:
             continue
         metrics = []
-        summary = dataset_dir / "summary.json"
+        summary = _in(results, paths.stage_file("drift", dataset, "summary.json"))
         if summary.is_file():
             for name, value in json.loads(summary.read_text()).items():
                 if isinstance(value, (int, float)) and _finite(value):
                     metrics.append((name, float(value), 0))
         yield _summary_record(
-            TEST_EXPERIMENT, "drift", dataset, files, metrics=metrics, artifacts=[(f, f.parent.parent.name) for f in files]
+            TEST_EXPERIMENT, "drift", dataset, files, metrics=metrics, artifacts=[(f, stage) for stage, stage_files in stages for f in stage_files]
         )
 
 
 # -------------------------------------------------------------------------------------- forensics
 def forensics_records(results: Path) -> Iterator[RunRecord]:
-    for dataset_dir in sorted((results / "forensics").glob("*")):
-        dataset = dataset_dir.name
-        attacks_path = dataset_dir / "attacks.json"
-        strips = dataset_dir / "strips.png"
+    for dataset in _datasets(results, "forensics"):
+        attacks_path = _in(results, paths.stage_file("forensics", dataset, "attacks.json"))
+        strips = _in(results, paths.stage_file("forensics", dataset, "strips.png"))
         if attacks_path.is_file():
             attacks = json.loads(attacks_path.read_text())
             setup = attacks.get("setup", {})
@@ -321,7 +341,7 @@ def forensics_records(results: Path) -> Iterator[RunRecord]:
                     record.artifacts.append((strips, "images"))
                     record.sources.append(strips)
                 yield record
-        files = _existing(dataset_dir, ("table.csv", "figure.png", "figure_distance.png", "strips.png", "params.json", "attacks.json"))
+        files = _existing(results, "forensics", dataset, ("table.csv", "figure.png", "figure_distance.png", "strips.png", "params.json", "attacks.json"))
         if files:
             yield _summary_record(FORENSICS_EXPERIMENT, "forensics", dataset, files)
 
@@ -330,23 +350,24 @@ def forensics_records(results: Path) -> Iterator[RunRecord]:
 def customization_records(results: Path) -> Iterator[RunRecord]:
     from lens2logit.io import load_torch
 
-    for dataset_dir in sorted((results / "customization").glob("*")):
-        dataset = dataset_dir.name
+    for dataset in _datasets(results, "customization"):
         experiment = CUSTOMIZATION_EXPERIMENTS.get(source_of(dataset), CUSTOMIZATION_EXPERIMENTS["microscopy"])
-        curves = dataset_dir / "curves.csv"
+        curves = _in(results, paths.stage_file("customization", dataset, "curves.csv"))
         if curves.is_file():
             runs: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
             for row in _read_csv(curves):
                 slug = intensity_slug(float(row["intensity"]))
                 runs.setdefault((row["processing"], slug, int(row["fold"])), []).append(row)
             saved: dict[tuple[str, str, int], dict[str, Path]] = {}
-            for path in sorted((dataset_dir / "models").glob("*.pt")):
-                m = _SAVED_MODEL.search(path.name)
+            models_dir = _in(results, paths.customization_models_dir(dataset))
+            for path in sorted(models_dir.glob(paths.customization_model_name(ANY, ANY, ANY, ANY))):
+                m = paths.customization_model_keys(path.name)
                 if m:
                     saved.setdefault((m["processing"], m["intensity"], int(m["fold"])), {})[m["role"]] = path
             stages: dict[tuple[str, str], list[tuple[int, Path]]] = {}
-            for path in sorted((dataset_dir / "stages").glob("*.png")):
-                m = _STAGE_FILE.search(path.name)
+            stages_dir = _in(results, paths.customization_stages_dir(dataset))
+            for path in sorted(stages_dir.glob(paths.customization_stage_name(ANY, ANY, ANY))):
+                m = paths.customization_stage_keys(path.name)
                 if m:
                     stages.setdefault((m["processing"], m["intensity"]), []).append((int(m["epoch"]), path))
             for (processing, slug, fold), rows in sorted(runs.items()):
@@ -379,7 +400,7 @@ def customization_records(results: Path) -> Iterator[RunRecord]:
                         record.sources.append(png)
                 record.params = {k: _param(v) for k, v in params.items()}
                 yield record
-        files = _existing(dataset_dir, ("curves.csv", "final.csv", "verdict.csv", "figure.png"))
+        files = _existing(results, "customization", dataset, ("curves.csv", "final.csv", "verdict.csv", "figure.png"))
         if files:
             yield _summary_record(experiment, "customization", dataset, files)
 

@@ -23,12 +23,12 @@ from typing import Any
 
 from lens2logit.errors import InputError
 from lens2logit.tracking.store import check_reachable, is_local_sqlite, resolve_tracking_uri, sqlite_path
+from lens2logit.workflow import paths
 
 TASK_MODEL, ISP_MODEL = "task-model", "isp"  # model types
 CACHE_DIR = "cache/models"  # under the results folder
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[^/]+)|@(?P<alias>[^/]+))$")
 _RUNS_URI = re.compile(r"^runs:/(?P<run>[0-9a-zA-Z]+)(?:/(?P<path>.*))?$")
-_DATASET_IN_PATH = re.compile(r"(?:^|/)(?:views|data|models)/(?P<dataset>microscopy|drone_segmentation|drone_classification)/")
 
 
 def load_task_model(path: str | os.PathLike):
@@ -52,6 +52,14 @@ def dataset_kind_or_none(dataset: str | None) -> str | None:
     return entry.kind if entry is not None else None
 
 
+def dataset_in_results_path(path: str) -> str | None:
+    """The dataset of a prepared array or view in the results layout (``results/data/…``,
+    ``results/views/…``, :mod:`lens2logit.workflow.paths`) if its kind is fixed (not ``custom``), else None."""
+    keys = paths.view_keys(path) or paths.data_file_keys(path)
+    dataset = keys["dataset"] if keys else None
+    return dataset if dataset_kind_or_none(dataset) is not None else None
+
+
 def checkpoint_identity(ckpt: Any) -> tuple[str, str | None, str | None]:
     """``(model type, workflow dataset or None, kind or None)`` of a loaded checkpoint dict.
 
@@ -63,9 +71,8 @@ def checkpoint_identity(ckpt: Any) -> tuple[str, str | None, str | None]:
     dataset = ckpt.get("dataset") or config.get("dataset")
     if not dataset:
         for value in (config.get("views_path"), config.get("targets_path"), config.get("raw_path")):
-            m = _DATASET_IN_PATH.search(str(value or ""))
-            if m:
-                dataset = m["dataset"]
+            dataset = dataset_in_results_path(str(value or ""))
+            if dataset:
                 break
     if ckpt.get("type") == ISP_MODEL:
         return ISP_MODEL, dataset, ckpt.get("kind") or dataset_kind_or_none(dataset)

@@ -15,15 +15,116 @@ The layout (docs/architecture.md)::
     results/robust/{dataset}/{models,metrics}/{view}/fold{k}.{pt,csv}
     results/{drift,corruptions,intensity,forensics,customization,qa,robust}/{dataset}/{name}
     results/findings/{dataset}.json, results/summary.md, results/timing.{csv,md}, results/mlflow/ingest.json
+    results/benchmarks/{train_models,evaluate_models}/{dataset}/{aug}/{intensity}/{view}[/fold{k}].tsv
+    results/customization/{dataset}/stages/{processing}_{intensity}_epoch{EEE}.png
+    results/customization/{dataset}/models/{classifier,isp}_{processing}_{intensity}_fold{k}.pt
+
+The artefacts the lab log reads back (models, metrics, samples, job benchmarks, customization stage
+grids and saved models) are each one :class:`Template`: the forward function formats it, and its
+``*_keys`` inverse matches a path against a regular expression compiled from the same template
+(each wildcard constrained by :data:`WILDCARD_PATTERNS`). An inverse returns the keys as strings
+(``{"dataset": "microscopy", ..., "fold": "0"}``) or ``None`` for a path of another layout.
 """
 
 from __future__ import annotations
+
+import functools
+import os
+import re
+import string
+from dataclasses import dataclass
 
 RESULTS = "results"
 MANIFEST = "MANIFEST.sha256"  # the verified list of a source folder's files (its completion marker)
 SUMMARY = f"{RESULTS}/summary.md"
 TIMING = (f"{RESULTS}/timing.csv", f"{RESULTS}/timing.md")
 INGEST = f"{RESULTS}/mlflow/ingest.json"
+
+
+# The values a wildcard takes in a results path: the inverses (``*_keys``) accept exactly these, and
+# rules/common.smk constrains its {intensity}, {view} and {fold} wildcards with them. Datasets and
+# augmentations are any lower-case names here (the workflow narrows them to the planned ones).
+WILDCARD_PATTERNS: dict[str, str] = {
+    "dataset": r"[a-z_]+",
+    "aug": r"[a-z]+",
+    "intensity": r"\d{3}",  # intensity_slug: 0.05 → 005
+    "view": r"[a-z]{2}-[su]-[a-z]{2}",  # View.slug: bi-s-me
+    "fold": r"\d+",
+    "rule": r"[a-z_]+",
+    "processing": r"[a-z]+",  # customization: static | parametrized | neural
+    "role": r"classifier|isp",  # a saved customization model: the task model or the learned ISP
+    "epoch": r"\d+",
+    "name": r"raw\.npy|targets\.npy|meta\.json",  # a prepared dataset's files (data_file)
+}
+EPOCH_DIGITS = 3  # stage grids are numbered epoch001, epoch002, … (sorted by name = by epoch)
+
+
+@dataclass(frozen=True)
+class Template:
+    """One path layout: ``text`` is a :meth:`str.format` template whose fields are wildcards of
+    :data:`WILDCARD_PATTERNS`; :meth:`format` is the forward direction, :meth:`keys` the inverse."""
+
+    text: str
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The wildcards in the order they appear (``("dataset", "aug", …)``)."""
+        return tuple(dict.fromkeys(name for _, name, _, _ in string.Formatter().parse(self.text) if name))
+
+    def format(self, **keys) -> str:
+        """The path of ``keys`` (values, or wildcard patterns such as ``"{dataset}"``)."""
+        return self.text.format(**keys)
+
+    @functools.cached_property
+    def regex(self) -> re.Pattern[str]:
+        """The template as a regular expression: one named group per wildcard, any leading folders."""
+        parts, seen = [], set()
+        for literal, name, spec, conversion in string.Formatter().parse(self.text):
+            parts.append(re.escape(literal))
+            if name is None:
+                continue
+            if spec or conversion or name not in WILDCARD_PATTERNS:
+                raise ValueError(f"path template {self.text!r}: field {{{name}}} is not a plain wildcard of WILDCARD_PATTERNS")
+            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>{WILDCARD_PATTERNS[name]})")
+            seen.add(name)
+        return re.compile(r"(?:.*/)?" + "".join(parts))
+
+    def keys(self, path: str | os.PathLike) -> dict[str, str] | None:
+        """The wildcard values of ``path`` (strings), or ``None`` if ``path`` is not of this layout.
+
+        ``path`` may be relative to the workflow directory (``results/…``) or any path ending in
+        that form at a folder boundary (``/abs/dir/results/…``).
+        """
+        match = self.regex.fullmatch(os.fspath(path).replace(os.sep, "/"))
+        return match.groupdict() if match else None
+
+
+_PER_VIEW_JOB = "{dataset}/{aug}/{intensity}/{view}"  # one training/evaluation job per view …
+_PER_FOLD_JOB = _PER_VIEW_JOB + "/fold{fold}"  # … or per fold (option drift.jobs)
+DATA_FILE = Template(f"{RESULTS}/data/{{dataset}}/{{intensity}}/{{name}}")
+VIEW = Template(f"{RESULTS}/views/{{dataset}}/{{intensity}}/{{view}}.npy")
+MODEL = Template(f"{RESULTS}/models/{_PER_FOLD_JOB}.pt")
+METRICS = Template(f"{RESULTS}/metrics/{_PER_FOLD_JOB}.csv")
+SAMPLES = Template(f"{RESULTS}/samples/{_PER_FOLD_JOB}.csv")
+BENCHMARK_PER_VIEW = Template(f"{RESULTS}/benchmarks/{{rule}}/{_PER_VIEW_JOB}.tsv")
+BENCHMARK_PER_FOLD = Template(f"{RESULTS}/benchmarks/{{rule}}/{_PER_FOLD_JOB}.tsv")
+# File names inside the folders a customization job is given (its outputs ``stages`` and ``models``).
+CUSTOMIZATION_STAGE = Template("{processing}_{intensity}_epoch{epoch}.png")
+CUSTOMIZATION_MODEL = Template("{role}_{processing}_{intensity}_fold{fold}.pt")
+
+
+def under_results(path: str) -> str:
+    """``path`` (``results/…``) relative to the results folder, e.g. to glob a results folder
+    that lives elsewhere."""
+    prefix = f"{RESULTS}/"
+    if not path.startswith(prefix):
+        raise ValueError(f"{path!r} is not under {prefix}")
+    return path[len(prefix):]
+
+
+def in_results(relative: str | os.PathLike) -> str:
+    """Inverse of :func:`under_results`: a path relative to the results folder → ``results/…``."""
+    return f"{RESULTS}/{os.fspath(relative).replace(os.sep, '/')}"
 
 
 def source_folder(data_root: str, source: str) -> str:
@@ -43,12 +144,22 @@ def tile_cache(source: str) -> str:
 
 def data_file(dataset, intensity, name: str) -> str:
     """A prepared array or its metadata: ``name`` is ``raw.npy``, ``targets.npy`` or ``meta.json``."""
-    return f"{RESULTS}/data/{dataset}/{intensity}/{name}"
+    return DATA_FILE.format(dataset=dataset, intensity=intensity, name=name)
+
+
+def data_file_keys(path: str | os.PathLike) -> dict[str, str] | None:
+    """Inverse of :func:`data_file`: ``{dataset, intensity, name}`` or ``None``."""
+    return DATA_FILE.keys(path)
 
 
 def view_path(dataset, intensity, view) -> str:
     """A rendered view, ``(N, 3, H, W)`` float array."""
-    return f"{RESULTS}/views/{dataset}/{intensity}/{view}.npy"
+    return VIEW.format(dataset=dataset, intensity=intensity, view=view)
+
+
+def view_keys(path: str | os.PathLike) -> dict[str, str] | None:
+    """Inverse of :func:`view_path`: ``{dataset, intensity, view}`` or ``None``."""
+    return VIEW.keys(path)
 
 
 def splits_path(dataset) -> str:
@@ -56,23 +167,77 @@ def splits_path(dataset) -> str:
     return f"{RESULTS}/splits/{dataset}.json"
 
 
-def _model_file(folder: str, dataset, aug, intensity, view, fold, suffix: str) -> str:
-    return f"{RESULTS}/{folder}/{dataset}/{aug}/{intensity}/{view}/fold{fold}{suffix}"
-
-
 def model_path(dataset, aug, intensity, view, fold) -> str:
     """A drift model's checkpoint (trained on ``view`` at ``intensity``, augmentation ``aug``)."""
-    return _model_file("models", dataset, aug, intensity, view, fold, ".pt")
+    return MODEL.format(dataset=dataset, aug=aug, intensity=intensity, view=view, fold=fold)
+
+
+def model_keys(path: str | os.PathLike) -> dict[str, str] | None:
+    """Inverse of :func:`model_path`: ``{dataset, aug, intensity, view, fold}`` or ``None``."""
+    return MODEL.keys(path)
 
 
 def metrics_path(dataset, aug, intensity, view, fold) -> str:
     """A drift model's metrics on its test sets."""
-    return _model_file("metrics", dataset, aug, intensity, view, fold, ".csv")
+    return METRICS.format(dataset=dataset, aug=aug, intensity=intensity, view=view, fold=fold)
+
+
+def metrics_keys(path: str | os.PathLike) -> dict[str, str] | None:
+    """Inverse of :func:`metrics_path` (the keys of the model the metrics are of) or ``None``."""
+    return METRICS.keys(path)
 
 
 def samples_path(dataset, aug, intensity, view, fold) -> str:
     """A drift model's per-sample records on its test sets (next to its metrics)."""
-    return _model_file("samples", dataset, aug, intensity, view, fold, ".csv")
+    return SAMPLES.format(dataset=dataset, aug=aug, intensity=intensity, view=view, fold=fold)
+
+
+def samples_keys(path: str | os.PathLike) -> dict[str, str] | None:
+    """Inverse of :func:`samples_path` or ``None``."""
+    return SAMPLES.keys(path)
+
+
+def job_file(prefix: str, dataset, aug, intensity, view, fold=None, suffix: str = "") -> str:
+    """Log or benchmark of one training/evaluation job: ``{prefix}/{dataset}/{aug}/{intensity}/{view}``
+    (a job per view, ``fold=None``) or ``…/{view}/fold{fold}`` (a job per fold), then ``suffix``."""
+    keys = {"dataset": dataset, "aug": aug, "intensity": intensity, "view": view}
+    job = _PER_VIEW_JOB.format(**keys) if fold is None else _PER_FOLD_JOB.format(**keys, fold=fold)
+    return f"{prefix}/{job}{suffix}"
+
+
+def job_benchmark_path(rule: str, dataset, aug, intensity, view, fold=None) -> str:
+    """The Snakemake benchmark of a ``train_models``/``evaluate_models`` job (per view, or per fold)."""
+    keys = {"rule": rule, "dataset": dataset, "aug": aug, "intensity": intensity, "view": view}
+    return BENCHMARK_PER_VIEW.format(**keys) if fold is None else BENCHMARK_PER_FOLD.format(**keys, fold=fold)
+
+
+def job_benchmark_keys(path: str | os.PathLike) -> dict[str, str] | None:
+    """Inverse of :func:`job_benchmark_path`: ``{rule, dataset, aug, intensity, view}`` plus
+    ``fold`` for a per-fold job, or ``None``."""
+    return BENCHMARK_PER_FOLD.keys(path) or BENCHMARK_PER_VIEW.keys(path)
+
+
+def customization_stage_name(processing, intensity, epoch) -> str:
+    """File name of a learned ISP's stage grid at ``epoch`` (an int, numbered with
+    :data:`EPOCH_DIGITS` digits, or a wildcard), inside the customization job's ``stages`` folder."""
+    epoch = f"{epoch:0{EPOCH_DIGITS}d}" if isinstance(epoch, int) else epoch
+    return CUSTOMIZATION_STAGE.format(processing=processing, intensity=intensity, epoch=epoch)
+
+
+def customization_stage_keys(path: str | os.PathLike) -> dict[str, str] | None:
+    """Inverse of :func:`customization_stage_name` (a name or a path ending in one) or ``None``."""
+    return CUSTOMIZATION_STAGE.keys(path)
+
+
+def customization_model_name(role, processing, intensity, fold) -> str:
+    """File name of a model saved by customization (``role``: ``classifier`` for the task model,
+    ``isp`` for the learned ISP), inside the customization job's ``models`` folder."""
+    return CUSTOMIZATION_MODEL.format(role=role, processing=processing, intensity=intensity, fold=fold)
+
+
+def customization_model_keys(path: str | os.PathLike) -> dict[str, str] | None:
+    """Inverse of :func:`customization_model_name` or ``None``."""
+    return CUSTOMIZATION_MODEL.keys(path)
 
 
 def corruption_table_path(dataset, aug, view) -> str:
@@ -95,9 +260,25 @@ def robust_metrics_path(dataset, view, fold) -> str:
     return f"{RESULTS}/robust/{dataset}/metrics/{view}/fold{fold}.csv"
 
 
+def stage_folder(stage: str) -> str:
+    """The folder of a study's results (``stage``: drift, corruptions, intensity, forensics, customization, qa, robust),
+    one sub-folder per dataset."""
+    return f"{RESULTS}/{stage}"
+
+
 def stage_file(stage: str, dataset, name: str) -> str:
-    """A per-dataset result of a study (``stage``: drift, corruptions, intensity, forensics, customization, qa, robust)."""
-    return f"{RESULTS}/{stage}/{dataset}/{name}"
+    """A per-dataset result of a study (:func:`stage_folder`)."""
+    return f"{stage_folder(stage)}/{dataset}/{name}"
+
+
+def customization_stages_dir(dataset) -> str:
+    """The folder of a dataset's customization stage grids (:func:`customization_stage_name`)."""
+    return stage_file("customization", dataset, "stages")
+
+
+def customization_models_dir(dataset) -> str:
+    """The folder of a dataset's saved customization models (:func:`customization_model_name`)."""
+    return stage_file("customization", dataset, "models")
 
 
 def findings_path(dataset) -> str:

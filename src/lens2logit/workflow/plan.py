@@ -231,8 +231,13 @@ class Plan:
 
     def job_log(self, prefix: str, suffix: str) -> str:
         """Log/benchmark pattern of a training/evaluation job: one per view, or per fold."""
-        job = "{view}/fold{fold}" if self.jobs_per_fold else "{view}"
-        return f"{prefix}/{{dataset}}/{{aug}}/{{intensity}}/{job}{suffix}"
+        fold = "{fold}" if self.jobs_per_fold else None
+        return paths.job_file(prefix, "{dataset}", "{aug}", "{intensity}", "{view}", fold, suffix)
+
+    def job_benchmark(self, rule: str) -> str:
+        """Benchmark pattern of a training/evaluation job (:func:`.paths.job_benchmark_path`)."""
+        fold = "{fold}" if self.jobs_per_fold else None
+        return paths.job_benchmark_path(rule, "{dataset}", "{aug}", "{intensity}", "{view}", fold)
 
     @property
     def corruption_job_per_view(self) -> bool:
