@@ -229,8 +229,8 @@ def qa_samples(wildcards):
     return PLAN.qa_samples(wildcards.dataset)
 
 
-def robust_training_views(wildcards):
-    return PLAN.robust_training_views(wildcards.dataset, wildcards.view)
+def robust_training_inputs(wildcards):
+    return PLAN.robust_training_inputs(wildcards.dataset, wildcards.view)
 
 
 def robust_training_labels(wildcards):

@@ -3,7 +3,7 @@
 
 rule train_robust:
     input:
-        views=robust_training_views,
+        unpack(robust_training_inputs),
         test_views=PLAN.ref_view_files(PLAN.view_slugs),
         targets=paths.data_file("{dataset}", REF, "targets.npy"),
         meta=paths.data_file("{dataset}", REF, "meta.json"),

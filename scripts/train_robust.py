@@ -1,5 +1,6 @@
 import json
 
+from lens2logit.experiments.isp_random import train_on_random_isp
 from lens2logit.experiments.options import training_arguments
 from lens2logit.experiments.robust import lovo_label, train_on_views
 from lens2logit.stages.scoring import score_model
@@ -20,15 +21,27 @@ with job(snakemake):
     for fold, model_path, metrics_path in zip(
         snakemake.params.folds, snakemake.output.models, snakemake.output.metrics
     ):
-        ckpt = train_on_views(
-            list(snakemake.input.views),
-            snakemake.params.view_labels,
-            snakemake.input.targets,
-            snakemake.input.folds,
-            fold,
-            regime=snakemake.params.regime,
-            **options,
-        )
+        if snakemake.params.regime == "isp_random":
+            ckpt = train_on_random_isp(
+                snakemake.input.raw,
+                snakemake.input.targets,
+                snakemake.input.meta,
+                snakemake.input.folds,
+                fold,
+                snakemake.params.view_labels,
+                held_out=snakemake.params.held_out,
+                **options,
+            )
+        else:
+            ckpt = train_on_views(
+                list(snakemake.input.views),
+                snakemake.params.view_labels,
+                snakemake.input.targets,
+                snakemake.input.folds,
+                fold,
+                regime=snakemake.params.regime,
+                **options,
+            )
         save_checkpoint(model_path, ckpt)
         score_model(
             model_path,

@@ -25,7 +25,7 @@ from lens2logit.experiments.train import TrainingViews, train_on_view
 from lens2logit.isp.views import get_view
 from lens2logit.training.batches import ArrayBatches, channel_statistics, check_indices
 
-ROBUST_REGIMES = ("isp_views",)
+ROBUST_REGIMES = ("isp_views", "isp_random")  # isp_random: lens2logit.experiments.isp_random
 LOVO_PREFIX = "lovo:"
 # Validation batches read every sample through a view drawn once, with this epoch number.
 VALIDATION_EPOCH = -1
@@ -132,6 +132,8 @@ class ViewMix(TrainingViews):
         self.paths, self.arrays = list(paths), []
         self.labels = [get_view(v).label for v in labels]
         self.seed, self.regime = seed, check_regime(regime)
+        if self.regime != "isp_views":
+            raise InputError(f"ViewMix reads the rendered views (regime isp_views), not regime {regime!r}")
 
     def statistics(self, indices: np.ndarray) -> tuple[list[float], list[float]]:
         return pooled_statistics(self.arrays, indices)

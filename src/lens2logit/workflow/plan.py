@@ -320,6 +320,13 @@ class Plan:
         """The views a leave-one-view-out model trains on: every view but ``view``."""
         return [paths.view_path(dataset, self.ref, s) for s in self.view_slugs if s != view]
 
+    def robust_training_inputs(self, dataset: str, view: str) -> dict[str, Any]:
+        """What a leave-one-view-out model reads, by regime: ``views`` (isp_views: every view but ``view``)
+        or ``raw`` (isp_random: the reference-intensity mosaics, rendered in the job)."""
+        if self.config["robust"]["regime"] == "isp_random":
+            return {"raw": paths.data_file(dataset, self.ref, "raw.npy")}
+        return {"views": self.robust_training_views(dataset, view)}
+
     def robust_training_labels(self, view: str) -> list[str]:
         return [get_view(s).label for s in self.view_slugs if s != view]
 
