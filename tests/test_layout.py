@@ -97,7 +97,7 @@ def test_layout_packages():
     the figures; nothing left at the old places."""
     names = set(package_modules())
     stages = {"prepare", "views", "scoring", "aggregate", "summary", "timing", "statistics", "paper"}
-    experiments = {"splits", "augment", "train", "evaluate", "corruptions", "forensics", "customization", "ssim", "options", "robust"}
+    experiments = {"splits", "augment", "train", "evaluate", "corruptions", "forensics", "customization", "ssim", "options", "robust", "isp_random"}
     assert {f"lens2logit.stages.{m}" for m in stages} <= names
     assert {n for n in names if n.startswith("lens2logit.experiments.")} == {f"lens2logit.experiments.{m}" for m in experiments}
     assert {"lens2logit.reporting.study", "lens2logit.reporting.isp", "lens2logit.reporting.datasets"} <= names
