@@ -37,8 +37,6 @@ from lens2logit.data.layout import (
     MASK_SUFFIXES,
     PUBLISHED_DRONE_CLASSIFICATION,
     PUBLISHED_DRONE_SEGMENTATION_TILES,
-    drone_image_folder,
-    drone_label_path,
 )
 from lens2logit.errors import InputError
 
@@ -104,13 +102,15 @@ def _warn_published(root: Path, kind: str, counts: dict) -> None:
 def load_drone_tiled(
     root: Path, intensity: float, *, kind: str, tile_size: int, check_published_counts: bool = False
 ) -> RawDataset:
+    from lens2logit.data.registry import dataset_layout
     from lens2logit.isp.camera import DRONE
 
+    layout = dataset_layout(f"drone_{kind}")
     if kind == "segmentation":
         image_root = _tile_folder(root, DRONE_TILED_IMAGES, tile_size, "tile image")
         folders = intensity_folders(image_root)
         check_same_names({f: [p.name for p in list_files(f, DRONE_IMAGE_SUFFIXES)] for f in folders.values()})
-        folder = drone_image_folder(root, kind, tile_size, intensity)
+        folder = layout.image_folder(root, intensity, tile_size)
         if intensity not in folders:
             raise InputError(f"{folder}: intensity folder not found")
         files = list_files(folder, DRONE_IMAGE_SUFFIXES)
@@ -124,9 +124,9 @@ def load_drone_tiled(
             _warn_published(root, kind, {"tiles": len(ids)})
         raw = _read_tiles(files, tile_size)
         return RawDataset("drone_segmentation", kind, intensity, ids, raw, targets, list(SEGMENTATION_CLASSES), DRONE)
-    csv_path = drone_label_path(root, kind, tile_size)
+    csv_path = layout.label_path(root, tile_size)
     labels = read_classification_csv(csv_path)
-    folder = drone_image_folder(root, kind, tile_size, intensity)
+    folder = layout.image_folder(root, intensity, tile_size)
     if not folder.is_dir():
         raise InputError(f"{folder}: intensity folder of the classification tiles not found")
     present = {p.stem: p for p in list_files(folder, DRONE_IMAGE_SUFFIXES)}

@@ -129,7 +129,7 @@ def drone_mask_path(full_index: int) -> Path:
     return DRONE_MASKS_FULL / drone_mask_name(full_index)
 
 
-# ---- which drone files a (kind, intensity) reads, in either layout (loaders, fingerprints, plan-time checks)
+# ---- which drone layout a root holds (the folders per (dataset, intensity): lens2logit.data.registry)
 
 
 def drone_is_pre_tiled(root: Path) -> bool:
@@ -138,35 +138,3 @@ def drone_is_pre_tiled(root: Path) -> bool:
     if (root / DRONE_IMAGES_FULL).is_dir():
         return False
     return any(root.glob(DRONE_TILED_IMAGES.format(tile_size="*"))) or (root / DRONE_CLASSIFICATION).is_dir()
-
-
-def drone_image_folder(root: Path, kind: str, tile_size: int, intensity: float) -> Path:
-    """The folder of drone images the loader reads for ``kind`` at ``intensity``.
-
-    Full frames: ``images_full/raw_scaleXXX`` (both kinds); pre-tiled: ``images_tiles_T/raw_scaleXXX``
-    (segmentation) or ``classification/images_tiles_T/raw_scaleXXX_thr_0.01`` (classification).
-    """
-    root = Path(root)
-    if not drone_is_pre_tiled(root):
-        return root / DRONE_IMAGES_FULL / intensity_folder(intensity)
-    if kind == "segmentation":
-        return root / DRONE_TILED_IMAGES.format(tile_size=tile_size) / intensity_folder(intensity)
-    return root / DRONE_CLASSIFICATION / DRONE_CLASSIFICATION_IMAGES.format(
-        tile_size=tile_size, folder=intensity_folder(intensity), thr=DRONE_CAR_FRACTION
-    )
-
-
-def drone_label_path(root: Path, kind: str, tile_size: int) -> Path:
-    """The labels the loader reads for ``kind``: a mask folder (``masks_full``, ``masks_tiles_T``) or the
-    pre-tiled classification list (``classification/dataset_tiles_T_72_0.01.csv``)."""
-    root = Path(root)
-    if not drone_is_pre_tiled(root):
-        return root / DRONE_MASKS_FULL
-    if kind == "segmentation":
-        return root / DRONE_TILED_MASKS.format(tile_size=tile_size)
-    return root / DRONE_CLASSIFICATION / drone_classification_csv(tile_size)
-
-
-def drone_intensities(root: Path, kind: str, tile_size: int) -> list[float]:
-    """The intensities whose image folder :func:`drone_image_folder` exists, ascending."""
-    return [i for i in INTENSITIES if drone_image_folder(root, kind, tile_size, i).is_dir()]
