@@ -34,6 +34,7 @@ from lens2logit.data.layout import (
     MASK_SUFFIXES,
     MICROSCOPY_IMAGE_SUFFIX,
     MICROSCOPY_LABELS,
+    REFERENCE_INTENSITY,
     parse_intensity_folder,
 )
 from lens2logit.data.manifest import write_manifest
@@ -375,7 +376,8 @@ def arrange_layout(dataset: str, fetched: Path, tree: Path) -> None:
     )
     mask_dir = _pick(mask_dirs, "mask", "mask folder matching the image names", fetched)
     layout = dataset_layout("drone_segmentation")  # both drone datasets read the same full frames
-    images, masks = layout.listed_parent(tree), layout.label_path(tree)  # asked of the empty root: full frames
+    images = layout.image_folder(tree, REFERENCE_INTENSITY, pre_tiled=False).parent
+    masks = layout.label_path(tree, pre_tiled=False)
     _move_intensity_folders(parent, images)
     masks.mkdir(parents=True)
     for mask in sorted(mask_dir.iterdir()):

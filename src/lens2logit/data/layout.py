@@ -114,19 +114,29 @@ def drone_mask_name(full_index: int) -> str:
     return f"{full_index:02d}.png"
 
 
+# Relative paths of single files (what synthesis writes and counts as its own); the folders are the
+# registry's layouts (lens2logit.data.registry), asked for the full-frame layout.
+
+
 def microscopy_image_path(stem: str, intensity: float) -> Path:
     """``images/raw_scaleXXX/{stem}.tiff``: one microscopy image at one intensity, relative to the root."""
-    return MICROSCOPY_IMAGES / intensity_folder(intensity) / f"{stem}{MICROSCOPY_IMAGE_SUFFIX}"
+    from lens2logit.data.registry import dataset_layout
+
+    return dataset_layout("microscopy").image_folder(Path(), intensity) / f"{stem}{MICROSCOPY_IMAGE_SUFFIX}"
 
 
 def drone_image_path(full_index: int, intensity: float) -> Path:
     """``images_full/raw_scaleXXX/NN.tif``: one full drone image at one intensity, relative to the root."""
-    return DRONE_IMAGES_FULL / intensity_folder(intensity) / drone_image_name(full_index)
+    from lens2logit.data.registry import dataset_layout
+
+    return dataset_layout("drone_segmentation").image_folder(Path(), intensity, pre_tiled=False) / drone_image_name(full_index)
 
 
 def drone_mask_path(full_index: int) -> Path:
     """``masks_full/NN.png``: the mask of one full drone image, relative to the root."""
-    return DRONE_MASKS_FULL / drone_mask_name(full_index)
+    from lens2logit.data.registry import dataset_layout
+
+    return dataset_layout("drone_segmentation").label_path(Path(), pre_tiled=False) / drone_mask_name(full_index)
 
 
 # ---- which drone layout a root holds (the folders per (dataset, intensity): lens2logit.data.registry)

@@ -126,11 +126,12 @@ class DroneLayout(Layout):
     kind: str  # segmentation | classification
     description: str = ""
 
-    def image_folder(self, root, intensity, tile_size=DRONE_TILE_SIZE):
+    def image_folder(self, root, intensity, tile_size=DRONE_TILE_SIZE, *, pre_tiled: bool | None = None):
         """Full frames: ``images_full/raw_scaleXXX`` (both kinds); pre-tiled: ``images_tiles_T/raw_scaleXXX``
-        (segmentation) or ``classification/images_tiles_T/raw_scaleXXX_thr_0.01`` (classification)."""
+        (segmentation) or ``classification/images_tiles_T/raw_scaleXXX_thr_0.01`` (classification).
+        ``pre_tiled``: which layout (None: the one ``root`` holds; a writer says which it writes)."""
         root = Path(root)
-        if not drone_is_pre_tiled(root):
+        if not (drone_is_pre_tiled(root) if pre_tiled is None else pre_tiled):
             return root / DRONE_IMAGES_FULL / intensity_folder(intensity)
         if self.kind == "segmentation":
             return root / DRONE_TILED_IMAGES.format(tile_size=tile_size) / intensity_folder(intensity)
@@ -138,11 +139,11 @@ class DroneLayout(Layout):
             tile_size=tile_size, folder=intensity_folder(intensity), thr=DRONE_CAR_FRACTION
         )
 
-    def label_path(self, root, tile_size=DRONE_TILE_SIZE):
+    def label_path(self, root, tile_size=DRONE_TILE_SIZE, *, pre_tiled: bool | None = None):
         """A mask folder (``masks_full``, ``masks_tiles_T``) or the pre-tiled classification list
-        (``classification/dataset_tiles_T_72_0.01.csv``)."""
+        (``classification/dataset_tiles_T_72_0.01.csv``); ``pre_tiled`` as in :meth:`image_folder`."""
         root = Path(root)
-        if not drone_is_pre_tiled(root):
+        if not (drone_is_pre_tiled(root) if pre_tiled is None else pre_tiled):
             return root / DRONE_MASKS_FULL
         if self.kind == "segmentation":
             return root / DRONE_TILED_MASKS.format(tile_size=tile_size)
