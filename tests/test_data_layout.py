@@ -71,8 +71,8 @@ def test_every_registry_entry_has_a_layout_with_a_description():
     assert source_layouts("drone") == [dataset_layout("drone_segmentation"), dataset_layout("drone_classification")]
     with pytest.raises(InputError, match="no layout for source 'nowhere'"):
         source_layouts("nowhere")
-    with pytest.raises(InputError, match="no workflow layout for 'custom'"):
-        branch_files("custom", Path("."), 1.0)
+    with pytest.raises(InputError, match="no layout for source 'nowhere'"):
+        branch_files("nowhere", Path("."), 1.0)
 
 
 def test_microscopy_layout_files_and_intensities(tmp_path):
@@ -141,7 +141,9 @@ def test_custom_layout_flat_and_with_intensity_folders(tmp_path):
     assert layout.intensities(tmp_path) == [1.0]  # a flat folder of DNGs is the reference intensity
     assert layout.image_folder(tmp_path, 1.0) == tmp_path
     assert layout.label_path(tmp_path) == tmp_path / "labels.csv"
-    assert layout.files(tmp_path, 1.0) == ["a.dng", "labels.csv"]
+    (tmp_path / "MANIFEST.sha256").write_text("")
+    assert layout.files(tmp_path, 1.0) == ["a.dng", "labels.csv"]  # the manifest beside them is no data
+    assert branch_files("custom", tmp_path, 1.0) == ["a.dng", "labels.csv"]  # any registry source can be fingerprinted
     assert layout.listings(tmp_path) == []
     for folder in ("raw_scale005", "raw_scale100", "masks"):
         (tmp_path / folder).mkdir()

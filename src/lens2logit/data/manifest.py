@@ -250,8 +250,6 @@ def branch_files(source: str, root: Path, intensity: float, *, tile_size: int = 
 def _workflow_layouts(source: str) -> list:
     from lens2logit.data.registry import source_layouts
 
-    if source not in ("microscopy", "drone"):  # custom folders: the manifest-free workflow reads them as they are
-        raise InputError(f"dataset: no workflow layout for {source!r}; expected microscopy or drone")
     return source_layouts(source)
 
 

@@ -33,10 +33,12 @@ from lens2logit.data.layout import (
     DRONE_TILED_IMAGES,
     DRONE_TILED_MASKS,
     INTENSITIES,
+    MANIFEST,
     MICROSCOPY_CLASSES,
     MICROSCOPY_IMAGES,
     MICROSCOPY_LABELS,
     REFERENCE_INTENSITY,
+    SYNTH_PARAMS,
     drone_classification_csv,
     drone_is_pre_tiled,
     intensity_folder,
@@ -45,6 +47,9 @@ from lens2logit.errors import InputError
 
 
 # ---------------------------------------------------------------- on-disk layouts
+
+# Records lens2logit writes into a dataset root: never data a branch reads.
+ROOT_RECORDS = (MANIFEST, SYNTH_PARAMS)
 
 
 class Layout:
@@ -87,7 +92,7 @@ class Layout:
                 names |= {p.relative_to(root).as_posix() for p in path.iterdir() if p.is_file() and not p.name.startswith(".")}
             elif path.is_file():
                 names.add(path.relative_to(root).as_posix())
-        return sorted(names)
+        return sorted(names - set(ROOT_RECORDS))  # a flat custom folder holds its manifest beside the images
 
     def listings(self, root: Path, tile_size: int = DRONE_TILE_SIZE) -> list[str]:
         """Relative names of every visible entry of every ``raw_scaleXXX`` folder the loader compares
