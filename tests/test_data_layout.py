@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from lens2logit.data import load_dataset
-from lens2logit.data.layout import INTENSITIES
+from lens2logit.data.layout import INTENSITIES, CustomLayout, DroneLayout, Layout
 from lens2logit.data.manifest import branch_files, branch_fingerprint, intensity_listings
-from lens2logit.data.registry import REGISTRY, CustomLayout, DroneLayout, Layout, dataset_layout, source_layouts
+from lens2logit.data.registry import REGISTRY, dataset_layout, source_layouts
 from lens2logit.data.synth import synthesize
 from lens2logit.errors import InputError
 from test_data_paper import write_tiled_drone

@@ -36,6 +36,7 @@ from lens2logit.data.layout import (
     DRONE_CAR,
     DRONE_CAR_FRACTION,
     DRONE_CLASSES,
+    DRONE_LAYOUTS,
     DRONE_IMAGE_SUFFIXES,
     DRONE_NO_CAR,
     DRONE_SUBSAMPLE_SEED,
@@ -57,10 +58,8 @@ log = logging.getLogger(__name__)
 
 
 def _layout():
-    """The registry's drone layout (both drone datasets read the same full frames)."""
-    from lens2logit.data.registry import dataset_layout
-
-    return dataset_layout("drone_segmentation")
+    """The drone layout of the registry (both drone datasets read the same full frames)."""
+    return DRONE_LAYOUTS["segmentation"]
 
 # Part of the cache names: caches of another selection rule are never read (2: the reference shuffle;
 # 1 used random.sample and sorted the classification rows).

@@ -32,6 +32,7 @@ from lens2logit.data.files import (
 from lens2logit.data.layout import (
     DRONE_CLASSES,
     DRONE_IMAGE_SUFFIXES,
+    DRONE_LAYOUTS,
     DRONE_TILED_IMAGES,
     DRONE_TILED_MASKS,
     MASK_SUFFIXES,
@@ -102,10 +103,9 @@ def _warn_published(root: Path, kind: str, counts: dict) -> None:
 def load_drone_tiled(
     root: Path, intensity: float, *, kind: str, tile_size: int, check_published_counts: bool = False
 ) -> RawDataset:
-    from lens2logit.data.registry import dataset_layout
     from lens2logit.isp.camera import DRONE
 
-    layout = dataset_layout(f"drone_{kind}")
+    layout = DRONE_LAYOUTS[kind]
     if kind == "segmentation":
         image_root = _tile_folder(root, DRONE_TILED_IMAGES, tile_size, "tile image")
         folders = intensity_folders(image_root)

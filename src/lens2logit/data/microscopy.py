@@ -23,9 +23,9 @@ from lens2logit.data.layout import (
     MICROSCOPY_IMAGE_SUFFIX,
     MICROSCOPY_KNOWN_CLASSES,
     MICROSCOPY_MIN_CLASS_SAMPLES,
+    MICROSCOPY_LAYOUT,
     PUBLISHED_MICROSCOPY_COUNTS,
 )
-from lens2logit.data.registry import dataset_layout
 from lens2logit.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def microscopy_selection(root: Path) -> tuple[list[str], list[str], dict[str, st
     """(ids, classes, labels, dropped) of :func:`microscopy_samples`; ``dropped`` = one line per label
     line or image left out, ``{label file}:{line}: image {stem}, code {CODE}: {why}`` (images without
     a label name the image file). :func:`label_problems` picks the ones ``data.strict_labels`` refuses."""
-    layout = dataset_layout("microscopy")  # which folders and files: the registry's layout
+    layout = MICROSCOPY_LAYOUT  # which folders and files: the registry entry's layout
     image_root = layout.listed_parent(root)
     folders = intensity_folders(image_root)
     if not folders:
@@ -173,7 +173,7 @@ def load_microscopy(root: Path, intensity: float, *, check_published_counts: boo
     ids, classes, labels = microscopy_samples(root)
     if check_published_counts:
         check_published(ids, classes, labels, root)
-    folder = dataset_layout("microscopy").image_folder(root, intensity)
+    folder = MICROSCOPY_LAYOUT.image_folder(root, intensity)
     if not folder.is_dir():
         raise InputError(f"{folder}: intensity folder not found")
     raw, floats = None, 0
