@@ -371,7 +371,7 @@ def _path_data_problems(config: dict, datasets: list[str], folds: int) -> list[s
     and files the jobs read): missing intensity folders, pre-tiled labels of another tile size, a tile
     larger than the full frames, and microscopy class counts from the label file."""
     from lens2logit.data.files import list_files, tiff_shape
-    from lens2logit.data.layout import DRONE_IMAGE_SUFFIXES, MICROSCOPY_LABELS, drone_is_pre_tiled
+    from lens2logit.data.layout import DRONE_IMAGE_SUFFIXES, drone_is_pre_tiled
     from lens2logit.data.registry import dataset_layout
 
     problems = []
@@ -403,7 +403,7 @@ def _path_data_problems(config: dict, datasets: list[str], folds: int) -> list[s
             shape = tiff_shape(first) if first is not None else None
             if shape is not None and tile > min(shape[:2]):
                 problems.append(f"data.tile_size: {tile} is larger than the drone images ({first}: {shape[0]}×{shape[1]})")
-        if source == "microscopy" and "microscopy" in datasets and (root / MICROSCOPY_LABELS).is_file():
+        if source == "microscopy" and "microscopy" in datasets and dataset_layout("microscopy").label_path(root).is_file():
             problems += _microscopy_label_problems(config, root, folds)
     return problems
 
