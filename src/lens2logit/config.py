@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -394,19 +393,12 @@ def _intensities_needed(config: dict) -> list[tuple[str, float]]:
 
 
 def _path_data_problems(config: dict, datasets: list[str], folds: int) -> list[str]:
-    from lens2logit.data.files import intensity_folders, read_text_file, tiff_shape
-    from lens2logit.data.layout import (
-        DRONE_IMAGES_FULL,
-        INTENSITIES,
-        MICROSCOPY_EXCLUDED_STEMS,
-        MICROSCOPY_IMAGE_SUFFIX,
-        MICROSCOPY_IMAGES,
-        MICROSCOPY_LABELS,
-        MICROSCOPY_MIN_CLASS_SAMPLES,
-        drone_image_folder,
-        drone_is_pre_tiled,
-        intensity_folder,
-    )
+    """What the loaders would refuse in path data, asked of each dataset's registry layout (the folders
+    and files the jobs read): missing intensity folders, pre-tiled labels of another tile size, a tile
+    larger than the full frames, and microscopy class counts from the label file."""
+    from lens2logit.data.files import list_files, tiff_shape
+    from lens2logit.data.layout import DRONE_IMAGE_SUFFIXES, drone_is_pre_tiled
+    from lens2logit.data.registry import dataset_layout
 
     problems = []
     data_root = Path(config["data"]["root"])
@@ -416,38 +408,47 @@ def _path_data_problems(config: dict, datasets: list[str], folds: int) -> list[s
         if not root.is_dir():
             problems.append(f"data.root: {str(data_root)!r} has no folder {source}/ (data.source: path reads {root})")
             continue
-        if source == "microscopy":
-            folders = [lambda i: root / MICROSCOPY_IMAGES / intensity_folder(i)]
-        else:  # the folders the drone loader reads, in the layout the root holds (full frames or pre-tiled)
-            kinds = sorted({dataset_kind(t) for t in datasets if dataset_source(t) == "drone"})
-            wrong_size = _pre_tiled_problems(root, kinds, tile) if drone_is_pre_tiled(root) else {}
-            problems += list(wrong_size.values())
-            folders = [partial(drone_image_folder, root, kind, tile) for kind in kinds if kind not in wrong_size]
-        for folder in folders:
-            present = [i for i in INTENSITIES if folder(i).is_dir()]
+        # the datasets read from this folder, by kind (both drone datasets share drone/)
+        names = sorted({t for t in datasets if dataset_source(t) == source}, key=dataset_kind)
+        pre_tiled = source == "drone" and drone_is_pre_tiled(root)
+        wrong_size = _pre_tiled_problems(root, names, tile) if pre_tiled else {}
+        problems += list(wrong_size.values())
+        for name in names:
+            if name in wrong_size:
+                continue
+            layout = dataset_layout(name)
+            present = layout.intensities(root, tile)
             for key, value in _intensities_needed(config):
-                missing = f"{key}: {value} — {folder(value)} not found; present: {present}"
+                missing = f"{key}: {value} — {layout.image_folder(root, value, tile)} not found; present: {present}"
                 if not any(abs(value - p) < 1e-9 for p in present) and missing not in problems:
                     problems.append(missing)
-        if source == "drone" and not drone_is_pre_tiled(root):
-            present = intensity_folders(root / DRONE_IMAGES_FULL)
-            first = next((p for p in sorted(next(iter(present.values())).iterdir()) if p.suffix.lower() in (".tif", ".tiff")), None) if present else None
+        if source == "drone" and not pre_tiled:
+            layout = dataset_layout(names[0])
+            present = layout.intensities(root, tile)
+            first = next(iter(list_files(layout.image_folder(root, present[0], tile), DRONE_IMAGE_SUFFIXES)), None) if present else None
             shape = tiff_shape(first) if first is not None else None
             if shape is not None and tile > min(shape[:2]):
                 problems.append(f"data.tile_size: {tile} is larger than the drone images ({first}: {shape[0]}×{shape[1]})")
-        if source == "microscopy" and "microscopy" in datasets and (root / MICROSCOPY_LABELS).is_file():
-            try:
-                text = read_text_file(root / MICROSCOPY_LABELS, "label file")
-            except InputError as exc:
-                problems.append(str(exc))
-                continue
-            counts = Counter(
-                line.split()[1] for line in text.splitlines()
-                if len(line.split()) == 2 and line.split()[0].removesuffix(MICROSCOPY_IMAGE_SUFFIX) not in MICROSCOPY_EXCLUDED_STEMS
-            )
-            problems += _class_problems(counts, folds, str(root / MICROSCOPY_LABELS), MICROSCOPY_MIN_CLASS_SAMPLES)
-            if strict_labels(config):
-                problems += _label_problems(root)
+        if source == "microscopy" and "microscopy" in datasets and dataset_layout("microscopy").label_path(root).is_file():
+            problems += _microscopy_label_problems(config, root, folds)
+    return problems
+
+
+def _microscopy_label_problems(config: dict, root: Path, folds: int) -> list[str]:
+    """Class counts of the label file, read by the loader's own reader (a line it refuses is named here)."""
+    from lens2logit.data.layout import MICROSCOPY_EXCLUDED_STEMS, MICROSCOPY_MIN_CLASS_SAMPLES
+    from lens2logit.data.microscopy import read_label_lines
+    from lens2logit.data.registry import dataset_layout
+
+    labels = dataset_layout("microscopy").label_path(root)
+    try:
+        entries = read_label_lines(labels)
+    except InputError as exc:
+        return [str(exc)]
+    counts = Counter(code for stem, code, _ in entries if stem not in MICROSCOPY_EXCLUDED_STEMS)
+    problems = _class_problems(counts, folds, str(labels), MICROSCOPY_MIN_CLASS_SAMPLES)
+    if strict_labels(config):
+        problems += _label_problems(root)
     return problems
 
 
@@ -474,17 +475,18 @@ def _label_problems(root: Path) -> list[str]:
             for line in label_problems(dropped)]
 
 
-def _pre_tiled_problems(root: Path, kinds: list[str], tile: int) -> dict[str, str]:
-    """{kind: problem} where a pre-tiled drone root holds no labels of tiles of ``data.tile_size``."""
-    from lens2logit.data.layout import DRONE_TILED_IMAGES, drone_label_path
+def _pre_tiled_problems(root: Path, names: list[str], tile: int) -> dict[str, str]:
+    """{dataset: problem} where a pre-tiled drone root holds no labels of tiles of ``data.tile_size``."""
+    from lens2logit.data.layout import DRONE_TILED_IMAGES
+    from lens2logit.data.registry import dataset_layout
 
     problems = {}
-    for kind in kinds:
-        labels = drone_label_path(root, kind, tile)
+    for name in names:
+        labels = dataset_layout(name).label_path(root, tile)
         if not labels.exists():
             sizes = sorted({p.name for p in root.rglob(DRONE_TILED_IMAGES.format(tile_size="*")) if p.is_dir()})
             hint = f" (found {sizes}: set data.tile_size to their tile size)" if sizes else ""
-            problems[kind] = f"data.tile_size: {tile} — {labels} not found in the pre-tiled drone layout{hint}"
+            problems[name] = f"data.tile_size: {tile} — {labels} not found in the pre-tiled drone layout{hint}"
     return problems
 
 

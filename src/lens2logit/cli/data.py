@@ -126,9 +126,10 @@ def _info(args) -> int:
 
 
 def dataset_info(dataset: str, root: Path, *, tile_size: int | None = None) -> list[str]:
-    """Lines: one per dataset, with the intensities present and the count per class (from names and masks)."""
-    from lens2logit.data.files import intensity_folders
-    from lens2logit.data.layout import DRONE_CLASSES, DRONE_IMAGES_FULL, DRONE_TILE_SIZE, MICROSCOPY_IMAGES
+    """Lines: one per dataset, with the intensities present (asked of the dataset's registry layout)
+    and the count per class (from names and masks)."""
+    from lens2logit.data.layout import DRONE_CLASSES, DRONE_TILE_SIZE, drone_is_pre_tiled
+    from lens2logit.data.registry import dataset_layout
 
     root = Path(root)
     _check_root(root)
@@ -137,19 +138,18 @@ def dataset_info(dataset: str, root: Path, *, tile_size: int | None = None) -> l
 
         ids, classes, labels, dropped = microscopy_selection(root)
         counts = Counter(labels[s] for s in ids)
-        intensities = sorted(intensity_folders(root / MICROSCOPY_IMAGES))
+        intensities = dataset_layout("microscopy").intensities(root)
         summary = _line("microscopy", len(ids), intensities, {c: counts[c] for c in classes})
         return [summary] + [f"warning: {line}" for line in dropped]
     if dataset.startswith("drone"):
         from lens2logit.data.drone import drone_sources, tile_selection
-        from lens2logit.data.layout import drone_is_pre_tiled
 
         size = tile_size or DRONE_TILE_SIZE
         if drone_is_pre_tiled(root):
             return _tiled_drone_info(dataset, root, size)
         sources = drone_sources(root)
         selection = tile_selection(sources, root, size, root / f"tiles_{size}")
-        intensities = sorted(intensity_folders(root / DRONE_IMAGES_FULL))
+        intensities = dataset_layout("drone_segmentation").intensities(root, size)
         labels = Counter(int(v) for v in selection["labels"])
         lines = [f"drone: {len(sources.stems)} full images, tile size {size}"]
         if dataset in ("drone", "drone_segmentation"):
@@ -159,9 +159,8 @@ def dataset_info(dataset: str, root: Path, *, tile_size: int | None = None) -> l
                                {name: labels[k] for k, name in enumerate(DRONE_CLASSES)}))
         return lines
     from lens2logit.data import load_dataset
-    from lens2logit.data.custom import custom_folders
 
-    intensities = sorted(custom_folders(root))
+    intensities = dataset_layout("custom").intensities(root)
     loaded = load_dataset("custom", root, intensities[-1])
     if loaded.kind == "classification":
         counts = Counter(int(t) for t in loaded.targets)
@@ -174,15 +173,15 @@ def dataset_info(dataset: str, root: Path, *, tile_size: int | None = None) -> l
 def _tiled_drone_info(dataset: str, root: Path, size: int) -> list[str]:
     """Counts of the pre-tiled drone layout, from the reference-intensity tiles."""
     from lens2logit.data import load_dataset
-    from lens2logit.data.layout import drone_image_folder, drone_intensities
+    from lens2logit.data.registry import dataset_layout
 
     lines = [f"drone: pre-tiled layout, tile size {size}"]
     for name in ("drone_segmentation", "drone_classification"):
         if dataset in ("drone", name):
-            kind = name.removeprefix("drone_")
-            intensities = drone_intensities(root, kind, size)
+            layout = dataset_layout(name)
+            intensities = layout.intensities(root, size)
             if not intensities:
-                raise InputError(f"{drone_image_folder(root, kind, size, 1.0).parent}: no {name} tiles of the pre-tiled layout")
+                raise InputError(f"{layout.image_folder(root, 1.0, size).parent}: no {name} tiles of the pre-tiled layout")
             loaded = load_dataset(name, root, intensities[-1], tile_size=size)
             if name == "drone_segmentation":
                 per_class = {"tiles with cars": len(loaded.ids)}

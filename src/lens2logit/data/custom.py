@@ -18,17 +18,19 @@ from pathlib import Path
 import numpy as np
 
 from lens2logit.data.dataset import RawDataset
-from lens2logit.data.files import check_equal_size, check_same_names, intensity_folders, list_files, pair_masks, read_masks, to_unit
-from lens2logit.data.layout import CUSTOM_LABELS, CUSTOM_MASKS, CUSTOM_SUFFIXES, MASK_SUFFIXES, REFERENCE_INTENSITY
+from lens2logit.data.files import check_equal_size, check_same_names, list_files, pair_masks, read_masks, to_unit
+from lens2logit.data.layout import CUSTOM_LABELS, CUSTOM_LAYOUT, CUSTOM_MASKS, CUSTOM_SUFFIXES, MASK_SUFFIXES
 from lens2logit.errors import InputError
 
 
 def custom_folders(root: Path) -> dict[float, Path]:
-    folders = intensity_folders(root)
-    if folders:
+    """{intensity: folder of its DNGs} as the registry's custom layout places them (``raw_scaleXXX/``
+    folders, or the root itself at the reference intensity); the folders must hold the same names."""
+    layout = CUSTOM_LAYOUT
+    folders = {i: layout.image_folder(root, i) for i in layout.intensities(root)}
+    if layout.listed_parent(root) is not None:
         check_same_names({f: [p.name for p in list_files(f, CUSTOM_SUFFIXES)] for f in folders.values()})
-        return folders
-    return {REFERENCE_INTENSITY: root}
+    return folders
 
 
 def read_custom_labels(path: Path, stems: list[str]) -> dict[str, str]:

@@ -29,13 +29,12 @@ from lens2logit.data.layout import (
     DRONE_CLASSIFICATION,
     DRONE_IMAGE_SUFFIXES,
     DRONE_IMAGES_FULL,
-    DRONE_MASKS_FULL,
     INTENSITY_FOLDER_PREFIX,
     MANIFEST,
     MASK_SUFFIXES,
     MICROSCOPY_IMAGE_SUFFIX,
-    MICROSCOPY_IMAGES,
     MICROSCOPY_LABELS,
+    REFERENCE_INTENSITY,
     parse_intensity_folder,
 )
 from lens2logit.data.manifest import write_manifest
@@ -345,17 +344,22 @@ def _move_tiled_drone(parent: Path, tree: Path) -> None:
 
 
 def arrange_layout(dataset: str, fetched: Path, tree: Path) -> None:
-    """Move the fetched content into the loader layout under ``tree``."""
+    """Move the fetched content into the loader layout under ``tree``: found in the release by the
+    heuristics above, placed where the registry's layout of the dataset reads it (an empty drone
+    root is the full-frame layout; a pre-tiled release keeps its folder names)."""
+    from lens2logit.data.registry import dataset_layout
+
     shutil.rmtree(tree, ignore_errors=True)
     tree.mkdir(parents=True)
     if dataset == "microscopy":
+        layout = dataset_layout("microscopy")
         parent = _pick(_intensity_parents(fetched, (MICROSCOPY_IMAGE_SUFFIX,)), "raw", "raw_scaleXXX/*.tiff folders", fetched)
         labels = sorted(fetched.rglob(MICROSCOPY_LABELS.name))
         if not labels:
             raise DownloadError(f"{fetched}: downloaded content has no {MICROSCOPY_LABELS.name}")
-        _move_intensity_folders(parent, tree / MICROSCOPY_IMAGES)
-        (tree / MICROSCOPY_LABELS).parent.mkdir(parents=True)
-        shutil.move(str(labels[0]), str(tree / MICROSCOPY_LABELS))
+        _move_intensity_folders(parent, layout.listed_parent(tree))
+        layout.label_path(tree).parent.mkdir(parents=True)
+        shutil.move(str(labels[0]), str(layout.label_path(tree)))
         return
     tiled = _tiled_drone_parent(fetched)
     if tiled is not None:
@@ -371,11 +375,14 @@ def arrange_layout(dataset: str, fetched: Path, tree: Path) -> None:
         - {f for f in parent.iterdir()}
     )
     mask_dir = _pick(mask_dirs, "mask", "mask folder matching the image names", fetched)
-    _move_intensity_folders(parent, tree / DRONE_IMAGES_FULL)
-    (tree / DRONE_MASKS_FULL).mkdir(parents=True)
+    layout = dataset_layout("drone_segmentation")  # both drone datasets read the same full frames
+    images = layout.image_folder(tree, REFERENCE_INTENSITY, pre_tiled=False).parent
+    masks = layout.label_path(tree, pre_tiled=False)
+    _move_intensity_folders(parent, images)
+    masks.mkdir(parents=True)
     for mask in sorted(mask_dir.iterdir()):
         if mask.is_file() and mask.suffix.lower() in MASK_SUFFIXES:
-            shutil.move(str(mask), str(tree / DRONE_MASKS_FULL / mask.name))
+            shutil.move(str(mask), str(masks / mask.name))
 
 
 def download_record(dataset: str, source: str, remote: list[RemoteFile], origin: str | None = None) -> dict:

@@ -36,9 +36,8 @@ from lens2logit.data.layout import (
     DRONE_CAR,
     DRONE_CAR_FRACTION,
     DRONE_CLASSES,
+    DRONE_LAYOUTS,
     DRONE_IMAGE_SUFFIXES,
-    DRONE_IMAGES_FULL,
-    DRONE_MASKS_FULL,
     DRONE_NO_CAR,
     DRONE_SUBSAMPLE_SEED,
     MASK_SUFFIXES,
@@ -57,6 +56,11 @@ from lens2logit.io import atomic_path, save_npy, write_text
 
 log = logging.getLogger(__name__)
 
+
+def _layout():
+    """The drone layout of the registry (both drone datasets read the same full frames)."""
+    return DRONE_LAYOUTS["segmentation"]
+
 # Part of the cache names: caches of another selection rule are never read (2: the reference shuffle;
 # 1 used random.sample and sorted the classification rows).
 SELECTION_VERSION = 2
@@ -72,7 +76,7 @@ class DroneSources:
 
 def drone_sources(root: Path) -> DroneSources:
     """Check the full images and masks of a drone root by name: same files at every intensity, one mask each."""
-    image_root = root / DRONE_IMAGES_FULL
+    image_root = _layout().listed_parent(root)  # which folders: the registry's drone layout
     folders = intensity_folders(image_root)
     if not folders:
         raise InputError(f"{image_root}: no raw_scaleXXX folders")
@@ -84,7 +88,7 @@ def drone_sources(root: Path) -> DroneSources:
         raise InputError(f"{next(iter(folders.values()))}: no .tif/.tiff images")
     if len(set(stems)) != len(stems):
         raise InputError(f"{first[0].parent}: two images share a stem")
-    mask_root = root / DRONE_MASKS_FULL
+    mask_root = _layout().label_path(root)
     masks = pair_masks(stems, first, mask_root, MASK_SUFFIXES, context=f" in {image_root}", containment=True)
     return DroneSources(stems, files, [masks[s] for s in stems])
 
@@ -261,7 +265,7 @@ def load_drone(
         return load_drone_tiled(root, intensity, kind=kind, tile_size=tile_size, check_published_counts=check_published_counts)
     sources = drone_sources(root)
     if intensity not in sources.images:
-        raise InputError(f"{root / DRONE_IMAGES_FULL / intensity_folder(intensity)}: intensity folder not found")
+        raise InputError(f"{_layout().image_folder(root, intensity)}: intensity folder not found")
     cache_dir = Path(cache_dir) if cache_dir is not None else root / f"tiles_{tile_size}"
     selection = tile_selection(sources, root, tile_size, cache_dir)
     if kind == "classification":
@@ -282,6 +286,6 @@ def load_drone(
         rows = [position[t] for t in ids]
         targets, classes = selection["labels"][order].astype(np.int64), list(DRONE_CLASSES)
     if not ids:
-        raise InputError(f"{root / DRONE_MASKS_FULL}: no {kind} tiles of size {tile_size}")
+        raise InputError(f"{_layout().label_path(root)}: no {kind} tiles of size {tile_size}")
     raw = to_unit(tiles[rows])
     return RawDataset(f"drone_{kind}", kind, intensity, ids, raw, targets, classes, DRONE)

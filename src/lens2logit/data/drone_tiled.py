@@ -32,13 +32,12 @@ from lens2logit.data.files import (
 from lens2logit.data.layout import (
     DRONE_CLASSES,
     DRONE_IMAGE_SUFFIXES,
+    DRONE_LAYOUTS,
     DRONE_TILED_IMAGES,
     DRONE_TILED_MASKS,
     MASK_SUFFIXES,
     PUBLISHED_DRONE_CLASSIFICATION,
     PUBLISHED_DRONE_SEGMENTATION_TILES,
-    drone_image_folder,
-    drone_label_path,
 )
 from lens2logit.errors import InputError
 
@@ -106,11 +105,12 @@ def load_drone_tiled(
 ) -> RawDataset:
     from lens2logit.isp.camera import DRONE
 
+    layout = DRONE_LAYOUTS[kind]
     if kind == "segmentation":
         image_root = _tile_folder(root, DRONE_TILED_IMAGES, tile_size, "tile image")
         folders = intensity_folders(image_root)
         check_same_names({f: [p.name for p in list_files(f, DRONE_IMAGE_SUFFIXES)] for f in folders.values()})
-        folder = drone_image_folder(root, kind, tile_size, intensity)
+        folder = layout.image_folder(root, intensity, tile_size)
         if intensity not in folders:
             raise InputError(f"{folder}: intensity folder not found")
         files = list_files(folder, DRONE_IMAGE_SUFFIXES)
@@ -124,9 +124,9 @@ def load_drone_tiled(
             _warn_published(root, kind, {"tiles": len(ids)})
         raw = _read_tiles(files, tile_size)
         return RawDataset("drone_segmentation", kind, intensity, ids, raw, targets, list(SEGMENTATION_CLASSES), DRONE)
-    csv_path = drone_label_path(root, kind, tile_size)
+    csv_path = layout.label_path(root, tile_size)
     labels = read_classification_csv(csv_path)
-    folder = drone_image_folder(root, kind, tile_size, intensity)
+    folder = layout.image_folder(root, intensity, tile_size)
     if not folder.is_dir():
         raise InputError(f"{folder}: intensity folder of the classification tiles not found")
     present = {p.stem: p for p in list_files(folder, DRONE_IMAGE_SUFFIXES)}

@@ -1,7 +1,13 @@
-"""On-disk layout of the real datasets (reference-spec §3), shared by loaders, synthesis and downloads."""
+"""On-disk layout of the real datasets (reference-spec §3), shared by loaders, synthesis and downloads.
+
+The names and constants, and one :class:`Layout` per dataset (at the end): which folders and files a
+(dataset, intensity) branch reads. The dataset registry gives each entry its layout; this module sits
+below the loaders and the registry so that every reader asks the same object.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 # Light-intensity ratios; 1.0 is the reference.
@@ -114,22 +120,26 @@ def drone_mask_name(full_index: int) -> str:
     return f"{full_index:02d}.png"
 
 
+# Relative paths of single files (what synthesis writes and counts as its own); the folders are the
+# dataset layouts at the end of this module, asked for the full-frame layout.
+
+
 def microscopy_image_path(stem: str, intensity: float) -> Path:
     """``images/raw_scaleXXX/{stem}.tiff``: one microscopy image at one intensity, relative to the root."""
-    return MICROSCOPY_IMAGES / intensity_folder(intensity) / f"{stem}{MICROSCOPY_IMAGE_SUFFIX}"
+    return MICROSCOPY_LAYOUT.image_folder(Path(), intensity) / f"{stem}{MICROSCOPY_IMAGE_SUFFIX}"
 
 
 def drone_image_path(full_index: int, intensity: float) -> Path:
     """``images_full/raw_scaleXXX/NN.tif``: one full drone image at one intensity, relative to the root."""
-    return DRONE_IMAGES_FULL / intensity_folder(intensity) / drone_image_name(full_index)
+    return DRONE_LAYOUTS["segmentation"].image_folder(Path(), intensity, pre_tiled=False) / drone_image_name(full_index)
 
 
 def drone_mask_path(full_index: int) -> Path:
     """``masks_full/NN.png``: the mask of one full drone image, relative to the root."""
-    return DRONE_MASKS_FULL / drone_mask_name(full_index)
+    return DRONE_LAYOUTS["segmentation"].label_path(Path(), pre_tiled=False) / drone_mask_name(full_index)
 
 
-# ---- which drone files a (kind, intensity) reads, in either layout (loaders, fingerprints, plan-time checks)
+# ---- which drone layout a root holds (the folders per (dataset, intensity): the layouts below)
 
 
 def drone_is_pre_tiled(root: Path) -> bool:
@@ -140,33 +150,159 @@ def drone_is_pre_tiled(root: Path) -> bool:
     return any(root.glob(DRONE_TILED_IMAGES.format(tile_size="*"))) or (root / DRONE_CLASSIFICATION).is_dir()
 
 
-def drone_image_folder(root: Path, kind: str, tile_size: int, intensity: float) -> Path:
-    """The folder of drone images the loader reads for ``kind`` at ``intensity``.
+# ---------------------------------------------------------------- the layout of each dataset
 
-    Full frames: ``images_full/raw_scaleXXX`` (both kinds); pre-tiled: ``images_tiles_T/raw_scaleXXX``
-    (segmentation) or ``classification/images_tiles_T/raw_scaleXXX_thr_0.01`` (classification).
+# Records lens2logit writes into a dataset root: never data a branch reads.
+ROOT_RECORDS = (MANIFEST, SYNTH_PARAMS)
+
+
+class Layout:
+    """Where one dataset's files lie under its root: the folders and files a (dataset, intensity)
+    branch reads, the intensities present, and a one-line description.
+
+    Subclasses answer three questions about a root; everything else derives from them:
+    :meth:`image_folder` (the images at one intensity), :meth:`label_path` (a label file or a mask
+    folder) and :meth:`listed_parent` (the folder whose ``raw_scaleXXX`` listings the loader compares
+    across intensities, or None). ``tile_size`` matters to the pre-tiled drone layout only.
     """
-    root = Path(root)
-    if not drone_is_pre_tiled(root):
-        return root / DRONE_IMAGES_FULL / intensity_folder(intensity)
-    if kind == "segmentation":
-        return root / DRONE_TILED_IMAGES.format(tile_size=tile_size) / intensity_folder(intensity)
-    return root / DRONE_CLASSIFICATION / DRONE_CLASSIFICATION_IMAGES.format(
-        tile_size=tile_size, folder=intensity_folder(intensity), thr=DRONE_CAR_FRACTION
-    )
+
+    description: str = ""
+
+    def image_folder(self, root: Path, intensity: float, tile_size: int = DRONE_TILE_SIZE) -> Path:
+        raise NotImplementedError
+
+    def label_path(self, root: Path, tile_size: int = DRONE_TILE_SIZE) -> Path:
+        raise NotImplementedError
+
+    def listed_parent(self, root: Path, tile_size: int = DRONE_TILE_SIZE) -> Path | None:
+        raise NotImplementedError
+
+    def describe(self, root: Path, tile_size: int = DRONE_TILE_SIZE) -> str:
+        """One line: the layout ``root`` holds (default: :attr:`description`)."""
+        return self.description
+
+    def intensities(self, root: Path, tile_size: int = DRONE_TILE_SIZE) -> list[float]:
+        """The intensities whose image folder exists under ``root``, ascending."""
+        return [i for i in INTENSITIES if self.image_folder(Path(root), i, tile_size).is_dir()]
+
+    def files(self, root: Path, intensity: float, tile_size: int = DRONE_TILE_SIZE) -> list[str]:
+        """Relative names (posix, sorted) of the files a branch at ``intensity`` reads: every visible
+        file of its image folder, and the label file or every visible file of the mask folder. What
+        does not exist is left out (the loader names it)."""
+        root = Path(root)
+        names = set()
+        for path in (self.image_folder(root, intensity, tile_size), self.label_path(root, tile_size)):
+            if path.is_dir():
+                names |= {p.relative_to(root).as_posix() for p in path.iterdir() if p.is_file() and not p.name.startswith(".")}
+            elif path.is_file():
+                names.add(path.relative_to(root).as_posix())
+        return sorted(names - set(ROOT_RECORDS))  # a flat custom folder holds its manifest beside the images
+
+    def listings(self, root: Path, tile_size: int = DRONE_TILE_SIZE) -> list[str]:
+        """Relative names of every visible entry of every ``raw_scaleXXX`` folder the loader compares
+        across intensities (a file added to or missing from any one fails every branch)."""
+        root = Path(root)
+        parent = self.listed_parent(root, tile_size)
+        if parent is None:
+            return []
+        return sorted(
+            p.relative_to(root).as_posix()
+            for i in INTENSITIES
+            if (parent / intensity_folder(i)).is_dir()
+            for p in (parent / intensity_folder(i)).iterdir()
+            if not p.name.startswith(".")
+        )
 
 
-def drone_label_path(root: Path, kind: str, tile_size: int) -> Path:
-    """The labels the loader reads for ``kind``: a mask folder (``masks_full``, ``masks_tiles_T``) or the
-    pre-tiled classification list (``classification/dataset_tiles_T_72_0.01.csv``)."""
-    root = Path(root)
-    if not drone_is_pre_tiled(root):
-        return root / DRONE_MASKS_FULL
-    if kind == "segmentation":
-        return root / DRONE_TILED_MASKS.format(tile_size=tile_size)
-    return root / DRONE_CLASSIFICATION / drone_classification_csv(tile_size)
+class MicroscopyLayout(Layout):
+    description = "images/raw_scaleXXX/<stem>.tiff + labels/Ma190c_annotations.dat"
+
+    def image_folder(self, root, intensity, tile_size=DRONE_TILE_SIZE):
+        return Path(root) / MICROSCOPY_IMAGES / intensity_folder(intensity)
+
+    def label_path(self, root, tile_size=DRONE_TILE_SIZE):
+        return Path(root) / MICROSCOPY_LABELS
+
+    def listed_parent(self, root, tile_size=DRONE_TILE_SIZE):
+        return Path(root) / MICROSCOPY_IMAGES
 
 
-def drone_intensities(root: Path, kind: str, tile_size: int) -> list[float]:
-    """The intensities whose image folder :func:`drone_image_folder` exists, ascending."""
-    return [i for i in INTENSITIES if drone_image_folder(root, kind, tile_size, i).is_dir()]
+@dataclass(frozen=True)
+class DroneLayout(Layout):
+    """Raw-Drone in either layout: full frames (``images_full/``, ``masks_full/``; tiles are cut by the
+    loader) or the reference code's pre-tiled folders (full frames win when a root holds both)."""
+
+    kind: str  # segmentation | classification
+    description: str = ""
+
+    def image_folder(self, root, intensity, tile_size=DRONE_TILE_SIZE, *, pre_tiled: bool | None = None):
+        """Full frames: ``images_full/raw_scaleXXX`` (both kinds); pre-tiled: ``images_tiles_T/raw_scaleXXX``
+        (segmentation) or ``classification/images_tiles_T/raw_scaleXXX_thr_0.01`` (classification).
+        ``pre_tiled``: which layout (None: the one ``root`` holds; a writer says which it writes)."""
+        root = Path(root)
+        if not (drone_is_pre_tiled(root) if pre_tiled is None else pre_tiled):
+            return root / DRONE_IMAGES_FULL / intensity_folder(intensity)
+        if self.kind == "segmentation":
+            return root / DRONE_TILED_IMAGES.format(tile_size=tile_size) / intensity_folder(intensity)
+        return root / DRONE_CLASSIFICATION / DRONE_CLASSIFICATION_IMAGES.format(
+            tile_size=tile_size, folder=intensity_folder(intensity), thr=DRONE_CAR_FRACTION
+        )
+
+    def label_path(self, root, tile_size=DRONE_TILE_SIZE, *, pre_tiled: bool | None = None):
+        """A mask folder (``masks_full``, ``masks_tiles_T``) or the pre-tiled classification list
+        (``classification/dataset_tiles_T_72_0.01.csv``); ``pre_tiled`` as in :meth:`image_folder`."""
+        root = Path(root)
+        if not (drone_is_pre_tiled(root) if pre_tiled is None else pre_tiled):
+            return root / DRONE_MASKS_FULL
+        if self.kind == "segmentation":
+            return root / DRONE_TILED_MASKS.format(tile_size=tile_size)
+        return root / DRONE_CLASSIFICATION / drone_classification_csv(tile_size)
+
+    def listed_parent(self, root, tile_size=DRONE_TILE_SIZE):
+        """Full frames and segmentation tiles are compared across intensities; the classification
+        tiles are selected by their list instead."""
+        root = Path(root)
+        if drone_is_pre_tiled(root) and self.kind == "classification":
+            return None
+        return self.image_folder(root, REFERENCE_INTENSITY, tile_size).parent
+
+    def describe(self, root, tile_size=DRONE_TILE_SIZE):
+        root = Path(root)
+        if not drone_is_pre_tiled(root):
+            return f"full frames ({DRONE_IMAGES_FULL}/raw_scaleXXX/*.tif + {DRONE_MASKS_FULL}/), tiles of {tile_size} cut by the loader"
+        images = self.image_folder(root, REFERENCE_INTENSITY, tile_size).parent.relative_to(root).as_posix()
+        labels = self.label_path(root, tile_size).relative_to(root).as_posix()
+        return f"pre-tiled, tile size {tile_size} ({images}/ + {labels})"
+
+
+class CustomLayout(Layout):
+    description = "*.dng or raw_scaleXXX/*.dng + labels.csv (classification) or masks/ (segmentation)"
+
+    def image_folder(self, root, intensity, tile_size=DRONE_TILE_SIZE):
+        """``root/raw_scaleXXX`` when the root has intensity folders, else ``root`` itself (intensity 1.0)."""
+        root = Path(root)
+        if self.listed_parent(root) is not None or intensity != REFERENCE_INTENSITY:
+            return root / intensity_folder(intensity)
+        return root
+
+    def label_path(self, root, tile_size=DRONE_TILE_SIZE):
+        root = Path(root)
+        return root / CUSTOM_MASKS if (root / CUSTOM_MASKS).is_dir() else root / CUSTOM_LABELS
+
+    def listed_parent(self, root, tile_size=DRONE_TILE_SIZE):
+        root = Path(root)
+        return root if any((root / intensity_folder(i)).is_dir() for i in INTENSITIES) else None
+
+
+
+# The one instance per dataset; ``lens2logit.data.registry.REGISTRY`` gives each entry its own.
+MICROSCOPY_LAYOUT = MicroscopyLayout()
+DRONE_LAYOUTS = {
+    "segmentation": DroneLayout(
+        "segmentation", "images_full/raw_scaleXXX/*.tif + masks_full/ (full frames), or images_tiles_T/ + masks_tiles_T/"
+    ),
+    "classification": DroneLayout(
+        "classification", "images_full/ + masks_full/ (full frames), or classification/ tiles + dataset_tiles_T_72_0.01.csv"
+    ),
+}
+CUSTOM_LAYOUT = CustomLayout()

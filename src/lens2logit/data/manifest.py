@@ -16,15 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lens2logit.data.files import file_identity
-from lens2logit.data.layout import (
-    DRONE_TILE_SIZE,
-    MANIFEST,
-    MICROSCOPY_IMAGES,
-    MICROSCOPY_LABELS,
-    drone_image_folder,
-    drone_label_path,
-    intensity_folder,
-)
+from lens2logit.data.layout import DRONE_TILE_SIZE, MANIFEST
 from lens2logit.errors import InputError
 from lens2logit.io import write_text
 
@@ -248,53 +240,25 @@ class HashCache:
 
 
 def branch_files(source: str, root: Path, intensity: float, *, tile_size: int = DRONE_TILE_SIZE) -> list[str]:
-    """Relative paths of the files a workflow branch (``source`` dataset at ``intensity``) reads:
-    the intensity folder's files plus the labels (microscopy) or masks (drone).
-
-    Drone: the folders the loader reads in the layout the root holds (full frames, or the pre-tiled
-    tiles of ``tile_size`` with their masks and classification list), for both drone datasets.
-    """
+    """Relative paths of the files a workflow branch (``source`` folder at ``intensity``) reads: the
+    union of :meth:`~lens2logit.data.registry.Layout.files` of every dataset read from ``source``
+    (both drone datasets share one branch; each answers for the layout the root holds)."""
     root = Path(root)
-    if source == "microscopy":
-        folders, singles = [MICROSCOPY_IMAGES / intensity_folder(intensity)], [MICROSCOPY_LABELS]
-    elif source == "drone":
-        folders, singles = [], []
-        for kind in ("segmentation", "classification"):
-            images = drone_image_folder(root, kind, tile_size, intensity).relative_to(root)
-            labels = drone_label_path(root, kind, tile_size).relative_to(root)
-            folders += [f for f in (images, labels) if f not in folders and (root / f).is_dir()]
-            singles += [labels] if labels.suffix and labels not in singles else []
-    else:
-        raise InputError(f"dataset: no workflow layout for {source!r}; expected microscopy or drone")
-    names = []
-    for folder in folders:
-        if (root / folder).is_dir():
-            names += [
-                p.relative_to(root).as_posix()
-                for p in sorted((root / folder).iterdir())
-                if p.is_file() and not p.name.startswith(".")
-            ]
-    names += [s.as_posix() for s in singles if (root / s).is_file()]
-    return sorted(names)
+    return sorted(set().union(*(layout.files(root, intensity, tile_size) for layout in _workflow_layouts(source))))
+
+
+def _workflow_layouts(source: str) -> list:
+    from lens2logit.data.registry import source_layouts
+
+    return source_layouts(source)
 
 
 def intensity_listings(source: str, root: Path, *, tile_size: int = DRONE_TILE_SIZE) -> list[str]:
-    """Relative names of every entry of every ``raw_scaleXXX`` image folder of ``root`` (hidden ones
-    skipped): the loader compares these listings across intensities (a file added to or missing
-    from any one folder fails every branch), so they belong to every branch's fingerprint. Drone:
-    the folders of whichever layout the root holds (:func:`~lens2logit.data.layout.drone_image_folder`)."""
-    from lens2logit.data.files import intensity_folders
-
-    if source == "microscopy":
-        parent = Path(root) / MICROSCOPY_IMAGES
-    else:
-        parent = drone_image_folder(Path(root), "segmentation", tile_size, 1.0).parent
-    return sorted(
-        p.relative_to(root).as_posix()
-        for folder in intensity_folders(parent).values()
-        for p in folder.iterdir()
-        if not p.name.startswith(".")
-    )
+    """Relative names of every entry of every ``raw_scaleXXX`` image folder the loaders of ``source``
+    compare across intensities (:meth:`~lens2logit.data.registry.Layout.listings`; a file added to or
+    missing from any one folder fails every branch), so they belong to every branch's fingerprint."""
+    root = Path(root)
+    return sorted(set().union(*(layout.listings(root, tile_size) for layout in _workflow_layouts(source))))
 
 
 def branch_fingerprint(

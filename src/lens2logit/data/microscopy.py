@@ -21,12 +21,10 @@ from lens2logit.data.files import (
 from lens2logit.data.layout import (
     MICROSCOPY_EXCLUDED_STEMS,
     MICROSCOPY_IMAGE_SUFFIX,
-    MICROSCOPY_IMAGES,
     MICROSCOPY_KNOWN_CLASSES,
-    MICROSCOPY_LABELS,
     MICROSCOPY_MIN_CLASS_SAMPLES,
+    MICROSCOPY_LAYOUT,
     PUBLISHED_MICROSCOPY_COUNTS,
-    intensity_folder,
 )
 from lens2logit.errors import InputError
 
@@ -80,14 +78,15 @@ def microscopy_selection(root: Path) -> tuple[list[str], list[str], dict[str, st
     """(ids, classes, labels, dropped) of :func:`microscopy_samples`; ``dropped`` = one line per label
     line or image left out, ``{label file}:{line}: image {stem}, code {CODE}: {why}`` (images without
     a label name the image file). :func:`label_problems` picks the ones ``data.strict_labels`` refuses."""
-    image_root = root / MICROSCOPY_IMAGES
+    layout = MICROSCOPY_LAYOUT  # which folders and files: the registry entry's layout
+    image_root = layout.listed_parent(root)
     folders = intensity_folders(image_root)
     if not folders:
         raise InputError(f"{image_root}: no raw_scaleXXX folders")
     listings = {f: [p.name for p in list_files(f, (MICROSCOPY_IMAGE_SUFFIX,))] for f in folders.values()}
     check_same_names(listings)
     stems = {Path(n).stem for n in next(iter(listings.values()))}
-    labels_path = root / MICROSCOPY_LABELS
+    labels_path = layout.label_path(root)
     entries = read_label_lines(labels_path)
     if not any(stem in stems for stem, _, _ in entries):
         raise InputError(f"{labels_path}: no label matches an image in {image_root} (e.g. {next(iter(sorted(stems)), 'none')})")
@@ -174,7 +173,7 @@ def load_microscopy(root: Path, intensity: float, *, check_published_counts: boo
     ids, classes, labels = microscopy_samples(root)
     if check_published_counts:
         check_published(ids, classes, labels, root)
-    folder = root / MICROSCOPY_IMAGES / intensity_folder(intensity)
+    folder = MICROSCOPY_LAYOUT.image_folder(root, intensity)
     if not folder.is_dir():
         raise InputError(f"{folder}: intensity folder not found")
     raw, floats = None, 0

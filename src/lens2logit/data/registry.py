@@ -6,7 +6,13 @@ Words: a **dataset** is what is loaded (``microscopy``, ``drone_segmentation``,
 published datasets (two drone datasets share ``drone``), ``data.custom.root`` for ``custom``.
 
 Adding a dataset is one entry in ``REGISTRY`` (see docs/data.md): a loader
-``(root, intensity, options) -> RawDataset`` and the facts below.
+``(root, intensity, options) -> RawDataset``, its on-disk :class:`Layout` and the facts below.
+
+The layout (a :class:`~lens2logit.data.layout.Layout`, defined next to the names in ``data/layout.py``
+so that the loaders can use it without importing the registry) is the one answer to "which files does
+(dataset, intensity) read": the loaders take their folders from it, and the content fingerprint
+(:mod:`lens2logit.data.manifest`), the plan-time path checks (:mod:`lens2logit.config`), ``lens2logit
+data info``, the download arrangement and synthesis ask it rather than knowing the folders.
 """
 
 from __future__ import annotations
@@ -16,7 +22,15 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from lens2logit.data.dataset import KINDS, RawDataset, check_intensity
-from lens2logit.data.layout import DRONE_CLASSES, DRONE_TILE_SIZE, MICROSCOPY_CLASSES
+from lens2logit.data.layout import (
+    CUSTOM_LAYOUT,
+    DRONE_CLASSES,
+    DRONE_LAYOUTS,
+    DRONE_TILE_SIZE,
+    MICROSCOPY_CLASSES,
+    MICROSCOPY_LAYOUT,
+    Layout,
+)
 from lens2logit.errors import InputError
 
 
@@ -38,7 +52,7 @@ class DatasetEntry:
     classes: tuple[str, ...] | None  # None: read from the data
     camera: str | None          # default camera profile (lens2logit.isp.camera.CAMERAS); None: DNG metadata
     source: str                 # source folder name under data.root ("custom": data.custom.root)
-    layout: str                 # the on-disk layouts the loader reads (docs)
+    layout: Layout              # where its files lie: files per intensity, intensities present, description
     sources: tuple[str, ...] = ("synthetic", "zenodo", "b2", "path")  # how its files can be obtained
 
 
@@ -80,19 +94,19 @@ REGISTRY: Mapping[str, DatasetEntry] = {
     for entry in (
         DatasetEntry(
             "microscopy", "classification", _microscopy, MICROSCOPY_CLASSES, "microscopy", "microscopy",
-            "images/raw_scaleXXX/<stem>.tiff + labels/Ma190c_annotations.dat",
+            MICROSCOPY_LAYOUT,
         ),
         DatasetEntry(
             "drone_segmentation", "segmentation", _drone("segmentation"), ("background", "car"), "drone", "drone",
-            "images_full/raw_scaleXXX/*.tif + masks_full/ (full frames), or images_tiles_256/ + masks_tiles_256/",
+            DRONE_LAYOUTS["segmentation"],
         ),
         DatasetEntry(
             "drone_classification", "classification", _drone("classification"), DRONE_CLASSES, "drone", "drone",
-            "images_full/ + masks_full/ (full frames), or classification/ tiles + dataset_tiles_256_72_0.01.csv",
+            DRONE_LAYOUTS["classification"],
         ),
         DatasetEntry(
             "custom", None, _custom, None, None, "custom",
-            "*.dng or raw_scaleXXX/*.dng + labels.csv (classification) or masks/ (segmentation)",
+            CUSTOM_LAYOUT,
             sources=("path",),
         ),
     )
@@ -119,6 +133,20 @@ def dataset_kind(name: str, config: Mapping | None = None) -> str:
     if kind not in KINDS:
         raise InputError(f"data.custom.kind: {kind!r}; expected one of {list(KINDS)} (needed by dataset {name!r})")
     return kind
+
+
+def source_layouts(source: str) -> list[Layout]:
+    """The layouts of the datasets read from ``source`` (both drone datasets read ``drone``), in
+    registry order; InputError for a source no dataset has."""
+    layouts = [e.layout for e in REGISTRY.values() if e.source == source]
+    if not layouts:
+        raise InputError(f"dataset: no layout for source {source!r}; expected one of {sorted({e.source for e in REGISTRY.values()})}")
+    return layouts
+
+
+def dataset_layout(name: str) -> Layout:
+    """The on-disk :class:`Layout` of dataset ``name``."""
+    return get_dataset(name).layout
 
 
 def dataset_source(name: str) -> str:

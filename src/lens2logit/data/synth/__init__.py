@@ -38,7 +38,7 @@ import numpy as np
 from lens2logit.data.layout import (
     INTENSITIES,
     MANIFEST,
-    MICROSCOPY_LABELS,
+    MICROSCOPY_LAYOUT,
     PUBLISHED_DRONE_FRAME_SHAPE,
     PUBLISHED_DRONE_FRAMES,
     PUBLISHED_MICROSCOPY_COUNTS,
@@ -106,7 +106,7 @@ def _synthesize_microscopy(out: Path, seed: int, n: int, size: int, class_counts
                 dn = expose_at(signal, intensity, MICROSCOPY_SENSOR, _noise_rng(seed, "microscopy", index + 1, k))
                 _write_tiff(out / microscopy_image_path(stem, intensity), dn)
             bar.update()
-    write_text(out / MICROSCOPY_LABELS, "".join(f"{stem} {cls}\n" for stem, cls in sorted(plan)))
+    write_text(MICROSCOPY_LAYOUT.label_path(out), "".join(f"{stem} {cls}\n" for stem, cls in sorted(plan)))
 
 
 def _synthesize_drone(out: Path, seed: int, n: int, size: int, frame, progress: bool) -> None:

@@ -13,7 +13,7 @@ from lens2logit.data.layout import (
     INTENSITIES,
     MANIFEST,
     MICROSCOPY_CLASSES,
-    MICROSCOPY_LABELS,
+    MICROSCOPY_LAYOUT,
     MICROSCOPY_MIN_CLASS_SAMPLES,
     SYNTH_PARAMS,
     drone_image_path,
@@ -172,7 +172,7 @@ def written_names(root: Path) -> set[str]:
         except InputError:
             return set()
         names = {microscopy_image_path(s, i).as_posix() for i in INTENSITIES for s in stems}
-        return names | {MICROSCOPY_LABELS.as_posix()}
+        return names | {MICROSCOPY_LAYOUT.label_path(Path()).as_posix()}
     names = {drone_image_path(k, i).as_posix() for i in INTENSITIES for k in range(n)}
     return names | {drone_mask_path(k).as_posix() for k in range(n)}
 
