@@ -1,6 +1,6 @@
 """Where the workflow's files live: one function per artefact, relative to the workflow directory.
 
-Every argument may be a value (``"bloodmnist"``, ``"100"``, ``0``) or a Snakemake wildcard
+Every argument may be a value (``"microscopy"``, ``"100"``, ``0``) or a Snakemake wildcard
 (``"{dataset}"``): the same function gives a concrete path for the plan and a pattern for a
 rule's ``output:``. Intensities and views are slugs (:func:`lens2logit.data.layout.intensity_slug`,
 :attr:`lens2logit.isp.views.View.slug`); a fold is its index (``fold{fold}``).
