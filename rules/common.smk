@@ -13,7 +13,6 @@ from lens2logit.data.layout import intensity_from_slug
 from lens2logit.data.manifest import checked_branch_fingerprint
 from lens2logit.data.registry import check_datasets, dataset_root, is_real_source
 from lens2logit.experiments.augment import AUGMENTATIONS
-from lens2logit.isp.views import get_view
 from lens2logit.stages.paper import claims_text
 from lens2logit.workflow import paths
 from lens2logit.workflow.plan import build_plan, check_device, fetched_sources
@@ -135,7 +134,7 @@ def training_params(wildcards):
 
 
 def job_folds(folds):
-    """params: the folds a training/evaluation job handles (in the order of its files)."""
+    """params: the folds a training job handles (in the order of its files)."""
     if PLAN.jobs_per_fold:
         return lambda wildcards: [int(wildcards.fold)]
     return list(folds)
@@ -144,18 +143,22 @@ def job_folds(folds):
 # ---- input functions: the job's wildcards → the plan -------------------------------------
 
 
-def test_set_views(wildcards):
-    w = wildcards
-    return PLAN.test_set_views(w.dataset, w.aug, w.intensity, w.view)
+def evaluation_models(wildcards):
+    return PLAN.evaluation_models(wildcards.dataset)
 
 
-def test_set_targets(wildcards):
-    w = wildcards
-    return PLAN.test_set_targets(w.dataset, w.aug, w.intensity, w.view)
+def evaluation_views(wildcards):
+    return [views for views, _ in PLAN.evaluation_test_sets(wildcards.dataset)]
 
 
-def test_set_labels(wildcards):
-    return PLAN.test_set_labels(wildcards.aug, wildcards.intensity, wildcards.view)
+def evaluation_targets(wildcards):
+    return list(
+        dict.fromkeys(t for _, t in PLAN.evaluation_test_sets(wildcards.dataset))
+    )
+
+
+def evaluation_jobs(wildcards):
+    return PLAN.evaluation_jobs(wildcards.dataset)
 
 
 def corruption_models(wildcards):
@@ -230,15 +233,7 @@ def qa_samples(wildcards):
 
 
 def robust_training_inputs(wildcards):
-    return PLAN.robust_training_inputs(wildcards.dataset, wildcards.view)
-
-
-def robust_training_labels(wildcards):
-    return PLAN.robust_training_labels(wildcards.view)
-
-
-def held_out_label(wildcards):
-    return get_view(wildcards.view).label
+    return PLAN.robust_training_inputs(wildcards.dataset)
 
 
 def robust_metrics(wildcards):

@@ -34,6 +34,8 @@ if PLAN.customization_enabled:
             "logs/isp_customization/{dataset}.log",
         benchmark:
             "results/benchmarks/isp_customization/{dataset}.tsv"
+        # a long single job: started among the first, so that it does not finish alone after the rest
+        priority: 1
         conda:
             "../envs/lens2logit.yaml"
         threads: 1

@@ -1,48 +1,26 @@
-# One job scores the models of one (dataset, augmentation, intensity, view) on their test sets:
-# every fold's, or one fold's with drift.jobs: per_fold (same jobs as rules/train.smk). Next to each
-# model's metrics it writes its per-sample records (results/samples/, docs/architecture.md).
+# One job per dataset scores every model of the drift and intensity-drift studies on its test sets
+# (lens2logit.workflow.plan.Plan.evaluation_jobs): one process start instead of one per view, and a
+# change of the scoring code reruns only this job. Next to each model's metrics it writes its
+# per-sample records (results/samples/, docs/architecture.md).
 rule evaluate_models:
     input:
-        models=PLAN.fold_files(paths.model_path, PLAN.folds),
-        views=test_set_views,
-        targets=test_set_targets,
+        models=evaluation_models,
+        views=evaluation_views,
+        targets=evaluation_targets,
     output:
-        metrics=PLAN.fold_files(paths.metrics_path, PLAN.folds),
-        samples=PLAN.fold_files(paths.samples_path, PLAN.folds),
+        metrics=PLAN.evaluation_files(paths.metrics_path),
+        samples=PLAN.evaluation_files(paths.samples_path),
     log:
-        PLAN.job_log("logs/evaluate_models", ".log"),
+        "logs/evaluate_models/{dataset}.log",
     benchmark:
-        PLAN.job_benchmark("evaluate_models")
-    wildcard_constraints:
-        intensity=PLAN.job_intensity,
+        "results/benchmarks/evaluate_models/{dataset}.tsv"
     conda:
         "../envs/lens2logit.yaml"
     threads: 1
     params:
         code=script_code("evaluate_models.py"),
-        folds=job_folds(PLAN.folds),
-        labels=test_set_labels,
+        jobs=evaluation_jobs,
         batch_size=config["evaluation"]["batch_size"],
         device=PLAN.device,
     script:
         "../scripts/evaluate_models.py"
-
-
-if not PLAN.jobs_per_fold:
-
-    use rule evaluate_models as evaluate_models_intensity with:
-        input:
-            models=PLAN.fold_files(paths.model_path, PLAN.intensity_folds),
-            views=test_set_views,
-            targets=test_set_targets,
-        output:
-            metrics=PLAN.fold_files(paths.metrics_path, PLAN.intensity_folds),
-            samples=PLAN.fold_files(paths.samples_path, PLAN.intensity_folds),
-        wildcard_constraints:
-            intensity=PLAN.other_intensity,
-        params:
-            code=script_code("evaluate_models.py"),
-            folds=job_folds(PLAN.intensity_folds),
-            labels=test_set_labels,
-            batch_size=config["evaluation"]["batch_size"],
-            device=PLAN.device,

@@ -37,6 +37,8 @@ if PLAN.forensics_enabled:
             "logs/drift_forensics/{dataset}.log",
         benchmark:
             "results/benchmarks/drift_forensics/{dataset}.tsv"
+        # a long single job: started among the first, so that it does not finish alone after the rest
+        priority: 1
         conda:
             "../envs/lens2logit.yaml"
         threads: 1

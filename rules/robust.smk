@@ -1,26 +1,24 @@
 # Drift-robust training (option section `robust`); what it reads: lens2logit.workflow.plan (PLAN.robust_*).
 
 
+# One job per dataset trains every leave-one-view-out model (each held-out view, each robust fold)
+# and scores it on all views: one process start instead of one per view.
 rule train_robust:
     input:
         unpack(robust_training_inputs),
-        test_views=PLAN.ref_view_files(PLAN.view_slugs),
+        views=PLAN.ref_view_files(PLAN.view_slugs),
         targets=paths.data_file("{dataset}", REF, "targets.npy"),
         meta=paths.data_file("{dataset}", REF, "meta.json"),
         folds=paths.splits_path("{dataset}"),
     output:
-        models=[
-            paths.robust_model_path("{dataset}", "{view}", k)
-            for k in PLAN.robust_folds
-        ],
-        metrics=[
-            paths.robust_metrics_path("{dataset}", "{view}", k)
-            for k in PLAN.robust_folds
-        ],
+        models=PLAN.robust_files(paths.robust_model_path),
+        metrics=PLAN.robust_files(paths.robust_metrics_path),
     log:
-        "logs/train_robust/{dataset}/{view}.log",
+        "logs/train_robust/{dataset}.log",
     benchmark:
-        "results/benchmarks/train_robust/{dataset}/{view}.tsv"
+        "results/benchmarks/train_robust/{dataset}.tsv"
+    # a long single job: started among the first, so that it does not finish alone after the rest
+    priority: 1
     conda:
         "../envs/lens2logit.yaml"
     threads: config["training"]["threads"]
@@ -30,9 +28,7 @@ rule train_robust:
         code=script_code("train_robust.py"),
         folds=PLAN.robust_folds,
         regime=config["robust"]["regime"],
-        view_labels=robust_training_labels,
-        held_out=held_out_label,
-        test_labels=PLAN.robust_test_labels(),
+        views=PLAN.view_labels,
         augmentation=PLAN.primary_aug,
         training=training_params,
         kind=kind_param,

@@ -17,7 +17,7 @@ from conftest import tool_env
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report", "envs", "config.yaml", "configs", "profiles")
-GPU_RULES = {"train_models", "train_models_intensity", "evaluate_models", "evaluate_models_intensity", "score_corruptions",
+GPU_RULES = {"train_models", "train_models_intensity", "evaluate_models", "score_corruptions",
              "drift_forensics", "isp_customization"}
 
 

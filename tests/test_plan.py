@@ -51,14 +51,28 @@ def test_no_intensity_test_sets_when_intensity_drift_is_disabled():
     assert plan.test_sets("weak", "005", BI) == []
 
 
-def test_test_set_files_and_labels_follow_the_test_sets():
-    plan = plan_of()
-    assert plan.test_set_views("microscopy", "weak", "005", BI) == [
-        "results/views/microscopy/005/bi-s-ga.npy", "results/views/microscopy/100/bi-s-ga.npy"]
-    assert plan.test_set_targets("microscopy", "weak", "005", BI) == [
-        "results/data/microscopy/005/targets.npy", "results/data/microscopy/100/targets.npy"]
-    assert plan.test_set_labels("weak", "005", BI) == [
-        {"test_view": "bi,s,ga", "test_intensity": 0.05}, {"test_view": "bi,s,ga", "test_intensity": 1.0}]
+def test_one_evaluation_job_per_dataset_scores_every_model_on_its_test_sets():
+    plan = plan_of()  # intensity_drift: view bi,s,ga at 0.05 and 1.0
+    keys = plan.evaluation_keys()
+    n_drift = len(plan.view_slugs) * len(plan.folds)
+    # the drift models (every view and fold at full light), then the intensity-drift models below it, each once
+    assert keys[:n_drift] == [("weak", REF, v, k) for v in (BI, MA, ME) for k in plan.folds]
+    assert keys[n_drift:] == [("weak", "005", BI, k) for k in plan.intensity_folds]
+    assert plan.evaluation_models("microscopy")[-1] == f"results/models/microscopy/weak/005/{BI}/fold{plan.intensity_folds[-1]}.pt"
+    assert plan.evaluation_files(paths.metrics_path)[0] == f"results/metrics/{{dataset}}/weak/100/{BI}/fold0.csv"
+    jobs = plan.evaluation_jobs("microscopy")
+    assert len(jobs) == len(keys)
+    low = jobs[keys.index(("weak", "005", BI, 0))]
+    assert low["train"] == {"train_view": "bi,s,ga", "train_intensity": 0.05, "augmentation": "weak", "fold": 0}
+    assert [(t["views"], t["targets"], t["test_view"], t["test_intensity"]) for t in low["test_sets"]] == [
+        ("results/views/microscopy/005/bi-s-ga.npy", "results/data/microscopy/005/targets.npy", "bi,s,ga", 0.05),
+        ("results/views/microscopy/100/bi-s-ga.npy", "results/data/microscopy/100/targets.npy", "bi,s,ga", 1.0)]
+    # the job reads each test set once: 3 views at full light and bi,s,ga at 0.05
+    test_sets = plan.evaluation_test_sets("microscopy")
+    assert len(test_sets) == len(set(test_sets)) == 4
+    assert ("results/views/microscopy/005/bi-s-ga.npy", "results/data/microscopy/005/targets.npy") in test_sets
+    # without intensity drift, the drift models alone
+    assert plan_of(intensity_drift={"enabled": False}).evaluation_keys() == keys[:n_drift]
 
 
 def test_render_jobs_split_static_unsharp_and_other_intensities():
@@ -144,14 +158,37 @@ def test_robust_datasets_are_filtered_and_targets_only_when_enabled():
     assert plan.robust_datasets == ["drone_segmentation"]
 
 
+def test_forensics_and_customization_run_on_their_datasets_only():
+    plan = plan_of(forensics={"enabled": True, "datasets": ["microscopy"]},
+                   customization={"enabled": True, "datasets": ["drone_segmentation", "drone_classification"]})
+    assert plan.forensics_datasets == ["microscopy"]
+    assert plan.forensics_outputs() == [f"results/forensics/microscopy/{n}" for n in ("table.csv", "figure.png")]
+    assert plan.customization_datasets == ["drone_segmentation", "drone_classification"]
+    assert {p.split("/")[2] for p in plan.customization_outputs()} == {"drone_segmentation", "drone_classification"}
+    assert "results/forensics/microscopy/attacks.json" in plan.tracking_inputs()
+    assert "results/forensics/drone_segmentation/attacks.json" not in plan.tracking_inputs()
+    # the customization views below full light are targets only where the study runs
+    only_drone = plan_of(intensity_drift={"enabled": False}, customization={"enabled": True, "datasets": ["drone_segmentation"]})
+    low = [p for p in only_drone.rendered_view_outputs() if f"/{REF}/" not in p]
+    assert low and all(p.startswith("results/views/drone_segmentation/") for p in low)
+    # null or [] = every dataset; a name the run does not train is skipped
+    for every in (None, []):
+        assert plan_of(forensics={"enabled": True, "datasets": every}).forensics_datasets == TEST_CONFIG["datasets"]
+    assert plan_of(datasets=["microscopy"], customization={"enabled": True, "datasets": ["microscopy", "drone_segmentation"]}
+                   ).customization_datasets == ["microscopy"]
+
+
 def test_robust_inputs_use_the_robust_folds_and_leave_one_view_out():
     plan = plan_of(drift={"folds": 3}, robust={"enabled": True, "folds": 2})
     assert plan.folds == [0, 1, 2] and plan.robust_folds == [0, 1]
     assert plan.robust_static_metrics("microscopy") == [
         f"results/metrics/microscopy/weak/100/{v}/fold{k}.csv" for v in (BI, MA, ME) for k in (0, 1)]
-    assert plan.robust_training_views("microscopy", MA) == [
-        "results/views/microscopy/100/bi-s-ga.npy", "results/views/microscopy/100/me-u-ga.npy"]
-    assert plan.robust_training_labels(MA) == ["bi,s,ga", "me,u,ga"]
+    # one job per dataset: every held-out view, every robust fold, view after view
+    assert plan.robust_files(paths.robust_metrics_path) == [
+        f"results/robust/{{dataset}}/metrics/{v}/fold{k}.csv" for v in (BI, MA, ME) for k in (0, 1)]
+    assert plan.robust_training_inputs("microscopy") == {}
+    isp_random = plan_of(robust={"enabled": True, "regime": "isp_random"})
+    assert isp_random.robust_training_inputs("microscopy") == {"raw": "results/data/microscopy/100/raw.npy"}
 
 
 def test_use_folds_limits_every_study_to_the_first_folds():
@@ -171,10 +208,12 @@ def test_job_granularity_per_view_and_per_fold():
     assert per_view.corruption_job_files(paths.corruption_table_path) == [
         f"results/corruptions/{{dataset}}/{{aug}}/{v}.csv" for v in (BI, MA, ME)]
     per_fold = plan_of(drift={"jobs": "per_fold"}, corruptions={"jobs": "per_view"})
-    assert per_fold.fold_files(paths.metrics_path, [0, 1]) == ["results/metrics/{dataset}/{aug}/{intensity}/{view}/fold{fold}.csv"]
+    assert per_fold.fold_files(paths.model_path, [0, 1]) == ["results/models/{dataset}/{aug}/{intensity}/{view}/fold{fold}.pt"]
+    # evaluation is one job per dataset in both modes
+    assert per_fold.evaluation_files(paths.metrics_path) == per_view.evaluation_files(paths.metrics_path)
     assert per_fold.job_intensity == r"\d{3}"
     assert per_fold.job_log("logs/x", ".log") == "logs/x/{dataset}/{aug}/{intensity}/{view}/fold{fold}.log"
-    assert per_fold.job_benchmark("evaluate_models") == "results/benchmarks/evaluate_models/{dataset}/{aug}/{intensity}/{view}/fold{fold}.tsv"
+    assert per_fold.job_benchmark("train_models") == "results/benchmarks/train_models/{dataset}/{aug}/{intensity}/{view}/fold{fold}.tsv"
     assert per_fold.corruption_job_files(paths.corruption_samples_path) == ["results/corruption_samples/{dataset}/{aug}/{view}.csv"]
     assert per_fold.corruption_models("microscopy", "weak", MA) == [f"results/models/microscopy/weak/100/{MA}/fold{k}.pt" for k in (0, 1)]
 

@@ -12,7 +12,8 @@ import torch
 from conftest import TEST_CONFIG
 from lens2logit.config import check_config
 from lens2logit.errors import InputError
-from lens2logit.experiments.robust import ViewMixBatches, draw_sample_views, lovo_training_views, train_on_views
+from lens2logit.experiments.robust import (ViewMixBatches, draw_sample_views, lovo_training_views, train_leave_one_view_out,
+                                           train_on_views)
 from lens2logit.experiments.splits import make_folds, save_folds
 from lens2logit.isp.views import VIEWS
 from lens2logit.stages.robust import lovo_label, robust_summary
@@ -106,6 +107,29 @@ def test_leave_one_view_out_never_trains_on_the_held_out_view(tmp_path):
     assert held not in trained_on and trained_on == set(kept)  # 36 samples × 2 epochs reach all 3 views
 
 
+def test_one_job_trains_and_scores_every_leave_one_view_out_model(tmp_path):
+    from lens2logit.training import read_checkpoint
+
+    paths = _lovo_data(tmp_path)
+    labels, files = [v for v, _ in paths], [str(f) for _, f in paths]
+    folds = [0, 1]
+    models = [tmp_path / f"model_{i}_{k}.pt" for i in range(len(labels)) for k in folds]
+    tables = [tmp_path / f"metrics_{i}_{k}.csv" for i in range(len(labels)) for k in folds]
+    train_leave_one_view_out(files, labels, tmp_path / "targets.npy", None, tmp_path / "folds.json", folds, models, tables,
+                             regime="isp_views", augmentation="weak", seed=5, eval_batch_size=16, device="cpu",
+                             kind="classification", arch="small_cnn", epochs=1, batch_size=8, lr=1e-3, classes=["a", "b"])
+    for i, held in enumerate(labels):  # outputs held-out view after view, fold after fold
+        for j, fold in enumerate(folds):
+            ckpt = read_checkpoint(models[i * len(folds) + j])
+            assert ckpt["fold"] == fold and ckpt["train_views"] == [v for v in labels if v != held]
+            table = pd.read_csv(tables[i * len(folds) + j])
+            assert set(table["train_view"]) == {lovo_label(held)} and set(table["fold"]) == {fold}
+            assert list(dict.fromkeys(table["test_view"])) == labels  # scored on every view, the held-out one too
+    with pytest.raises(ValueError, match="4 view files for 4 views, 7 models"):
+        train_leave_one_view_out(files, labels, tmp_path / "targets.npy", None, tmp_path / "folds.json", folds, models[:7],
+                                 tables[:7], regime="isp_views", augmentation="weak", seed=5, eval_batch_size=16, device="cpu")
+
+
 def test_lovo_refuses_an_unknown_held_out_view():
     with pytest.raises(InputError, match="held-out view"):
         lovo_training_views(VIEWS[:3], VIEWS[5])
@@ -172,8 +196,8 @@ def test_summary_gets_one_robust_line_per_dataset(tmp_path):
     assert robust_section([]) == []
 
 
-def test_workflow_plans_one_robust_job_per_held_out_view(tmp_path):
-    """Dry run of the test workflow with the robust stage on: one train_robust job per view, one aggregate."""
+def test_workflow_plans_one_robust_job_per_dataset(tmp_path):
+    """Dry run of the test workflow with the robust stage on: one train_robust job (every held-out view), one aggregate."""
     import re
 
     from conftest import copy_workflow, snakemake
@@ -182,4 +206,7 @@ def test_workflow_plans_one_robust_job_per_held_out_view(tmp_path):
     out = snakemake(wf, "-n", "--config", "robust={enabled: true, datasets: [microscopy], folds: 1}")
     text = out.stdout + out.stderr
     counts = dict(re.findall(r"^(train_robust|aggregate_robust)\s+(\d+)$", text, re.M))
-    assert counts == {"train_robust": "3", "aggregate_robust": "1"}  # configs/test.yaml: 3 views
+    assert counts == {"train_robust": "1", "aggregate_robust": "1"}
+    job = next(block for block in text.split("\n\n") if "rule train_robust:" in block)
+    outputs = re.search(r"output: (.*)", job).group(1)
+    assert outputs.count("results/robust/microscopy/models/") == 3  # configs/test.yaml: 3 views, 1 fold

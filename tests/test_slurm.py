@@ -91,7 +91,7 @@ def test_profile_matches_the_workflow_rules():
     assert working <= set(profile["set-resources"]), sorted(working - set(profile["set-resources"]))
     assert profile["slurm-status-command"] == "squeue" and profile["slurm-no-account"] is True
     # the model rules ask for a GPU in the plugin's own way, everything else stays on CPUs
-    gpu_rules = {"train_models", "train_models_intensity", "evaluate_models", "evaluate_models_intensity",
+    gpu_rules = {"train_models", "train_models_intensity", "evaluate_models",
                  "score_corruptions", "drift_forensics", "isp_customization", "train_robust"}
     assert gpu_rules <= rules
     assert {r for r, res in profile["set-resources"].items() if res.get("gpu") or res.get("gres")} == gpu_rules

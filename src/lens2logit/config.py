@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from lens2logit.errors import InputError
-from lens2logit.data.registry import dataset_kind, dataset_source
+from lens2logit.data.registry import dataset_kind, dataset_names, dataset_source
 
 REFERENCE_INTENSITY = 1.0
 # Full drone images of the synthetic data are this many tiles high and wide.
@@ -522,6 +522,27 @@ def _synthetic_problems(config: dict, datasets: list[str], folds: int) -> list[s
     return problems
 
 
+STUDIES_WITH_DATASETS = ("forensics", "customization", "robust")  # sections with a `datasets` option
+
+
+def study_datasets(datasets: Sequence[str], selected: Sequence[str] | None) -> list[str]:
+    """The run's ``datasets`` a study runs on: those ``selected`` names (its ``datasets`` option), or
+    every one when it is null or empty. Names the run does not train are skipped, so a config that
+    overrides the top-level ``datasets`` keeps working."""
+    return [t for t in datasets if not selected or t in selected]
+
+
+def study_datasets_problems(config: Mapping[str, Any]) -> list[str]:
+    """One line per enabled study whose ``datasets`` option names an unknown dataset."""
+    problems = []
+    for study in STUDIES_WITH_DATASETS:
+        section = config[study]
+        unknown = [t for t in (section["datasets"] or []) if t not in dataset_names()]
+        if section["enabled"] and unknown:
+            problems.append(f"{study}.datasets: {unknown} are not datasets; known: {list(dataset_names())}")
+    return problems
+
+
 def check_config(config: dict, *, workdir: str | Path = ".") -> None:
     """Raise one InputError listing every problem (one line each) that would otherwise fail a job.
 
@@ -556,6 +577,7 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
             problems.append(f"intensity_drift.view: {drift['view']!r} is not among the trained views; allowed: {views} (config views)")
         if drift["folds"] is not None:
             problems += trained_folds_problems("intensity_drift.folds", drift["folds"], folds)
+    problems += study_datasets_problems(config)
     forensics = config["forensics"]
     if forensics["enabled"]:
         problems += forensics_problems(forensics)

@@ -130,7 +130,7 @@ class CustomizationOptions:
     device: str | None = "auto"
 
     # Keys of the section the workflow resolves itself (input files, their order, start models).
-    WORKFLOW_KEYS: ClassVar[tuple[str, ...]] = ("enabled", "intensities", "classifier", "isp")
+    WORKFLOW_KEYS: ClassVar[tuple[str, ...]] = ("enabled", "datasets", "intensities", "classifier", "isp")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "processings", tuple(self.processings))

@@ -163,7 +163,7 @@ class ForensicsOptions:
     device: str | None = "auto"
 
     # Keys of the section the workflow uses to choose the inputs (not options of the run).
-    WORKFLOW_KEYS: ClassVar[tuple[str, ...]] = ("enabled", "folds", "model")
+    WORKFLOW_KEYS: ClassVar[tuple[str, ...]] = ("enabled", "datasets", "folds", "model")
     SECTION: ClassVar[str] = "forensics"
 
     def __post_init__(self) -> None:

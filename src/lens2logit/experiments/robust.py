@@ -163,18 +163,54 @@ def train_on_views(views_paths: Sequence[str | os.PathLike], view_labels: Sequen
     return train_on_view(views, targets_path, folds_path, fold, seed=seed, **options)
 
 
+def train_leave_one_view_out(views_paths: Sequence[str | os.PathLike], view_labels: Sequence[str], targets_path,
+                             meta_path, folds_path, folds: Sequence[int], model_paths: Sequence, metrics_paths: Sequence,
+                             *, regime: str, augmentation: str, seed: int, eval_batch_size: int, raw_path=None,
+                             **options: Any) -> None:
+    """Every leave-one-view-out model of one dataset (one workflow job): for each view of ``view_labels``
+    in turn and each of ``folds``, train on the other views with ``regime`` (``isp_views``: their files
+    among ``views_paths``; ``isp_random``: ``raw_path`` through the differentiable twin), write the
+    checkpoint, and score it on every view (all of ``views_paths``, the held-out one included).
+
+    ``model_paths`` and ``metrics_paths`` hold one entry per (view, fold), view after view; ``eval_batch_size``
+    is option ``evaluation.batch_size``. ``options``: :func:`lens2logit.experiments.train.train_on_view`'s other
+    keyword arguments (``device`` among them).
+    """
+    from lens2logit.experiments.isp_random import train_on_random_isp  # imports this module
+    from lens2logit.stages.scoring import score_model
+    from lens2logit.training import save_checkpoint
+
+    views_paths, view_labels, folds = list(views_paths), list(view_labels), list(folds)
+    if len(views_paths) != len(view_labels) or len(model_paths) != len(metrics_paths) or len(model_paths) != len(view_labels) * len(folds):
+        raise ValueError(f"train_leave_one_view_out: {len(views_paths)} view files for {len(view_labels)} views, "
+                         f"{len(model_paths)} models and {len(metrics_paths)} tables for {len(folds)} folds per view")
+    check_regime(regime)
+    test_labels = [{"test_view": label, "test_intensity": 1.0} for label in view_labels]
+    outputs = iter(zip(model_paths, metrics_paths))
+    for held_out in view_labels:
+        kept = lovo_training_views(view_labels, held_out)
+        kept_paths = [p for p, label in zip(views_paths, view_labels) if label in kept]
+        for fold in folds:
+            model_path, metrics_path = next(outputs)
+            if regime == "isp_random":
+                ckpt = train_on_random_isp(raw_path, targets_path, meta_path, folds_path, fold, kept, held_out=held_out,
+                                           seed=seed, augmentation=augmentation, **options)
+            else:
+                ckpt = train_on_views(kept_paths, kept, targets_path, folds_path, fold, seed=seed, regime=regime,
+                                      augmentation=augmentation, **options)
+            save_checkpoint(model_path, ckpt)
+            score_model(model_path, views_paths, [targets_path] * len(views_paths), test_labels, metrics_path,
+                        train={"train_view": lovo_label(held_out), "train_intensity": 1.0, "augmentation": augmentation,
+                               "fold": fold},
+                        batch_size=eval_batch_size, device=options["device"])
+
+
 def robust_problems(robust: dict, *, datasets: Sequence[str], views: Sequence[str]) -> list[str]:
     """One line per problem of the ``robust`` config section (empty if none), each naming its key;
     its fold count is checked with the other stages' (:func:`lens2logit.config.trained_folds_problems`)."""
     problems = []
     if robust.get("regime", "isp_views") not in ROBUST_REGIMES:
         problems.append(f"robust.regime: {robust.get('regime')!r} is not one of {list(ROBUST_REGIMES)}")
-    from lens2logit.data.registry import dataset_names
-
-    # names the run does not train are skipped (a config overriding `datasets` keeps working); unknown names are not
-    unknown = [d for d in (robust.get("datasets") or []) if d not in dataset_names()]
-    if unknown:
-        problems.append(f"robust.datasets: {unknown} are not datasets; known: {list(dataset_names())}")
     if len(views) < 3:
         problems.append(f"robust.enabled: leaving one view out needs at least 3 views (option views), got {len(views)}")
     return problems

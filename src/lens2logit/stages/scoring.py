@@ -42,6 +42,34 @@ def score_model(model_path, views: Sequence[str], targets: Sequence[str], labels
     return frame
 
 
+def score_models(model_paths: Sequence[str], jobs: Sequence[dict], out_paths: Sequence, samples_paths: Sequence, *,
+                 batch_size: int = 64, device: str = "cpu") -> None:
+    """:func:`score_model` for several models in one call (one workflow job per dataset).
+
+    Args:
+        model_paths, out_paths, samples_paths: one entry per model: checkpoint, metrics table, per-sample records.
+        jobs: one entry per model, as :meth:`lens2logit.workflow.plan.Plan.evaluation_jobs` writes them:
+            ``train`` (the columns describing the model) and ``test_sets`` (each ``views``, ``targets``,
+            ``test_view``, ``test_intensity``).
+    """
+    if not (len(model_paths) == len(jobs) == len(out_paths) == len(samples_paths)):
+        raise ValueError(f"score_models: {len(model_paths)} models, {len(jobs)} jobs, {len(out_paths)} tables and "
+                         f"{len(samples_paths)} sample files: every model needs one of each")
+    for model_path, entry, out_path, samples_path in zip(model_paths, jobs, out_paths, samples_paths):
+        test_sets = entry["test_sets"]
+        score_model(
+            model_path,
+            [t["views"] for t in test_sets],
+            [t["targets"] for t in test_sets],
+            [{"test_view": t["test_view"], "test_intensity": t["test_intensity"]} for t in test_sets],
+            out_path,
+            train=dict(entry["train"]),
+            batch_size=batch_size,
+            device=device,
+            samples_path=samples_path,
+        )
+
+
 def score_corruptions_views(model_paths: Sequence[str], views_paths: Sequence[str], targets_path, out_paths: Sequence,
                             *, views: Sequence[str], samples_paths: Sequence | None = None, **options) -> None:
     """:func:`score_corruptions` for several views in one call (one workflow job).

@@ -250,7 +250,6 @@ def test_records(results: Path) -> Iterator[RunRecord]:
                 test_sets.append(f"{test_slug}@{test_int}")
             if _finite(row.get("value")):
                 metrics.append((test_metric_key(row["metric"], test_slug, test_int), float(row["value"]), 0))
-        bench = job_benchmark(results, "evaluate_models", dataset, aug, intensity, view, fold)
         yield RunRecord(
             experiment=TEST_EXPERIMENT,
             key=f"test/{dataset}/{aug}/{intensity}/{view}/fold{fold}",
@@ -260,7 +259,7 @@ def test_records(results: Path) -> Iterator[RunRecord]:
                 "train_view": _view_label(view), "train_view_slug": view, "train_intensity": intensity_from_slug(intensity),
                 "test_sets": " ".join(test_sets), "train_model": task_model_name(dataset, aug, intensity, view, fold),
             }.items()},  # fmt: skip
-            metrics=metrics + [(f"job_{k}", v, 0) for k, v in bench.items()],
+            metrics=metrics,  # one evaluation job scores a whole dataset: no benchmark of its own
             tags={"lens2logit.dataset": dataset, "lens2logit.source": path.as_posix()},
             sources=[path],
             train_key=train_key(dataset, aug, intensity, view, fold),

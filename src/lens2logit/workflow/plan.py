@@ -3,7 +3,7 @@
 ``rules/common.smk`` builds one :class:`Plan` (:func:`build_plan`) after validating the config,
 and the rules call it: constants (``PLAN.view_slugs``), target lists (``PLAN.final_outputs()``)
 and, through thin input functions that pass the job's wildcards, per-job inputs
-(``PLAN.test_set_views(dataset, aug, intensity, view)``). Nothing here needs Snakemake, so the
+(``PLAN.evaluation_models(dataset)``). Nothing here needs Snakemake, so the
 plan is unit-tested directly (``tests/test_plan.py``). Paths come from :mod:`.paths`.
 
 What the plan decides (docs/architecture.md):
@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from lens2logit.config import study_datasets
 from lens2logit.data.layout import intensity_from_slug, intensity_slug
 from lens2logit.data.registry import REGISTRY, dataset_kind, dataset_source, get_dataset
 from lens2logit.isp.views import VIEWS, get_view
@@ -117,10 +118,12 @@ class Plan:
     intensity_folds: list[int]
     corruptions: dict[str, Any]  # the section with the preset's defaults filled in
     forensics_enabled: bool
+    forensics_datasets: list[str]
     forensics_view: str
     forensics_folds: list[int]
     forensics_model: dict[str, str]  # {dataset: checkpoint} when forensics.model is set
     customization_enabled: bool
+    customization_datasets: list[str]
     customization_view: str
     customization_intensities: list[float]
     customization_slugs: list[str]
@@ -191,16 +194,53 @@ class Plan:
             pairs += [(view, i) for i in self.intensity_slugs if (view, i) not in pairs]
         return pairs
 
-    def test_set_views(self, dataset: str, aug: str, intensity: str, view: str) -> list[str]:
-        return [paths.view_path(dataset, i, v) for v, i in self.test_sets(aug, intensity, view)]
+    def evaluation_keys(self) -> list[tuple[str, str, str, int]]:
+        """(aug, intensity, view, fold) of every model one dataset's evaluation job scores: the drift
+        models (every augmentation), then the intensity-drift models below the reference."""
+        keys = self._drift_keys(self.augmentations, self.folds)
+        if self.intensity_enabled:
+            keys += [key for key in self._intensity_keys() if key not in keys]
+        return keys
 
-    def test_set_targets(self, dataset: str, aug: str, intensity: str, view: str) -> list[str]:
-        return [paths.data_file(dataset, i, "targets.npy") for _, i in self.test_sets(aug, intensity, view)]
+    def evaluation_files(self, path: Callable[..., str]) -> list[str]:
+        """Output patterns of rule evaluate_models ({dataset} a wildcard), one per evaluated model;
+        ``path`` is :func:`.paths.metrics_path` or :func:`.paths.samples_path`."""
+        return [path("{dataset}", *key) for key in self.evaluation_keys()]
 
-    def test_set_labels(self, aug: str, intensity: str, view: str) -> list[dict[str, Any]]:
-        return [
-            {"test_view": get_view(v).label, "test_intensity": intensity_from_slug(i)}
+    def evaluation_models(self, dataset: str) -> list[str]:
+        return [paths.model_path(dataset, *key) for key in self.evaluation_keys()]
+
+    def evaluation_test_sets(self, dataset: str) -> list[tuple[str, str]]:
+        """(view file, targets file) of every test set the dataset's evaluation job reads, each once."""
+        pairs = [
+            (paths.view_path(dataset, i, v), paths.data_file(dataset, i, "targets.npy"))
+            for aug, intensity, view, _ in self.evaluation_keys()
             for v, i in self.test_sets(aug, intensity, view)
+        ]
+        return list(dict.fromkeys(pairs))
+
+    def evaluation_jobs(self, dataset: str) -> list[dict[str, Any]]:
+        """Per evaluated model (in the order of :meth:`evaluation_keys`): ``train`` (the columns that
+        describe the model) and ``test_sets`` (``views``, ``targets``, ``test_view``, ``test_intensity``)."""
+        return [
+            {
+                "train": {
+                    "train_view": get_view(view).label,
+                    "train_intensity": intensity_from_slug(intensity),
+                    "augmentation": aug,
+                    "fold": fold,
+                },
+                "test_sets": [
+                    {
+                        "views": paths.view_path(dataset, i, v),
+                        "targets": paths.data_file(dataset, i, "targets.npy"),
+                        "test_view": get_view(v).label,
+                        "test_intensity": intensity_from_slug(i),
+                    }
+                    for v, i in self.test_sets(aug, intensity, view)
+                ],
+            }
+            for aug, intensity, view, fold in self.evaluation_keys()
         ]
 
     # ---- job granularity (drift.jobs, corruptions.jobs) --------------------------------------
@@ -211,31 +251,28 @@ class Plan:
 
     @property
     def job_intensity(self) -> str:
-        """Intensities of the train/evaluate rule: all, or (jobs per view) the reference only."""
+        """Intensities of rule train_models: all, or (jobs per view) the reference only."""
         return r"\d{3}" if self.jobs_per_fold else self.ref
 
     @property
     def other_intensity(self) -> str:
-        """Intensities of the per-view twin rules: every one but the reference."""
+        """Intensities of the per-view twin rule (train_models_intensity): every one but the reference."""
         return rf"(?!{self.ref})\d{{3}}"
 
     def fold_files(self, path: Callable[..., str], folds: list[int]) -> list[str]:
-        """Output patterns of one training/evaluation job: every fold of its view, or its {fold}.
-
-        ``path`` is :func:`.paths.model_path`, :func:`.paths.metrics_path` or :func:`.paths.samples_path`.
-        """
+        """Output patterns of one training job: every fold of its view, or its {fold} (``path``: :func:`.paths.model_path`)."""
         pattern = ("{dataset}", "{aug}", "{intensity}", "{view}")
         if self.jobs_per_fold:
             return [path(*pattern, "{fold}")]
         return [path(*pattern, k) for k in folds]
 
     def job_log(self, prefix: str, suffix: str) -> str:
-        """Log/benchmark pattern of a training/evaluation job: one per view, or per fold."""
+        """Log/benchmark pattern of a training job: one per view, or per fold."""
         fold = "{fold}" if self.jobs_per_fold else None
         return paths.job_file(prefix, "{dataset}", "{aug}", "{intensity}", "{view}", fold, suffix)
 
     def job_benchmark(self, rule: str) -> str:
-        """Benchmark pattern of a training/evaluation job (:func:`.paths.job_benchmark_path`)."""
+        """Benchmark pattern of a training job (:func:`.paths.job_benchmark_path`)."""
         fold = "{fold}" if self.jobs_per_fold else None
         return paths.job_benchmark_path(rule, "{dataset}", "{aug}", "{intensity}", "{view}", fold)
 
@@ -316,22 +353,17 @@ class Plan:
         """Per-sample records of every drift model (reference intensity) on every view."""
         return [paths.samples_path(dataset, *key) for key in self._drift_keys(self.augmentations, self.folds)]
 
-    def robust_training_views(self, dataset: str, view: str) -> list[str]:
-        """The views a leave-one-view-out model trains on: every view but ``view``."""
-        return [paths.view_path(dataset, self.ref, s) for s in self.view_slugs if s != view]
-
-    def robust_training_inputs(self, dataset: str, view: str) -> dict[str, Any]:
-        """What a leave-one-view-out model reads, by regime: ``views`` (isp_views: every view but ``view``)
-        or ``raw`` (isp_random: the reference-intensity mosaics, rendered in the job)."""
+    def robust_training_inputs(self, dataset: str) -> dict[str, Any]:
+        """What the leave-one-view-out job reads besides the views: the reference-intensity mosaics
+        (``raw``) with regime isp_random, which renders them in the job."""
         if self.config["robust"]["regime"] == "isp_random":
             return {"raw": paths.data_file(dataset, self.ref, "raw.npy")}
-        return {"views": self.robust_training_views(dataset, view)}
+        return {}
 
-    def robust_training_labels(self, view: str) -> list[str]:
-        return [get_view(s).label for s in self.view_slugs if s != view]
-
-    def robust_test_labels(self) -> list[dict[str, Any]]:
-        return [{"test_view": get_view(v).label, "test_intensity": 1.0} for v in self.view_slugs]
+    def robust_files(self, path: Callable[..., str]) -> list[str]:
+        """Output patterns of rule train_robust ({dataset} a wildcard), held-out view after view, fold
+        after fold; ``path`` is :func:`.paths.robust_model_path` or :func:`.paths.robust_metrics_path`."""
+        return [path("{dataset}", v, k) for v in self.view_slugs for k in self.robust_folds]
 
     def robust_metrics(self, dataset: str) -> list[str]:
         return [paths.robust_metrics_path(dataset, v, k) for v in self.view_slugs for k in self.robust_folds]
@@ -356,7 +388,7 @@ class Plan:
         files += self.drift_outputs() + self.findings_outputs() + self.corruption_outputs() + self.intensity_outputs()
         files += self.forensics_outputs() + self.customization_outputs()
         if self.forensics_enabled:
-            files += [paths.stage_file("forensics", t, "attacks.json") for t in self.datasets]
+            files += [paths.stage_file("forensics", t, "attacks.json") for t in self.forensics_datasets]
         return sorted(set(files))
 
     # ---- render jobs -------------------------------------------------------------------------
@@ -416,7 +448,7 @@ class Plan:
         if self.intensity_enabled:
             files += [paths.view_path(t, i, self.intensity_view) for t in self.datasets for i in self.intensity_slugs]
         if self.customization_enabled:
-            files += [paths.view_path(t, i, self.customization_view) for t in self.datasets for i in self.customization_slugs]
+            files += [paths.view_path(t, i, self.customization_view) for t in self.customization_datasets for i in self.customization_slugs]
         return list(dict.fromkeys(files))
 
     def drift_outputs(self) -> list[str]:
@@ -432,10 +464,10 @@ class Plan:
         return self._stage_files("intensity", INTENSITY_FILES, self.intensity_enabled)
 
     def forensics_outputs(self) -> list[str]:
-        return self._stage_files("forensics", FORENSICS_FILES, self.forensics_enabled)
+        return self._stage_files("forensics", FORENSICS_FILES, self.forensics_enabled, self.forensics_datasets)
 
     def customization_outputs(self) -> list[str]:
-        return self._stage_files("customization", CUSTOMIZATION_FILES, self.customization_enabled)
+        return self._stage_files("customization", CUSTOMIZATION_FILES, self.customization_enabled, self.customization_datasets)
 
     def qa_outputs(self) -> list[str]:
         return self._stage_files("qa", QA_FILES, self.qa_enabled)
@@ -498,16 +530,17 @@ def build_plan(config: Mapping[str, Any], resolve: Resolver | None = None) -> Pl
     folds = list(range(drift["use_folds"] or drift["folds"]))
     intensity, forensics, custom, robust = (config[k] for k in ("intensity_drift", "forensics", "customization", "robust"))
     custom_intensities = [float(i) for i in custom["intensities"]]
+    forensics_datasets, custom_datasets = (study_datasets(datasets, s["datasets"]) for s in (forensics, custom))
 
     forensics_model = (
-        references_per_dataset(forensics["model"], "forensics.model", "task-model", datasets, resolve)
+        references_per_dataset(forensics["model"], "forensics.model", "task-model", forensics_datasets, resolve)
         if forensics["enabled"]
         else {}
     )
     customization_start: dict[str, dict[str, str]] = {}
     if custom["enabled"]:
         for option, model_type in (("classifier", "task-model"), ("isp", "isp")):
-            found = references_per_dataset(custom[option], f"customization.{option}", model_type, datasets, resolve)
+            found = references_per_dataset(custom[option], f"customization.{option}", model_type, custom_datasets, resolve)
             for dataset, path in found.items():
                 customization_start.setdefault(dataset, {})[option] = path
 
@@ -526,14 +559,16 @@ def build_plan(config: Mapping[str, Any], resolve: Resolver | None = None) -> Pl
         intensity_folds=folds[: intensity["folds"]],  # null = all
         corruptions=corruptions,
         forensics_enabled=forensics["enabled"],
+        forensics_datasets=forensics_datasets,
         forensics_view=get_view(forensics["view"]).slug,
         forensics_folds=folds[: forensics["folds"]],
         forensics_model=forensics_model,
         customization_enabled=custom["enabled"],
+        customization_datasets=custom_datasets,
         customization_view=get_view(custom["view"]).slug,
         customization_intensities=custom_intensities,
         customization_slugs=[intensity_slug(i) for i in custom_intensities],
         customization_start=customization_start,
-        robust_datasets=[t for t in datasets if robust["datasets"] in (None, []) or t in robust["datasets"]],
+        robust_datasets=study_datasets(datasets, robust["datasets"]),
         robust_folds=folds[: robust["folds"]],
     )
