@@ -123,6 +123,19 @@ def test_qa_table_predictions_ignore_target_labels():
     assert (changed["measured"] == 0).all() and (table["measured"] > 0).all()
 
 
+def test_qa_drift_bed_ignores_the_intensity_drift_test_sets():
+    """The intensity-drift view's models are also scored on their own view at lower light: those rows
+    are neither the source (no_drop would predict a low-light accuracy) nor a target of the drift bed."""
+    samples = records()
+    table = qa_table(samples, "classification", n_resamples=50)
+    own_at_low_light = samples[(samples["train_view"] == "a") & (samples["test_view"] == "a")].assign(
+        test_intensity=0.01, prediction=lambda f: (f["label"] + 1) % 3, confidence=0.2)  # every sample wrong
+    with_low_light = pd.concat([samples, own_at_low_light], ignore_index=True)
+    pd.testing.assert_frame_equal(qa_table(with_low_light, "classification", n_resamples=50), table)
+    with pytest.raises(InputError, match="test_intensity"):
+        qa_table(samples.drop(columns="test_intensity"), "classification", n_resamples=50)
+
+
 def test_qa_table_corruption_bed_and_segmentation():
     samples = records(kind="segmentation", views=("identity", "noise"))
     samples = samples.rename(columns={"train_view": "view", "test_view": "corruption"})

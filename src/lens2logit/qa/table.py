@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from lens2logit.data.layout import REFERENCE_INTENSITY
 from lens2logit.errors import InputError
 from lens2logit.qa.predict import DEFAULT_LEVEL, DEFAULT_RESAMPLES, METHODS, predict
 from lens2logit.qa.records import CONFIDENCE, sample_scores
@@ -27,8 +28,10 @@ SUMMARY_COLUMNS = (
 )  # fmt: skip
 BASELINE = "no_drop"
 # model columns, test-set column, what marks the source, and the columns of a cell (models of all folds)
+# The drift bed is the views at full light: the intensity-drift view's models are also scored at lower
+# intensities (for the intensity study), and those rows are neither their source nor a target here.
 DRIFT_BED = {"model": ("augmentation", "train_view", "fold"), "test": "test_view", "source": "train_view",
-             "cell": ("augmentation", "train_view", "test_view")}  # fmt: skip
+             "cell": ("augmentation", "train_view", "test_view"), "where": {"test_intensity": REFERENCE_INTENSITY}}  # fmt: skip
 CORRUPTION_BED = {"model": ("view", "fold"), "test": "corruption", "source": "identity", "cell": ("view", "corruption")}
 
 
@@ -71,18 +74,21 @@ def qa_table(
     Args:
         samples: per-sample records of every model on every test set.
         kind: ``classification`` (metric accuracy) or ``segmentation`` (metric ``iou_image``).
-        bed: :data:`DRIFT_BED` (models × other views) or :data:`CORRUPTION_BED` (models × corruptions):
-            the model columns, the test-set column and what marks the source.
+        bed: :data:`DRIFT_BED` (models × other views at full light) or :data:`CORRUPTION_BED` (models ×
+            corruptions): the model columns, the test-set column, what marks the source, and (``where``)
+            the value a column must have for a row to belong to the bed.
         methods, level, n_resamples, seed: see :func:`lens2logit.qa.predict.predict`.
 
     Returns:
         DataFrame ``<model columns>, <test column>, method, predicted, predicted_low, predicted_high,
         measured, abs_error``.
     """
-    keys, test = list(bed["model"]), bed["test"]
-    missing = [c for c in [*keys, test, CONFIDENCE] if c not in samples.columns]
+    keys, test, where = list(bed["model"]), bed["test"], bed.get("where", {})
+    missing = [c for c in [*keys, test, CONFIDENCE, *where] if c not in samples.columns]
     if missing:
         raise InputError(f"QA: per-sample records lack columns {missing}")
+    for column, value in where.items():
+        samples = samples[samples[column] == value]
     rows = []
     for model_key, model in samples.groupby(keys, sort=True):
         source = _source_rows(model, bed)
