@@ -490,3 +490,6 @@ def test_paper_config_builds_its_dag(tmp_path):
     # one job per fold (drift.jobs: per_fold): 3 datasets × 12 views × 5 folds × 3 augmentations at
     # full light, plus the intensity models (5 folds, 6 lower intensities)
     assert jobs["train_models"] == 3 * 12 * 5 * 3 + 3 * 6 * 5 and "train_models_intensity" not in jobs
+    # one evaluation job per dataset, every study on every dataset (config.yaml's per-study choices overridden)
+    assert jobs["evaluate_models"] == 3
+    assert jobs["drift_forensics"] == jobs["isp_customization"] == 3
