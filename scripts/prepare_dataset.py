@@ -14,7 +14,7 @@ with job(snakemake):
             snakemake.params.root,
             intensity,
             tile_size=snakemake.params.tile_size,
-            accept_changes=snakemake.config["data"].get("accept_changes", False),
+            accept_changes=snakemake.config["data"]["accept_changes"],  # filled by validate()
         )
     export_dataset(
         snakemake.wildcards.dataset,

@@ -16,13 +16,14 @@ from lens2logit.experiments.customization import (
     CustomizationOptions,
     NeuralOptions,
     build_processor,
-    check_customization,
     final_table,
     run_customization,
     train_processing,
 )
 from lens2logit.experiments.forensics import load_dataset_arrays
+from lens2logit.experiments.options import CONTEXT_KEYS
 from lens2logit.experiments.splits import load_folds
+from lens2logit.schema import schema_default
 from lens2logit.isp.camera import DRONE
 from lens2logit.isp.neural import NeuralISP
 from lens2logit.isp.parametrized import ParametrizedISP, ScaledGroups
@@ -33,7 +34,8 @@ TINY_NEURAL = {"encoder": "resnet18", "encoder_depth": 3, "decoder_channels": [8
 
 def cpu_options(**options) -> CustomizationOptions:
     """Options of a test run, on the CPU whatever accelerator the machine has."""
-    return CustomizationOptions(**{"device": "cpu", **options})
+    context = {k: options.pop(k) for k in list(options) if k in CONTEXT_KEYS}
+    return CustomizationOptions.from_config(options, arch=options.pop("arch"), **{"device": "cpu", **context})
 
 
 def _two_intensities(root, kind="classification", n=32, size=16):
@@ -116,7 +118,7 @@ def test_segmentation_keeps_full_resolution_through_the_learned_isps(tmp_path):
 
 def test_build_processor_variants():
     assert build_processor("static", DRONE, view="bi,s,ga", neural={}, constrain=False) is None
-    scaled = build_processor("parametrized", DRONE, view="ma,s,ga", neural={}, constrain=False)
+    scaled = build_processor("parametrized", DRONE, view="ma,s,ga", neural={}, constrain=False, group_lr_scales={"black_level": 0.01})
     assert isinstance(scaled, ScaledGroups) and scaled.isp.demosaic_method == "malvar2004"
     plain = build_processor("parametrized", DRONE, view="bi,s,ga", neural={}, constrain=True, group_lr_scales={})
     assert isinstance(plain, ParametrizedISP) and plain.constrain
@@ -134,13 +136,13 @@ def test_final_table_takes_the_last_epoch_of_each_fold():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"processings": ["dcraw"]}, r"customization.processings\[0\]: 'dcraw' is unknown"),
-        ({"processings": []}, "customization.processings: .* must be a non-empty list"),
+        ({"processings": ["dcraw"]}, r"customization.processings.0: 'dcraw' is not one of"),
+        ({"processings": []}, r"customization.processings: \[\] should be non-empty"),
         ({"folds": 3}, "between 1 and 2"),
         ({"view": "bi,u,ga"}, "customization.view: 'bi,u,ga' has no differentiable twin"),
-        ({"augmentation": "heavy"}, "customization.augmentation: 'heavy' is unknown"),
-        ({"neural": {"encoder": "resnet18", "width": 3}}, "customization.neural.width: unknown option"),
-        ({"group_lr_scales": {"exposure": 0.1}, "processings": ["parametrized"]}, "customization.group_lr_scales.exposure: unknown parameter group"),
+        ({"augmentation": "heavy"}, "customization.augmentation: 'heavy' is not one of"),
+        ({"neural": {"encoder": "resnet18", "width": 3}}, r"customization.neural: Additional properties .*'width'"),
+        ({"group_lr_scales": {"exposure": 0.1}, "processings": ["parametrized"]}, "customization.group_lr_scales: 'exposure' is not one of"),
     ],
 )
 def test_bad_options_raise_input_error(tmp_path, options, message):
@@ -160,18 +162,24 @@ def test_mismatched_inputs_raise_input_error(tmp_path):
         )  # fmt: skip
 
 
-def test_check_customization_names_every_bad_key_before_any_job():
-    """Plan-time check of the section (rules/common.smk via check_config): all problems at once, full keys."""
-    check_customization({})  # every option left out takes the schema's default
+def test_customization_options_name_every_bad_key_before_any_job():
+    """The schema checks the section (all problems at once, full keys), then what it cannot express:
+    the neural ISP's widths against its depth and the freeze options (check_config runs both at plan time)."""
+    CustomizationOptions.from_config({}, arch="small_cnn")  # every option left out takes the schema's default
     with pytest.raises(InputError) as err:
-        check_customization({"processings": ["static", "dcraw"], "intensities": [0.01, 0.02], "epochs": 0,
-                             "neural": {"encoder_depth": 2, "decoder_channels": [8, 8, 8]}, "freeze_isp": True, "isp": None})
+        CustomizationOptions.from_config({"processings": ["static", "dcraw"], "intensities": [0.01, 0.02], "epochs": 0}, arch="small_cnn")
     lines = str(err.value).splitlines()
-    for expected in ("config customization.processings[1]: 'dcraw'", "config customization.intensities[1]: 0.02",
-                     "config customization.epochs: 0", "config customization.neural.decoder_channels: [8, 8, 8] needs 2 entries",
-                     "config customization.freeze_isp needs customization.isp"):
+    for expected in ("config customization.epochs: 0", "config customization.intensities.1: 0.02",
+                     "config customization.processings.1: 'dcraw'"):
         assert any(line.startswith(expected) for line in lines), lines
-    assert len(lines) == 5
+    assert len(lines) == 3
+    with pytest.raises(InputError) as err:
+        CustomizationOptions.from_config({"neural": {"encoder_depth": 2, "decoder_channels": [8, 8, 8]}, "freeze_isp": True},
+                                         arch="small_cnn")  # fmt: skip
+    assert str(err.value).splitlines() == [
+        "config customization.neural.decoder_channels: [8, 8, 8] needs 2 entries (encoder_depth)",
+        "config customization.freeze_isp needs customization.isp (the model to keep fixed)",
+    ]
 
 
 def test_customization_options_from_config():
@@ -180,6 +188,7 @@ def test_customization_options_from_config():
     options = CustomizationOptions.from_config(section, arch="small_cnn", seed=5, device="cpu")
     assert options.epochs == 3 and options.seed == 5 and options.arch == "small_cnn"
     assert options.neural == NeuralOptions("resnet18", 2, (8, 4))
-    assert options.lr == CustomizationOptions(arch="x").lr  # left out → the default
+    assert options.lr == schema_default("customization.lr")  # left out → the default
+    assert options.group_lr_scales == schema_default("customization.group_lr_scales")
     with pytest.raises(TypeError):
         CustomizationOptions.from_config({}, seed=5)  # arch has no default: it is the drift models'

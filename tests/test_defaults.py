@@ -1,5 +1,6 @@
-"""One source of defaults: the schema. The library's defaults that map to an option equal the schema's,
-and Snakemake's validate() fills every option a config leaves out."""
+"""One source of defaults: the schema. Snakemake's validate() and with_defaults fill every option a
+config leaves out; the experiments' option objects have no defaults of their own (they are built from
+the filled section); the rules and scripts restate none."""
 
 from __future__ import annotations
 
@@ -14,80 +15,6 @@ from lens2logit.config import SCHEMA_PATH, load_schema, schema_default, with_def
 from lens2logit.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
-# Fields of the option objects taken from other sections than the experiment's own.
-CONTEXT = {
-    "seed": "seed",
-    "bce_weight": "training.segmentation.bce_weight",
-    "segmentation_headline": "report.segmentation_headline",
-    "device": "training.device",
-}
-
-
-def _plain(value):
-    """Tuples, dataclasses and mappings as the YAML schema writes them."""
-    if dataclasses.is_dataclass(value):
-        return _plain(dataclasses.asdict(value))
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def _field_default(f: dataclasses.Field):
-    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-
-
-def _compare_options(cls, section: str, no_default=()):
-    checked = []
-    for f in dataclasses.fields(cls):
-        if f.name in no_default:
-            assert _field_default(f) is dataclasses.MISSING, f"{cls.__name__}.{f.name} should have no default"
-            continue
-        key = CONTEXT.get(f.name, f"{section}.{f.name}")
-        assert _plain(_field_default(f)) == schema_default(key), f"{cls.__name__}.{f.name} vs schema {key}"
-        checked.append(f.name)
-    return checked
-
-
-def test_forensics_options_defaults_are_the_schemas():
-    from lens2logit.experiments.forensics import ForensicsOptions
-
-    checked = _compare_options(ForensicsOptions, "forensics")
-    schema_keys = set(load_schema(SCHEMA_PATH)["properties"]["forensics"]["properties"])
-    # every option of the section is a field, or one the workflow uses to choose the inputs
-    assert schema_keys == (set(checked) - set(CONTEXT)) | set(ForensicsOptions.WORKFLOW_KEYS)
-
-
-def test_customization_options_defaults_are_the_schemas():
-    from lens2logit.experiments.customization import CustomizationOptions, NeuralOptions
-
-    checked = _compare_options(CustomizationOptions, "customization", no_default=("arch",))
-    _compare_options(NeuralOptions, "customization.neural")
-    schema_keys = set(load_schema(SCHEMA_PATH)["properties"]["customization"]["properties"])
-    assert schema_keys == (set(checked) - set(CONTEXT)) | set(CustomizationOptions.WORKFLOW_KEYS)
-    # the section's own default object agrees with its properties' defaults
-    assert schema_default("customization.neural") == _plain(NeuralOptions())
-
-
-@pytest.mark.parametrize(
-    ("function", "keys"),
-    [
-        ("lens2logit.experiments.train:train_on_view",
-         {"pretrained": "training.classification.pretrained", "threads": "training.threads", "progress": "training.progress",
-          "bce_weight": "training.segmentation.bce_weight", "amp": "training.amp"}),
-        ("lens2logit.training.loop:fit", {"bce_weight": "training.segmentation.bce_weight"}),
-        ("lens2logit.training.losses:task_loss", {"bce_weight": "training.segmentation.bce_weight"}),
-        ("lens2logit.experiments.forensics:attack_isp", {"bce_weight": "training.segmentation.bce_weight"}),
-    ],
-)  # fmt: skip
-def test_keyword_defaults_that_map_to_options_are_the_schemas(function, keys):
-    import importlib
-
-    module, name = function.split(":")
-    parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters
-    for parameter, key in keys.items():
-        assert parameters[parameter].default == schema_default(key), f"{function}({parameter}) vs schema {key}"
 
 
 def test_train_on_view_takes_the_device_from_its_caller():
@@ -97,16 +24,22 @@ def test_train_on_view_takes_the_device_from_its_caller():
     assert inspect.signature(train_on_view).parameters["device"].default is inspect.Parameter.empty
 
 
-def test_other_library_defaults_are_the_schemas():
-    from lens2logit.data.synth import DEFAULT_N, DEFAULT_SIZE
-    from lens2logit.experiments.corruptions import DEFAULT_PRESET
-    from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE
+@pytest.mark.parametrize("name", ["ForensicsOptions", "CustomizationOptions", "NeuralOptions"])
+def test_option_objects_have_no_defaults_and_take_every_option_of_their_section(name):
+    """Built from the schema-filled section only: a field default would be a second copy of the schema's,
+    and an option the schema has but the object lacks would never reach the run."""
+    import lens2logit.experiments.customization as customization
+    import lens2logit.experiments.forensics as forensics
+    from lens2logit.experiments.options import CONTEXT_KEYS
 
-    for source in ("microscopy", "drone"):
-        assert DEFAULT_N[source] == schema_default(f"data.synthetic.{source}.n")
-        assert DEFAULT_SIZE[source] == schema_default(f"data.synthetic.{source}.size")
-    assert DEFAULT_PRESET == schema_default("corruptions.preset")
-    assert DEFAULT_SEGMENTATION_HEADLINE == schema_default("report.segmentation_headline")
+    cls = getattr(forensics, name, None) or getattr(customization, name)
+    fields = dataclasses.fields(cls)
+    assert [f.name for f in fields if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING] == []
+    node = load_schema(SCHEMA_PATH)
+    for part in cls.SECTION.split("."):
+        node = node["properties"][part]
+    options = set(node["properties"]) - set(getattr(cls, "WORKFLOW_KEYS", ()))
+    assert options == {f.name for f in fields} - set(CONTEXT_KEYS) - {"arch"}
 
 
 def test_with_defaults_fills_every_section_like_snakemake_validate():
@@ -153,10 +86,10 @@ def test_bce_weight_is_a_segmentation_option_only():
 
 
 def test_rules_restate_no_defaults():
-    """The rules read the validated config: no `config.get(key, default)` left in rules/."""
+    """The rules and scripts read the validated config: no `config.get(key, default)` left in them."""
     import re
 
-    for path in sorted((REPO / "rules").glob("*.smk")) + [REPO / "Snakefile"]:
+    for path in sorted((REPO / "rules").glob("*.smk")) + sorted((REPO / "scripts").glob("*.py")) + [REPO / "Snakefile"]:
         text = path.read_text()
         assert not re.search(r"config(\[[^\]]+\])*\.get\(", text), path.name
         assert not re.search(r"(FORENSICS|CUSTOMIZATION|INTENSITY|TRACKING)\.get\(", text), path.name

@@ -17,12 +17,13 @@ from lens2logit.experiments.forensics import (
     TABLE_COLUMNS,
     ForensicsOptions,
     attack_isp,
-    check_forensics,
     evaluate,
     load_dataset_arrays,
     render_all,
     run_forensics,
 )
+from lens2logit.experiments.options import CONTEXT_KEYS
+from lens2logit.schema import schema_default
 from lens2logit.experiments.ssim import get_regularizer, ssim, ssim_distance, ssim_map
 from lens2logit.training import load_model
 from lens2logit.isp.parametrized import ParametrizedISP
@@ -32,7 +33,8 @@ torch.set_num_threads(1)
 
 def cpu_options(**options) -> ForensicsOptions:
     """Options of a test run, on the CPU whatever accelerator the machine has."""
-    return ForensicsOptions(**{"device": "cpu", **options})
+    context = {k: options.pop(k) for k in list(options) if k in CONTEXT_KEYS}
+    return ForensicsOptions.from_config(options, **{"device": "cpu", **context})
 
 
 @pytest.fixture(scope="module")
@@ -151,17 +153,17 @@ def test_run_forensics_is_deterministic(toy, tmp_path):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"groups": ["tone_curve"]}, r"forensics.groups\[0\]: 'tone_curve' is unknown"),
-        ({"groups": []}, "forensics.groups: .* must be a non-empty list"),
-        ({"lambdas": []}, "forensics.lambdas: .* must be a non-empty list"),
-        ({"lambdas": [-1.0]}, r"forensics.lambdas\[0\]: -1.0 must be a finite number ≥ 0"),
-        ({"regularizers": ["l1"]}, r"forensics.regularizers\[0\]: 'l1' is unknown"),
+        ({"groups": ["tone_curve"]}, r"forensics.groups.0: 'tone_curve' is not one of"),
+        ({"groups": []}, r"forensics.groups: \[\] should be non-empty"),
+        ({"lambdas": []}, r"forensics.lambdas: \[\] should be non-empty"),
+        ({"lambdas": [-1.0]}, r"forensics.lambdas.0: -1.0 is less than the minimum of 0"),
+        ({"regularizers": ["l1"]}, r"forensics.regularizers.0: 'l1' is not one of"),
         ({"view": "me,s,ga"}, "forensics.view: 'me,s,ga' has no differentiable twin"),
         ({"view": "ma,s,ga"}, "trained on view 'bi-s-ga'"),
     ],
 )
 def test_bad_options_raise_input_error(toy, tmp_path, options, message):
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError, match=message):  # from the options, or from the run (the models' view)
         run_forensics(
             toy["models"], toy["raw"], toy["targets"], toy["meta"], table_path=tmp_path / "t.csv",
             figure_path=tmp_path / "f.png", strips_path=tmp_path / "s.png", params_path=tmp_path / "p.json",
@@ -170,22 +172,25 @@ def test_bad_options_raise_input_error(toy, tmp_path, options, message):
     assert not (tmp_path / "t.csv").exists()
 
 
-def test_check_forensics_names_every_bad_key_of_the_section():
-    """Plan-time check of the config section: all problems at once, each with its full key."""
-    check_forensics({})  # every option left out takes the schema's default
+def test_forensics_options_name_every_bad_key_of_the_section():
+    """The schema checks the section (all problems at once, each with its full key); the twin view is
+    the one check it cannot express."""
+    ForensicsOptions.from_config({})  # every option left out takes the schema's default
     with pytest.raises(InputError) as err:
-        check_forensics({"groups": ["gamma", "tone_curve"], "regularizers": ["mse", "l1"], "steps": 0, "lr": -1, "stepz": 3})
+        ForensicsOptions.from_config({"groups": ["gamma", "tone_curve"], "regularizers": ["mse", "l1"], "steps": 0, "lr": -1, "stepz": 3})
     message = str(err.value)
-    for line in ("config forensics.groups[1]: 'tone_curve'", "config forensics.regularizers[1]: 'l1'",
-                 "config forensics.steps: 0", "config forensics.lr: -1", "config forensics.stepz: unknown option"):
+    for line in ("config forensics.groups.1: 'tone_curve'", "config forensics.regularizers.1: 'l1'",
+                 "config forensics.steps: 0", "config forensics.lr: -1", "config forensics: Additional properties are not allowed ('stepz'"):
         assert line in message, message
     assert len(message.splitlines()) == 5
+    with pytest.raises(InputError, match=r"^config forensics.view: 'me,s,ga' has no differentiable twin; allowed: \['bi,s,ga', 'ma,s,ga'\]$"):
+        ForensicsOptions.from_config({"view": "me,s,ga"})
 
 
 def test_forensics_options_from_config_keep_workflow_keys_out():
     options = ForensicsOptions.from_config({"enabled": True, "folds": 2, "model": None, "steps": 3, "lambdas": [0, 1]}, seed=7, device="cpu")
     assert options.steps == 3 and options.lambdas == (0.0, 1.0) and options.seed == 7
-    assert options.lr == ForensicsOptions().lr  # left out → the default
+    assert options.lr == schema_default("forensics.lr") and options.bce_weight == schema_default("training.segmentation.bce_weight")
     with pytest.raises(InputError, match="unknown setting"):
         ForensicsOptions.from_config({}, sead=7)
 

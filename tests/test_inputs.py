@@ -286,11 +286,15 @@ def test_check_config_path_data_intensities_and_class_counts(micro, tmp_path):
     assert "config drift.folds: 6 folds need at least 6 samples per class" in message
 
 
-def test_twin_views_are_the_ones_forensics_accepts():
-    from lens2logit.config import twin_views
-    from lens2logit.experiments.forensics import DIFFERENTIABLE_VIEWS
+def test_twin_views_are_the_static_views_the_parametrized_isp_can_copy():
+    from lens2logit.experiments.forensics import differentiable_demosaic
+    from lens2logit.isp.views import TWIN_VIEWS, twin_view_problems
 
-    assert twin_views() == sorted(DIFFERENTIABLE_VIEWS)
+    assert TWIN_VIEWS == ["bi,s,ga", "ma,s,ga"]
+    assert [differentiable_demosaic(v) for v in TWIN_VIEWS] == ["bilinear", "malvar2004"]
+    assert twin_view_problems("bi-s-ga", "forensics.view") == []  # slugs name the same view
+    assert twin_view_problems("bi,u,ga", "forensics.view") == [
+        "forensics.view: 'bi,u,ga' has no differentiable twin; allowed: ['bi,s,ga', 'ma,s,ga']"]
 
 
 def test_encoder_answers_are_cached_per_installed_version(tmp_path):

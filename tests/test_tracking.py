@@ -427,7 +427,7 @@ def test_customization_continues_from_saved_classifier_and_isp(study, tmp_path):
     )  # fmt: skip
 
     def options(**changes):
-        return CustomizationOptions(arch="small_cnn", epochs=1, folds=1, stage_samples=0, device="cpu", **changes)
+        return CustomizationOptions.from_config({"epochs": 1, "folds": 1, "stage_samples": 0, **changes}, arch="small_cnn", device="cpu")
 
     run_customization(classifier=saved / "classifier_parametrized_001_fold0.pt", isp=saved / "isp_parametrized_001_fold0.pt",
                       options=options(processings=["parametrized"], freeze_classifier=True), **common)  # fmt: skip

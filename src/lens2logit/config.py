@@ -19,6 +19,16 @@ from typing import Any, Mapping, Sequence
 
 from lens2logit.errors import InputError
 from lens2logit.data.registry import dataset_kind, dataset_names, dataset_source
+from lens2logit.schema import (  # noqa: F401  (schema functions callers reach through config)
+    SCHEMA_PATH,
+    check_schema,
+    coerce_config,
+    coerce_value,
+    load_schema,
+    schema_default,
+    schema_error_line,
+    with_defaults,
+)
 
 REFERENCE_INTENSITY = 1.0
 # Full drone images of the synthetic data are this many tiles high and wide.
@@ -51,210 +61,6 @@ def yaml_error_line(path: Path, exc) -> str:
     where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
     problem = getattr(exc, "problem", None) or type(exc).__name__
     return f"{where}: YAML syntax error: {problem}"
-
-
-# ---------------------------------------------------------------- coercion of --config strings
-
-def _resolve(schema: dict, root: dict) -> dict:
-    while isinstance(schema, dict) and "$ref" in schema:
-        ref = schema["$ref"]
-        node = root
-        for part in ref.lstrip("#/").split("/"):
-            node = node[part]
-        siblings = {k: v for k, v in schema.items() if k != "$ref"}
-        merged = {**node, **siblings}
-        if "properties" in node and "properties" in siblings:  # a $ref extended with more properties
-            merged["properties"] = {**node["properties"], **siblings["properties"]}
-        schema = merged
-    return schema if isinstance(schema, dict) else {}
-
-
-def _types(schema: dict, root: dict) -> list[dict]:
-    """The alternatives of a schema node (``oneOf``/``anyOf`` branches, or the node itself)."""
-    schema = _resolve(schema, root)
-    branches = schema.get("oneOf") or schema.get("anyOf")
-    return [_resolve(b, root) for b in branches] if branches else [schema]
-
-
-def _type_names(schema: dict) -> set[str]:
-    t = schema.get("type")
-    if t is None:
-        if "const" in schema or "enum" in schema:
-            values = [schema["const"]] if "const" in schema else schema["enum"]
-            return {_json_type(v) for v in values}
-        return set()
-    return {t} if isinstance(t, str) else set(t)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _fits(value: Any, schema: dict) -> bool:
-    names = _type_names(schema)
-    found = _json_type(value)
-    ok = found in names or (found == "integer" and "number" in names) or not names
-    if ok and "enum" in schema:
-        ok = value in schema["enum"]
-    if ok and "const" in schema:
-        ok = value == schema["const"]
-    return ok
-
-
-def coerce_value(value: Any, schema: dict, root: dict) -> Any:
-    """``value`` with strings converted where the schema node wants another type (see module doc)."""
-    import yaml
-
-    branches = _types(schema, root)
-    if isinstance(value, str):
-        if any("string" in _type_names(b) and _fits(value, b) for b in branches):
-            return value
-        try:
-            parsed = yaml.safe_load(value)
-        except yaml.YAMLError:
-            return value
-        if isinstance(parsed, str):  # YAML 1.1 reads "1e3" as text; JSON schema numbers accept it
-            try:
-                parsed = float(value)
-            except ValueError:
-                pass
-        if not isinstance(parsed, str) and any(_fits(parsed, b) for b in branches):
-            return coerce_value(parsed, schema, root)
-        return value
-    if isinstance(value, dict):
-        node = next((b for b in branches if "object" in _type_names(b) or "properties" in b), None)
-        if node is None:
-            return value
-        props = node.get("properties", {})
-        extra = node.get("additionalProperties")
-        return {
-            k: coerce_value(v, props[k], root) if k in props else coerce_value(v, extra, root) if isinstance(extra, dict) else v
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        node = next((b for b in branches if "array" in _type_names(b)), None)
-        if node is None or not isinstance(node.get("items"), dict):
-            return value
-        return [coerce_value(v, node["items"], root) for v in value]
-    return value
-
-
-def load_schema(path) -> dict:
-    import yaml
-
-    return yaml.safe_load(Path(path).read_text())
-
-
-def coerce_config(config: dict, schema_path) -> dict:
-    """A copy of ``config`` with ``--config`` strings converted to the schema's types where unambiguous."""
-    schema = load_schema(schema_path)
-    return coerce_value(dict(config), schema, schema)
-
-
-# ---------------------------------------------------------------- defaults from the schema
-
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
-
-
-def with_defaults(config: dict, schema_path=SCHEMA_PATH) -> dict:
-    """``config`` validated against the schema, every option left out filled with its ``default:``.
-
-    The schema is the single source of defaults. Inside the workflow Snakemake's
-    ``validate(config, schema)`` (``set_default=True``) does the same; this is for callers outside
-    Snakemake (the CLI, tests). Returns a filled deep copy; raises InputError naming the key of the
-    first schema violation.
-    """
-    import copy
-
-    import jsonschema
-
-    schema = load_schema(schema_path)
-    base = jsonschema.Draft202012Validator
-    validate_properties = base.VALIDATORS["properties"]
-
-    def set_defaults(validator, properties, instance, node):
-        if isinstance(instance, dict):
-            for name, sub in properties.items():
-                if isinstance(sub, dict) and "default" in sub:
-                    instance.setdefault(name, copy.deepcopy(sub["default"]))
-        yield from validate_properties(validator, properties, instance, node)
-
-    filled = copy.deepcopy(config)
-    validator = jsonschema.validators.extend(base, {"properties": set_defaults})(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(filled))
-    if error is not None:
-        raise InputError(schema_error_line(error))
-    return filled
-
-
-# Longest schema message kept in a one-line error (a value's repr can be long).
-MAX_MESSAGE = 400
-
-
-def schema_error_line(error) -> str:
-    """One line for a jsonschema error: ``config {dotted.key}: {message}[; allowed: …]``.
-
-    The key is the dotted path of the bad value (``views.0``, ``(top level)``); an unknown key
-    lists the allowed ones, a value failing every alternative (``oneOf``) the one closest to it.
-    """
-    error = _deepest(error)
-    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-    message = " ".join(error.message.split())
-    if len(message) > MAX_MESSAGE:
-        message = message[:MAX_MESSAGE] + " …"
-    allowed = ""
-    if error.validator in ("additionalProperties", "unevaluatedProperties") and isinstance(error.schema, dict):
-        names = sorted(error.schema.get("properties", {}))
-        if names:
-            allowed = f"; allowed: {', '.join(names)}"
-    elif error.validator in ("oneOf", "anyOf") and isinstance(error.schema, dict) and error.schema.get("description"):
-        allowed = f"; allowed: {' '.join(str(error.schema['description']).split())}"
-    return f"config {key}: {message}{allowed}"
-
-
-def _deepest(error):
-    """For a failed ``oneOf``/``anyOf``: the best error of the alternative whose type fits the value
-    (``views: ["bi,s,xx"]`` → the list item's ``not one of`` error), else ``error``."""
-    import jsonschema
-
-    while error.validator in ("oneOf", "anyOf") and error.context:
-        fitting = [e for e in error.context if e.path or e.validator not in ("type", "const")]
-        if not fitting:  # the value's type fits no alternative: keep the parent error
-            break
-        error = jsonschema.exceptions.best_match(fitting)
-    return error
-
-
-def check_schema(config: dict, schema_path=SCHEMA_PATH) -> None:
-    """InputError with :func:`schema_error_line` for the first schema violation of ``config``
-    (before Snakemake's ``validate()``, whose message dumps the schema and the whole config)."""
-    with_defaults(config, schema_path)
-
-
-def schema_default(path: str, schema_path=SCHEMA_PATH) -> Any:
-    """The schema's ``default:`` of a dotted option (``forensics.steps``); KeyError if it has none."""
-    schema = load_schema(schema_path)
-    node = schema
-    for part in path.split("."):
-        node = _resolve(node, schema)["properties"][part]
-    node = _resolve(node, schema)
-    if "default" not in node:
-        raise KeyError(f"{path} has no default in the schema")
-    return node["default"]
 
 
 # ---------------------------------------------------------------- dotted overrides
@@ -299,20 +105,6 @@ def _views(config: dict) -> list[str]:
     from lens2logit.isp.views import VIEWS
 
     return list(VIEWS) if config["views"] == "all" else list(config["views"])
-
-
-def twin_views() -> list[str]:
-    """Static views that have a differentiable twin (forensics / customization start from one)."""
-    from lens2logit.isp.demosaic import DEMOSAIC_WEIGHTS
-    from lens2logit.isp.views import VIEW_SPECS
-
-    # The twin: a demosaicer the parametrized ISP can learn (it has filter weights), its sharpening
-    # filter and Gaussian denoiser.
-    return sorted(
-        v.label
-        for v in VIEW_SPECS
-        if v.demosaic in DEMOSAIC_WEIGHTS and v.sharpen == "sharpening_filter" and v.denoise == "gaussian_denoising"
-    )
 
 
 # Answers of ``known_encoder`` per installed smp/timm version: importing them costs seconds per plan.
@@ -546,18 +338,17 @@ def study_datasets_problems(config: Mapping[str, Any]) -> list[str]:
 def check_config(config: dict, *, workdir: str | Path = ".") -> None:
     """Raise one InputError listing every problem (one line each) that would otherwise fail a job.
 
-    Options left out take the schema's defaults (:func:`with_defaults`); the forensics and
-    customization sections are checked by their experiments' own ``check_*`` functions, so every
-    stage is validated before any job runs.
+    The schema validates and fills every option (:func:`with_defaults`); this adds, once, what it
+    cannot express: cross-field rules, views with a differentiable twin, names of architectures and
+    encoders, files and class counts on disk.
     """
     from lens2logit.experiments.customization import customization_problems
-    from lens2logit.experiments.forensics import forensics_problems
+    from lens2logit.isp.views import TWIN_VIEWS, twin_view_problems
 
     config = with_defaults(config)
     problems: list[str] = []
     datasets = list(config["datasets"])
     views = _views(config)
-    twins = twin_views()
     folds = int(config["drift"]["folds"])
     if len(views) < MIN_VIEWS:
         problems.append(
@@ -580,10 +371,10 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
     problems += study_datasets_problems(config)
     forensics = config["forensics"]
     if forensics["enabled"]:
-        problems += forensics_problems(forensics)
+        problems += twin_view_problems(forensics["view"], "forensics.view")
         view = forensics["view"]
-        if view in twins and view not in views:
-            problems.append(f"forensics.view: {view!r} is not among the trained views; allowed: {[v for v in views if v in twins]}")
+        if view in TWIN_VIEWS and view not in views:
+            problems.append(f"forensics.view: {view!r} is not among the trained views; allowed: {[v for v in views if v in TWIN_VIEWS]}")
         problems += trained_folds_problems("forensics.folds", forensics["folds"], folds)
     robust = config["robust"]
     if robust["enabled"]:

@@ -38,7 +38,7 @@ from lens2logit.errors import InputError
 class LoadOptions:
     """Options every loader receives; each uses what applies to it."""
 
-    tile_size: int = 256                 # drone tile side (even)
+    tile_size: int = DRONE_TILE_SIZE     # drone tile side (even; the published tiles')
     cache_dir: str | Path | None = None  # drone tiling cache (default ``root/tiles_{tile_size}``)
     check_published_counts: bool = False  # warn where real data differ from the published sizes
     kind: str | None = None              # custom: the kind the user declared (checked against the data)

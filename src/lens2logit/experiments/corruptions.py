@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from lens2logit.errors import InputError
+from lens2logit.schema import schema_default
 
 IDENTITY = "identity"
 
@@ -49,7 +50,7 @@ IDENTITY = "identity"
 PAPER = "paper"
 IMAGENET_C_PRESET = "imagenet-c"
 PRESETS = (PAPER, IMAGENET_C_PRESET)
-DEFAULT_PRESET = PAPER
+DEFAULT_PRESET = schema_default("corruptions.preset")  # paper
 
 # The original's ten transforms, in its order (reference-spec §5.5).
 PAPER_CORRUPTIONS = (

@@ -26,7 +26,7 @@ import dataclasses
 import functools
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
@@ -36,25 +36,24 @@ import torch
 from torch import nn
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.augment import AUGMENTATIONS
-from lens2logit.experiments.forensics import CONTEXT_FIELDS, KIND_METRICS, differentiable_demosaic, load_dataset_arrays, twin_view_problems
-from lens2logit.experiments.options import names_in, positive_int, positive_number, raise_problems, unknown_keys
+from lens2logit.experiments.forensics import KIND_METRICS, differentiable_demosaic, load_dataset_arrays, twin_view_problems
+from lens2logit.experiments.options import context_settings, raise_problems
 from lens2logit.experiments.splits import load_folds
-from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
+from lens2logit.stages.statistics import fold_summary, headline_metric
 from lens2logit.training.batches import ArrayBatches, channel_statistics, check_view_array, open_array
 from lens2logit.training.device import pin_memory, resolve_device, to_device
-from lens2logit.training.loop import SCHEDULES, fit
+from lens2logit.training.loop import fit
 from lens2logit.training.losses import task_loss
 from lens2logit.io import write_csv
 from lens2logit.isp.neural import NeuralISP
 from lens2logit.isp.parametrized import PROCESSOR_GROUPS, ParametrizedISP, ScaledGroups, tap_stages
 from lens2logit.isp.views import get_view
 from lens2logit.models import build_model, standardized
+from lens2logit.schema import section_with_defaults
 from lens2logit.workflow import paths
 
 log = logging.getLogger(__name__)
 
-PROCESSINGS = ("static", "parametrized", "neural")
 CURVE_COLUMNS = ["processing", "intensity", "epoch", "fold", "split", "metric", "value"]
 FINAL_COLUMNS = ["processing", "intensity", "metric", "mean", "std", "n"]
 VERDICT_COLUMNS = ["intensity", "processing", "metric", "static", "learned", "difference", "low", "high", "n",
@@ -67,160 +66,99 @@ VERDICT_LEVEL = 0.90
 BATCHNORM_STAGE = "batchnorm"
 
 
-# Step-size scale of ISP groups under the shared Adam learning rate (see ScaledGroups): the black
-# level sits under a signal of ~0.0025 at 1 % light, so a full-size step would erase the image.
-# Still needed with the paper's 1e-5 gamma clamp (so not for gradient tails): microscopy at 1 % light,
-# 8 cosine epochs, 2 folds: without it the parametrized ISP stays at chance (0.111) for 6 epochs and
-# ends at 0.439, still climbing; with it 0.678 and flat (docs/architecture.md).
-DEFAULT_GROUP_LR_SCALES = {"black_level": 0.01}
 # Groups of the parametrized ISP that customization learns (the additive image is forensics only).
+# Their step-size scales under the shared Adam rate are option customization.group_lr_scales; why
+# the black level's default is 0.01 is measured in docs/architecture.md.
 LEARNED_GROUPS = PROCESSOR_GROUPS
 
 
 @dataclass(frozen=True)
 class NeuralOptions:
-    """Options of the :class:`~lens2logit.isp.neural.NeuralISP` (``customization.neural``); defaults
-    are the schema's (a small timm encoder; ``NeuralISP``'s own keyword defaults are the paper's)."""
+    """Options of the :class:`~lens2logit.isp.neural.NeuralISP` (``customization.neural``; the
+    schema's defaults are a small timm encoder, ``NeuralISP``'s own keyword defaults the paper's)."""
 
-    encoder: str = "tu-mobilenetv3_small_050"
-    encoder_depth: int = 3
-    decoder_channels: tuple[int, ...] = (16, 8, 8)
+    encoder: str
+    encoder_depth: int
+    decoder_channels: tuple[int, ...]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "decoder_channels", tuple(self.decoder_channels))
-        raise_problems(neural_problems(dataclasses.asdict(self)))
+    SECTION: ClassVar[str] = "customization.neural"
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None) -> "NeuralOptions":
-        raise_problems(neural_problems(section or {}))
-        return cls(**dict(section or {}))
-
-
-NEURAL_OPTIONS = {f.name for f in dataclasses.fields(NeuralOptions)}
+        values = section_with_defaults(cls.SECTION, section)
+        raise_problems(neural_problems(values, cls.SECTION))
+        return cls(**{**values, "decoder_channels": tuple(values["decoder_channels"])})
 
 
 @dataclass(frozen=True)
 class CustomizationOptions:
     """What :func:`run_customization` does: the ``customization`` section plus settings of others.
 
-    ``arch`` is ``training.<kind>.arch`` (no default: the drift models'); ``seed``, ``bce_weight``,
-    ``segmentation_headline`` and ``device`` as in :class:`~lens2logit.experiments.forensics.ForensicsOptions`.
-    Field defaults are the schema's (``tests/test_defaults.py`` compares them).
+    ``arch`` is ``training.<kind>.arch`` (the drift models'); the others of
+    :data:`~lens2logit.experiments.options.CONTEXT_KEYS` as for forensics. The schema defines every
+    option and its default; build one with :meth:`from_config`.
     """
 
     arch: str
-    processings: tuple[str, ...] = ("static", "parametrized", "neural")
-    view: str = "bi,s,ga"
-    folds: int = 2
-    epochs: int = 8
-    batch_size: int = 16
-    lr: float = 2e-3
-    schedule: str = "constant"
-    augmentation: str = "none"
-    constrain: bool = False
-    batchnorm: bool = False
-    group_lr_scales: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_GROUP_LR_SCALES))
-    neural: NeuralOptions = field(default_factory=NeuralOptions)
-    stage_samples: int = 4
-    freeze_classifier: bool = False
-    freeze_isp: bool = False
-    seed: int = 1
-    bce_weight: float = 0.0
-    segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE
-    device: str | None = "auto"
+    processings: tuple[str, ...]
+    view: str
+    folds: int
+    epochs: int
+    batch_size: int
+    lr: float
+    schedule: str
+    augmentation: str
+    constrain: bool
+    batchnorm: bool
+    group_lr_scales: Mapping[str, float]
+    neural: NeuralOptions
+    stage_samples: int
+    freeze_classifier: bool
+    freeze_isp: bool
+    seed: int
+    bce_weight: float
+    segmentation_headline: str
+    device: str | None
 
     # Keys of the section the workflow resolves itself (input files, their order, start models).
     WORKFLOW_KEYS: ClassVar[tuple[str, ...]] = ("enabled", "datasets", "intensities", "classifier", "isp")
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "processings", tuple(self.processings))
-        object.__setattr__(self, "group_lr_scales", dict(self.group_lr_scales))
-        section = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in (*CONTEXT_FIELDS, "arch")}
-        if isinstance(self.neural, NeuralOptions):
-            section["neural"] = dataclasses.asdict(self.neural)
-        raise_problems(customization_problems(section))
-        if not isinstance(self.neural, NeuralOptions):
-            object.__setattr__(self, "neural", NeuralOptions(**self.neural))
+    SECTION: ClassVar[str] = "customization"
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any], **context: Any) -> "CustomizationOptions":
-        """Options from the validated ``customization`` section; ``context``: ``arch`` (required),
-        ``seed``, ``bce_weight``, ``segmentation_headline``, ``device``."""
-        check_customization(section)
-        unknown = sorted(set(context) - {*CONTEXT_FIELDS, "arch"})
-        if unknown:
-            raise InputError(f"CustomizationOptions.from_config: unknown setting(s) {unknown}; expected some of {['arch', *CONTEXT_FIELDS]}")
-        values = {k: v for k, v in section.items() if k not in cls.WORKFLOW_KEYS}
-        return cls(**values, **context)
+    def from_config(cls, section: Mapping[str, Any], *, arch: str, **context: Any) -> "CustomizationOptions":
+        """Options from a ``customization`` section (options left out take the schema's defaults);
+        ``arch`` the drift models'; ``context``: ``seed``, ``bce_weight``, ``segmentation_headline``,
+        ``device`` (left out → their options' defaults). InputError naming every bad key."""
+        values = section_with_defaults(cls.SECTION, section)
+        raise_problems(customization_problems(values, cls.SECTION))
+        values = {k: v for k, v in values.items() if k not in cls.WORKFLOW_KEYS}
+        values.update(processings=tuple(values["processings"]), group_lr_scales=dict(values["group_lr_scales"]),
+                      neural=NeuralOptions.from_config(values["neural"]))
+        return cls(arch=arch, **values, **context_settings(context))
 
 
-def neural_problems(section: Mapping[str, Any], prefix: str = "customization.neural") -> list[str]:
-    """Problems of a ``customization.neural`` section (the encoder name is checked by
-    :func:`lens2logit.config.check_config`, which caches the answer)."""
-    if not isinstance(section, Mapping):
-        return [f"{prefix}: {section!r} must be a mapping of {sorted(NEURAL_OPTIONS)}"]
-    problems = unknown_keys(section, NEURAL_OPTIONS, prefix)
-    depth = section.get("encoder_depth", NeuralOptions.encoder_depth)
-    problems += positive_int(depth, f"{prefix}.encoder_depth")
-    channels = section.get("decoder_channels", NeuralOptions.decoder_channels)
-    if isinstance(channels, str) or not isinstance(channels, (list, tuple)):
-        problems.append(f"{prefix}.decoder_channels: {channels!r} must be a list of widths")
-    else:
-        for i, width in enumerate(channels):
-            problems += positive_int(width, f"{prefix}.decoder_channels[{i}]")
-        if isinstance(depth, int) and len(channels) != depth:
-            problems.append(f"{prefix}.decoder_channels: {list(channels)} needs {depth} entries (encoder_depth)")
-    return problems
+def neural_problems(section: Mapping[str, Any], prefix: str) -> list[str]:
+    """What the schema cannot check in a filled ``customization.neural`` section (the encoder
+    name is checked by :func:`lens2logit.config.check_config`, which caches the answer)."""
+    depth, channels = section["encoder_depth"], section["decoder_channels"]
+    if len(channels) != depth:
+        return [f"{prefix}.decoder_channels: {list(channels)} needs {depth} entries (encoder_depth)"]
+    return []
 
 
 def customization_problems(section: Mapping[str, Any], prefix: str = "customization") -> list[str]:
-    """Every problem of a ``customization`` section (keys left out take the schema's defaults)."""
-    fields = {f.name for f in dataclasses.fields(CustomizationOptions)} - {*CONTEXT_FIELDS, "arch"}
-    problems = unknown_keys(section, fields | set(CustomizationOptions.WORKFLOW_KEYS), prefix)
-    processings = section.get("processings", CustomizationOptions.processings)
-    problems += names_in(processings, PROCESSINGS, f"{prefix}.processings")
-    if "intensities" in section:
-        from lens2logit.data.layout import INTENSITIES
-
-        values = section["intensities"]
-        problems += names_in(values, INTENSITIES, f"{prefix}.intensities")
-    if "view" in section:
-        problems += twin_view_problems(section["view"], f"{prefix}.view")
-    for key in ("folds", "epochs", "batch_size"):
-        if key in section:
-            problems += positive_int(section[key], f"{prefix}.{key}")
-    if "stage_samples" in section:
-        problems += positive_int(section["stage_samples"], f"{prefix}.stage_samples", minimum=0)
-    if "lr" in section:
-        problems += positive_number(section["lr"], f"{prefix}.lr")
-    if "schedule" in section and section["schedule"] not in SCHEDULES:
-        problems.append(f"{prefix}.schedule: {section['schedule']!r} is unknown; allowed: {list(SCHEDULES)}")
-    if "augmentation" in section and section["augmentation"] not in AUGMENTATIONS:
-        problems.append(f"{prefix}.augmentation: {section['augmentation']!r} is unknown; allowed: {list(AUGMENTATIONS)}")
-    scales = section.get("group_lr_scales", {})
-    if not isinstance(scales, Mapping):
-        problems.append(f"{prefix}.group_lr_scales: {scales!r} must be a mapping {{group: scale}}")
-    else:
-        for name, scale in scales.items():
-            if name not in LEARNED_GROUPS:
-                problems.append(f"{prefix}.group_lr_scales.{name}: unknown parameter group; allowed: {list(LEARNED_GROUPS)}")
-            problems += positive_number(scale, f"{prefix}.group_lr_scales.{name}")
-    if "neural" in section:
-        problems += neural_problems(section["neural"], f"{prefix}.neural")
-    freeze_classifier, freeze_isp = section.get("freeze_classifier", False), section.get("freeze_isp", False)
-    if freeze_classifier and freeze_isp:
+    """What the schema cannot check in a filled ``customization`` section: a view with a
+    differentiable twin, the neural ISP's widths, and the freeze options together."""
+    problems = twin_view_problems(section["view"], f"{prefix}.view")
+    problems += neural_problems(section["neural"], f"{prefix}.neural")
+    if section["freeze_classifier"] and section["freeze_isp"]:
         problems.append(f"{prefix}.freeze_classifier and {prefix}.freeze_isp together leave nothing to train")
-    if freeze_classifier and "static" in list(processings or []):
+    if section["freeze_classifier"] and "static" in section["processings"]:
         problems.append(f"{prefix}.freeze_classifier leaves nothing to train for processing 'static'; set {prefix}.processings to learned ISPs only")
     for option in ("classifier", "isp"):  # the workflow's start models (resolved at plan time)
-        if section.get(f"freeze_{option}") and option in section and not section[option]:
+        if section[f"freeze_{option}"] and not section[option]:
             problems.append(f"{prefix}.freeze_{option} needs {prefix}.{option} (the model to keep fixed)")
     return problems
-
-
-def check_customization(section: Mapping[str, Any]) -> None:
-    """Raise one InputError naming every bad key of a ``customization`` section (before any job runs)."""
-    raise_problems(customization_problems(section))
 
 
 @torch.no_grad()
@@ -270,7 +208,7 @@ def unwrap_isp(processor: nn.Module) -> nn.Module:
 
 
 def build_processor(
-    processing: str, camera, *, view: str, neural: NeuralOptions | Mapping[str, Any], constrain: bool, group_lr_scales: dict[str, float] | None = None,
+    processing: str, camera, *, view: str, neural: NeuralOptions | Mapping[str, Any], constrain: bool, group_lr_scales: Mapping[str, float] | None = None,
     state_dict: dict[str, torch.Tensor] | None = None, batchnorm: bool = False, batchnorm_state: dict[str, torch.Tensor] | None = None,
 ) -> nn.Module | None:
     """The ISP module of a processing (None for ``static``), optionally starting from a saved ``state_dict``;
@@ -280,8 +218,7 @@ def build_processor(
     if processing == "parametrized":
         isp = ParametrizedISP(camera, demosaic=differentiable_demosaic(view), constrain=constrain)
         _load_state(isp, state_dict, "ISP")
-        scales = DEFAULT_GROUP_LR_SCALES if group_lr_scales is None else group_lr_scales
-        isp = ScaledGroups(isp, scales) if scales else isp
+        isp = ScaledGroups(isp, group_lr_scales) if group_lr_scales else isp
     else:
         if not isinstance(neural, NeuralOptions):
             neural = NeuralOptions.from_config(neural)

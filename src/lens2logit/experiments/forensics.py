@@ -47,13 +47,14 @@ import torch
 from torch import nn
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.options import names_in, positive_int, positive_number, raise_problems, unknown_keys
+from lens2logit.experiments.options import CONTEXT_KEYS, context_settings, raise_problems
+from lens2logit.schema import section_with_defaults
 from lens2logit.experiments.ssim import REGULARIZERS, get_regularizer, mse_distance, ssim_distance
-from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE, fold_summary, headline_metric
+from lens2logit.stages.statistics import fold_summary, headline_metric
 from lens2logit.io import write_csv, write_json
 from lens2logit.isp.camera import CameraProfile, get_camera
 from lens2logit.isp.parametrized import ADDITIVE, ALL, GROUPS, ParametrizedISP, ScaledGroups, magnitude_scales, rms
-from lens2logit.isp.views import get_view
+from lens2logit.isp.views import TWIN_VIEWS, get_view, twin_view_problems
 from lens2logit.training.checkpoint import load_model
 from lens2logit.training.device import resolve_device, to_device
 from lens2logit.training.losses import task_loss
@@ -63,16 +64,12 @@ log = logging.getLogger(__name__)
 
 ALL_GROUPS = ALL  # every processor group at once (the paper's ``all``)
 CLEAN = "none"  # the reference ISP, no attack
-# Static views with a differentiable twin, and the demosaicer of that twin.
-DIFFERENTIABLE_VIEWS = {"bi,s,ga": "bilinear", "ma,s,ga": "malvar2004"}
 # Metrics reported per kind; the first is the headline metric of figures.
 KIND_METRICS = {"classification": ("accuracy", "f1"), "segmentation": ("iou_dataset", "iou_image")}
 # Output distances to the reference ISP, reported as extra "metrics" on the validation set.
 DISTANCE_METRICS = ("mse_to_reference", "ssim_to_reference")
 TABLE_COLUMNS = ["parameter_group", "lambda", "lambda_paper", "regularizer", "metric", "mean", "std", "n"]
 EVAL_BATCH = 64
-# Step-size rules of option ``step_scale`` (see the module docstring).
-STEP_SCALES = ("magnitude", "none")
 # Groups that are not the paper's (labelled as our extension in figures).
 EXTENSION_GROUPS = ("demosaic",)
 
@@ -129,110 +126,51 @@ def load_dataset_arrays(raw_path, targets_path, meta_path) -> tuple[torch.Tensor
 
 def differentiable_demosaic(view: str) -> str:
     """Demosaicer of the differentiable twin of a static view; InputError if the view has none."""
-    label = get_view(view).label
-    if label not in DIFFERENTIABLE_VIEWS:
-        raise InputError(
-            f"view {view!r} has no differentiable twin (option 'view'); forensics and customization start from one of {sorted(DIFFERENTIABLE_VIEWS)}"
-        )
-    return DIFFERENTIABLE_VIEWS[label]
+    raise_problems(twin_view_problems(view, "view"))
+    return get_view(view).demosaic
 
 
 # ------------------------------------------------------------------------------------ options
 @dataclass(frozen=True)
 class ForensicsOptions:
-    """What :func:`run_forensics` does: the ``forensics`` config section plus four settings of others.
+    """What :func:`run_forensics` does: the ``forensics`` config section plus four settings of others
+    (:data:`~lens2logit.experiments.options.CONTEXT_KEYS`). The schema defines every option and its
+    default; build one with :meth:`from_config`."""
 
-    Field defaults are the schema's (``schemas/config.schema.yaml``; ``tests/test_defaults.py``
-    compares them). ``seed`` is option ``seed``, ``bce_weight`` ``training.segmentation.bce_weight``,
-    ``segmentation_headline`` ``report.segmentation_headline``, ``device`` ``training.device``.
-    """
-
-    view: str = "bi,s,ga"
-    groups: tuple[str, ...] = (*GROUPS, ALL_GROUPS)
-    lambdas: tuple[float, ...] = (0.0, 1000.0, 10000.0, 78643.2)
-    regularizers: tuple[str, ...] = ("mse",)
-    steps: int = 6
-    lr: float = 0.02
-    batch_size: int = 16
-    step_scale: str = "magnitude"
-    constrain: bool = False
-    strip_samples: int = 4
-    seed: int = 1
-    bce_weight: float = 0.0
-    segmentation_headline: str = DEFAULT_SEGMENTATION_HEADLINE
-    device: str | None = "auto"
+    view: str
+    groups: tuple[str, ...]
+    lambdas: tuple[float, ...]
+    regularizers: tuple[str, ...]
+    steps: int
+    lr: float
+    batch_size: int
+    step_scale: str
+    constrain: bool
+    strip_samples: int
+    seed: int
+    bce_weight: float
+    segmentation_headline: str
+    device: str | None
 
     # Keys of the section the workflow uses to choose the inputs (not options of the run).
     WORKFLOW_KEYS: ClassVar[tuple[str, ...]] = ("enabled", "datasets", "folds", "model")
     SECTION: ClassVar[str] = "forensics"
 
-    def __post_init__(self) -> None:
-        for name in ("groups", "lambdas", "regularizers"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        raise_problems(forensics_problems(self.section()))
-        object.__setattr__(self, "lambdas", tuple(float(x) for x in self.lambdas))
-
-    def section(self) -> dict[str, Any]:
-        """The options as the config section's keys (without the four settings of other sections)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in CONTEXT_FIELDS}
-
     @classmethod
     def from_config(cls, section: Mapping[str, Any], **context: Any) -> "ForensicsOptions":
-        """Options from the validated ``forensics`` section; ``context``: ``seed``, ``bce_weight``,
-        ``segmentation_headline``, ``device`` (from their own sections)."""
-        check_forensics(section)
-        unknown = sorted(set(context) - set(CONTEXT_FIELDS))
-        if unknown:
-            raise InputError(f"ForensicsOptions.from_config: unknown setting(s) {unknown}; expected some of {list(CONTEXT_FIELDS)}")
-        values = {k: v for k, v in section.items() if k not in cls.WORKFLOW_KEYS}
-        return cls(**values, **context)
+        """Options from a ``forensics`` section (options left out take the schema's defaults);
+        ``context``: ``seed``, ``bce_weight``, ``segmentation_headline``, ``device`` (from their own
+        sections; left out → theirs). InputError naming every bad key."""
+        values = section_with_defaults(cls.SECTION, section)
+        raise_problems(twin_view_problems(values["view"], f"{cls.SECTION}.view"))
+        values = {k: v for k, v in values.items() if k not in cls.WORKFLOW_KEYS}
+        values.update(groups=tuple(values["groups"]), regularizers=tuple(values["regularizers"]),
+                      lambdas=tuple(float(x) for x in values["lambdas"]))
+        return cls(**values, **context_settings(context))
 
-
-# Fields of the option objects that come from other config sections than the experiment's own.
-CONTEXT_FIELDS = ("seed", "bce_weight", "segmentation_headline", "device")
-
-
-def twin_view_problems(view: Any, key: str) -> list[str]:
-    """``[]`` if ``view`` is a static view with a differentiable twin, else one line naming ``key``."""
-    try:
-        label = get_view(view).label
-    except (InputError, KeyError, ValueError, TypeError):
-        label = None
-    if label not in DIFFERENTIABLE_VIEWS:
-        return [f"{key}: {view!r} has no differentiable twin; allowed: {sorted(DIFFERENTIABLE_VIEWS)}"]
-    return []
-
-
-def forensics_problems(section: Mapping[str, Any], prefix: str = "forensics") -> list[str]:
-    """Every problem of a ``forensics`` section (keys left out take the schema's defaults), one line each."""
-    fields = {f.name for f in dataclasses.fields(ForensicsOptions)} - set(CONTEXT_FIELDS)
-    problems = unknown_keys(section, fields | set(ForensicsOptions.WORKFLOW_KEYS), prefix)
-    if "view" in section:
-        problems += twin_view_problems(section["view"], f"{prefix}.view")
-    if "groups" in section:
-        problems += names_in(section["groups"], [*GROUPS, ALL_GROUPS], f"{prefix}.groups")
-    if "regularizers" in section:
-        problems += names_in(section["regularizers"], sorted(REGULARIZERS), f"{prefix}.regularizers")
-    if "lambdas" in section:
-        lambdas = section["lambdas"]
-        if isinstance(lambdas, str) or not isinstance(lambdas, (list, tuple)) or not lambdas:
-            problems.append(f"{prefix}.lambdas: {lambdas!r} must be a non-empty list of numbers ≥ 0")
-        else:
-            for i, lam in enumerate(lambdas):
-                problems += positive_number(lam, f"{prefix}.lambdas[{i}]", strict=False)
-    for key in ("steps", "batch_size", "strip_samples", "folds"):
-        if key in section:
-            problems += positive_int(section[key], f"{prefix}.{key}")
-    if "lr" in section:
-        problems += positive_number(section["lr"], f"{prefix}.lr")
-    if "step_scale" in section and section["step_scale"] not in STEP_SCALES:
-        problems.append(f"{prefix}.step_scale: {section['step_scale']!r} is unknown; allowed: {list(STEP_SCALES)}")
-    return problems
-
-
-def check_forensics(section: Mapping[str, Any]) -> None:
-    """Raise one InputError naming every bad key of a ``forensics`` section (before any job runs)."""
-    raise_problems(forensics_problems(section))
+    def section(self) -> dict[str, Any]:
+        """The options as the config section's keys (without the settings of other sections)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in CONTEXT_KEYS}
 
 
 # ------------------------------------------------------------------------------------ evaluation
@@ -419,7 +357,7 @@ def run_forensics(
     figure_path,
     strips_path,
     params_path,
-    options: ForensicsOptions = ForensicsOptions(),
+    options: ForensicsOptions,
     attacks_path=None,
     distance_figure_path=None,
 ) -> pd.DataFrame:
@@ -552,8 +490,8 @@ __all__ = [
     "ALL_GROUPS",
     "CLEAN",
     "ForensicsOptions",
-    "check_forensics",
-    "DIFFERENTIABLE_VIEWS",
+    "twin_view_problems",
+    "TWIN_VIEWS",
     "REGULARIZERS",
     "TABLE_COLUMNS",
     "attack_isp",

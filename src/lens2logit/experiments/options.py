@@ -1,47 +1,34 @@
-"""Small helpers shared by the typed option objects of the experiments (forensics, customization).
+"""What the experiments' option objects (forensics, customization) share.
 
-An experiment's options are a frozen dataclass built from its (schema-validated) config section by
-``from_config``; its field defaults are the schema's (a unit test compares them). The ``check_*``
-functions collect problems as one line each, naming the full key (``customization.processings[1]``),
-and raise them together in one :class:`~lens2logit.errors.InputError`.
+An experiment's options are a frozen dataclass built by ``from_config`` from its config section,
+which :func:`lens2logit.schema.section_with_defaults` validates and fills from the schema (the one
+definition of every option and default). The few settings an experiment takes from other sections
+are :data:`CONTEXT_KEYS`. Checks the schema cannot express are one line each naming the full key,
+raised together in one :class:`~lens2logit.errors.InputError`.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from lens2logit.errors import InputError
+from lens2logit.schema import schema_default
+
+# Settings of the option objects that come from other config sections than the experiment's own.
+CONTEXT_KEYS = {
+    "seed": "seed",
+    "bce_weight": "training.segmentation.bce_weight",
+    "segmentation_headline": "report.segmentation_headline",
+    "device": "training.device",
+}
 
 
-def unknown_keys(section: Mapping[str, Any], allowed: Iterable[str], prefix: str) -> list[str]:
-    """One problem per key of ``section`` not in ``allowed``."""
-    allowed = sorted(allowed)
-    return [f"{prefix}.{key}: unknown option; allowed: {allowed}" for key in section if key not in allowed]
-
-
-def positive_int(value: Any, key: str, *, minimum: int = 1) -> list[str]:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        return [f"{key}: {value!r} must be an integer ≥ {minimum}"]
-    return []
-
-
-def positive_number(value: Any, key: str, *, strict: bool = True) -> list[str]:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    if not ok or value < 0 or (strict and value == 0):
-        return [f"{key}: {value!r} must be a finite number {'> 0' if strict else '≥ 0'}"]
-    return []
-
-
-def names_in(values: Any, allowed: Iterable[str], key: str, *, unique: bool = True) -> list[str]:
-    """A non-empty list of names from ``allowed``: one problem per bad item (``key[i]``)."""
-    allowed = list(allowed)
-    if isinstance(values, str) or not isinstance(values, (list, tuple)) or not values:
-        return [f"{key}: {values!r} must be a non-empty list of {allowed}"]
-    problems = [f"{key}[{i}]: {v!r} is unknown; allowed: {allowed}" for i, v in enumerate(values) if v not in allowed]
-    if unique and len(set(map(str, values))) != len(values):
-        problems.append(f"{key}: {list(values)} lists an entry twice")
-    return problems
+def context_settings(context: Mapping[str, Any]) -> dict[str, Any]:
+    """``context`` (some of :data:`CONTEXT_KEYS`) with the others at their options' defaults."""
+    unknown = sorted(set(context) - set(CONTEXT_KEYS))
+    if unknown:
+        raise InputError(f"unknown setting(s) {unknown}; expected some of {list(CONTEXT_KEYS)}")
+    return {name: context[name] if name in context else schema_default(key) for name, key in CONTEXT_KEYS.items()}
 
 
 def raise_problems(problems: list[str]) -> None:

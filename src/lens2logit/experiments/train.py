@@ -104,8 +104,9 @@ def train_on_view(
         device, amp: options ``training.device`` (required: the workflow always passes it; tests say
             ``"cpu"``) and ``training.amp`` (see :func:`~lens2logit.training.fit`); the model is
             initialised on the CPU (same seed → same initial weights on every device).
-            The keyword defaults of ``threads``, ``progress``, ``bce_weight``, ``amp`` and ``schedule`` are the
-            schema's (``tests/test_defaults.py``).
+            The keyword defaults of ``pretrained``, ``threads``, ``progress``, ``bce_weight``, ``amp`` and
+            ``schedule`` are the plain ones (nothing extra) for callers outside the workflow, which
+            passes every option from the filled config.
 
     Returns:
         checkpoint dict with keys ``state_dict`` (task network, without standardisation), ``arch``,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from lens2logit.isp.demosaic import DEMOSAIC_METHODS
+from lens2logit.isp.demosaic import DEMOSAIC_METHODS, DEMOSAIC_WEIGHTS
 from lens2logit.isp.filters import DENOISE_METHODS, SHARPEN_METHODS
 
 
@@ -53,3 +53,23 @@ def get_view(view: "str | View") -> View:
         return _BY_NAME[view]
     except (KeyError, TypeError):
         raise ValueError(f"unknown view {view!r}; expected one of {VIEWS} (or slugs {VIEW_SLUGS})") from None
+
+
+# Static views with a differentiable twin (the parametrized ISP with the same steps): a demosaicer
+# it can learn (one with filter weights), the sharpening filter and the Gaussian denoiser.
+# Forensics and customization start from one of these.
+TWIN_VIEWS: list[str] = [
+    v.label for v in VIEW_SPECS
+    if v.demosaic in DEMOSAIC_WEIGHTS and v.sharpen == "sharpening_filter" and v.denoise == "gaussian_denoising"
+]  # fmt: skip
+
+
+def twin_view_problems(view: object, key: str) -> list[str]:
+    """``[]`` if ``view`` is a static view with a differentiable twin, else one line naming option ``key``."""
+    try:
+        label = get_view(view).label
+    except ValueError:
+        label = None
+    if label not in TWIN_VIEWS:
+        return [f"{key}: {view!r} has no differentiable twin; allowed: {TWIN_VIEWS}"]
+    return []

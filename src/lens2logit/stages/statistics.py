@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 
 from lens2logit.errors import InputError
+from lens2logit.schema import schema_default
 
 SEGMENTATION_HEADLINES = ("iou_dataset", "iou_image")
-DEFAULT_SEGMENTATION_HEADLINE = "iou_image"  # the paper's metric (schema default of report.segmentation_headline)
+DEFAULT_SEGMENTATION_HEADLINE = schema_default("report.segmentation_headline")  # the paper's metric, iou_image
 # The metric that figures and summaries show per kind (segmentation: the default choice).
 HEADLINE_METRIC = {"classification": "accuracy", "segmentation": DEFAULT_SEGMENTATION_HEADLINE}
 SUMMARY_COLUMNS = ("mean", "std", "n")

@@ -51,10 +51,12 @@ from lens2logit.data.layout import (
 from lens2logit.data.synth.plan import _DATASET_STREAM, microscopy_plan
 from lens2logit.errors import InputError
 from lens2logit.io import atomic_path, write_json, write_text
+from lens2logit.schema import schema_default
 
 SYNTH_DATASETS = ("microscopy", "drone")
-DEFAULT_N = {"microscopy": 20, "drone": 4}
-DEFAULT_SIZE = {"microscopy": 128, "drone": 128}
+# Option data.synthetic.{dataset}.{n,size} (the embedded default's sizes).
+DEFAULT_N = {name: schema_default(f"data.synthetic.{name}.n") for name in SYNTH_DATASETS}
+DEFAULT_SIZE = {name: schema_default(f"data.synthetic.{name}.size") for name in SYNTH_DATASETS}
 # The paper's data sizes (reference-spec §3.4–3.5, layout.PUBLISHED_*): keyword arguments of synthesize.
 PRESETS = {
     "paper": {
