@@ -3,7 +3,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 # Snakemake's own message for a YAML syntax error names neither file nor line.
-from lens2logit.config import read_config_file
+from lens2logit.workflow.config import read_config_file
 
 read_config_file(f"{workflow.basedir}/config.yaml")
 

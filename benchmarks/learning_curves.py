@@ -1,7 +1,7 @@
 """Learning curves of candidate training recipes on the rendered views of a default run.
 
 For each recipe, view and fold it trains one task model with the library's
-:func:`lens2logit.experiments.train.train_on_view` (what a ``train_models`` job does) and prints the
+:func:`lens2logit.training.train.train_on_view` (what a ``train_models`` job does) and prints the
 validation metric after every epoch (accuracy for classification, mean per-image IoU ``iou_image``
 for segmentation), then a summary per recipe: the last-epoch metric per view (mean ± std over the
 folds: the drift matrix's diagonal cell), the spread between views, the mean fold std, and the
@@ -10,7 +10,7 @@ CPU seconds per model (``time.process_time`` of this single-threaded process).
 A recipe is ``name=key:value,...`` with keys ``folds`` (k of the k-fold split), ``use`` (first folds
 trained), ``epochs``, ``batch``, ``lr``, ``schedule`` (constant | cosine) and ``aug`` (none | weak |
 strong); the named presets below are the ones compared in docs/training.md. The splits are made
-with :func:`lens2logit.experiments.splits.make_folds` and the run's seed, as ``make_splits`` does.
+with :func:`lens2logit.training.splits.make_folds` and the run's seed, as ``make_splits`` does.
 
 Usage (after ``snakemake --cores 2 --until render_views render_views_unsharp`` wrote results/views):
     python benchmarks/learning_curves.py --dataset microscopy --views ma,u,me bi,u,me me,u,ga bi,s,ga \\
@@ -33,8 +33,8 @@ import numpy as np
 import yaml
 
 from lens2logit.data.layout import intensity_slug
-from lens2logit.experiments.splits import make_folds, save_folds
-from lens2logit.experiments.train import train_on_view
+from lens2logit.training.splits import make_folds, save_folds
+from lens2logit.training.train import train_on_view
 from lens2logit.isp.views import get_view
 
 REPO = Path(__file__).resolve().parents[1]

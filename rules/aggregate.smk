@@ -39,7 +39,7 @@ rule aggregate_drift:
 
 
 # The findings the paper comparison uses, each with its 90 % bootstrap interval over test images and
-# folds (lens2logit.stages.bootstrap), from the per-sample records of the primary augmentation.
+# folds (lens2logit.drift.bootstrap), from the per-sample records of the primary augmentation.
 rule bootstrap_findings:
     input:
         samples=primary_drift_samples,

@@ -1,5 +1,5 @@
 # The plan lives in lens2logit.workflow.plan (unit-tested without Snakemake), the results layout in
-# lens2logit.workflow.paths. This file validates the config, builds the plan once, and adapts the
+# lens2logit.paths. This file validates the config, builds the plan once, and adapts the
 # jobs' wildcards to the plan's calls (input functions and params helpers).
 
 import functools
@@ -7,14 +7,14 @@ import os
 
 from snakemake.utils import validate
 
-from lens2logit.codehash import code_hash
-from lens2logit.config import check_config, check_schema, coerce_config
+from lens2logit.workflow.codehash import code_hash
+from lens2logit.workflow.config import check_config, check_schema, coerce_config
 from lens2logit.data.layout import intensity_from_slug
 from lens2logit.data.manifest import checked_branch_fingerprint
 from lens2logit.data.registry import check_datasets, dataset_root, is_real_source
-from lens2logit.experiments.augment import AUGMENTATIONS
-from lens2logit.stages.paper import claims_text
-from lens2logit.workflow import paths
+from lens2logit.training.augment import AUGMENTATIONS
+from lens2logit.drift.paper import claims_text
+from lens2logit import paths
 from lens2logit.workflow.plan import build_plan, check_device, fetched_sources
 
 SCHEMA = f"{workflow.basedir}/schemas/config.schema.yaml"
@@ -51,7 +51,7 @@ wildcard_constraints:
 def script_code(script):
     """Hash of the library code scripts/<script> runs (a params value: a change reruns the job).
 
-    Every rule's params carry it (lens2logit.codehash): a library change reruns exactly those jobs.
+    Every rule's params carry it (lens2logit.workflow.codehash): a library change reruns exactly those jobs.
     """
     return code_hash(os.path.join(workflow.basedir, "scripts", script))
 

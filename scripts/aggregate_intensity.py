@@ -1,4 +1,4 @@
-from lens2logit.stages.aggregate import write_intensity
+from lens2logit.drift.aggregate import write_intensity
 from lens2logit.workflow import job
 
 with job(snakemake):

@@ -1,4 +1,4 @@
-from lens2logit.stages.robust import write_robust
+from lens2logit.robust.summary import write_robust
 from lens2logit.workflow import job
 
 with job(snakemake):

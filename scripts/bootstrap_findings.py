@@ -1,4 +1,4 @@
-from lens2logit.stages.bootstrap import write_findings
+from lens2logit.drift.bootstrap import write_findings
 from lens2logit.workflow import job
 
 with job(snakemake):

@@ -1,5 +1,5 @@
-from lens2logit.experiments.customization import CustomizationOptions, run_customization
-from lens2logit.experiments.options import training_context
+from lens2logit.customization.joint import CustomizationOptions, run_customization
+from lens2logit.training.options import training_context
 from lens2logit.workflow import job
 
 with job(snakemake):

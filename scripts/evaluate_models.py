@@ -1,4 +1,4 @@
-from lens2logit.stages.scoring import score_models
+from lens2logit.training.scoring import score_models
 from lens2logit.workflow import job
 
 with job(snakemake):

@@ -1,5 +1,5 @@
-from lens2logit.experiments.forensics import ForensicsOptions, run_forensics
-from lens2logit.experiments.options import training_context
+from lens2logit.forensics.attack import ForensicsOptions, run_forensics
+from lens2logit.training.options import training_context
 from lens2logit.workflow import job
 
 with job(snakemake):

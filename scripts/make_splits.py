@@ -1,6 +1,6 @@
 import numpy as np
 
-from lens2logit.experiments.splits import make_folds, save_folds
+from lens2logit.training.splits import make_folds, save_folds
 from lens2logit.workflow import job
 
 with job(snakemake):

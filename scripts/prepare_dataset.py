@@ -1,7 +1,7 @@
 from lens2logit.data.layout import intensity_from_slug
 from lens2logit.data.manifest import check_branch
 from lens2logit.data.registry import dataset_source
-from lens2logit.stages.prepare import export_dataset
+from lens2logit.data.export import export_dataset
 from lens2logit.workflow import job
 
 with job(snakemake):

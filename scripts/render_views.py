@@ -1,4 +1,4 @@
-from lens2logit.stages.views import render_view_sets
+from lens2logit.drift.render import render_view_sets
 from lens2logit.workflow import job
 
 with job(snakemake):

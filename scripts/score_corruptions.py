@@ -1,4 +1,4 @@
-from lens2logit.stages.scoring import score_corruptions_views
+from lens2logit.corruptions.benchmark import score_corruptions_views
 from lens2logit.workflow import job
 
 with job(snakemake):

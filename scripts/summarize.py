@@ -1,4 +1,4 @@
-from lens2logit.stages.summary import write_summary
+from lens2logit.study.summary import write_summary
 from lens2logit.workflow import job
 
 with job(snakemake):

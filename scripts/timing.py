@@ -1,4 +1,4 @@
-from lens2logit.stages.timing import write_timing
+from lens2logit.study.timing import write_timing
 from lens2logit.workflow import job
 
 with job(snakemake):

@@ -1,7 +1,7 @@
 import json
 
-from lens2logit.experiments.options import training_arguments
-from lens2logit.experiments.robust import train_leave_one_view_out
+from lens2logit.training.options import training_arguments
+from lens2logit.robust.train import train_leave_one_view_out
 from lens2logit.workflow import job
 
 with job(snakemake):

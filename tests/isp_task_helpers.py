@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lens2logit.experiments.splits import make_folds, save_folds
-from lens2logit.experiments.train import train_on_view
+from lens2logit.training.splits import make_folds, save_folds
+from lens2logit.training.train import train_on_view
 from lens2logit.training import save_checkpoint
 from lens2logit.io import save_npy, write_json
 from lens2logit.isp.camera import DRONE

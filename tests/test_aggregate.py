@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from lens2logit.errors import InputError
-from lens2logit.stages import aggregate, paper
-from lens2logit.stages.statistics import chance_level, fold_summary, headline_metric
-from lens2logit.stages.summary import write_summary
+from lens2logit.drift import aggregate, paper
+from lens2logit.statistics import chance_level, fold_summary, headline_metric
+from lens2logit.study.summary import write_summary
 
 VIEWS = ["bi,s,me", "ma,s,ga", "me,u,ga"]
 

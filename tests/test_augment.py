@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.augment import adjust_sharpness, augment
+from lens2logit.training.augment import adjust_sharpness, augment
 
 
 def _pair(batch=16, size=32, seed=0):

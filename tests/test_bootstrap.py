@@ -9,8 +9,10 @@ import torch
 
 from lens2logit.errors import InputError
 from lens2logit.models import build_model
-from lens2logit.stages import aggregate, bootstrap, paper, seeds
-from lens2logit.stages.scoring import score_corruptions, score_model
+from lens2logit.drift import aggregate, bootstrap, paper
+from lens2logit.study import seeds
+from lens2logit.corruptions.benchmark import score_corruptions
+from lens2logit.training.scoring import score_model
 from lens2logit.training import save_checkpoint
 
 VIEWS = ["a", "b", "c", "d"]
@@ -185,7 +187,7 @@ def test_comparison_table_shows_intervals_bands_chance_and_no_ratio_at_chance():
 
 
 def test_summary_paper_section_from_findings(tmp_path):
-    from lens2logit.stages.summary import write_summary
+    from lens2logit.study.summary import write_summary
 
     drift_summary = {"dataset": "microscopy", "metric": "accuracy", "diagonal_mean": 0.8, "off_diagonal_mean": 0.7,
                      "mean_drop": 0.1, "max_drop": 0.3, "max_drop_pair": ["a", "b"], "rows_with_diagonal_best": 4,

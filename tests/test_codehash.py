@@ -1,4 +1,4 @@
-"""lens2logit.codehash: which library modules a script runs, and a hash that changes with their code only."""
+"""lens2logit.workflow.codehash: which library modules a script runs, and a hash that changes with their code only."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lens2logit.codehash import code_hash, module_closure, source_digest
+from lens2logit.workflow.codehash import code_hash, module_closure, source_digest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -107,10 +107,10 @@ def test_real_scripts_split_the_library_as_expected():
     """The workflow's scripts: aggregation and the demosaicer reach only the rules that use them."""
     closure = {p.stem: set(module_closure(p)) for p in sorted((REPO / "scripts").glob("*.py"))}
     uses = lambda module: {s for s, mods in closure.items() if module in mods}  # noqa: E731
-    assert uses("lens2logit.stages.aggregate") == {
+    assert uses("lens2logit.drift.aggregate") == {
         "aggregate_drift", "aggregate_corruptions", "aggregate_intensity", "aggregate_robust"}  # summarize reads their tables
-    assert uses("lens2logit.reporting.study") == uses("lens2logit.stages.aggregate")  # figures follow the tables
-    assert uses("lens2logit.stages.statistics") >= {"aggregate_drift", "summarize", "forensics", "customization"}
+    assert uses("lens2logit.reporting.study") == uses("lens2logit.drift.aggregate")  # figures follow the tables
+    assert uses("lens2logit.statistics") >= {"aggregate_drift", "summarize", "forensics", "customization"}
     demosaic = uses("lens2logit.isp.demosaic")
     assert "render_views" in demosaic
     assert not demosaic & {"synthesize_data", "prepare_dataset", "make_splits", "train_models", "timing"}

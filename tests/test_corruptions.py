@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from lens2logit.errors import InputError
-from lens2logit.experiments import corruptions as C
-from lens2logit.experiments.corruptions import IMAGENET_C, corrupt_images, evaluate_corruptions, resolve_corruptions
-from lens2logit.experiments.evaluate import evaluate_model
+from lens2logit.corruptions import benchmark as C
+from lens2logit.corruptions.benchmark import IMAGENET_C, corrupt_images, evaluate_corruptions, resolve_corruptions
+from lens2logit.training.evaluate import evaluate_model
 from lens2logit.training import save_checkpoint
 from lens2logit.models import build_model
 
@@ -218,7 +218,7 @@ def test_score_corruptions_views_is_score_corruptions_view_by_view(tmp_path):
     """One job scoring two views writes the same tables as one job per view; bad counts fail first."""
     import pandas as pd
 
-    from lens2logit.stages.scoring import score_corruptions, score_corruptions_views
+    from lens2logit.corruptions.benchmark import score_corruptions, score_corruptions_views
 
     rng = np.random.default_rng(1)
     np.save(tmp_path / "targets.npy", (np.arange(8) % 2).astype(np.int64))

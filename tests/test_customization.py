@@ -10,7 +10,7 @@ from isp_task_helpers import write_dataset
 from PIL import Image
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.customization import (
+from lens2logit.customization.joint import (
     CURVE_COLUMNS,
     FINAL_COLUMNS,
     CustomizationOptions,
@@ -20,9 +20,9 @@ from lens2logit.experiments.customization import (
     run_customization,
     train_processing,
 )
-from lens2logit.experiments.forensics import load_dataset_arrays
-from lens2logit.experiments.options import CONTEXT_KEYS
-from lens2logit.experiments.splits import load_folds
+from lens2logit.data.export import load_dataset_arrays
+from lens2logit.training.options import CONTEXT_KEYS
+from lens2logit.training.splits import load_folds
 from lens2logit.schema import schema_default
 from lens2logit.isp.camera import DRONE
 from lens2logit.isp.neural import NeuralISP

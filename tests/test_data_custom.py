@@ -167,7 +167,6 @@ def test_custom_dngs_through_the_workflow(tmp_path):
     """A folder of GRBG DNGs with labels.csv, selected in the config (datasets: [custom]), run by Snakemake."""
     import json
     import subprocess
-    import sys
 
     import pandas as pd
     import yaml

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lens2logit.config import SCHEMA_PATH, load_schema, schema_default, with_defaults
+from lens2logit.workflow.config import SCHEMA_PATH, load_schema, with_defaults
 from lens2logit.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_train_on_view_takes_the_device_from_its_caller():
     """No second default for training.device: the workflow always passes it, tests say "cpu"."""
-    from lens2logit.experiments.train import train_on_view
+    from lens2logit.training.train import train_on_view
 
     assert inspect.signature(train_on_view).parameters["device"].default is inspect.Parameter.empty
 
@@ -28,9 +28,9 @@ def test_train_on_view_takes_the_device_from_its_caller():
 def test_option_objects_have_no_defaults_and_take_every_option_of_their_section(name):
     """Built from the schema-filled section only: a field default would be a second copy of the schema's,
     and an option the schema has but the object lacks would never reach the run."""
-    import lens2logit.experiments.customization as customization
-    import lens2logit.experiments.forensics as forensics
-    from lens2logit.experiments.options import CONTEXT_KEYS
+    import lens2logit.customization.joint as customization
+    import lens2logit.forensics.attack as forensics
+    from lens2logit.training.options import CONTEXT_KEYS
 
     cls = getattr(forensics, name, None) or getattr(customization, name)
     fields = dataclasses.fields(cls)

@@ -13,7 +13,7 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.forensics import (
+from lens2logit.forensics.attack import (
     TABLE_COLUMNS,
     ForensicsOptions,
     attack_isp,
@@ -22,9 +22,9 @@ from lens2logit.experiments.forensics import (
     render_all,
     run_forensics,
 )
-from lens2logit.experiments.options import CONTEXT_KEYS
+from lens2logit.training.options import CONTEXT_KEYS
 from lens2logit.schema import schema_default
-from lens2logit.experiments.ssim import get_regularizer, ssim, ssim_distance, ssim_map
+from lens2logit.training.ssim import get_regularizer, ssim, ssim_distance, ssim_map
 from lens2logit.training import load_model
 from lens2logit.isp.parametrized import ParametrizedISP
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from lens2logit.experiments.customization import BATCHNORM_STAGE, BatchNormAfter, build_processor, verdict_table
-from lens2logit.experiments.forensics import attack_isp, lambda_factor, lambda_from_paper, lambda_to_paper, summarise
+from lens2logit.customization.joint import BATCHNORM_STAGE, BatchNormAfter, build_processor, verdict_table
+from lens2logit.forensics.attack import attack_isp, lambda_factor, lambda_from_paper, lambda_to_paper, summarise
 from lens2logit.isp.camera import DRONE, MICROSCOPY
 from lens2logit.isp.color import SMALLEST_NORMAL
 from lens2logit.isp.parametrized import GROUPS, PROCESSOR_GROUPS, ParametrizedISP, ScaledGroups, magnitude_scales
@@ -183,7 +183,7 @@ def test_batchnorm_after_the_isp_normalises_and_keeps_its_stages():
 
 
 def test_a_saved_isp_keeps_its_batchnorm_statistics(tmp_path):
-    from lens2logit.experiments.customization import isp_checkpoint, load_isp
+    from lens2logit.customization.joint import isp_checkpoint, load_isp
     from lens2logit.io import save_torch
 
     processor = build_processor("parametrized", DRONE, view="bi,s,ga", neural={}, constrain=False, group_lr_scales={"black_level": 0.01}, batchnorm=True)
@@ -198,7 +198,7 @@ def test_a_saved_isp_keeps_its_batchnorm_statistics(tmp_path):
 
 
 def test_summary_states_the_verdict_per_pair(tmp_path):
-    from lens2logit.stages.summary import write_summary
+    from lens2logit.study.summary import write_summary
 
     folder = tmp_path / "microscopy"
     folder.mkdir()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lens2logit.config import check_config, coerce_config, override, with_defaults
+from lens2logit.workflow.config import check_config, coerce_config, override, with_defaults
 from lens2logit.data.layout import MANIFEST
 from lens2logit.data.manifest import (
     branch_files,
@@ -287,8 +287,7 @@ def test_check_config_path_data_intensities_and_class_counts(micro, tmp_path):
 
 
 def test_twin_views_are_the_static_views_the_parametrized_isp_can_copy():
-    from lens2logit.experiments.forensics import differentiable_demosaic
-    from lens2logit.isp.views import TWIN_VIEWS, twin_view_problems
+    from lens2logit.isp.views import TWIN_VIEWS, differentiable_demosaic, twin_view_problems
 
     assert TWIN_VIEWS == ["bi,s,ga", "ma,s,ga"]
     assert [differentiable_demosaic(v) for v in TWIN_VIEWS] == ["bilinear", "malvar2004"]
@@ -298,7 +297,7 @@ def test_twin_views_are_the_static_views_the_parametrized_isp_can_copy():
 
 
 def test_encoder_answers_are_cached_per_installed_version(tmp_path):
-    from lens2logit.config import known_encoder
+    from lens2logit.workflow.config import known_encoder
 
     cache = tmp_path / "encoders.json"
     assert known_encoder("tu-mobilenetv3_small_050", cache=cache) and not known_encoder("nonet", cache=cache)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from isp_task_helpers import write_dataset
-from lens2logit.experiments.isp_random import (
+from lens2logit.robust.isp_random import (
     SHARPENING_MIX,
     TWIN_DEMOSAICERS,
     draw_isp_settings,

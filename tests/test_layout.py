@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from lens2logit import codehash
+from lens2logit.workflow import codehash
 
 PACKAGE_DIR = codehash.SRC_ROOT / codehash.PACKAGE
 
@@ -67,8 +67,8 @@ def test_import_graph_sees_lazy_and_relative_imports():
     graph = import_graph()
     assert "lens2logit.isp.camera" in graph["lens2logit.isp.io"]
     # only inside functions:
-    assert "lens2logit.reporting.study" in graph["lens2logit.stages.aggregate"]
-    assert "lens2logit.experiments.evaluate" in graph["lens2logit.stages.scoring"]
+    assert "lens2logit.reporting.study" in graph["lens2logit.drift.aggregate"]
+    assert "lens2logit.training.evaluate" in graph["lens2logit.training.scoring"]
     assert len(graph) > 60
 
 
@@ -93,15 +93,18 @@ def test_figures_are_drawn_only_in_reporting():
 
 
 def test_layout_packages():
-    """The architecture's folders (docs/architecture.md): stages the workflow calls, the experiments,
-    the figures; nothing left at the old places."""
+    """The architecture's packages (docs/architecture.md; their layers: tests/test_layers.py): one per
+    study with its entry module, the core, the glue; nothing left at the old places."""
     names = set(package_modules())
-    stages = {"prepare", "views", "scoring", "aggregate", "summary", "timing", "statistics", "paper"}
-    experiments = {"splits", "augment", "train", "evaluate", "corruptions", "forensics", "customization", "ssim", "options", "robust", "isp_random"}
-    assert {f"lens2logit.stages.{m}" for m in stages} <= names
-    assert {n for n in names if n.startswith("lens2logit.experiments.")} == {f"lens2logit.experiments.{m}" for m in experiments}
+    studies = {"drift.render", "drift.aggregate", "drift.bootstrap", "corruptions.benchmark", "forensics.attack",
+               "customization.joint", "robust.train", "robust.isp_random", "qa.table", "study.summary"}
+    core = {"training.train", "training.evaluate", "training.scoring", "training.augment", "training.splits",
+            "data.export", "statistics", "paths", "schema"}
+    glue = {"workflow.config", "workflow.plan", "workflow.codehash", "workflow.stale_lock", "tracking.sync"}
+    assert {f"lens2logit.{m}" for m in studies | core | glue} <= names
     assert {"lens2logit.reporting.study", "lens2logit.reporting.isp", "lens2logit.reporting.datasets"} <= names
-    assert not names & {"lens2logit.plots", "lens2logit.plots_isp", "lens2logit.data.synth.preview"}
+    old = {"stages", "experiments", "plots", "plots_isp", "config", "codehash", "stale_lock"}
+    assert {n for n in names if n.split(".")[1:2] and n.split(".")[1] in old} == set()
 
 
 def test_scripts_benchmarks_and_tests_import_existing_modules():

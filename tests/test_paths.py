@@ -3,7 +3,7 @@ built from the same template; the inverse gives back exactly the keys and refuse
 
 import pytest
 
-from lens2logit.workflow import paths
+from lens2logit import paths
 
 MODEL_KEYS = {"dataset": "drone_segmentation", "aug": "weak", "intensity": "005", "view": "bi-s-me", "fold": 3}
 FOLD_ARTEFACTS = [  # (forward, inverse) over the keys of one drift model

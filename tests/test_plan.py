@@ -8,8 +8,8 @@ import copy
 import pytest
 
 from conftest import TEST_CONFIG
-from lens2logit.config import with_defaults
-from lens2logit.workflow import paths
+from lens2logit.workflow.config import with_defaults
+from lens2logit import paths
 from lens2logit.workflow.plan import build_plan, fetched_sources, other_intensity_views
 
 REF = "100"

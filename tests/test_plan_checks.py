@@ -17,7 +17,7 @@ import tifffile
 import yaml
 
 from conftest import TEST_CONFIG, copy_workflow, snakemake
-from lens2logit.config import check_config
+from lens2logit.workflow.config import check_config
 from lens2logit.data import load_dataset
 from lens2logit.data.manifest import branch_files, branch_fingerprint
 from lens2logit.data.synth import synthesize

@@ -14,7 +14,7 @@ from lens2logit.cli import main
 from lens2logit.errors import InputError
 from lens2logit.models import build_model
 from lens2logit.qa.predict import METHODS, atc_predict, atc_threshold, doc_predict, no_drop_predict, predict
-from lens2logit.qa.records import calibration_record, confidences
+from lens2logit.training.records import calibration_record, confidences
 from lens2logit.qa.table import CORRUPTION_BED, DRIFT_BED, qa_summary, qa_table, spearman
 from lens2logit.training import save_checkpoint
 
@@ -230,8 +230,8 @@ def test_training_stores_the_records_evaluation_writes(tmp_path, kind):
     """The checkpoint's calibration = the per-sample records evaluation writes on the model's own view."""
     from isp_task_helpers import train_models, write_dataset
 
-    from lens2logit.experiments.evaluate import evaluate_model
-    from lens2logit.qa.records import sample_scores
+    from lens2logit.training.evaluate import evaluate_model
+    from lens2logit.training.records import sample_scores
 
     paths = write_dataset(tmp_path / "data", kind, n=16, size=32)
     model = train_models(paths, kind, tmp_path / "models", epochs=1, folds=1)[0]

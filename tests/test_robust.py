@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from conftest import TEST_CONFIG
-from lens2logit.config import check_config
+from lens2logit.workflow.config import check_config
 from lens2logit.errors import InputError
-from lens2logit.experiments.robust import (ViewMixBatches, draw_sample_views, lovo_training_views, train_leave_one_view_out,
+from lens2logit.robust.train import (ViewMixBatches, draw_sample_views, lovo_training_views, train_leave_one_view_out,
                                            train_on_views)
-from lens2logit.experiments.splits import make_folds, save_folds
+from lens2logit.training.splits import make_folds, save_folds
 from lens2logit.isp.views import VIEWS
-from lens2logit.stages.robust import lovo_label, robust_summary
+from lens2logit.robust.summary import lovo_label, robust_summary
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SIZE = 16
@@ -177,7 +177,7 @@ def test_robust_summary_compares_unseen_drop_with_static_drop_and_cost():
 def test_summary_gets_one_robust_line_per_dataset(tmp_path):
     import json
 
-    from lens2logit.stages.summary import robust_section
+    from lens2logit.study.summary import robust_section
 
     views = VIEWS[:3]
     static = _matrix({(r, c): 0.9 if r == c else 0.6 for r in views for c in views})

@@ -118,7 +118,10 @@ def test_tiny_study_on_slurm_matches_the_local_run(slurm, dvc_study, tmp_path):
     cmd = [
         "snakemake", "--workflow-profile", "profiles/slurm", "all_drift",
         "--set-resources", *small, "--set-threads", *threads,
-        "--groups", "train_models=fit", "evaluate_models=fit", "--group-components", "fit=1",
+        # One group job per dataset: its models and their evaluation. A group asks for the threads of the
+        # jobs it could run in parallel; --cores caps that at the node's 2 CPUs (Snakemake then runs
+        # them in series inside the job), else the request exceeds every node and waits forever.
+        "--groups", "train_models=fit", "evaluate_models=fit", "--group-components", "fit=1", "--cores", "2",
         "--jobs", "4", "--latency-wait", "10",
         "--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "2",
     ]

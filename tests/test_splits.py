@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.splits import get_fold, load_folds, make_folds, save_folds
+from lens2logit.training.splits import get_fold, load_folds, make_folds, save_folds
 
 
 def _labels():

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from lens2logit.stages.summary import sample_size, write_summary
+from lens2logit.study.summary import sample_size, write_summary
 
 DRIFT_SUMMARY = {
     "dataset": "microscopy", "augmentation": "none", "metric": "accuracy", "diagonal_mean": 0.9,

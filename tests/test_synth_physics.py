@@ -136,7 +136,7 @@ def test_microscopy_black_level_is_the_profile_s():
 def test_zoom_blur_uses_the_original_factor_lists(severity, count, last, monkeypatch):
     """Exactly ``np.arange(1, 1.06 | 1.11 | 1.16 | 1.21 | 1.26, 0.01)``: the float step lets 1.06 and
     1.11 in at severities 1 and 2; the mean is over the image and one zoom per factor."""
-    from lens2logit.experiments import corruptions as C
+    from lens2logit.corruptions import benchmark as C
 
     used = []
     original = C._clipped_zoom

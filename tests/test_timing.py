@@ -1,4 +1,4 @@
-"""lens2logit.stages.timing: Snakemake benchmark files summed per rule."""
+"""lens2logit.study.timing: Snakemake benchmark files summed per rule."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from lens2logit.errors import InputError
-from lens2logit.stages.timing import timing_table, write_timing
+from lens2logit.study.timing import timing_table, write_timing
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 

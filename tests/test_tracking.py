@@ -414,7 +414,7 @@ def test_customization_continues_from_saved_classifier_and_isp(study, tmp_path):
     import torch
 
     from lens2logit.errors import InputError
-    from lens2logit.experiments.customization import CustomizationOptions, run_customization
+    from lens2logit.customization.joint import CustomizationOptions, run_customization
 
     results = study / "results"
     saved = results / "customization/microscopy/models"

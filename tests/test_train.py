@@ -9,9 +9,9 @@ import torch
 
 from conftest import blob_views
 from lens2logit.errors import InputError
-from lens2logit.experiments.evaluate import evaluate_model
-from lens2logit.experiments.splits import make_folds, save_folds
-from lens2logit.experiments.train import train_on_view
+from lens2logit.training.evaluate import evaluate_model
+from lens2logit.training.splits import make_folds, save_folds
+from lens2logit.training.train import train_on_view
 from lens2logit.training import ArrayBatches, fit, load_model, save_checkpoint
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

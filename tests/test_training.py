@@ -12,8 +12,8 @@ import torch
 
 from conftest import blob_views
 from lens2logit.errors import InputError
-from lens2logit.experiments.splits import make_folds, save_folds
-from lens2logit.experiments.train import train_on_view
+from lens2logit.training.splits import make_folds, save_folds
+from lens2logit.training.train import train_on_view
 from lens2logit.training import MetricAccumulator, load_model, read_checkpoint, resolve_device, save_checkpoint
 from lens2logit.training.device import autocast, check_amp
 from lens2logit.training.metrics import classification_scores, confusion_matrix, segmentation_counts, segmentation_scores

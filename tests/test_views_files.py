@@ -1,4 +1,4 @@
-"""lens2logit.stages.views: several views of one raw array rendered in one pass, to files."""
+"""lens2logit.drift.render: several views of one raw array rendered in one pass, to files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from lens2logit.stages.views import render_view_file, render_views_files
+from lens2logit.drift.render import render_view_file, render_views_files
 from lens2logit.isp import get_view, render
 
 

@@ -67,7 +67,7 @@ def test_drift_matrix_has_every_pair_and_metric(run, dataset):
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_per_model_metrics_match_a_fresh_evaluation(run, dataset):
     """The aggregated cell equals the mean of the per-fold tables, which equal a fresh evaluation."""
-    from lens2logit.experiments.evaluate import evaluate_model
+    from lens2logit.training.evaluate import evaluate_model
 
     aug = TEST_CONFIG["drift"]["augmentations"][0]
     view = get_view(VIEWS[0])
@@ -115,7 +115,7 @@ def test_corruption_table_and_comparison(run, dataset):
     for _, row in comp.iloc[:-1].iterrows():
         assert row["clean"] == pytest.approx(diag[row["view"]], abs=1e-6)
     # drops raw and normalised by headroom (clean − chance), and the ratio, per dataset
-    from lens2logit.stages.aggregate import COMPARISON_COLUMNS
+    from lens2logit.drift.aggregate import COMPARISON_COLUMNS
 
     assert list(comp.columns) == COMPARISON_COLUMNS
     assert comp["chance"].between(0, 1).all() and comp["chance"].nunique() == 1
@@ -289,7 +289,7 @@ def test_jobs_per_fold_train_and_score_the_same_models(run, tmp_path):
         assert (work / path).read_bytes() == (run / path).read_bytes(), path
 
 
-# ---- reruns follow the library code (params `code`: lens2logit.codehash) -------------------
+# ---- reruns follow the library code (params `code`: lens2logit.workflow.codehash) -------------------
 
 
 def library_copy(run: Path) -> dict:

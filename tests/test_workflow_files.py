@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
 
 import pytest
 import yaml
@@ -53,7 +52,7 @@ def scripted_rules() -> list[tuple[str, str, str]]:
 
 
 def test_every_scripted_rule_reruns_when_its_library_code_changes():
-    """Each rule's params carry the hash of the library code its script runs (lens2logit.codehash)."""
+    """Each rule's params carry the hash of the library code its script runs (lens2logit.workflow.codehash)."""
     rules = scripted_rules()
     assert {"ingest_mlflow", "train_models", "prepare_dataset"} <= {name for name, _, _ in rules}
     missing = [name for name, script, text in rules if f'code=script_code("{script}")' not in text]

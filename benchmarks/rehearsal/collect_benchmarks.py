@@ -1,5 +1,5 @@
 """Per-job table from results/benchmarks/**/*.tsv: wall s, CPU s, peak RSS MB, MB written."""
-import csv, sys
+import csv
 from pathlib import Path
 for tsv in sorted(Path("results/benchmarks").rglob("*.tsv")):
     rows = list(csv.DictReader(tsv.open(), delimiter="\t"))

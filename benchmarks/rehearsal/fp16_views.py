@@ -3,7 +3,7 @@ rounded to float16 (stored float16, read back as float32). Usage: python benchma
 (after the rehearsal's fold-0 model of VIEW exists; docs/paper-scale.md)"""
 import sys
 import numpy as np
-from lens2logit.experiments.evaluate import evaluate_model
+from lens2logit.training.evaluate import evaluate_model
 
 dataset, view = sys.argv[1], sys.argv[2]
 src = f"results/views/{dataset}/100/{view}.npy"

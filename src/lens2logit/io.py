@@ -16,6 +16,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from lens2logit.errors import InputError
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
@@ -94,8 +96,6 @@ def load_torch(path: str | os.PathLike, what: str) -> Any:
     naming ``what`` and the path."""
     import torch
 
-    from lens2logit.errors import InputError
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{what} not found: {path}")
@@ -103,3 +103,14 @@ def load_torch(path: str | os.PathLike, what: str) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
         raise InputError(f"{what} {path} is not readable: {exc}") from exc
+
+
+def open_array(path: str | os.PathLike, name: str) -> np.ndarray:
+    """Memory-map a ``.npy`` file; InputError naming ``name`` and the path if it is missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{name} file not found: {path}")
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise InputError(f"{name} file {path} is not a readable .npy array: {exc}") from exc

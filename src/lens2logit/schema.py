@@ -2,7 +2,7 @@
 
 Its types, ranges, allowed values and ``default:`` are the options'; nothing else restates them.
 What it cannot express (a view with a differentiable twin, cross-field rules, files on disk) is
-checked once, at plan time, by :func:`lens2logit.config.check_config`.
+checked once, at plan time, by :func:`lens2logit.workflow.config.check_config`.
 
 * :func:`with_defaults`: a config validated, every option left out filled (as Snakemake's
   ``validate(config, schema)`` does inside the workflow), errors as one line naming the key.

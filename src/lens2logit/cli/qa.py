@@ -9,7 +9,6 @@ interval. No label of the new images is needed. Every input is checked before th
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from lens2logit.errors import InputError
@@ -102,7 +101,7 @@ def _qa_command(args) -> int:
     from lens2logit.cli.isp import parse_views
     from lens2logit.io import write_csv
     from lens2logit.qa.predict import predict
-    from lens2logit.qa.records import model_confidences
+    from lens2logit.training.records import model_confidences
     from lens2logit.training.checkpoint import load_model
 
     if args.batch_size < 1:

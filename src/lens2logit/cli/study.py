@@ -1,7 +1,7 @@
 """``lens2logit study seeds``: compare the findings of two or more runs (seed stability).
 
 ``lens2logit study seeds RUN1/results RUN2/results --out table.md`` reads each run's
-``findings/*.json`` and writes a Markdown table (:func:`lens2logit.stages.seeds.seed_table`).
+``findings/*.json`` and writes a Markdown table (:func:`lens2logit.study.seeds.seed_table`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def register(subparsers) -> None:
 
 
 def _seeds(args) -> int:
-    from lens2logit.stages.seeds import write_seed_table
+    from lens2logit.study.seeds import write_seed_table
 
     text = write_seed_table(args.results, args.out, args.names.split(",") if args.names else None)
     if args.out is None:

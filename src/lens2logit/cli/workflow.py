@@ -18,7 +18,7 @@ def register(subparsers) -> None:
 
 
 def _unlock_stale(args) -> int:
-    from lens2logit.stale_lock import unlock_stale
+    from lens2logit.workflow.stale_lock import unlock_stale
 
     ok, message = unlock_stale(args.directory)
     if message:

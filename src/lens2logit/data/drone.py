@@ -12,7 +12,6 @@ see :mod:`lens2logit.data.drone_tiled`.
 
 from __future__ import annotations
 
-import csv
 import logging
 import random
 from dataclasses import dataclass

@@ -11,7 +11,7 @@ Adding a dataset is one entry in ``REGISTRY`` (see docs/data.md): a loader
 The layout (a :class:`~lens2logit.data.layout.Layout`, defined next to the names in ``data/layout.py``
 so that the loaders can use it without importing the registry) is the one answer to "which files does
 (dataset, intensity) read": the loaders take their folders from it, and the content fingerprint
-(:mod:`lens2logit.data.manifest`), the plan-time path checks (:mod:`lens2logit.config`), ``lens2logit
+(:mod:`lens2logit.data.manifest`), the plan-time path checks (:mod:`lens2logit.workflow.config`), ``lens2logit
 data info``, the download arrangement and synthesis ask it rather than knowing the folders.
 """
 

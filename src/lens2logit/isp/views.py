@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+from lens2logit.errors import InputError
 from lens2logit.isp.demosaic import DEMOSAIC_METHODS, DEMOSAIC_WEIGHTS
 from lens2logit.isp.filters import DENOISE_METHODS, SHARPEN_METHODS
 
@@ -73,3 +74,11 @@ def twin_view_problems(view: object, key: str) -> list[str]:
     if label not in TWIN_VIEWS:
         return [f"{key}: {view!r} has no differentiable twin; allowed: {TWIN_VIEWS}"]
     return []
+
+
+def differentiable_demosaic(view: str) -> str:
+    """Demosaicer of the differentiable twin of a static view; InputError naming option ``view`` if it has none."""
+    problems = twin_view_problems(view, "view")
+    if problems:
+        raise InputError(problems[0])
+    return get_view(view).demosaic

@@ -15,7 +15,7 @@ is the per-sample max softmax probability (classification) or the image's mean p
   mean target confidence).
 - no_drop: the source metric itself (the trivial baseline: the model keeps its validation score).
 
-Intervals: percentile bootstrap (:func:`lens2logit.stages.statistics.percentile_interval`), resampling the source (confidence, score) pairs and the target
+Intervals: percentile bootstrap (:func:`lens2logit.statistics.percentile_interval`), resampling the source (confidence, score) pairs and the target
 confidences independently (both are finite samples).
 """
 
@@ -26,8 +26,8 @@ from typing import Callable
 import numpy as np
 
 from lens2logit.errors import InputError
-from lens2logit.stages.statistics import INTERVAL_LEVEL as DEFAULT_LEVEL
-from lens2logit.stages.statistics import percentile_interval
+from lens2logit.statistics import INTERVAL_LEVEL as DEFAULT_LEVEL
+from lens2logit.statistics import percentile_interval
 DEFAULT_RESAMPLES = 1000
 
 

@@ -18,8 +18,8 @@ import pandas as pd
 from lens2logit.data.layout import REFERENCE_INTENSITY
 from lens2logit.errors import InputError
 from lens2logit.qa.predict import DEFAULT_LEVEL, DEFAULT_RESAMPLES, METHODS, predict
-from lens2logit.qa.records import CONFIDENCE, sample_scores
-from lens2logit.stages.statistics import percentile_interval
+from lens2logit.training.records import CONFIDENCE, sample_scores
+from lens2logit.statistics import percentile_interval
 
 TABLE_COLUMNS = ("method", "predicted", "predicted_low", "predicted_high", "measured", "abs_error")
 SUMMARY_COLUMNS = (
@@ -180,7 +180,7 @@ def write_qa(
     corruptions) with a ``dataset`` column, and the drift scatter. Returns the summary.
     """
     from lens2logit.io import write_csv
-    from lens2logit.qa.records import qa_metric
+    from lens2logit.training.records import qa_metric
     from lens2logit.reporting.qa import plot_qa_scatter
 
     options = dict(level=level, n_resamples=n_resamples, seed=seed)

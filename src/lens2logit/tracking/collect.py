@@ -35,7 +35,7 @@ from lens2logit.tracking.store import (
     TEST_EXPERIMENT,
     TRAIN_EXPERIMENT,
 )
-from lens2logit.workflow import paths
+from lens2logit import paths
 
 # Bump when what is logged per run changes: every run is then replaced on the next ingest.
 RECORD_VERSION = "2"  # 2: param/tag "task" became "dataset", "dataset" became "source"; summary runs "run": "summary"
@@ -145,7 +145,7 @@ def job_benchmark(results: Path, rule: str, dataset: str, aug: str, intensity: s
 
 
 def _in(results: Path, layout_path: str) -> Path:
-    """A results-layout path (``results/…``, :mod:`lens2logit.workflow.paths`) in the folder ``results``."""
+    """A results-layout path (``results/…``, :mod:`lens2logit.paths`) in the folder ``results``."""
     return results / paths.under_results(layout_path)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from lens2logit.errors import InputError
 from lens2logit.tracking.store import check_reachable, is_local_sqlite, resolve_tracking_uri, sqlite_path
-from lens2logit.workflow import paths
+from lens2logit import paths
 
 TASK_MODEL, ISP_MODEL = "task-model", "isp"  # model types
 CACHE_DIR = "cache/models"  # under the results folder
@@ -36,7 +36,7 @@ def load_task_model(path: str | os.PathLike):
     try:  # the training engine package, where it exists
         from lens2logit.training import load_model
     except ImportError:
-        from lens2logit.experiments.train import load_model
+        from lens2logit.training.train import load_model
     return load_model(path)
 
 
@@ -54,7 +54,7 @@ def dataset_kind_or_none(dataset: str | None) -> str | None:
 
 def dataset_in_results_path(path: str) -> str | None:
     """The dataset of a prepared array or view in the results layout (``results/data/…``,
-    ``results/views/…``, :mod:`lens2logit.workflow.paths`) if its kind is fixed (not ``custom``), else None."""
+    ``results/views/…``, :mod:`lens2logit.paths`) if its kind is fixed (not ``custom``), else None."""
     keys = paths.view_keys(path) or paths.data_file_keys(path)
     dataset = keys["dataset"] if keys else None
     return dataset if dataset_kind_or_none(dataset) is not None else None

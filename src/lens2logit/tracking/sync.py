@@ -136,7 +136,7 @@ def _remove_run(client, run) -> None:
 
 def _pytorch_module(model: ModelRecord):
     if model.model_type == ISP_MODEL:
-        from lens2logit.experiments.customization import load_isp
+        from lens2logit.customization.joint import load_isp
 
         return load_isp(model.checkpoint)[0]
     from lens2logit.tracking.references import load_task_model

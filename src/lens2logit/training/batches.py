@@ -9,28 +9,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
 from lens2logit.errors import InputError
+from lens2logit.io import open_array  # noqa: F401  (re-exported: the batches' callers open arrays with it)
 
 STD_FLOOR = 1e-6
 STATISTICS_CHUNK = 256
-
-
-def open_array(path: str | os.PathLike, name: str) -> np.ndarray:
-    """Memory-map a ``.npy`` file; InputError naming ``name`` and the path if it is missing or unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{name} file not found: {path}")
-    try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise InputError(f"{name} file {path} is not a readable .npy array: {exc}") from exc
 
 
 def check_view_array(views: np.ndarray, path: Any) -> None:
@@ -76,7 +64,7 @@ class ArrayBatches:
     plain loop is faster. A lone last sample joins the previous batch: batch statistics
     (BatchNorm in training mode, the neural ISP) are undefined for a batch of one. A subclass
     reads the images of a chunk from elsewhere by overriding :meth:`_read`
-    (:class:`lens2logit.experiments.robust.ViewMixBatches`).
+    (:class:`lens2logit.robust.train.ViewMixBatches`).
     """
 
     def __init__(

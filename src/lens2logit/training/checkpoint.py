@@ -36,7 +36,7 @@ def to_cpu(obj: Any) -> Any:
 
 
 def save_checkpoint(path: str | os.PathLike, ckpt: dict[str, Any]) -> None:
-    """Write a checkpoint dict (e.g. from :func:`~lens2logit.experiments.train.train_on_view`) atomically."""
+    """Write a checkpoint dict (e.g. from :func:`~lens2logit.training.train.train_on_view`) atomically."""
     missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
     if missing:
         raise InputError(f"checkpoint for {path} lacks keys {missing}")

@@ -3,7 +3,7 @@
 ``processor(raw) → augmentation → model`` on one device; ``torch.optim.Adam`` (weight decay 0)
 with a constant learning rate (the paper's) or a per-step cosine decay to 0 by the last step
 (``schedule``); the model of the last epoch is kept (as in the paper). Used by the drift
-experiment (:func:`lens2logit.experiments.train.train_on_view`) and by ISP customization
+experiment (:func:`lens2logit.training.train.train_on_view`) and by ISP customization
 (jointly trained ISP + task model).
 """
 
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.augment import augment, check_augmentation
+from lens2logit.training.augment import augment, check_augmentation
 from lens2logit.models import KINDS
 from lens2logit.training.device import autocast, check_amp, configure_determinism, resolve_device, to_device
 from lens2logit.training.losses import task_loss

@@ -33,6 +33,8 @@ from lens2logit.errors import InputError
 SEGMENTATION_THRESHOLD = 0.5
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1")
 SEGMENTATION_METRICS = ("iou_image", "iou_dataset")
+# What the ISP experiments (forensics, customization) report per kind; the first is their figures' metric.
+KIND_METRICS = {"classification": ("accuracy", "f1"), "segmentation": ("iou_dataset", "iou_image")}
 
 
 def confusion_matrix(targets: torch.Tensor, predictions: torch.Tensor, n_classes: int) -> torch.Tensor:

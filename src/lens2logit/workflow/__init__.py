@@ -1,6 +1,7 @@
-"""Glue for the Snakemake scripts: per-job logging and thread limits.
-
-Scripts under ``scripts/`` stay a few lines: ``with job(snakemake): library_function(...)``.
+"""The workflow's glue: :mod:`.config` (plan-time checks of the config), :mod:`.plan` (which jobs
+and files a config means), :mod:`.codehash` (the code a job ran, for reruns), :mod:`.stale_lock`
+(resuming after a killed Snakemake), and here :func:`job`: per-job logging and thread limits for
+the scripts under ``scripts/``, which stay a few lines: ``with job(snakemake): library_function(...)``.
 """
 
 from __future__ import annotations

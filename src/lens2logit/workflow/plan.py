@@ -25,11 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from lens2logit.config import study_datasets
+from lens2logit.workflow.config import study_datasets
 from lens2logit.data.layout import intensity_from_slug, intensity_slug
 from lens2logit.data.registry import REGISTRY, dataset_kind, dataset_source, get_dataset
 from lens2logit.isp.views import VIEWS, get_view
-from lens2logit.workflow import paths
+from lens2logit import paths
 
 REFERENCE = intensity_slug(1.0)
 UNSHARP = "unsharp_masking"  # the sharpening whose views depend on the option `unsharp`
@@ -519,7 +519,7 @@ def build_plan(config: Mapping[str, Any], resolve: Resolver | None = None) -> Pl
     ``isp`` into checkpoints (default: through the lab log, :func:`mlflow_resolver`); it is called
     only for references that are set and studies that are enabled.
     """
-    from lens2logit.experiments.corruptions import resolve_corruptions  # imports torch
+    from lens2logit.corruptions.benchmark import resolve_corruptions  # imports torch
 
     resolve = resolve or mlflow_resolver(config["tracking"]["uri"])
     datasets = list(config["datasets"])

@@ -1,7 +1,7 @@
 """Uncertainty of the study's findings: a paired, two-level bootstrap over folds and test images.
 
-Every finding the paper comparison uses (:mod:`lens2logit.stages.paper`) is recomputed on resampled
-data, from the per-sample records the evaluation writes (:func:`lens2logit.experiments.evaluate.batch_records`):
+Every finding the paper comparison uses (:mod:`lens2logit.drift.paper`) is recomputed on resampled
+data, from the per-sample records the evaluation writes (:func:`lens2logit.training.evaluate.batch_records`):
 
 * **mean drop** — diagonal mean − off-diagonal mean of the 12×12 drift matrix;
 * **worst case** — the largest relative drop ``(diagonal − cell) / diagonal`` over the 132 off-diagonal cells;
@@ -20,9 +20,9 @@ differences keep their pairing. Level 2, folds: the ``F`` folds are drawn with r
 ``k`` is the weighted metric ``Σ w·num / Σ w·den`` (accuracy: num = correct, den = 1; ``iou_image``:
 num = per-image IoU, den = 1; ``iou_dataset``: num = intersection, den = union), the matrix is
 ``Σ_k c_k · score_k / F``, and every finding follows from the matrix as in
-:func:`lens2logit.stages.aggregate.drift_summary`. With unit weights this reproduces the point values.
+:func:`lens2logit.drift.aggregate.drift_summary`. With unit weights this reproduces the point values.
 
-The interval is the percentile interval (:func:`lens2logit.stages.statistics.percentile_interval`,
+The interval is the percentile interval (:func:`lens2logit.statistics.percentile_interval`,
 90 %: the 5th and 95th percentiles of :data:`N_REPLICATES` replicates), seeded (``numpy.random.default_rng(seed)``) and deterministic.
 With 2 folds the fold level is coarse (half of the replicates use one fold twice); it is kept because the
 spread between folds (different training images, different models) is part of what a second run would see.
@@ -45,9 +45,9 @@ import numpy as np
 import pandas as pd
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.evaluate import SAMPLE_ID
-from lens2logit.experiments.corruptions import IDENTITY
-from lens2logit.stages.statistics import INTERVAL_LEVEL, percentile_interval
+from lens2logit.training.evaluate import SAMPLE_ID
+from lens2logit.corruptions.benchmark import IDENTITY
+from lens2logit.statistics import INTERVAL_LEVEL, percentile_interval
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def severity_ratio(corruption_drop: np.ndarray, drift_drop: np.ndarray) -> np.nd
 
     ``corruption / drift`` where the drift drop is positive; where drift costs nothing (drop ≤ 0) and
     corruptions do, corruptions are more severe than any finite factor: ``+inf``; where neither drops,
-    the ratio is undefined: NaN (skipped by :func:`~lens2logit.stages.statistics.percentile_interval`).
+    the ratio is undefined: NaN (skipped by :func:`~lens2logit.statistics.percentile_interval`).
 
     Example:
         >>> severity_ratio(np.array([0.2, 0.2, -0.1]), np.array([0.05, -0.01, -0.02])).tolist()
@@ -321,7 +321,7 @@ def write_findings(drift_paths: Sequence, views: Sequence[str], kind: str, out_p
     byte-identical for the same records and seed (the CPU time goes to the job log, not into the file).
     """
     from lens2logit.io import write_json
-    from lens2logit.stages.paper import PAPER_METRIC
+    from lens2logit.drift.paper import PAPER_METRIC
 
     drift = read_records(drift_paths)
     corruptions = read_records(corruption_paths) if corruption_paths else None

@@ -13,7 +13,7 @@
   but drops below the majority rate mean the model is worse than ignoring the image); for IoU the
   better of an all-foreground and an all-background mask.
 * :func:`percentile_interval` — the percentile interval of bootstrap replicates, the one interval
-  rule of the findings (:mod:`~lens2logit.stages.bootstrap`), the robust summary and the QA stage.
+  rule of the findings (:mod:`~lens2logit.drift.bootstrap`), the robust summary and the QA stage.
 """
 
 from __future__ import annotations

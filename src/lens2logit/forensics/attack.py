@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -47,25 +46,24 @@ import torch
 from torch import nn
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.options import CONTEXT_KEYS, context_settings, raise_problems
+from lens2logit.training.options import CONTEXT_KEYS, context_settings, raise_problems
 from lens2logit.schema import section_with_defaults
-from lens2logit.experiments.ssim import REGULARIZERS, get_regularizer, mse_distance, ssim_distance
-from lens2logit.stages.statistics import fold_summary, headline_metric
+from lens2logit.training.ssim import REGULARIZERS, get_regularizer, mse_distance, ssim_distance
+from lens2logit.statistics import fold_summary, headline_metric
 from lens2logit.io import write_csv, write_json
-from lens2logit.isp.camera import CameraProfile, get_camera
-from lens2logit.isp.parametrized import ADDITIVE, ALL, GROUPS, ParametrizedISP, ScaledGroups, magnitude_scales, rms
-from lens2logit.isp.views import TWIN_VIEWS, get_view, twin_view_problems
+from lens2logit.isp.parametrized import ADDITIVE, ALL, ParametrizedISP, ScaledGroups, magnitude_scales, rms
+from lens2logit.data.export import load_dataset_arrays
+from lens2logit.isp.views import TWIN_VIEWS, differentiable_demosaic, get_view, twin_view_problems
 from lens2logit.training.checkpoint import load_model
 from lens2logit.training.device import resolve_device, to_device
 from lens2logit.training.losses import task_loss
-from lens2logit.training.metrics import MetricAccumulator
+from lens2logit.training.metrics import KIND_METRICS, MetricAccumulator
 
 log = logging.getLogger(__name__)
 
 ALL_GROUPS = ALL  # every processor group at once (the paper's ``all``)
 CLEAN = "none"  # the reference ISP, no attack
 # Metrics reported per kind; the first is the headline metric of figures.
-KIND_METRICS = {"classification": ("accuracy", "f1"), "segmentation": ("iou_dataset", "iou_image")}
 # Output distances to the reference ISP, reported as extra "metrics" on the validation set.
 DISTANCE_METRICS = ("mse_to_reference", "ssim_to_reference")
 TABLE_COLUMNS = ["parameter_group", "lambda", "lambda_paper", "regularizer", "metric", "mean", "std", "n"]
@@ -97,44 +95,11 @@ def lambda_to_paper(lam: float, regularizer: str = "mse", **batch: int) -> float
     return float(lam) / (lambda_factor(**batch) if regularizer == "mse" else 1)
 
 
-# ---------------------------------------------------------------------------------------- data
-def load_dataset_arrays(raw_path, targets_path, meta_path) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any], CameraProfile]:
-    """Read a dataset's workflow arrays: ``raw (N, H, W)`` float32, targets, ``meta.json`` and its camera.
-
-    An older ``meta.json`` that names the kind ``task`` is read as if it said ``kind``.
-
-    Raises:
-        InputError: a file is missing or unreadable, shapes disagree, or the camera is unknown.
-    """
-    from lens2logit.stages.prepare import camera_from_meta
-    from lens2logit.training.batches import open_array
-
-    raw = open_array(raw_path, "raw")
-    targets = open_array(targets_path, "targets")
-    meta_path = Path(meta_path)
-    if not meta_path.is_file():
-        raise InputError(f"meta file not found: {meta_path}")
-    try:
-        meta = json.loads(meta_path.read_text())
-        camera = camera_from_meta(meta)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"meta file {meta_path}: cannot read the camera profile (key 'camera'): {exc}") from exc
-    if raw.ndim != 3 or len(targets) != len(raw):
-        raise InputError(f"raw file {raw_path} must be (N, H, W) with one target per mosaic, got {raw.shape} and {targets.shape}")
-    return torch.from_numpy(np.array(raw, dtype=np.float32)), torch.from_numpy(np.array(targets)), meta, camera
-
-
-def differentiable_demosaic(view: str) -> str:
-    """Demosaicer of the differentiable twin of a static view; InputError if the view has none."""
-    raise_problems(twin_view_problems(view, "view"))
-    return get_view(view).demosaic
-
-
 # ------------------------------------------------------------------------------------ options
 @dataclass(frozen=True)
 class ForensicsOptions:
     """What :func:`run_forensics` does: the ``forensics`` config section plus four settings of others
-    (:data:`~lens2logit.experiments.options.CONTEXT_KEYS`). The schema defines every option and its
+    (:data:`~lens2logit.training.options.CONTEXT_KEYS`). The schema defines every option and its
     default; build one with :meth:`from_config`."""
 
     view: str
@@ -490,17 +455,13 @@ __all__ = [
     "ALL_GROUPS",
     "CLEAN",
     "ForensicsOptions",
-    "twin_view_problems",
-    "TWIN_VIEWS",
     "REGULARIZERS",
     "TABLE_COLUMNS",
     "attack_isp",
     "lambda_factor",
     "lambda_from_paper",
     "lambda_to_paper",
-    "differentiable_demosaic",
     "evaluate",
-    "load_dataset_arrays",
     "render_all",
     "run_forensics",
 ]

@@ -342,7 +342,7 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
     cannot express: cross-field rules, views with a differentiable twin, names of architectures and
     encoders, files and class counts on disk.
     """
-    from lens2logit.experiments.customization import customization_problems
+    from lens2logit.customization.joint import customization_problems
     from lens2logit.isp.views import TWIN_VIEWS, twin_view_problems
 
     config = with_defaults(config)
@@ -378,7 +378,7 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
         problems += trained_folds_problems("forensics.folds", forensics["folds"], folds)
     robust = config["robust"]
     if robust["enabled"]:
-        from lens2logit.experiments.robust import robust_problems
+        from lens2logit.robust.train import robust_problems
 
         problems += robust_problems(robust, datasets=datasets, views=views)
         problems += trained_folds_problems("robust.folds", int(robust["folds"]), folds)

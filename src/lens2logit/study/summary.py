@@ -1,9 +1,9 @@
 """A one-page Markdown summary of every experiment of a run (``results/summary.md``).
 
 It opens with the run's findings, each with its 90 % bootstrap interval
-(:mod:`lens2logit.stages.bootstrap`), beside the paper's published claims and their verdicts
-(:mod:`lens2logit.stages.paper`), then one table per experiment; every table shows the dataset's
-headline metric (:func:`lens2logit.stages.statistics.headline_metric`).
+(:mod:`lens2logit.drift.bootstrap`), beside the paper's published claims and their verdicts
+(:mod:`lens2logit.drift.paper`), then one table per experiment; every table shows the dataset's
+headline metric (:func:`lens2logit.statistics.headline_metric`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from lens2logit.qa.table import summary_markdown
-from lens2logit.stages import paper
-from lens2logit.stages.statistics import DEFAULT_SEGMENTATION_HEADLINE, HEADLINE_METRIC, headline_metric
+from lens2logit.drift import paper
+from lens2logit.statistics import DEFAULT_SEGMENTATION_HEADLINE, HEADLINE_METRIC, headline_metric
 from lens2logit.io import write_text
 
 SYNTHETIC_NOTE = (
@@ -69,7 +69,7 @@ def sample_size(result: Mapping[str, Any] | None, key: str = "images_per_fold") 
     """How many folds and test images per fold are behind a finding, e.g. ``2 folds × 90 images``.
 
     Args:
-        result: findings (:func:`lens2logit.stages.bootstrap.bootstrap_findings`); None: ``—``.
+        result: findings (:func:`lens2logit.drift.bootstrap.bootstrap_findings`); None: ``—``.
         key: ``images_per_fold`` (drift) or ``corruption_images_per_fold``.
     """
     if not result or not result.get(key):
@@ -105,7 +105,7 @@ def paper_section(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Markdown lines: each published claim, its band, this run's 90 % interval and the verdict.
 
     Args:
-        results: ``{dataset: results/findings/{dataset}.json}`` (:func:`lens2logit.stages.bootstrap.write_findings`).
+        results: ``{dataset: results/findings/{dataset}.json}`` (:func:`lens2logit.drift.bootstrap.write_findings`).
     """
     table = paper.compare_with_paper(results)
     counts = paper.verdict_counts(table)

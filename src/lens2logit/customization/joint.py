@@ -36,21 +36,23 @@ import torch
 from torch import nn
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.forensics import KIND_METRICS, differentiable_demosaic, load_dataset_arrays, twin_view_problems
-from lens2logit.experiments.options import context_settings, raise_problems
-from lens2logit.experiments.splits import load_folds
-from lens2logit.stages.statistics import fold_summary, headline_metric
+from lens2logit.data.export import load_dataset_arrays
+from lens2logit.isp.views import differentiable_demosaic, twin_view_problems
+from lens2logit.training.options import context_settings, raise_problems
+from lens2logit.training.splits import load_folds
+from lens2logit.statistics import fold_summary, headline_metric
 from lens2logit.training.batches import ArrayBatches, channel_statistics, check_view_array, open_array
 from lens2logit.training.device import pin_memory, resolve_device, to_device
 from lens2logit.training.loop import fit
 from lens2logit.training.losses import task_loss
+from lens2logit.training.metrics import KIND_METRICS
 from lens2logit.io import write_csv
 from lens2logit.isp.neural import NeuralISP
 from lens2logit.isp.parametrized import PROCESSOR_GROUPS, ParametrizedISP, ScaledGroups, tap_stages
 from lens2logit.isp.views import get_view
 from lens2logit.models import build_model, standardized
 from lens2logit.schema import section_with_defaults
-from lens2logit.workflow import paths
+from lens2logit import paths
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ class CustomizationOptions:
     """What :func:`run_customization` does: the ``customization`` section plus settings of others.
 
     ``arch`` is ``training.<kind>.arch`` (the drift models'); the others of
-    :data:`~lens2logit.experiments.options.CONTEXT_KEYS` as for forensics. The schema defines every
+    :data:`~lens2logit.training.options.CONTEXT_KEYS` as for forensics. The schema defines every
     option and its default; build one with :meth:`from_config`.
     """
 
@@ -139,7 +141,7 @@ class CustomizationOptions:
 
 def neural_problems(section: Mapping[str, Any], prefix: str) -> list[str]:
     """What the schema cannot check in a filled ``customization.neural`` section (the encoder
-    name is checked by :func:`lens2logit.config.check_config`, which caches the answer)."""
+    name is checked by :func:`lens2logit.workflow.config.check_config`, which caches the answer)."""
     depth, channels = section["encoder_depth"], section["decoder_channels"]
     if len(channels) != depth:
         return [f"{prefix}.decoder_channels: {list(channels)} needs {depth} entries (encoder_depth)"]
@@ -247,7 +249,7 @@ ISP_CHECKPOINT_TYPE = "isp"  # value of a learned ISP checkpoint's "type" key
 
 def isp_checkpoint(processing: str, processor: nn.Module, camera, *, view: str, neural: NeuralOptions | Mapping[str, Any] | None, constrain: bool, **info: Any) -> dict[str, Any]:
     """A learned ISP as a plain dict (CPU tensors; loadable with ``weights_only``): see :func:`load_isp`."""
-    from lens2logit.stages.prepare import camera_to_meta
+    from lens2logit.data.export import camera_to_meta
 
     isp = unwrap_isp(processor)
     norm = processor.norm.state_dict() if isinstance(processor, BatchNormAfter) else None
@@ -262,7 +264,7 @@ def isp_checkpoint(processing: str, processor: nn.Module, camera, *, view: str, 
 
 def load_isp(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild a saved ISP (parametrized or neural) in eval mode: ``(module, checkpoint dict)``."""
-    from lens2logit.stages.prepare import camera_from_meta
+    from lens2logit.data.export import camera_from_meta
     from lens2logit.io import load_torch
 
     ckpt = load_torch(path, "ISP file")
@@ -422,7 +424,7 @@ def run_customization(
         curves_path: CSV ``processing,intensity,epoch,fold,split,metric,value``.
         final_path: CSV ``processing,intensity,metric,mean,std,n`` (last epoch, validation, over folds).
         figure_path: validation metric per epoch, mean ± std over folds (paper fig. 3).
-        stages_dir: PNG grids :func:`~lens2logit.workflow.paths.customization_stage_name` of the learned ISPs
+        stages_dir: PNG grids :func:`~lens2logit.paths.customization_stage_name` of the learned ISPs
             (first fold; stage images and task-loss gradients of ``stage_samples`` validation samples).
         options: :class:`CustomizationOptions`: ``processings``, the first ``folds`` folds; ``arch``,
             ``epochs``, ``batch_size``, ``lr``, ``schedule`` (constant | cosine decay per step),
@@ -435,7 +437,7 @@ def run_customization(
             ``freeze_isp``; ``seed``; ``device`` (option ``training.device``).
         verdict_path: optional CSV of :func:`verdict_table` (learned ISP vs static view per intensity).
         models_dir: if given, every trained task model and learned ISP is saved there as
-            :func:`~lens2logit.workflow.paths.customization_model_name` (role ``classifier`` / ``isp``, see :func:`load_isp`).
+            :func:`~lens2logit.paths.customization_model_name` (role ``classifier`` / ``isp``, see :func:`load_isp`).
         classifier: a task-model checkpoint to start every processing from (its arch and
             standardisation; it must have been trained on the same fold), frozen with ``options.freeze_classifier``.
         isp: a saved ISP (:func:`load_isp`) to start its processing from, frozen with ``options.freeze_isp``.

@@ -38,9 +38,11 @@ import warnings
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 
 from lens2logit.errors import InputError
+from lens2logit.io import write_csv
 from lens2logit.schema import schema_default
 
 IDENTITY = "identity"
@@ -414,15 +416,14 @@ def evaluate_corruptions(
             (the same subset for every corruption); None = all.
         device: option ``training.device``: the model runs there (corruptions are applied on the host).
         with_samples: also return the per-sample records
-            (:func:`lens2logit.experiments.evaluate.batch_records`).
+            (:func:`lens2logit.training.evaluate.batch_records`).
 
     Returns:
         pandas DataFrame with columns ``corruption, metric, value``; with ``with_samples``
         ``(metrics, samples)``, ``samples`` with columns ``corruption, sample, <record columns>``.
     """
-    import pandas as pd
 
-    from lens2logit.experiments.evaluate import records_frame, score_batches
+    from lens2logit.training.evaluate import records_frame, score_batches
     from lens2logit.training.batches import check_indices, check_targets, check_view_array, open_array
     from lens2logit.training.checkpoint import load_model
     from lens2logit.training.device import resolve_device
@@ -461,3 +462,50 @@ def evaluate_corruptions(
     if not with_samples:
         return metrics
     return metrics, pd.concat(sample_frames, ignore_index=True)
+
+
+# ------------------------------------------------------------------ scoring (the workflow's job)
+def score_corruptions_views(model_paths: Sequence[str], views_paths: Sequence[str], targets_path, out_paths: Sequence,
+                            *, views: Sequence[str], samples_paths: Sequence | None = None, **options) -> None:
+    """:func:`score_corruptions` for several views in one call (one workflow job).
+
+    ``model_paths`` holds every fold's model of ``views[0]``, then of ``views[1]``, …; ``views_paths``,
+    ``out_paths`` and ``samples_paths`` (per-sample records; None: not written) one entry per view.
+    ``options``: those of :func:`score_corruptions`.
+    """
+    views, views_paths, out_paths = list(views), list(views_paths), list(out_paths)
+    if not views or not (len(views) == len(views_paths) == len(out_paths)) or len(model_paths) % len(views):
+        raise ValueError(f"score_corruptions_views: {len(model_paths)} models, {len(views_paths)} view files and "
+                         f"{len(out_paths)} tables for {len(views)} views: every view needs its folds' models, "
+                         "its view file and its table")
+    samples_paths = [None] * len(views) if samples_paths is None else list(samples_paths)
+    if len(samples_paths) != len(views):
+        raise ValueError(f"score_corruptions_views: {len(samples_paths)} sample files for {len(views)} views")
+    folds = len(model_paths) // len(views)
+    for i, (view, views_path, out_path) in enumerate(zip(views, views_paths, out_paths)):
+        score_corruptions(model_paths[i * folds : (i + 1) * folds], views_path, targets_path, out_path, view=view,
+                          samples_path=samples_paths[i], **options)
+
+
+def score_corruptions(model_paths: Sequence[str], views_path, targets_path, out_path, *, view: str, names: Sequence[str], severity: int | None, seed: int, max_samples: int | None = None, preset: str = "paper", device: str = "cpu", samples_path=None) -> pd.DataFrame:
+    """Score each fold's model on its own view under every corruption (plus ``identity``).
+
+    Writes columns ``view, fold, corruption, metric, value``; at ``samples_path`` (None: not written)
+    the per-sample records ``view, fold, corruption, sample, <record columns>``. ``device``: option
+    ``training.device``.
+    """
+    frames, sample_frames = [], []
+    for fold, model_path in enumerate(model_paths):
+        result = evaluate_corruptions(model_path, views_path, targets_path, list(names), severity, seed + fold, preset=preset,
+                                      max_samples=max_samples, device=device, with_samples=samples_path is not None)
+        frame, samples = result if samples_path is not None else (result, None)
+        for table in (frame, samples) if samples is not None else (frame,):
+            table.insert(0, "fold", fold)
+            table.insert(0, "view", view)
+        frames.append(frame)
+        sample_frames.append(samples)
+    table = pd.concat(frames, ignore_index=True)
+    if samples_path is not None:
+        write_csv(samples_path, pd.concat(sample_frames, ignore_index=True))
+    write_csv(out_path, table)
+    return table

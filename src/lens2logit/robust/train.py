@@ -21,11 +21,11 @@ import numpy as np
 import torch
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.train import TrainingViews, train_on_view
+from lens2logit.training.train import TrainingViews, train_on_view
 from lens2logit.isp.views import get_view
 from lens2logit.training.batches import ArrayBatches, channel_statistics, check_indices
 
-ROBUST_REGIMES = ("isp_views", "isp_random")  # isp_random: lens2logit.experiments.isp_random
+ROBUST_REGIMES = ("isp_views", "isp_random")  # isp_random: lens2logit.robust.isp_random
 LOVO_PREFIX = "lovo:"
 # Validation batches read every sample through a view drawn once, with this epoch number.
 VALIDATION_EPOCH = -1
@@ -155,7 +155,7 @@ def train_on_views(views_paths: Sequence[str | os.PathLike], view_labels: Sequen
                    *, seed: int, regime: str = "isp_views", **options: Any) -> dict[str, Any]:
     """Train one task model with regime ``regime`` over ``views_paths`` (one per ``view_labels``) on one fold.
 
-    :func:`lens2logit.experiments.train.train_on_view` reading its images through a :class:`ViewMix`;
+    :func:`lens2logit.training.train.train_on_view` reading its images through a :class:`ViewMix`;
     ``options`` are that function's keyword arguments. The checkpoint has its keys plus ``regime``,
     ``train_views`` and ``sample_views``; ``config`` names ``views_paths`` and ``regime``.
     """
@@ -173,11 +173,11 @@ def train_leave_one_view_out(views_paths: Sequence[str | os.PathLike], view_labe
     checkpoint, and score it on every view (all of ``views_paths``, the held-out one included).
 
     ``model_paths`` and ``metrics_paths`` hold one entry per (view, fold), view after view; ``eval_batch_size``
-    is option ``evaluation.batch_size``. ``options``: :func:`lens2logit.experiments.train.train_on_view`'s other
+    is option ``evaluation.batch_size``. ``options``: :func:`lens2logit.training.train.train_on_view`'s other
     keyword arguments (``device`` among them).
     """
-    from lens2logit.experiments.isp_random import train_on_random_isp  # imports this module
-    from lens2logit.stages.scoring import score_model
+    from lens2logit.robust.isp_random import train_on_random_isp  # imports this module
+    from lens2logit.training.scoring import score_model
     from lens2logit.training import save_checkpoint
 
     views_paths, view_labels, folds = list(views_paths), list(view_labels), list(folds)
@@ -207,7 +207,7 @@ def train_leave_one_view_out(views_paths: Sequence[str | os.PathLike], view_labe
 
 def robust_problems(robust: dict, *, datasets: Sequence[str], views: Sequence[str]) -> list[str]:
     """What the schema cannot check in the ``robust`` section (one line per problem, naming its key);
-    its fold count is checked with the other stages' (:func:`lens2logit.config.trained_folds_problems`)."""
+    its fold count is checked with the other stages' (:func:`lens2logit.workflow.config.trained_folds_problems`)."""
     if len(views) < 3:
         return [f"robust.enabled: leaving one view out needs at least 3 views (option views), got {len(views)}"]
     return []

@@ -4,7 +4,7 @@
 :func:`lens2logit.training.fit` on the configured device and returns a checkpoint dict
 (:func:`lens2logit.training.save_checkpoint` writes it, :func:`lens2logit.training.load_model`
 reads it back). Where its images come from is a :class:`TrainingViews`: one view here; the
-drift-robust regime (:mod:`lens2logit.experiments.robust`) passes its own mix of views.
+drift-robust regime (:mod:`lens2logit.robust.train`) passes its own mix of views.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.splits import get_fold
+from lens2logit.training.splits import get_fold
 from lens2logit.models import build_model, standardized
-from lens2logit.qa.records import calibration_record
+from lens2logit.training.records import calibration_record
 from lens2logit.training.batches import ArrayBatches, channel_statistics, check_indices, check_targets, check_view_array, open_array
 from lens2logit.training.device import pin_memory
 from lens2logit.training.loop import check_fit_options, check_schedule, fit
@@ -30,7 +30,7 @@ class TrainingViews:
     :func:`train_on_view` calls :meth:`open` after its option checks, then takes the standardisation
     :meth:`statistics` of the training split, the :meth:`batches` and the view entries of the checkpoint
     (:meth:`config`, :meth:`checkpoint_entries`) from it. The robust regime's subclass
-    (:class:`lens2logit.experiments.robust.ViewMix`) reads every sample through a view drawn at random.
+    (:class:`lens2logit.robust.train.ViewMix`) reads every sample through a view drawn at random.
     """
 
     def __init__(self, path: str | os.PathLike):
@@ -91,7 +91,7 @@ def train_on_view(
             :class:`TrainingViews` that reads the images (its ``config`` replaces ``views_path`` in the
             checkpoint's ``config``; its ``checkpoint_entries`` are added after ``calibration``).
         targets_path: ``.npy`` of ``(N,)`` int64 labels or ``(N, H, W)`` uint8 masks.
-        folds_path: JSON written by :func:`lens2logit.experiments.splits.save_folds`.
+        folds_path: JSON written by :func:`lens2logit.training.splits.save_folds`.
         fold: which fold to train (its ``train`` indices) and validate (its ``val`` indices).
         kind, arch, pretrained: see :func:`lens2logit.models.build_model`.
         epochs, batch_size, lr, augmentation, bce_weight, schedule: see :func:`fit` (``schedule``:
@@ -113,7 +113,7 @@ def train_on_view(
         ``kind``, ``n_classes``, ``classes``, ``mean``, ``std`` (per-channel statistics of the
         training split, :meth:`TrainingViews.statistics`), ``train_indices``, ``val_indices``, ``fold``, ``history``
         (rows of :func:`fit`), ``calibration`` (the validation fold's per-sample confidences and scores
-        for label-free QA, :func:`lens2logit.qa.records.calibration_record`; None without a validation
+        for label-free QA, :func:`lens2logit.training.records.calibration_record`; None without a validation
         fold) and ``config`` (all other arguments and the image shape).
     """
     amp, device = check_fit_options(kind, augmentation, amp, device)  # before any data is read

@@ -1,11 +1,11 @@
 """From per-model metric tables to the study's tables: drift matrices, corruption baseline,
 intensity drift matrix and their summaries.
 
-Per-model tables (written by :mod:`lens2logit.stages.scoring`) are long: one row per
+Per-model tables (written by :mod:`lens2logit.training.scoring`) are long: one row per
 (test view, test intensity, metric) with the training view, intensity, augmentation and fold.
 Aggregates are mean, sample standard deviation (ddof 1; NaN for a single fold) and ``n`` over folds
-(:func:`lens2logit.stages.statistics.fold_summary`); the metric shown is the dataset's headline
-metric (:func:`lens2logit.stages.statistics.headline_metric`).
+(:func:`lens2logit.statistics.fold_summary`); the metric shown is the dataset's headline
+metric (:func:`lens2logit.statistics.headline_metric`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from lens2logit.stages.statistics import (
+from lens2logit.statistics import (
     DEFAULT_SEGMENTATION_HEADLINE,
     HEADLINE_METRIC,
     chance_level,
@@ -145,7 +145,7 @@ def corruption_comparison(corruptions: pd.DataFrame, drift: pd.DataFrame, views:
     are computed from those means (mean drop ÷ mean headroom), not averaged per view.
 
     Args:
-        chance: the metric's chance level (:func:`lens2logit.stages.statistics.chance_level`);
+        chance: the metric's chance level (:func:`lens2logit.statistics.chance_level`);
             NaN leaves the normalised columns NaN.
     """
     cor = corruptions[corruptions["metric"] == metric]

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from lens2logit.errors import InputError
-from lens2logit.experiments.train import TrainingViews, train_on_view
+from lens2logit.training.train import TrainingViews, train_on_view
 from lens2logit.isp.color import SMALLEST_NORMAL
 from lens2logit.isp.demosaic import DEMOSAIC_WEIGHTS
 from lens2logit.isp.filters import DENOISE_GAUSSIAN_SIGMA, K_SHARP, UNSHARP_AMOUNT, UNSHARP_RADIUS, gaussian_kernel1d, gaussian_kernel2d
@@ -216,7 +216,7 @@ class RandomIsp(TrainingViews):
         self.seed = seed
 
     def open(self) -> np.ndarray:
-        from lens2logit.experiments.forensics import load_dataset_arrays
+        from lens2logit.data.export import load_dataset_arrays
 
         raw, _, _, camera = load_dataset_arrays(self.raw_path, self.targets_path, self.meta_path)
         self.raw = raw.numpy()

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from lens2logit.stages.prepare import camera_from_meta
+from lens2logit.data.export import camera_from_meta
 from lens2logit.io import atomic_path
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ Metrics (:mod:`lens2logit.training.metrics`): classification ``accuracy, precisi
 precision/recall NOT swapped); segmentation ``iou_image, iou_dataset``.
 
 Per-sample records (:func:`batch_records`, written next to the metrics by the workflow) keep what
-the bootstrap of :mod:`lens2logit.stages.bootstrap` and a label-free drop predictor need, one row per
+the bootstrap of :mod:`lens2logit.drift.bootstrap` and a label-free drop predictor need, one row per
 scored image: classification ``label, prediction, confidence`` (max softmax); segmentation
 ``intersection, union, iou, confidence`` (pixel counts, the image's IoU and its mean pixel confidence
 ``max(p, 1 − p)`` of the foreground probability ``p``). The metrics follow from them exactly:
@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from lens2logit.errors import InputError
-from lens2logit.qa.records import confidences
+from lens2logit.training.records import confidences
 from lens2logit.training.batches import ArrayBatches, check_indices, check_targets, check_view_array, open_array
 from lens2logit.training.checkpoint import load_model
 from lens2logit.training.device import pin_memory, resolve_device, to_device

@@ -48,7 +48,7 @@ TRAINING_ARGUMENTS = ("arch", "epochs", "batch_size", "lr", "schedule", "pretrai
 
 
 def training_arguments(training: Mapping[str, Any], **job: Any) -> dict[str, Any]:
-    """Keyword arguments of :func:`lens2logit.experiments.train.train_on_view` (and of the robust
+    """Keyword arguments of :func:`lens2logit.training.train.train_on_view` (and of the robust
     ``train_on_views``): the kind's training options (``training_params`` of the rules, with
     :func:`training_context`) and the job's own ``job`` (``kind``, ``augmentation``, ``seed``, ``classes``,
     ``threads``)."""

@@ -1,15 +1,22 @@
 """Turn a dataset on disk into the workflow's arrays: raw mosaics, targets and metadata once per
-intensity. The ISP views rendered from them are :mod:`lens2logit.stages.views`."""
+intensity. The ISP views rendered from them are :mod:`lens2logit.drift.render`."""
 
 from __future__ import annotations
 
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lens2logit.errors import InputError
 from lens2logit.io import save_npy, write_json
+
+if TYPE_CHECKING:
+    import torch
+
+    from lens2logit.isp.camera import CameraProfile
 
 log = logging.getLogger(__name__)
 
@@ -75,3 +82,28 @@ def camera_to_meta(camera):
         "colour_matrix": [list(r) for r in camera.colour_matrix],
         "pattern": camera.pattern.value,
     }
+
+
+def load_dataset_arrays(raw_path, targets_path, meta_path) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any], CameraProfile]:
+    """Read a dataset's workflow arrays: ``raw (N, H, W)`` float32, targets, ``meta.json`` and its camera.
+
+    Raises:
+        InputError: a file is missing or unreadable, shapes disagree, or the camera is unknown.
+    """
+    import torch
+
+    from lens2logit.io import open_array
+
+    raw = open_array(raw_path, "raw")
+    targets = open_array(targets_path, "targets")
+    meta_path = Path(meta_path)
+    if not meta_path.is_file():
+        raise InputError(f"meta file not found: {meta_path}")
+    try:
+        meta = json.loads(meta_path.read_text())
+        camera = camera_from_meta(meta)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"meta file {meta_path}: cannot read the camera profile (key 'camera'): {exc}") from exc
+    if raw.ndim != 3 or len(targets) != len(raw):
+        raise InputError(f"raw file {raw_path} must be (N, H, W) with one target per mosaic, got {raw.shape} and {targets.shape}")
+    return torch.from_numpy(np.array(raw, dtype=np.float32)), torch.from_numpy(np.array(targets)), meta, camera

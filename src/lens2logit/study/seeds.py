@@ -1,12 +1,12 @@
 """Seed stability: the findings of two or more runs (e.g. ``seed: 1`` and ``seed: 2``) side by side.
 
-Each run's ``results/findings/{dataset}.json`` (:func:`lens2logit.stages.bootstrap.write_findings`)
+Each run's ``results/findings/{dataset}.json`` (:func:`lens2logit.drift.bootstrap.write_findings`)
 gives every finding with its 90 % bootstrap interval. :func:`seed_table` writes one Markdown row per
 (dataset, finding): every run's value and interval, its verdict against the paper's band
-(:mod:`lens2logit.stages.paper`), whether the verdicts are the same, whether each run's value lies in
+(:mod:`lens2logit.drift.paper`), whether the verdicts are the same, whether each run's value lies in
 every other run's interval, and whether the finding is **within seed noise** — defined as: every run's
 value lies inside every other run's 90 % interval (for the most-dropped test view: every run's view lies
-in every other run's 90 % set of views, :func:`lens2logit.stages.paper.view_set`).
+in every other run's 90 % set of views, :func:`lens2logit.drift.paper.view_set`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from lens2logit.errors import InputError
-from lens2logit.stages import paper
+from lens2logit.drift import paper
 
 # Findings in table order: (key, words, scale for printing, digits, unit).
 FINDINGS = (

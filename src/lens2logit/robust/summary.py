@@ -20,10 +20,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from lens2logit.experiments.robust import LOVO_PREFIX, lovo_label
+from lens2logit.robust.train import LOVO_PREFIX, lovo_label
 from lens2logit.io import write_csv, write_json
-from lens2logit.stages.aggregate import drift_matrix, matrix_array, read_tables
-from lens2logit.stages.statistics import INTERVAL_LEVEL, headline_metric, percentile_interval
+from lens2logit.drift.aggregate import drift_matrix, matrix_array, read_tables
+from lens2logit.statistics import INTERVAL_LEVEL, headline_metric, percentile_interval
 
 TARGET_DROP_RATIO = 1 / 3
 TARGET_COST = 0.01

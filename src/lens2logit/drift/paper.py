@@ -20,7 +20,7 @@ Each claim has a **band**: the values that tell the paper's story.
 * most-dropped test view: the published view.
 
 Verdict (:func:`verdict`), from the run's 90 % bootstrap interval ``[low, high]``
-(:mod:`lens2logit.stages.bootstrap`), not from its point value:
+(:mod:`lens2logit.drift.bootstrap`), not from its point value:
 
 * ``agrees`` — the whole interval lies inside the band (``band_low ≤ low`` and ``high ≤ band_high``);
 * ``disagrees`` — the interval and the band do not meet (``high < band_low`` or ``low > band_high``);
@@ -64,7 +64,7 @@ class Claim:
 
     Attributes:
         dataset: workflow dataset it is about (``microscopy`` | ``drone_segmentation``).
-        quantity: key of the run's findings (:func:`lens2logit.stages.bootstrap.bootstrap_findings`).
+        quantity: key of the run's findings (:func:`lens2logit.drift.bootstrap.bootstrap_findings`).
         value: published number (None: a range, given by ``band``), or a view label for a categorical claim.
         band: ``(low, high)`` of the values that tell the paper's story (None: categorical).
         band_rule: how the band follows from the source, in words.
@@ -220,7 +220,7 @@ def compare_with_paper(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame
 
     Args:
         results: ``{dataset: results/findings/{dataset}.json}`` for the datasets the run has (the output of
-            :func:`lens2logit.stages.bootstrap.bootstrap_findings`, in the paper's metric); claims about
+            :func:`lens2logit.drift.bootstrap.bootstrap_findings`, in the paper's metric); claims about
             other datasets are listed as "not run".
 
     Returns:

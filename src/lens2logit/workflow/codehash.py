@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = "lens2logit"
-SRC_ROOT = Path(__file__).resolve().parents[1]  # the folder that holds the package
+SRC_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the package
 HASH_LENGTH = 16  # hex digits kept: short in Snakemake's metadata and logs, collisions irrelevant
 
 
