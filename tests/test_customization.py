@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -188,6 +190,8 @@ def test_customization_options_from_config():
     options = CustomizationOptions.from_config(section, arch="small_cnn", seed=5, device="cpu")
     assert options.epochs == 3 and options.seed == 5 and options.arch == "small_cnn"
     assert options.neural == NeuralOptions("resnet18", 2, (8, 4))
+    # a saved ISP holds its options as written (tuples): they read back the same
+    assert NeuralOptions.from_config(dataclasses.asdict(options.neural)) == options.neural
     assert options.lr == schema_default("customization.lr")  # left out → the default
     assert options.group_lr_scales == schema_default("customization.group_lr_scales")
     with pytest.raises(TypeError):

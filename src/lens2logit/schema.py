@@ -146,6 +146,16 @@ def coerce_config(config: dict, schema_path) -> dict:
 # ---------------------------------------------------------------- defaults from the schema
 
 
+def _plain(value: Any) -> Any:
+    """A deep copy with tuples as lists: what YAML gives, and what the schema's ``array`` means
+    (option objects and checkpoints hold tuples)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return copy.deepcopy(value)
+
+
 def _filled(instance: Any, schema: dict, prefix: str = "") -> Any:
     """A deep copy of ``instance`` validated against ``schema`` with every left-out option that has
     a ``default:`` filled in; InputError (:func:`schema_error_line`, keys under ``prefix``) if invalid."""
@@ -161,7 +171,7 @@ def _filled(instance: Any, schema: dict, prefix: str = "") -> Any:
                     node_instance.setdefault(name, copy.deepcopy(sub["default"]))
         yield from validate_properties(validator, properties, node_instance, node)
 
-    filled = copy.deepcopy(instance)
+    filled = _plain(instance)
     validator = jsonschema.validators.extend(base, {"properties": set_defaults})(schema)
     errors = sorted(validator.iter_errors(filled), key=lambda e: [str(p) for p in e.absolute_path])
     lines = list(dict.fromkeys(schema_error_line(e, prefix) for e in errors))  # every problem, once each
