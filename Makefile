@@ -10,7 +10,7 @@ export DVC_NO_ANALYTICS := 1
 export PYTHONHASHSEED := 0
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: setup run test lint bench pull slurm-up slurm-down clean
+.PHONY: setup run test lint bench share pull slurm-up slurm-down clean
 
 # Idempotent: reinstalls only when the pinned requirements or pyproject change.
 $(STAMP): requirements/lock.txt pyproject.toml
@@ -39,6 +39,11 @@ bench: setup
 	$(BIN)/python benchmarks/train_input.py
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/dag.py
+
+# Version the finished study with DVC and push it (ARGS: `dvc push` options, e.g. ARGS="-r b2");
+# then commit the .dvc files it names.
+share: setup
+	$(BIN)/python scripts/dvc/share.py $(ARGS)
 
 # Restore results from the DVC remote so that `snakemake -n` has nothing to do. A bare `dvc pull`
 # does too while every file is under the profile's max-checksum-file-size (64 MB); this also

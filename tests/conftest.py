@@ -156,44 +156,6 @@ def flip_byte_keep_size_and_mtime(path: Path, offset: int) -> None:
     assert (after.st_size, after.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
 
 
-# ---- one tiny study, run once per session through the DVC pipeline -----------------------
-
-
-def tiny_config(datasets=("microscopy",)) -> str:
-    """configs/test.yaml restricted to `datasets` (one dataset keeps the end-to-end tests short)."""
-    return yaml.safe_dump({**TEST_CONFIG, "datasets": list(datasets)}, sort_keys=False)
-
-
-@dataclass
-class Study:
-    base: Path      # temp folder holding everything below
-    origin: Path    # git repo (copy of the working tree) where `dvc repro` ran; dvc.lock committed
-    remote: Path    # its default (local-directory) DVC remote
-    seconds: dict   # wall times of the steps
-
-
-@pytest.fixture(scope="session")
-def dvc_study(tmp_path_factory) -> Study:
-    """The tiny config (one dataset) reproduced with `dvc repro`, committed and pushed to a local remote."""
-    base = tmp_path_factory.mktemp("dvc_study")
-    seconds = {}
-    t = time.monotonic()
-    origin = copy_worktree(base / "origin")
-    (origin / "config.yaml").write_text(tiny_config())
-    remote = base / "remote"
-    run(["dvc", "remote", "modify", "--local", "local", "url", str(remote)], origin)
-    seconds["copy"] = time.monotonic() - t
-    t = time.monotonic()
-    run(["dvc", "repro"], origin, timeout=1800)
-    seconds["repro"] = time.monotonic() - t
-    run(["git", "add", "-A"], origin)
-    run(["git", "commit", "-q", "-m", "tiny study: dvc.lock"], origin)
-    t = time.monotonic()
-    run(["dvc", "push"], origin)
-    seconds["push"] = time.monotonic() - t
-    return Study(base, origin, remote, seconds)
-
-
 # ---- one full workflow run on configs/test.yaml, shared by the session (read-only) ----------
 
 
@@ -204,6 +166,41 @@ def workflow_run(tmp_path_factory) -> Path:
     workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
     snakemake(workdir)
     return workdir
+
+
+def tiny_config(datasets=("microscopy",)) -> str:
+    """configs/test.yaml restricted to `datasets` (one dataset keeps the end-to-end tests short)."""
+    return yaml.safe_dump({**TEST_CONFIG, "datasets": list(datasets)}, sort_keys=False)
+
+
+@dataclass
+class Study:
+    base: Path      # temp folder holding everything below
+    origin: Path    # git repo (copy of the working tree) holding the study, its .dvc files committed
+    remote: Path    # its default (local-directory) DVC remote
+    seconds: dict   # wall times of the steps
+
+
+@pytest.fixture(scope="session")
+def dvc_study(tmp_path_factory, workflow_run) -> Study:
+    """The session's workflow run as a git repository whose config.yaml is its study
+    (configs/test.yaml, self-contained), shared with `make share` to a local remote and committed."""
+    base = tmp_path_factory.mktemp("dvc_study")
+    seconds = {}
+    t = time.monotonic()
+    origin = copy_worktree(base / "origin")
+    shutil.copy2(origin / "configs" / "test.yaml", origin / "config.yaml")
+    for rel in (TEST_CONFIG["data"]["root"], "results", ".snakemake/metadata"):  # copytree keeps the file times
+        shutil.copytree(workflow_run / rel, origin / rel, symlinks=True)
+    remote = base / "remote"
+    run(["dvc", "remote", "modify", "--local", "local", "url", str(remote)], origin)
+    seconds["copy"] = time.monotonic() - t
+    t = time.monotonic()
+    shared = run([str(BIN / "python"), "scripts/dvc/share.py"], origin, timeout=1800)
+    seconds["share"] = time.monotonic() - t
+    run(["git", "add", "-A"], origin)  # the .dvc files share.py wrote
+    run(["git", "commit", "-q", "-m", "tiny study: .dvc files"], origin)
+    return Study(base, origin, remote, {**seconds, "share_output": shared.stdout})
 
 
 def copy_run(run: Path, dest: Path) -> Path:

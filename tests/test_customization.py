@@ -20,12 +20,13 @@ from lens2logit.customization.joint import (
     build_processor,
     final_table,
     run_customization,
+    start_model_problems,
     train_processing,
 )
 from lens2logit.data.export import load_dataset_arrays
 from lens2logit.training.options import CONTEXT_KEYS
 from lens2logit.training.splits import load_folds
-from lens2logit.schema import schema_default
+from lens2logit.schema import schema_default, section_with_defaults
 from lens2logit.isp.camera import DRONE
 from lens2logit.isp.neural import NeuralISP
 from lens2logit.isp.parametrized import ParametrizedISP, ScaledGroups
@@ -176,12 +177,18 @@ def test_customization_options_name_every_bad_key_before_any_job():
         assert any(line.startswith(expected) for line in lines), lines
     assert len(lines) == 3
     with pytest.raises(InputError) as err:
-        CustomizationOptions.from_config({"neural": {"encoder_depth": 2, "decoder_channels": [8, 8, 8]}, "freeze_isp": True},
-                                         arch="small_cnn")  # fmt: skip
+        CustomizationOptions.from_config({"neural": {"encoder_depth": 2, "decoder_channels": [8, 8, 8]},
+                                          "freeze_isp": True, "freeze_classifier": True}, arch="small_cnn")  # fmt: skip
     assert str(err.value).splitlines() == [
         "config customization.neural.decoder_channels: [8, 8, 8] needs 2 entries (encoder_depth)",
-        "config customization.freeze_isp needs customization.isp (the model to keep fixed)",
+        "config customization.freeze_classifier and customization.freeze_isp together leave nothing to train",
+        "config customization.freeze_classifier leaves nothing to train for processing 'static'; set customization.processings to learned ISPs only",
     ]
+    # a frozen start model the workflow would resolve: checked at plan time (the library takes the model as an argument)
+    options = CustomizationOptions.from_config({"freeze_isp": True, "processings": ["parametrized"]}, arch="small_cnn")
+    assert options.freeze_isp
+    assert start_model_problems(section_with_defaults("customization", {"freeze_isp": True})) == [
+        "customization.freeze_isp needs customization.isp (the model to keep fixed)"]
 
 
 def test_customization_options_from_config():

@@ -1,4 +1,5 @@
-"""DVC: the study is reproduced once (`dvc repro`, tiny config), pushed, and pulled into fresh clones.
+"""DVC: the session's study (configs/test.yaml, run by Snakemake) is versioned and pushed with
+`make share`, and pulled into fresh clones, where `snakemake -n` has nothing to do.
 
 Everything happens in temp copies: the real repository's .dvc cache, remote and results are
 never touched. Remotes: the committed default local-directory remote (path overridden in
@@ -12,13 +13,17 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import BIN, free_port, run, snakemake_has_nothing_to_do, tool_env
+from conftest import BIN, REPO, free_port, run, snakemake_has_nothing_to_do, tool_env
+
+sys.path.insert(0, str(REPO / "scripts" / "dvc"))
+from tracked import tracked_outs  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +40,8 @@ def pull(repo: Path, *args: str, env=None, check=True):
     return run([str(BIN / "python"), "scripts/dvc/pull.py", *args], repo, env=env, check=check)
 
 
-def workspace_vs_lock(repo: Path) -> tuple[list[str], list[str], list[str]]:
-    """(correct, wrong, missing) files of every output in dvc.lock, by content hash."""
+def workspace_vs_dvc_files(repo: Path) -> tuple[list[str], list[str], list[str]]:
+    """(correct, wrong, missing) files of every output of the committed .dvc files, by content hash."""
     correct, wrong, missing = [], [], []
     cache = repo / ".dvc/cache/files/md5"
 
@@ -48,18 +53,17 @@ def workspace_vs_lock(repo: Path) -> tuple[list[str], list[str], list[str]]:
         else:
             wrong.append(str(path))
 
-    stages = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
-    for out in (o for s in stages.values() for o in s.get("outs", [])):
+    for out in tracked_outs(repo):
         md5 = out["md5"]
         if md5.endswith(".dir"):
             manifest = cache / md5[:2] / md5[2:]
             if not manifest.exists():  # directory never fetched: all of it is missing
-                missing.append(out["path"])
+                missing.append(out["name"])
                 continue
             for entry in json.loads(manifest.read_text()):
-                check(repo / out["path"] / entry["relpath"], entry["md5"])
+                check(out["path"] / entry["relpath"], entry["md5"])
         else:
-            check(repo / out["path"], md5)
+            check(out["path"], md5)
     return correct, wrong, missing
 
 
@@ -85,12 +89,22 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
 # ---- the study itself --------------------------------------------------------------------
 
 
-def test_repro_leaves_a_clean_pipeline_with_metrics_and_plots(dvc_study):
+def test_share_versions_the_study_with_metrics_and_plots(dvc_study):
     origin = dvc_study.origin
-    assert dvc_status(origin) == {}, "dvc status must be clean right after dvc repro"
+    assert dvc_status(origin) == {}, "dvc status must be clean right after make share"
     nothing, out = snakemake_has_nothing_to_do(origin)
     assert nothing, out[-3000:]
-    assert (origin / ".snakemake/metadata").is_dir()
+    committed = set(run(["git", "ls-files", "*.dvc"], origin).stdout.split())
+    assert committed == {"data/test.dvc", "results.dvc", ".snakemake/metadata.dvc"}, committed
+    assert "git add data/test.dvc results.dvc .snakemake/metadata.dvc" in dvc_study.seconds["share_output"]
+    assert run(["git", "status", "--porcelain"], origin).stdout == "", "sharing leaves the git tree clean"
+    # the lab log's index stays local (absolute paths), its ingest record travels
+    names = {Path(o["name"]) for o in tracked_outs(origin)}
+    assert Path("results") in names
+    results_md5 = next(o["md5"] for o in tracked_outs(origin) if o["name"] == "results")
+    manifest = json.loads((origin / ".dvc/cache/files/md5" / results_md5[:2] / results_md5[2:]).read_text())
+    relpaths = {e["relpath"] for e in manifest}
+    assert "mlflow/ingest.json" in relpaths and not any(r.startswith("mlflow/") and r != "mlflow/ingest.json" for r in relpaths)
 
     metrics = json.loads(run(["dvc", "metrics", "show", "--json"], origin).stdout)
     summary = metrics[""]["data"]["results/drift/microscopy/summary.json"]["data"]
@@ -105,8 +119,15 @@ def test_repro_leaves_a_clean_pipeline_with_metrics_and_plots(dvc_study):
     matrix = (origin / "results/drift/microscopy/matrix.csv").read_text().splitlines()
     assert len(values) == len(matrix) - 1
     assert {"train_view", "test_view", "mean"} <= set(values[0])
-    print(f"\n[timing] copy {dvc_study.seconds['copy']:.1f}s, dvc repro {dvc_study.seconds['repro']:.1f}s, "
-          f"dvc push {dvc_study.seconds['push']:.1f}s")
+    print(f"\n[timing] copy {dvc_study.seconds['copy']:.1f}s, make share (dvc add + push) {dvc_study.seconds['share']:.1f}s")
+
+
+def test_share_refuses_a_study_with_work_left(dvc_study):
+    """A fresh clone without its results: `snakemake -n` has jobs, so nothing is added or pushed."""
+    repo = clone(dvc_study, "clone_unpulled")
+    proc = run([str(BIN / "python"), "scripts/dvc/share.py"], repo, check=False)
+    assert proc.returncode == 1 and "is not complete" in proc.stderr and "make run" in proc.stderr, proc.stderr[-2000:]
+    assert run(["git", "status", "--porcelain"], repo).stdout == "" and not (repo / "results").exists()
 
 
 # ---- fresh clone + pull from the local-directory remote ----------------------------------
@@ -124,7 +145,7 @@ def pulled(dvc_study):
 
 
 def test_pull_restores_every_artifact(pulled):
-    correct, wrong, missing = workspace_vs_lock(pulled)
+    correct, wrong, missing = workspace_vs_dvc_files(pulled)
     assert not wrong and not missing, (wrong, missing)
     assert len(correct) > 50
     assert (pulled / ".snakemake/metadata").is_dir()
@@ -181,17 +202,17 @@ def test_config_change_reruns_exactly_the_affected_jobs(pulled):
     (pulled / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
     _, out = snakemake_has_nothing_to_do(pulled)
+    datasets = len(config["datasets"])
     assert job_counts(out) == {
-        "score_corruptions": 1,  # corruptions.jobs: per_dataset, one job scores every view
-        "aggregate_corruptions": 1,
-        "qa": 1,  # reads the corruption scoring's per-sample records
-        "bootstrap_findings": 1,  # the corruption ÷ ISP-drift ratio reads them too
+        "score_corruptions": datasets,  # corruptions.jobs: per_dataset, one job scores every view
+        "aggregate_corruptions": datasets,
+        "qa": datasets,  # reads the corruption scoring's per-sample records
+        "bootstrap_findings": datasets,  # the corruption ÷ ISP-drift ratio reads them too
         "summarize": 1,
         "timing": 1,
         "ingest_mlflow": 1,  # the lab log takes in the new corruption tables
         "all": 1,
     }, out[-3000:]
-    assert "drift" in dvc_status(pulled)
 
     untouched = sorted((pulled / "results/models").rglob("*.pt")) + sorted((pulled / "results/metrics").rglob("*.csv"))
     before = {p: p.stat().st_mtime_ns for p in untouched}
@@ -199,10 +220,13 @@ def test_config_change_reruns_exactly_the_affected_jobs(pulled):
     records = sorted((pulled / "results/corruption_samples/microscopy").rglob("*.csv"))
     old_records = [p.read_bytes() for p in records]
     t = time.monotonic()
-    run(["dvc", "repro"], pulled, timeout=1200)
-    print(f"\n[timing] dvc repro after one config change {time.monotonic() - t:.1f}s")
+    run(["snakemake", "--cores", "2"], pulled, timeout=1200)
+    print(f"\n[timing] snakemake after one config change {time.monotonic() - t:.1f}s")
     assert {p: p.stat().st_mtime_ns for p in untouched} == before, "models/metrics must not be recomputed"
     assert all(new != old for new, old in zip((p.read_bytes() for p in records), old_records, strict=True))
+    assert "results.dvc" in json.dumps(dvc_status(pulled)), "DVC sees the new results"
+    run(["git", "commit", "-q", "-am", "corruption severity"], pulled)
+    run([str(BIN / "python"), "scripts/dvc/share.py"], pulled)
     assert dvc_status(pulled) == {}
     nothing, out = snakemake_has_nothing_to_do(pulled)
     assert nothing, out[-3000:]
@@ -261,7 +285,7 @@ def test_s3_round_trip(dvc_study, moto_s3):
     t = time.monotonic()
     pull(repo, "-r", "b2", env=env)
     print(f"\n[timing] S3 push {pushed:.1f}s, pull {time.monotonic() - t:.1f}s")
-    correct, wrong, missing = workspace_vs_lock(repo)
+    correct, wrong, missing = workspace_vs_dvc_files(repo)
     assert not wrong and not missing and correct, (wrong, missing)
     assert dvc_status(repo) == {}
     nothing, out = snakemake_has_nothing_to_do(repo)
@@ -276,7 +300,7 @@ def test_s3_round_trip(dvc_study, moto_s3):
 def test_corrupted_remote_object_is_detected(dvc_study):
     bad_remote = dvc_study.base / "remote_corrupted"
     subprocess.run(["cp", "-a", str(dvc_study.remote), str(bad_remote)], check=True)
-    victim = dvc_study.origin / "results/drift/microscopy/summary.json"
+    victim = dvc_study.origin / "results/drift/microscopy/summary.json"  # inside the tracked results folder
     md5 = hashlib.md5(victim.read_bytes()).hexdigest()
     obj = bad_remote / "files/md5" / md5[:2] / md5[2:]
     obj.chmod(0o644)
@@ -287,7 +311,7 @@ def test_corrupted_remote_object_is_detected(dvc_study):
     assert proc.returncode != 0
     assert "failed verification" in proc.stderr and md5 in proc.stderr, proc.stderr[-3000:]
     assert "results/drift/microscopy/summary.json" in proc.stderr
-    correct, wrong, missing = workspace_vs_lock(repo)
+    correct, wrong, missing = workspace_vs_dvc_files(repo)
     assert not wrong, wrong
     assert not (repo / "results/drift/microscopy/summary.json").exists()
     assert dvc_status(repo) != {}
@@ -309,7 +333,7 @@ def test_interrupted_pull_leaves_nothing_that_looks_complete(dvc_study):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    correct, wrong, missing = workspace_vs_lock(repo)
+    correct, wrong, missing = workspace_vs_dvc_files(repo)
     if proc.returncode == 0 or not missing:
         pytest.skip("the pull finished before it could be interrupted")
     assert not wrong, f"files with wrong content after an interrupted pull: {wrong}"
@@ -318,6 +342,6 @@ def test_interrupted_pull_leaves_nothing_that_looks_complete(dvc_study):
     names = {p.name for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
     assert all(not n.endswith(".tmp") or re.search(r"\.[A-Za-z0-9_-]{22}\.tmp$", n) for n in names)
     pull(repo)
-    correct, wrong, missing = workspace_vs_lock(repo)
+    correct, wrong, missing = workspace_vs_dvc_files(repo)
     assert not wrong and not missing
     assert dvc_status(repo) == {}

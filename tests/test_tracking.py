@@ -1,9 +1,10 @@
 """The lab log (MLflow), against real parts: the workflow's ingest rule, the SQLite store, a real
 ``mlflow server`` on 127.0.0.1, the registry, the SQL questions and the ``lens2logit runs`` command.
 
-The module's study is a copy of the session's ``dvc_study`` (configs/test.yaml, microscopy only)
-with the customization moved to 1 % light, the level the lab log's SQL question asks about: only
-that branch, the summary and the ingest rule run again, which writes ``results/mlflow/mlflow.db``.
+The module's study is a copy of the session's ``dvc_study`` (configs/test.yaml) narrowed to
+microscopy (the drone datasets' results removed) with the customization moved to 1 % light, the
+level the lab log's SQL question asks about: only that branch, the summary and the ingest rule run
+again, which writes ``results/mlflow/mlflow.db``.
 Tests read the study; one that reruns the workflow works on its own copy.
 """
 
@@ -48,7 +49,10 @@ def study(dvc_study, tmp_path_factory) -> Path:
 
     workdir = copy_run(dvc_study.origin, tmp_path_factory.mktemp("tracking") / "study")
     shutil.rmtree(workdir / "results/mlflow")
+    for path in sorted(workdir.joinpath("results").rglob("drone*"), reverse=True):  # datasets and their source
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
     config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["datasets"] = ["microscopy"]
     config["customization"]["intensities"] = [LOW_LIGHT]
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     run(["git", "commit", "-q", "-am", "customization at 1 % light"], workdir, env=ENV)

@@ -326,7 +326,7 @@ def test_library_edit_reruns_exactly_the_jobs_that_run_it(run, tmp_path):
     lib = run / "src/lens2logit"
 
     # only comments and docstrings: nothing to do
-    aggregate = lib / "stages/aggregate.py"
+    aggregate = lib / "drift/aggregate.py"
     text = aggregate.read_text()
     aggregate.write_text("# a comment\n" + text.replace('"""', '""" ', 1))
     try:

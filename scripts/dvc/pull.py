@@ -22,10 +22,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).parent))
-from sync_mtimes import sync_mtimes, tracked_outputs  # noqa: E402
+from sync_mtimes import sync_mtimes  # noqa: E402
+from tracked import tracked_outs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DVC = shutil.which("dvc", path=str(Path(sys.executable).parent)) or "dvc"
@@ -33,20 +32,19 @@ PARTIAL = re.compile(r"\.[A-Za-z0-9_-]{22}\.tmp$")  # dvc_objects.fs.utils.tmp_f
 CORRUPTED = re.compile(r"corrupted cache file '.*?/files/md5/([0-9a-f]{2})/([0-9a-f]+)'")
 
 
-def owners(md5s: set[str], lock: Path, cache: Path) -> dict[str, list[str]]:
+def owners(md5s: set[str], outs: list[dict], cache: Path) -> dict[str, list[str]]:
     """Map object hashes to the workspace paths that hold them (file outs and .dir manifests)."""
     found: dict[str, list[str]] = {m: [] for m in md5s}
-    stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
-    for out in (o for s in stages.values() for o in s.get("outs", [])):
+    for out in outs:
         md5 = out.get("md5", "")
         if md5 in found:
-            found[md5].append(out["path"])
+            found[md5].append(out["name"])
         if md5.endswith(".dir"):
             manifest = cache / md5[:2] / md5[2:]
             if manifest.exists():
                 for entry in json.loads(manifest.read_text()):
                     if entry["md5"] in found:
-                        found[entry["md5"]].append(f"{out['path']}/{entry['relpath']}")
+                        found[entry["md5"]].append(f"{out['name']}/{entry['relpath']}")
     return found
 
 
@@ -63,13 +61,12 @@ def remove_partial_files(outputs: list[Path]) -> list[Path]:
 
 
 def main(args: list[str]) -> int:
-    lock = ROOT / "dvc.lock"
-    if lock.exists():
-        removed = remove_partial_files(tracked_outputs(lock))
-        if removed:
-            print(f"pull: removed {len(removed)} partial file(s) of an interrupted pull", file=sys.stderr)
+    outs = tracked_outs(ROOT)
+    removed = remove_partial_files([out["path"] for out in outs])
+    if removed:
+        print(f"pull: removed {len(removed)} partial file(s) of an interrupted pull", file=sys.stderr)
     if subprocess.run([DVC, "pull", *args], cwd=ROOT).returncode == 0:
-        n = sync_mtimes(tracked_outputs(ROOT / "dvc.lock"))
+        n = sync_mtimes([out["path"] for out in outs])
         print(f"pull: done; {n} files share one modification time, `snakemake -n` has nothing to do")
         return 0
     fetch_args = [a for a in args if a not in ("-f", "--force")]
@@ -78,9 +75,9 @@ def main(args: list[str]) -> int:
     if bad:
         print("\nERROR: objects in the remote failed verification (their content does not match their", file=sys.stderr)
         print("hash): the remote copy is corrupted. They were not checked out:", file=sys.stderr)
-        for md5, paths in owners(bad, ROOT / "dvc.lock", ROOT / ".dvc/cache/files/md5").items():
+        for md5, paths in owners(bad, outs, ROOT / ".dvc/cache/files/md5").items():
             print(f"  {md5}  {', '.join(paths) or '(unknown path)'}", file=sys.stderr)
-        print("Re-upload them from a machine with a good copy (`dvc push`), or rebuild with `dvc repro`.", file=sys.stderr)
+        print("Re-upload them from a machine with a good copy (`make share`), or rebuild with `make run`.", file=sys.stderr)
     else:
         print("\nERROR: dvc pull failed (see above); outputs it could not restore are missing, not partial.", file=sys.stderr)
     return 1

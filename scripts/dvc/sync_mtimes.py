@@ -7,23 +7,14 @@ Equal times are never "newer" (Snakemake compares with `>`), and "now" is newer 
 scripts of the git checkout, so after this nothing reruns for time reasons alone; changed
 params, input sets or code are still detected from the pulled `.snakemake/metadata`.
 
-Usage (from the repository root, right after a successful `dvc pull`):
-    python scripts/dvc/sync_mtimes.py [dvc.lock]
+Usage (right after a successful `dvc pull`):
+    python scripts/dvc/sync_mtimes.py [REPOSITORY]      (default: the current folder)
 """
 
 import os
 import sys
 import time
 from pathlib import Path
-
-import yaml
-
-
-def tracked_outputs(lock_path: Path) -> list[Path]:
-    """Output paths (files or directories) of every stage in a dvc.lock."""
-    lock = yaml.safe_load(lock_path.read_text()) or {}
-    root = lock_path.parent
-    return [root / out["path"] for stage in lock.get("stages", {}).values() for out in stage.get("outs", [])]
 
 
 def sync_mtimes(paths: list[Path], timestamp_ns: int | None = None) -> int:
@@ -44,6 +35,9 @@ def sync_mtimes(paths: list[Path], timestamp_ns: int | None = None) -> int:
 
 
 if __name__ == "__main__":
-    lock = Path(sys.argv[1] if len(sys.argv) > 1 else "dvc.lock")
-    n = sync_mtimes(tracked_outputs(lock))
-    print(f"sync_mtimes: {n} files under the outputs of {lock} now share one modification time")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tracked import tracked_outs
+
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
+    n = sync_mtimes([out["path"] for out in tracked_outs(root)])
+    print(f"sync_mtimes: {n} files under the outputs of the .dvc files in {root.resolve()} now share one modification time")

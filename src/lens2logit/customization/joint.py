@@ -150,17 +150,22 @@ def neural_problems(section: Mapping[str, Any], prefix: str) -> list[str]:
 
 def customization_problems(section: Mapping[str, Any], prefix: str = "customization") -> list[str]:
     """What the schema cannot check in a filled ``customization`` section: a view with a
-    differentiable twin, the neural ISP's widths, and the freeze options together."""
+    differentiable twin, the neural ISP's widths, and the freeze options together (the start models
+    the workflow resolves: :func:`start_model_problems`)."""
     problems = twin_view_problems(section["view"], f"{prefix}.view")
     problems += neural_problems(section["neural"], f"{prefix}.neural")
     if section["freeze_classifier"] and section["freeze_isp"]:
         problems.append(f"{prefix}.freeze_classifier and {prefix}.freeze_isp together leave nothing to train")
     if section["freeze_classifier"] and "static" in section["processings"]:
         problems.append(f"{prefix}.freeze_classifier leaves nothing to train for processing 'static'; set {prefix}.processings to learned ISPs only")
-    for option in ("classifier", "isp"):  # the workflow's start models (resolved at plan time)
-        if section[f"freeze_{option}"] and not section[option]:
-            problems.append(f"{prefix}.freeze_{option} needs {prefix}.{option} (the model to keep fixed)")
     return problems
+
+
+def start_model_problems(section: Mapping[str, Any], prefix: str = "customization") -> list[str]:
+    """A frozen start model must be given: the workflow's options ``classifier`` / ``isp`` (the
+    library takes them as arguments of :func:`run_customization`, which checks them there)."""
+    return [f"{prefix}.freeze_{option} needs {prefix}.{option} (the model to keep fixed)"
+            for option in ("classifier", "isp") if section[f"freeze_{option}"] and not section[option]]
 
 
 @torch.no_grad()

@@ -342,7 +342,7 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
     cannot express: cross-field rules, views with a differentiable twin, names of architectures and
     encoders, files and class counts on disk.
     """
-    from lens2logit.customization.joint import customization_problems
+    from lens2logit.customization.joint import customization_problems, start_model_problems
     from lens2logit.isp.views import TWIN_VIEWS, twin_view_problems
 
     config = with_defaults(config)
@@ -384,7 +384,7 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
         problems += trained_folds_problems("robust.folds", int(robust["folds"]), folds)
     custom = config["customization"]
     if custom["enabled"]:
-        problems += customization_problems(custom)
+        problems += customization_problems(custom) + start_model_problems(custom)
         problems += trained_folds_problems("customization.folds", custom["folds"], folds)
         encoder = custom["neural"]["encoder"]
         if "neural" in custom["processings"] and not known_encoder(encoder):
