@@ -27,8 +27,9 @@ run: setup
 	$(BIN)/snakemake --cores $(CORES) --printshellcmds
 	$(BIN)/snakemake --report results/report.html
 
+# Two workers: one runs every test of the session's shared study (xdist_group), the other the rest.
 test: setup
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
 
 lint: setup
 	$(BIN)/snakemake --lint

@@ -24,7 +24,8 @@ import yaml
 
 from conftest import REPO, copy_worktree, run, tiny_config, tool_env
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs every test of the session's study (`make test` runs two, --dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("session_study")]
 
 SCRIPT = REPO / "scripts/slurm/local_cluster.sh"
 LOCK = Path("/tmp/lens2logit-slurm-test.lock")

@@ -19,7 +19,8 @@ from lens2logit.data.layout import MANIFEST
 
 DATA_TARGETS = ("results/data/microscopy/100/meta.json", "results/data/microscopy/005/meta.json")
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs every test of the session's study (`make test` runs two, --dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("session_study")]
 
 
 def write_config(workdir: Path, name: str, cfg: dict) -> str:
