@@ -115,6 +115,19 @@ def snakemake_has_nothing_to_do(cwd: Path, *args: str) -> tuple[bool, str]:
     return "Nothing to be done" in out, out
 
 
+# `make test` runs two pytest-xdist workers (--dist loadgroup). Every test that uses one of these
+# fixtures (directly or through another fixture) runs on the same worker, so the session's study is
+# made once and the local SLURM cluster is started once; the other tests go to either worker.
+SHARED_FIXTURES = {"workflow_run", "dvc_study", "slurm"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("shared_study"))
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO

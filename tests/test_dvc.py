@@ -25,8 +25,7 @@ from conftest import BIN, REPO, free_port, run, snakemake_has_nothing_to_do, too
 sys.path.insert(0, str(REPO / "scripts" / "dvc"))
 from tracked import tracked_outs  # noqa: E402
 
-# One xdist worker runs every test of the session's study (`make test` runs two, --dist loadgroup).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("session_study")]
+pytestmark = pytest.mark.slow
 
 
 def clone(study, name: str, remote_url: Path | None = None) -> Path:

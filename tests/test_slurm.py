@@ -24,8 +24,7 @@ import yaml
 
 from conftest import REPO, copy_worktree, run, tiny_config, tool_env
 
-# One xdist worker runs every test of the session's study (`make test` runs two, --dist loadgroup).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("session_study")]
+pytestmark = pytest.mark.slow
 
 SCRIPT = REPO / "scripts/slurm/local_cluster.sh"
 LOCK = Path("/tmp/lens2logit-slurm-test.lock")

@@ -30,8 +30,7 @@ import yaml
 from conftest import BIN, REPO, TEST_CONFIG, copy_run, free_port, run, tool_env
 from lens2logit.data.layout import intensity_slug
 
-# One xdist worker runs every test of the session's study (`make test` runs two, --dist loadgroup).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("session_study")]
+pytestmark = pytest.mark.slow
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 LOW_LIGHT = 0.01  # the intensity of the lab log's question "learned vs static ISP at 1 % light"

@@ -22,8 +22,7 @@ import yaml
 from conftest import REPO, SNAKEMAKE, TEST_CONFIG, WORKFLOW_ENV, copy_run, copy_workflow, snakemake
 from lens2logit.isp.views import get_view
 
-# One xdist worker runs every test of the session's study (`make test` runs two, --dist loadgroup).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("session_study")]
+pytestmark = pytest.mark.slow
 
 
 def planned_jobs(output: str) -> dict[str, int]:

@@ -19,8 +19,7 @@ from lens2logit.data.layout import MANIFEST
 
 DATA_TARGETS = ("results/data/microscopy/100/meta.json", "results/data/microscopy/005/meta.json")
 
-# One xdist worker runs every test of the session's study (`make test` runs two, --dist loadgroup).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("session_study")]
+pytestmark = pytest.mark.slow
 
 
 def write_config(workdir: Path, name: str, cfg: dict) -> str:
