@@ -27,9 +27,10 @@ run: setup
 	$(BIN)/snakemake --cores $(CORES) --printshellcmds
 	$(BIN)/snakemake --report results/report.html
 
-# Two workers: one runs every test of the session's shared study (xdist_group), the other the rest.
+# Two pytest-xdist workers, a test file at a time; the files that share the session's study run on one
+# of them (tests/conftest.py, pytest_xdist_make_scheduler).
 test: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 lint: setup
 	$(BIN)/snakemake --lint

@@ -1,7 +1,9 @@
 """Shared helpers of the tests: tool environment, commands, free ports, repo and workflow copies,
 Snakemake runs, one torch thread, tiny segmentation views."""
 
+import functools
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -115,17 +117,32 @@ def snakemake_has_nothing_to_do(cwd: Path, *args: str) -> tuple[bool, str]:
     return "Nothing to be done" in out, out
 
 
-# `make test` runs two pytest-xdist workers (--dist loadgroup). Every test that uses one of these
-# fixtures (directly or through another fixture) runs on the same worker, so the session's study is
-# made once and the local SLURM cluster is started once; the other tests go to either worker.
-SHARED_FIXTURES = {"workflow_run", "dvc_study", "slurm"}
+# `make test` runs two pytest-xdist workers, a test file at a time (--dist loadfile), with one change:
+# every file that uses the session's study (workflow_run, dvc_study) or starts the local SLURM cluster
+# goes to the same worker, so each of those is made once. (xdist's own --dist loadgroup does not
+# group under pytest 9: the node-id suffix it sets is lost.)
+SHARED_USE = re.compile(r"\b(workflow_run|dvc_study)\b|^def slurm\(", re.M)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("shared_study"))
+@functools.lru_cache(maxsize=None)
+def uses_shared_fixtures(test_file: str) -> bool:
+    path = Path(test_file)
+    path = path if path.is_absolute() else REPO / path
+    return path.name != "conftest.py" and bool(SHARED_USE.search(path.read_text()))
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedStudyFirst(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            test_file = nodeid.split("::", 1)[0]
+            return "shared-study" if uses_shared_fixtures(test_file) else test_file
+
+    return SharedStudyFirst(config, log)
 
 
 @pytest.fixture(scope="session")
