@@ -123,7 +123,7 @@ def paper_section(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
         f"{boot}). The verdict comes from the interval, not the point value: "
         "**agrees** = the whole interval lies inside the band of values that tell the paper's story; "
         "**disagrees** = interval and band do not meet; **cannot tell** = the interval straddles an edge of the band. "
-        f"Bands (fixed in `stages/paper.py`, not tuned): mean drop within a factor of {paper.MEAN_DROP_FACTOR:g} of the "
+        f"Bands (fixed in `drift/paper.py`, not tuned): mean drop within a factor of {paper.MEAN_DROP_FACTOR:g} of the "
         f"published value; corruption ÷ ISP-drift ratio in [{paper.RATIO_RANGE[0]:g}, {paper.RATIO_RANGE[1]:g}] for both "
         f"datasets (the source says \"ten to four times\" without naming a dataset); worst case ± "
         f"{100 * paper.WORST_CASE_TOLERANCE:.0f} points; test view: the same view in ≥ 90 % of the replicates.",
