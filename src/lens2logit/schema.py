@@ -39,6 +39,14 @@ def _resolve(schema: dict, root: dict) -> dict:
     return schema if isinstance(schema, dict) else {}
 
 
+def _option_node(schema: dict, key: str) -> dict:
+    """The (resolved) schema node of a dotted option or section (``forensics.steps``)."""
+    node = schema
+    for part in key.split("."):
+        node = _resolve(node, schema)["properties"][part]
+    return _resolve(node, schema)
+
+
 def _types(schema: dict, root: dict) -> list[dict]:
     """The alternatives of a schema node (``oneOf``/``anyOf`` branches, or the node itself)."""
     schema = _resolve(schema, root)
@@ -186,11 +194,8 @@ def section_with_defaults(key: str, section: Mapping[str, Any] | None, schema_pa
     """One section of the config (dotted ``key``: ``forensics``, ``customization.neural``) validated
     against its part of the schema and filled with its defaults; errors name ``key.option``."""
     schema = load_schema(schema_path)
-    node = schema
-    for part in key.split("."):
-        node = _resolve(node, schema)["properties"][part]
     # the section's schema with the root's definitions, so that its $refs resolve
-    sub = {**_resolve(node, schema), "definitions": schema.get("definitions", {})}
+    sub = {**_option_node(schema, key), "definitions": schema.get("definitions", {})}
     sub.pop("default", None)
     return _filled(dict(section or {}), sub, prefix=key)
 
@@ -242,11 +247,7 @@ def check_schema(config: dict, schema_path=SCHEMA_PATH) -> None:
 
 def schema_default(path: str, schema_path=SCHEMA_PATH) -> Any:
     """The schema's ``default:`` of a dotted option (``forensics.steps``); KeyError if it has none."""
-    schema = load_schema(schema_path)
-    node = schema
-    for part in path.split("."):
-        node = _resolve(node, schema)["properties"][part]
-    node = _resolve(node, schema)
+    node = _option_node(load_schema(schema_path), path)
     if "default" not in node:
         raise KeyError(f"{path} has no default in the schema")
     return node["default"]
