@@ -4,18 +4,25 @@
 
 import functools
 import os
+import re
 
 from snakemake.utils import validate
 
+from lens2logit.schema import schema_choices
 from lens2logit.workflow.codehash import code_hash
 from lens2logit.workflow.config import check_config, check_schema, coerce_config
 from lens2logit.data.layout import intensity_from_slug
 from lens2logit.data.manifest import checked_branch_fingerprint
 from lens2logit.data.registry import check_datasets, dataset_root, is_real_source
-from lens2logit.training.augment import AUGMENTATIONS
+from lens2logit.isp.views import get_view
 from lens2logit.drift.paper import claims_text
 from lens2logit import paths
-from lens2logit.workflow.plan import build_plan, check_device, fetched_sources
+from lens2logit.workflow.plan import (
+    MODEL_REFERENCE_TYPES,
+    build_plan,
+    check_device,
+    fetched_sources,
+)
 
 SCHEMA = f"{workflow.basedir}/schemas/config.schema.yaml"
 # --config passes nested values as strings ('drift={folds: 3}'): typed where the schema is unambiguous.
@@ -26,14 +33,15 @@ config.update(_config)
 check_schema(config, SCHEMA)
 # validate() fills every option left out with the schema's default (the one source of defaults).
 validate(config, schema="../schemas/config.schema.yaml")
-# Everything that could otherwise fail only inside a job, checked before planning.
-check_config(config)
-check_datasets(config)
-# Fails at plan time (before any job) for an unknown device or an absent GPU.
-check_device(config["training"]["device"])
+# Everything that could otherwise fail only inside a job (cross-field rules, files on disk, an
+# absent GPU), checked once before planning; not again in each cluster job, which parses this file
+# anew (on a node that is to have the device).
+if workflow.is_main_process:
+    check_config(config)
+    check_datasets(config)
+    check_device(config["training"]["device"])
 
-# Datasets, views, folds, test sets, render jobs, targets; model references (forensics.model,
-# customization.classifier/isp) resolved to checkpoints here, through the lab log if need be.
+# Datasets, views, folds, test sets, render jobs, targets (lens2logit.workflow.plan).
 PLAN = build_plan(config)
 REF = PLAN.ref
 DATA_ROOT = config["data"]["root"]
@@ -44,7 +52,7 @@ wildcard_constraints:
     source="|".join(fetched_sources()),
     intensity=paths.WILDCARD_PATTERNS["intensity"],
     view=paths.WILDCARD_PATTERNS["view"],
-    aug="|".join(AUGMENTATIONS),
+    aug="|".join(schema_choices("augmentation")),
     fold=paths.WILDCARD_PATTERNS["fold"],
 
 
@@ -133,13 +141,6 @@ def training_params(wildcards):
     return PLAN.training_params(wildcards.dataset)
 
 
-def job_folds(folds):
-    """params: the folds a training job handles (in the order of its files)."""
-    if PLAN.jobs_per_fold:
-        return lambda wildcards: [int(wildcards.fold)]
-    return list(folds)
-
-
 # ---- input functions: the job's wildcards → the plan -------------------------------------
 
 
@@ -162,17 +163,11 @@ def evaluation_jobs(wildcards):
 
 
 def corruption_models(wildcards):
-    return PLAN.corruption_models(
-        wildcards.dataset, wildcards.aug, wildcards.get("view")
-    )
+    return PLAN.corruption_models(wildcards.dataset, wildcards.aug, wildcards.view)
 
 
-def corruption_view_files(wildcards):
-    return PLAN.corruption_view_files(wildcards.dataset, wildcards.get("view"))
-
-
-def corruption_view_labels(wildcards):
-    return PLAN.corruption_view_labels(wildcards.get("view"))
+def view_label(wildcards):
+    return get_view(wildcards.view).label
 
 
 def drift_metrics(wildcards):
@@ -221,11 +216,19 @@ def customization_views(wildcards):
 
 def customization_start(wildcards):
     """{"classifier"?: path, "isp"?: path}: the checkpoints customization starts from."""
-    return PLAN.customization_start.get(wildcards.dataset, {})
+    return PLAN.customization_start(wildcards.dataset)
 
 
 def customization_start_files(wildcards):
     return list(customization_start(wildcards).values())
+
+
+def reference_files(wildcards):
+    return PLAN.reference_files(wildcards.dataset, wildcards.option)
+
+
+def model_reference(wildcards):
+    return PLAN.model_references[(wildcards.dataset, wildcards.option)]
 
 
 def qa_samples(wildcards):

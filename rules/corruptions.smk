@@ -1,17 +1,17 @@
-# corruptions.jobs: per_dataset (default): one job scores the models of every view of a dataset,
-# view after view; per_view: one job per view (clusters).
+# One job per view (every fold's model of the view); a cluster that wants fewer, longer jobs
+# groups them (`--groups score_corruptions=<name> --group-components <name>=12`).
 rule score_corruptions:
     input:
         models=corruption_models,
-        views=corruption_view_files,
+        view=paths.view_path("{dataset}", REF, "{view}"),
         targets=paths.data_file("{dataset}", REF, "targets.npy"),
     output:
-        tables=PLAN.corruption_job_files(paths.corruption_table_path),
-        samples=PLAN.corruption_job_files(paths.corruption_samples_path),
+        table=paths.corruption_table_path("{dataset}", "{aug}", "{view}"),
+        samples=paths.corruption_samples_path("{dataset}", "{aug}", "{view}"),
     log:
-        PLAN.corruption_job_log("logs/score_corruptions", ".log"),
+        "logs/score_corruptions/{dataset}/{aug}/{view}.log",
     benchmark:
-        PLAN.corruption_job_log("results/benchmarks/score_corruptions", ".tsv")
+        "results/benchmarks/score_corruptions/{dataset}/{aug}/{view}.tsv"
     conda:
         "../envs/lens2logit.yaml"
     threads: 1
@@ -22,7 +22,7 @@ rule score_corruptions:
         severity=PLAN.corruptions["severity"],
         seed=config["seed"],
         max_samples=PLAN.corruptions["max_samples"],
-        labels=corruption_view_labels,
+        label=view_label,
         device=PLAN.device,
     script:
         "../scripts/score_corruptions.py"

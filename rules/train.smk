@@ -18,10 +18,9 @@ rule make_splits:
         "../scripts/make_splits.py"
 
 
-# drift.jobs: per_view (default): one job trains every fold of one (dataset, augmentation,
-# intensity, view) in turn, so a job's start-up (Python, torch, the model library: ≈ 2-3 s CPU)
-# is paid once per view, and a second rule covers the intensities other than the reference
-# (first `intensity_drift.folds` folds only). per_fold: one job per fold (clusters).
+# One job trains every fold of one (dataset, augmentation, intensity, view) in turn, so a job's
+# start-up (Python, torch, the model library: ≈ 2-3 s CPU) is paid once per view; the twin rule
+# covers the intensities other than the reference (their first `intensity_drift.folds` folds).
 rule train_models:
     input:
         views=paths.view_path("{dataset}", "{intensity}", "{view}"),
@@ -31,11 +30,13 @@ rule train_models:
     output:
         models=PLAN.fold_files(paths.model_path, PLAN.folds),
     log:
-        PLAN.job_log("logs/train_models", ".log"),
+        "logs/train_models/{dataset}/{aug}/{intensity}/{view}.log",
     benchmark:
-        PLAN.job_benchmark("train_models")
+        paths.job_benchmark_path(
+            "train_models", "{dataset}", "{aug}", "{intensity}", "{view}"
+        )
     wildcard_constraints:
-        intensity=PLAN.job_intensity,
+        intensity=REF,
     conda:
         "../envs/lens2logit.yaml"
     threads: config["training"]["threads"]
@@ -43,7 +44,7 @@ rule train_models:
         mem_mb=2000,
     params:
         code=script_code("train_models.py"),
-        folds=job_folds(PLAN.folds),
+        folds=PLAN.folds,
         training=training_params,
         kind=kind_param,
         seed=config["seed"],
@@ -51,16 +52,14 @@ rule train_models:
         "../scripts/train_models.py"
 
 
-if not PLAN.jobs_per_fold:
-
-    use rule train_models as train_models_intensity with:
-        output:
-            models=PLAN.fold_files(paths.model_path, PLAN.intensity_folds),
-        wildcard_constraints:
-            intensity=PLAN.other_intensity,
-        params:
-            code=script_code("train_models.py"),
-            folds=job_folds(PLAN.intensity_folds),
-            training=training_params,
-            kind=kind_param,
-            seed=config["seed"],
+use rule train_models as train_models_intensity with:
+    output:
+        models=PLAN.fold_files(paths.model_path, PLAN.intensity_folds),
+    wildcard_constraints:
+        intensity=PLAN.other_intensity,
+    params:
+        code=script_code("train_models.py"),
+        folds=PLAN.intensity_folds,
+        training=training_params,
+        kind=kind_param,
+        seed=config["seed"],

@@ -1,14 +1,14 @@
-from lens2logit.corruptions.benchmark import score_corruptions_views
+from lens2logit.corruptions.benchmark import score_corruptions
 from lens2logit.workflow import job
 
 with job(snakemake):
-    score_corruptions_views(
+    score_corruptions(
         snakemake.input.models,
-        snakemake.input.views,
+        snakemake.input.view,
         snakemake.input.targets,
-        snakemake.output.tables,
-        views=snakemake.params.labels,
-        samples_paths=snakemake.output.samples,
+        snakemake.output.table,
+        view=snakemake.params.label,
+        samples_path=snakemake.output.samples,
         preset=snakemake.params.preset,
         names=snakemake.params.names,
         severity=snakemake.params.severity,

@@ -4,7 +4,9 @@ import torch
 
 from lens2logit.errors import InputError
 from lens2logit.corruptions import benchmark as C
-from lens2logit.corruptions.benchmark import IMAGENET_C, corrupt_images, evaluate_corruptions, resolve_corruptions
+from lens2logit.corruptions.benchmark import corrupt_images, evaluate_corruptions
+from lens2logit.corruptions import presets as P
+from lens2logit.corruptions.presets import IMAGENET_C, resolve_corruptions
 from lens2logit.training.evaluate import evaluate_model
 from lens2logit.training import save_checkpoint
 from lens2logit.models import build_model
@@ -37,16 +39,16 @@ def test_all_fifteen_corruptions_shape_range_and_effect():
 def test_static_package_names_match_the_package():
     from imagecorruptions import get_corruption_names
 
-    assert set(C.IMAGENET_C_ALL) == set(get_corruption_names("all"))
-    assert set(C.IMAGENET_C) == set(get_corruption_names("common"))
-    assert set(C.PAPER_CORRUPTIONS) <= set(C.IMAGENET_C_ALL)  # the paper's ten also exist in the package
+    assert set(P.IMAGENET_C_ALL) == set(get_corruption_names("all"))
+    assert set(P.IMAGENET_C) == set(get_corruption_names("common"))
+    assert set(P.PAPER_CORRUPTIONS) <= set(P.IMAGENET_C_ALL)  # the paper's ten also exist in the package
 
 
 @pytest.mark.parametrize("size", [64, 128])
 @pytest.mark.parametrize("preset", ["paper", "imagenet-c"])
 def test_every_name_of_every_preset_runs_on_a_default_tile_and_changes_it(preset, size):
     images = _textured(2, size)
-    for name in ("identity",) + C.PRESET_NAMES[preset]:
+    for name in ("identity",) + P.PRESET_NAMES[preset]:
         out = corrupt_images(images, name, seed=0, preset=preset)  # the preset's default severity
         assert out.shape == images.shape and out.dtype == torch.float32, name
         assert 0.0 <= out.min() and out.max() <= 1.0, name
@@ -60,7 +62,7 @@ def test_every_name_of_every_preset_runs_on_a_default_tile_and_changes_it(preset
 def test_paper_preset_is_the_default_with_the_originals_ten_at_severity_one():
     resolved = resolve_corruptions({})
     assert resolved["preset"] == "paper" and resolved["severity"] == 1
-    assert resolved["names"] == list(C.PAPER_CORRUPTIONS) and len(resolved["names"]) == 10
+    assert resolved["names"] == list(P.PAPER_CORRUPTIONS) and len(resolved["names"]) == 10
     assert resolve_corruptions({"preset": "imagenet-c"})["severity"] == 3
     assert resolve_corruptions({"preset": "imagenet-c"})["names"] == list(IMAGENET_C)
     # the three names today's check rejected are accepted by the imagenet-c preset
@@ -85,7 +87,7 @@ def test_unknown_names_give_one_clear_error(options, fragment):
     assert fragment in message
     if "names" in options:  # the message lists the valid names of the preset
         preset = options.get("preset", "paper")
-        assert "corruptions.names" in message and all(n in message for n in C.PRESET_NAMES[preset])
+        assert "corruptions.names" in message and all(n in message for n in P.PRESET_NAMES[preset])
 
 
 def test_paper_constants_follow_the_original():
@@ -94,7 +96,7 @@ def test_paper_constants_follow_the_original():
     assert C.PAPER_CONSTANTS["shot_noise"][0] == 500 and C.PAPER_CONSTANTS["saturate"][3] == (2.0, 0.1)
     assert C.PAPER_CONSTANTS["elastic_transform"][1] == (1.6, 6.4, 2.24)
     assert all(len(v) == 5 for v in C.PAPER_CONSTANTS.values())
-    assert set(C.PAPER_CONSTANTS) == set(C.PAPER_TRANSFORMS) == set(C.PAPER_CORRUPTIONS)
+    assert set(C.PAPER_CONSTANTS) == set(C.PAPER_TRANSFORMS) == set(P.PAPER_CORRUPTIONS)
 
 
 def test_paper_transforms_behave_as_defined():
@@ -202,7 +204,7 @@ def test_evaluate_corruptions_table(tmp_path):
     table = evaluate_corruptions(tmp_path / "m.pt", tmp_path / "view.npy", tmp_path / "targets.npy",
                                  ["contrast", "gaussian_noise"], severity=3, seed=0, batch_size=4)  # fmt: skip
     default = evaluate_corruptions(tmp_path / "m.pt", tmp_path / "view.npy", tmp_path / "targets.npy", batch_size=4)
-    assert default["corruption"].unique().tolist() == ["identity", *C.PAPER_CORRUPTIONS]
+    assert default["corruption"].unique().tolist() == ["identity", *P.PAPER_CORRUPTIONS]
     assert list(table.columns) == ["corruption", "metric", "value"]
     assert table["corruption"].unique().tolist() == ["identity", "contrast", "gaussian_noise"]
     assert table["value"].between(0, 1).all()
@@ -212,37 +214,3 @@ def test_evaluate_corruptions_table(tmp_path):
         assert identity[metric] == pytest.approx(value)
     with pytest.raises(InputError, match="corruption"):
         evaluate_corruptions(tmp_path / "m.pt", tmp_path / "view.npy", tmp_path / "targets.npy", ["fire"], 3, 0)
-
-
-def test_score_corruptions_views_is_score_corruptions_view_by_view(tmp_path):
-    """One job scoring two views writes the same tables as one job per view; bad counts fail first."""
-    import pandas as pd
-
-    from lens2logit.corruptions.benchmark import score_corruptions, score_corruptions_views
-
-    rng = np.random.default_rng(1)
-    np.save(tmp_path / "targets.npy", (np.arange(8) % 2).astype(np.int64))
-    models, views = [], []
-    for v in range(2):
-        np.save(tmp_path / f"view{v}.npy", rng.random((8, 3, 16, 16)).astype(np.float32))
-        views.append(tmp_path / f"view{v}.npy")
-        for fold in range(2):
-            torch.manual_seed(10 * v + fold)
-            net = build_model("small_cnn", "classification", 2)
-            ckpt = {"state_dict": net.state_dict(), "arch": "small_cnn", "kind": "classification", "n_classes": 2,
-                    "classes": ["a", "b"], "mean": [0.5] * 3, "std": [0.3] * 3, "train_indices": list(range(4)),
-                    "val_indices": list(range(4, 8)), "fold": fold, "history": [], "config": {}}  # fmt: skip
-            save_checkpoint(tmp_path / f"m{v}{fold}.pt", ckpt)
-            models.append(tmp_path / f"m{v}{fold}.pt")
-    options = {"names": ["contrast"], "severity": 1, "seed": 0}
-    score_corruptions_views(models, views, tmp_path / "targets.npy", [tmp_path / "a0.csv", tmp_path / "a1.csv"],
-                            views=["bi,s,ga", "ma,s,ga"], **options)  # fmt: skip
-    for v, label in enumerate(["bi,s,ga", "ma,s,ga"]):
-        score_corruptions(models[2 * v : 2 * v + 2], views[v], tmp_path / "targets.npy", tmp_path / f"b{v}.csv",
-                          view=label, **options)  # fmt: skip
-        assert (tmp_path / f"a{v}.csv").read_bytes() == (tmp_path / f"b{v}.csv").read_bytes()
-        assert pd.read_csv(tmp_path / f"a{v}.csv")["view"].unique().tolist() == [label]
-    with pytest.raises(ValueError, match="3 models"):
-        score_corruptions_views(models[:3], views, tmp_path / "targets.npy", [tmp_path / "c0.csv", tmp_path / "c1.csv"],
-                                views=["bi,s,ga", "ma,s,ga"], **options)  # fmt: skip
-    assert not (tmp_path / "c0.csv").exists()

@@ -204,7 +204,7 @@ def test_config_change_reruns_exactly_the_affected_jobs(pulled):
     _, out = snakemake_has_nothing_to_do(pulled)
     datasets = len(config["datasets"])
     assert job_counts(out) == {
-        "score_corruptions": datasets,  # corruptions.jobs: per_dataset, one job scores every view
+        "score_corruptions": datasets * len(config["views"]),  # one job per view
         "aggregate_corruptions": datasets,
         "qa": datasets,  # reads the corruption scoring's per-sample records
         "bootstrap_findings": datasets,  # the corruption ÷ ISP-drift ratio reads them too

@@ -68,21 +68,12 @@ def test_a_checkpoint_without_a_dataset_gets_it_from_its_view_path():
     assert checkpoint_identity(ckpt("/elsewhere/microscopy/views.npy"))[1] is None
 
 
-@pytest.mark.parametrize("fold", [None, 2])
-def test_job_benchmarks_round_trip_per_view_and_per_fold(fold):
+def test_job_benchmarks_round_trip():
     keys = {k: v for k, v in MODEL_KEYS.items() if k != "fold"}
-    path = paths.job_benchmark_path("train_models", **keys, fold=fold)
-    expected = {"rule": "train_models", **keys} | ({} if fold is None else {"fold": str(fold)})
-    assert paths.job_benchmark_keys(path) == expected
-    assert path.endswith("bi-s-me.tsv" if fold is None else "bi-s-me/fold2.tsv")
+    path = paths.job_benchmark_path("train_models", **keys)
+    assert paths.job_benchmark_keys(path) == {"rule": "train_models", **keys}
+    assert path.endswith("bi-s-me.tsv")
     assert paths.job_benchmark_keys(path.replace(".tsv", ".log")) is None
-
-
-def test_job_logs_and_benchmarks_share_the_job_layout():
-    keys = ("{dataset}", "{aug}", "{intensity}", "{view}")
-    assert paths.job_file("logs/train_models", *keys, suffix=".log") == "logs/train_models/{dataset}/{aug}/{intensity}/{view}.log"
-    assert paths.job_benchmark_path("train_models", *keys, "{fold}") == paths.job_file(
-        "results/benchmarks/train_models", *keys, "{fold}", suffix=".tsv")
 
 
 @pytest.mark.parametrize("epoch", [1, 12, 250, 1000])
@@ -141,16 +132,14 @@ def write_benchmark(path, seconds):
     path.write_text(f"s\th:m:s\tmax_rss\tcpu_time\n{seconds}\t0:00:01\t100.0\t{seconds / 2}\n")
 
 
-def test_job_benchmark_prefers_the_folds_own_then_its_views_job(tmp_path):
+def test_job_benchmark_reads_its_views_training_job(tmp_path):
     from lens2logit.tracking.collect import job_benchmark
 
     results = tmp_path / "elsewhere"  # a results folder under any name
     keys = ("microscopy", "none", "100", "bi-s-me")
     write_benchmark(results / paths.under_results(paths.job_benchmark_path("train_models", *keys)), 8.0)
-    write_benchmark(results / paths.under_results(paths.job_benchmark_path("train_models", *keys, 1)), 3.0)
-    assert job_benchmark(results, "train_models", *keys, 1)["wall_time_s"] == 3.0
-    assert job_benchmark(results, "train_models", *keys, 0) == {"wall_time_s": 8.0, "cpu_time_s": 4.0, "max_rss_mb": 100.0}
-    assert job_benchmark(results, "evaluate_models", *keys, 0) == {}
+    assert job_benchmark(results, "train_models", *keys) == {"wall_time_s": 8.0, "cpu_time_s": 4.0, "max_rss_mb": 100.0}
+    assert job_benchmark(results, "evaluate_models", *keys) == {}
 
 
 def test_customization_runs_get_the_stage_grids_and_models_named_by_paths(tmp_path):

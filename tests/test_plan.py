@@ -4,6 +4,7 @@ robust datasets, job granularity, model references; and the results layout (work
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -22,11 +23,7 @@ def plan_of(**sections):
     config = copy.deepcopy(TEST_CONFIG)
     for key, value in sections.items():
         config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
-    return build_plan(with_defaults(config), resolve=refuse_references)
-
-
-def refuse_references(*args):
-    raise AssertionError(f"no model reference is set, yet one was resolved: {args}")
+    return build_plan(with_defaults(config))
 
 
 def test_models_at_the_reference_intensity_are_scored_on_every_view():
@@ -195,49 +192,42 @@ def test_use_folds_limits_every_study_to_the_first_folds():
     plan = plan_of(drift={"folds": 4, "use_folds": 2})
     assert plan.folds == [0, 1]
     assert plan.drift_metrics("microscopy")[-1] == "results/metrics/microscopy/weak/100/me-u-ga/fold1.csv"
-    assert plan.corruption_models("microscopy", "weak") == [
-        f"results/models/microscopy/weak/100/{v}/fold{k}.pt" for v in (BI, MA, ME) for k in (0, 1)]
+    assert plan.corruption_models("microscopy", "weak", MA) == [f"results/models/microscopy/weak/100/{MA}/fold{k}.pt" for k in (0, 1)]
 
 
-def test_job_granularity_per_view_and_per_fold():
-    per_view = plan_of()
-    assert per_view.fold_files(paths.model_path, [0, 1]) == [
+def test_one_training_job_per_view_writes_its_folds():
+    plan = plan_of(intensity_drift={"enabled": True, "folds": 1})
+    assert plan.fold_files(paths.model_path, plan.folds) == [
         "results/models/{dataset}/{aug}/{intensity}/{view}/fold0.pt", "results/models/{dataset}/{aug}/{intensity}/{view}/fold1.pt"]
-    assert per_view.job_intensity == REF and per_view.job_log("logs/x", ".log") == "logs/x/{dataset}/{aug}/{intensity}/{view}.log"
-    assert per_view.job_benchmark("train_models") == "results/benchmarks/train_models/{dataset}/{aug}/{intensity}/{view}.tsv"
-    assert per_view.corruption_job_files(paths.corruption_table_path) == [
-        f"results/corruptions/{{dataset}}/{{aug}}/{v}.csv" for v in (BI, MA, ME)]
-    per_fold = plan_of(drift={"jobs": "per_fold"}, corruptions={"jobs": "per_view"})
-    assert per_fold.fold_files(paths.model_path, [0, 1]) == ["results/models/{dataset}/{aug}/{intensity}/{view}/fold{fold}.pt"]
-    # evaluation is one job per dataset in both modes
-    assert per_fold.evaluation_files(paths.metrics_path) == per_view.evaluation_files(paths.metrics_path)
-    assert per_fold.job_intensity == r"\d{3}"
-    assert per_fold.job_log("logs/x", ".log") == "logs/x/{dataset}/{aug}/{intensity}/{view}/fold{fold}.log"
-    assert per_fold.job_benchmark("train_models") == "results/benchmarks/train_models/{dataset}/{aug}/{intensity}/{view}/fold{fold}.tsv"
-    assert per_fold.corruption_job_files(paths.corruption_samples_path) == ["results/corruption_samples/{dataset}/{aug}/{view}.csv"]
-    assert per_fold.corruption_models("microscopy", "weak", MA) == [f"results/models/microscopy/weak/100/{MA}/fold{k}.pt" for k in (0, 1)]
+    assert plan.fold_files(paths.model_path, plan.intensity_folds) == ["results/models/{dataset}/{aug}/{intensity}/{view}/fold0.pt"]
+    # the twin rule (the intensity-drift models) takes every intensity but the reference
+    assert re.fullmatch(plan.other_intensity, "010") and not re.fullmatch(plan.other_intensity, REF)
 
 
-def test_model_references_are_resolved_per_dataset_only_for_enabled_studies():
-    calls = []
-
-    def resolve(reference, option, model_type, dataset):
-        calls.append((reference, option, model_type, dataset))
-        return f"ckpt/{dataset}.pt"
-
+def test_model_references_become_per_dataset_files_of_the_resolving_rule(tmp_path):
     config = copy.deepcopy(TEST_CONFIG)
     config["forensics"]["model"] = "models:/m/1"
-    config["customization"]["isp"] = {"microscopy": "runs:/abc/isp.pt"}
-    plan = build_plan(with_defaults(config), resolve=resolve)
-    assert plan.forensics_models("drone_segmentation") == ["ckpt/drone_segmentation.pt"]
-    assert plan.customization_start == {"microscopy": {"isp": "ckpt/microscopy.pt"}}
-    assert ("runs:/abc/isp.pt", "customization.isp.microscopy", "isp", "microscopy") in calls
-    assert len(calls) == 3 + 1
+    local = tmp_path / "isp.pt"
+    local.write_bytes(b"")
+    config["customization"]["isp"] = {"microscopy": str(local)}
+    plan = build_plan(with_defaults(config))  # planning resolves nothing: no tracking server here
+    assert plan.forensics_models("drone_segmentation") == ["results/references/drone_segmentation/forensics.model.pt"]
+    assert plan.customization_start("microscopy") == {"isp": "results/references/microscopy/customization.isp.pt"}
+    assert plan.customization_start("drone_segmentation") == {}
+    assert plan.reference_files("microscopy", "customization.isp") == [str(local)]  # the rule's input
+    assert plan.reference_files("microscopy", "forensics.model") == []  # fetched from the registry
+    assert plan.model_references[("microscopy", "forensics.model")] == "models:/m/1"
 
     config["forensics"]["enabled"] = False
+    assert not any(option == "forensics.model" for _, option in build_plan(with_defaults(config)).model_references)
     config["customization"]["isp"] = {"nowhere": "x.pt"}
     with pytest.raises(ValueError, match="customization.isp: unknown dataset"):
-        build_plan(with_defaults(config), resolve=resolve)
+        build_plan(with_defaults(config))
+    config["customization"]["isp"] = "missing/isp.pt"
+    with pytest.raises(ValueError, match="customization.isp: missing/isp.pt: checkpoint file not found"):
+        build_plan(with_defaults(config))
+    config["customization"]["isp"] = "results/models/microscopy/weak/100/bi-s-ga/fold0.pt"  # made by the workflow
+    assert build_plan(with_defaults(config)).reference_files("microscopy", "customization.isp") == [config["customization"]["isp"]]
 
 
 def test_forensics_without_a_reference_attacks_the_trained_static_models():
@@ -255,3 +245,26 @@ def test_paths_of_one_model_share_their_keys_and_take_wildcards():
     assert paths.metrics_path(*keys) == "results/metrics/microscopy/none/005/bi-s-ga/fold1.csv"
     assert paths.samples_path(*keys) == "results/samples/microscopy/none/005/bi-s-ga/fold1.csv"
     assert paths.view_path("{dataset}", REF, "{view}") == "results/views/{dataset}/100/{view}.npy"
+
+
+def test_planning_imports_neither_torch_nor_pandas():
+    """Every cluster job parses the workflow again before its script starts: the modules the Snakefile
+    and rules/common.smk import, and the plan of the default config, load no PyTorch or pandas (the
+    plan-time checks, which may, run in the main process only)."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    modules = sorted({m for name in ("Snakefile", "rules/common.smk")
+                      for m in re.findall(r"^from (lens2logit[\w.]*) import", (REPO / name).read_text(), re.M)})  # fmt: skip
+    assert "lens2logit.workflow.plan" in modules
+    code = "\n".join([
+        "import importlib, sys, yaml", *(f"importlib.import_module({m!r})" for m in modules),
+        "from lens2logit.workflow.config import with_defaults", "from lens2logit.workflow.plan import build_plan",
+        f"build_plan(with_defaults(yaml.safe_load(open({str(REPO / 'config.yaml')!r}))))",
+        "print(sorted({'torch', 'pandas'} & set(sys.modules)))",
+    ])  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"

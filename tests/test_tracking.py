@@ -391,23 +391,28 @@ def test_tracking_server_dies_mid_ingest_then_a_rerun_completes_the_log(study, t
 
 # ------------------------------------------------------------------ reuse: forensics by registry name
 def test_forensics_attacks_a_model_given_by_registry_name(study, tmp_path):
-    """The forensics of a copy of the study rerun against a registered model."""
+    """The forensics of a copy of the study rerun against a registered model, fetched by a job
+    (planning contacts no server); an unknown name fails that job, naming option and reference."""
     study = copy_run(study, tmp_path / "study")
-    reference = f"models:/microscopy.{AUG}.100.bi-s-ga.fold1/1"
-    bad = snakemake(study, "-n", "--config", f"forensics={{'model': 'models:/microscopy.{AUG}.100.nope.fold1/1'}}", check=False)
-    assert bad.returncode != 0 and f"forensics.model models:/microscopy.{AUG}.100.nope.fold1/1: no registered model" in bad.stdout + bad.stderr
     config = yaml.safe_load((study / "config.yaml").read_text())
-    config["forensics"]["model"] = reference
+    bad = f"models:/microscopy.{AUG}.100.nope.fold1/1"
+    config["forensics"]["model"] = bad
+    (study / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    failed = snakemake(study, "results/references/microscopy/forensics.model.pt", check=False)
+    log = (study / "logs/resolve_model_reference/microscopy/forensics.model.log").read_text()
+    assert failed.returncode != 0 and f"forensics.model {bad}: no registered model" in log
+    assert not (study / "results/references/microscopy/forensics.model.pt").exists()
+
+    config["forensics"]["model"] = f"models:/microscopy.{AUG}.100.bi-s-ga.fold1/1"
     (study / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     snakemake(study)
     attacks = json.loads((study / "results/forensics/microscopy/attacks.json").read_text())["attacks"]
-    models = {a["model"] for a in attacks}
-    assert len(models) == 1 and f"results/cache/models/registry/microscopy.{AUG}.100.bi-s-ga.fold1/1/" in models.pop()
+    assert {a["model"] for a in attacks} == {"results/references/microscopy/forensics.model.pt"}
     import torch
 
     ckpt = torch.load(study / f"results/models/microscopy/{AUG}/100/bi-s-ga/fold1.pt", weights_only=True)
-    cached = next((study / f"results/cache/models/registry/microscopy.{AUG}.100.bi-s-ga.fold1/1").rglob("extra_files/*.pt"))
-    assert torch.load(cached, weights_only=True)["val_indices"] == ckpt["val_indices"]
+    fetched = torch.load(study / "results/references/microscopy/forensics.model.pt", weights_only=True)
+    assert fetched["val_indices"] == ckpt["val_indices"]
     summary = json.loads((study / "results/mlflow/ingest.json").read_text())
     assert summary["replaced"] >= 1 and summary["created"] == 0
 

@@ -153,7 +153,7 @@ def test_fit_trains_only_the_processor_when_model_is_frozen():
     before_proc = {k: v.clone() for k, v in processor.state_dict().items()}
     epochs_seen = []
     history = fit(model, batches, lambda: iter(batches), kind="classification", epochs=2, lr=1e-2, processor=processor,
-                  train_processor=True, train_model=False, augmentation="weak", seed=0, progress=False,
+                  trainable=[processor], augmentation="weak", seed=0, progress=False,
                   on_epoch_end=lambda epoch, rows: epochs_seen.append((epoch, [r["split"] for r in rows])))  # fmt: skip
     assert epochs_seen == [(1, ["train", "val"]), (2, ["train", "val"])] and len(history) == 4
     # frozen model: weights AND BatchNorm running statistics untouched (kept in eval mode)
@@ -168,7 +168,25 @@ def test_fit_rejects_one_shot_iterators_and_nothing_to_train():
     with pytest.raises(InputError, match="one-shot"):
         fit(model, iter(batches), None, kind="classification", epochs=1, lr=1e-3, seed=0, progress=False)
     with pytest.raises(InputError, match="nothing to train"):
-        fit(model, batches, None, kind="classification", epochs=1, lr=1e-3, seed=0, train_model=False, progress=False)
+        fit(model, batches, None, kind="classification", epochs=1, lr=1e-3, seed=0, trainable=[], progress=False)
+    with pytest.raises(InputError, match="must be the model or the processor"):
+        fit(model, batches, None, kind="classification", epochs=1, lr=1e-3, seed=0, trainable=[torch.nn.Linear(2, 2)], progress=False)
+
+
+def test_frozen_holds_modules_fixed_and_restores_them():
+    from lens2logit.training.loop import frozen
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    net.train()
+    net[0].bias.requires_grad_(False)
+    with frozen(net, None):
+        assert not net.training and not net[1].training
+        assert not any(p.requires_grad for p in net.parameters())
+    assert net.training and net[1].training
+    assert net[0].weight.requires_grad and not net[0].bias.requires_grad  # each flag as it was
+    with pytest.raises(RuntimeError), frozen(net):
+        raise RuntimeError("restored on errors too")
+    assert net.training and net[0].weight.requires_grad
 
 
 def test_bad_inputs_name_the_problem(cls_data, tmp_path):

@@ -10,12 +10,13 @@ The layout (docs/architecture.md)::
     results/data/{dataset}/{intensity}/{raw.npy,targets.npy,meta.json}
     results/views/{dataset}/{intensity}/{view}.npy
     results/splits/{dataset}.json
+    results/references/{dataset}/{option}.pt
     results/{models,metrics,samples}/{dataset}/{aug}/{intensity}/{view}/fold{k}.{pt,csv,csv}
     results/{corruptions,corruption_samples}/{dataset}/{aug}/{view}.csv
     results/robust/{dataset}/{models,metrics}/{view}/fold{k}.{pt,csv}
     results/{drift,corruptions,intensity,forensics,customization,qa,robust}/{dataset}/{name}
     results/findings/{dataset}.json, results/summary.md, results/timing.{csv,md}, results/mlflow/ingest.json
-    results/benchmarks/{train_models,evaluate_models}/{dataset}/{aug}/{intensity}/{view}[/fold{k}].tsv
+    results/benchmarks/train_models/{dataset}/{aug}/{intensity}/{view}.tsv
     results/customization/{dataset}/stages/{processing}_{intensity}_epoch{EEE}.png
     results/customization/{dataset}/models/{classifier,isp}_{processing}_{intensity}_fold{k}.pt
 
@@ -99,15 +100,14 @@ class Template:
         return match.groupdict() if match else None
 
 
-_PER_VIEW_JOB = "{dataset}/{aug}/{intensity}/{view}"  # one training/evaluation job per view …
-_PER_FOLD_JOB = _PER_VIEW_JOB + "/fold{fold}"  # … or per fold (option drift.jobs)
+_VIEW_MODELS = "{dataset}/{aug}/{intensity}/{view}"  # one training job: every fold of a view
+_FOLD_MODEL = _VIEW_MODELS + "/fold{fold}"
 DATA_FILE = Template(f"{RESULTS}/data/{{dataset}}/{{intensity}}/{{name}}")
 VIEW = Template(f"{RESULTS}/views/{{dataset}}/{{intensity}}/{{view}}.npy")
-MODEL = Template(f"{RESULTS}/models/{_PER_FOLD_JOB}.pt")
-METRICS = Template(f"{RESULTS}/metrics/{_PER_FOLD_JOB}.csv")
-SAMPLES = Template(f"{RESULTS}/samples/{_PER_FOLD_JOB}.csv")
-BENCHMARK_PER_VIEW = Template(f"{RESULTS}/benchmarks/{{rule}}/{_PER_VIEW_JOB}.tsv")
-BENCHMARK_PER_FOLD = Template(f"{RESULTS}/benchmarks/{{rule}}/{_PER_FOLD_JOB}.tsv")
+MODEL = Template(f"{RESULTS}/models/{_FOLD_MODEL}.pt")
+METRICS = Template(f"{RESULTS}/metrics/{_FOLD_MODEL}.csv")
+SAMPLES = Template(f"{RESULTS}/samples/{_FOLD_MODEL}.csv")
+TRAINING_BENCHMARK = Template(f"{RESULTS}/benchmarks/{{rule}}/{_VIEW_MODELS}.tsv")
 # File names inside the folders a customization job is given (its outputs ``stages`` and ``models``).
 CUSTOMIZATION_STAGE = Template("{processing}_{intensity}_epoch{epoch}.png")
 CUSTOMIZATION_MODEL = Template("{role}_{processing}_{intensity}_fold{fold}.pt")
@@ -167,6 +167,12 @@ def splits_path(dataset) -> str:
     return f"{RESULTS}/splits/{dataset}.json"
 
 
+def reference_model_path(dataset, option) -> str:
+    """The checkpoint a model reference option (``forensics.model``, ``customization.isp`` …) names for
+    ``dataset``, fetched and checked by rule resolve_model_reference."""
+    return f"{RESULTS}/references/{dataset}/{option}.pt"
+
+
 def model_path(dataset, aug, intensity, view, fold) -> str:
     """A drift model's checkpoint (trained on ``view`` at ``intensity``, augmentation ``aug``)."""
     return MODEL.format(dataset=dataset, aug=aug, intensity=intensity, view=view, fold=fold)
@@ -197,24 +203,14 @@ def samples_keys(path: str | os.PathLike) -> dict[str, str] | None:
     return SAMPLES.keys(path)
 
 
-def job_file(prefix: str, dataset, aug, intensity, view, fold=None, suffix: str = "") -> str:
-    """Log or benchmark of one training/evaluation job: ``{prefix}/{dataset}/{aug}/{intensity}/{view}``
-    (a job per view, ``fold=None``) or ``…/{view}/fold{fold}`` (a job per fold), then ``suffix``."""
-    keys = {"dataset": dataset, "aug": aug, "intensity": intensity, "view": view}
-    job = _PER_VIEW_JOB.format(**keys) if fold is None else _PER_FOLD_JOB.format(**keys, fold=fold)
-    return f"{prefix}/{job}{suffix}"
-
-
-def job_benchmark_path(rule: str, dataset, aug, intensity, view, fold=None) -> str:
-    """The Snakemake benchmark of a ``train_models``/``evaluate_models`` job (per view, or per fold)."""
-    keys = {"rule": rule, "dataset": dataset, "aug": aug, "intensity": intensity, "view": view}
-    return BENCHMARK_PER_VIEW.format(**keys) if fold is None else BENCHMARK_PER_FOLD.format(**keys, fold=fold)
+def job_benchmark_path(rule: str, dataset, aug, intensity, view) -> str:
+    """The Snakemake benchmark of a training job (``train_models``, ``train_models_intensity``): one per view."""
+    return TRAINING_BENCHMARK.format(rule=rule, dataset=dataset, aug=aug, intensity=intensity, view=view)
 
 
 def job_benchmark_keys(path: str | os.PathLike) -> dict[str, str] | None:
-    """Inverse of :func:`job_benchmark_path`: ``{rule, dataset, aug, intensity, view}`` plus
-    ``fold`` for a per-fold job, or ``None``."""
-    return BENCHMARK_PER_FOLD.keys(path) or BENCHMARK_PER_VIEW.keys(path)
+    """Inverse of :func:`job_benchmark_path`: ``{rule, dataset, aug, intensity, view}``, or ``None``."""
+    return TRAINING_BENCHMARK.keys(path)
 
 
 def customization_stage_name(processing, intensity, epoch) -> str:

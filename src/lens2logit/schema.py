@@ -251,3 +251,9 @@ def schema_default(path: str, schema_path=SCHEMA_PATH) -> Any:
     if "default" not in node:
         raise KeyError(f"{path} has no default in the schema")
     return node["default"]
+
+
+def schema_choices(definition: str, schema_path=SCHEMA_PATH) -> tuple:
+    """The ``enum`` of one of the schema's ``definitions`` (``augmentation``): the allowed values of
+    every option that refers to it."""
+    return tuple(load_schema(schema_path)["definitions"][definition]["enum"])

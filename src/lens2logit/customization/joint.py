@@ -369,10 +369,11 @@ def train_processing(
             taps = {stage: {part: t.cpu() for part, t in images.items()} for stage, images in taps.items()}
             plot_stage_grid(taps, stage_path(epoch), title=f"{processing} ISP, epoch {epoch}")
 
+    trainable = [m for m, fixed in ((model, freeze_classifier and classifier_start is not None),
+                                    (processor, freeze_isp and isp_state is not None)) if m is not None and not fixed]  # fmt: skip
     history = fit(
-        model, train_batches, val_batches, kind=kind, epochs=epochs, lr=lr, processor=processor,
-        train_processor=processor is not None and not (freeze_isp and isp_state is not None),
-        train_model=not (freeze_classifier and classifier_start is not None), augmentation=augmentation, seed=seed + fold_index,
+        model, train_batches, val_batches, kind=kind, epochs=epochs, lr=lr, processor=processor, trainable=trainable,
+        augmentation=augmentation, seed=seed + fold_index,
         progress=False, on_epoch_end=on_epoch_end, bce_weight=bce_weight, device=device, schedule=o.schedule,
     )  # fmt: skip
     if save_paths:

@@ -46,7 +46,7 @@ import pandas as pd
 
 from lens2logit.errors import InputError
 from lens2logit.training.evaluate import SAMPLE_ID
-from lens2logit.corruptions.benchmark import IDENTITY
+from lens2logit.corruptions.presets import IDENTITY
 from lens2logit.statistics import INTERVAL_LEVEL, percentile_interval
 
 log = logging.getLogger(__name__)

@@ -40,9 +40,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from lens2logit.data.layout import PUBLISHED_MICROSCOPY_COUNTS
 
@@ -226,6 +227,8 @@ def compare_with_paper(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame
     Returns:
         columns :data:`COLUMNS`; ``verdict`` is ``agrees`` / ``disagrees`` / ``cannot tell`` / ``—``.
     """
+    import pandas as pd  # here, not at import: the workflow reads this module's claims while planning
+
     rows = []
     for claim in PAPER_CLAIMS:
         result = results.get(claim.dataset)

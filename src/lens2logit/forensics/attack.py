@@ -53,7 +53,7 @@ from lens2logit.statistics import fold_summary, headline_metric
 from lens2logit.io import write_csv, write_json
 from lens2logit.isp.parametrized import ADDITIVE, ALL, ParametrizedISP, ScaledGroups, magnitude_scales, rms
 from lens2logit.data.export import load_dataset_arrays
-from lens2logit.isp.views import TWIN_VIEWS, differentiable_demosaic, get_view, twin_view_problems
+from lens2logit.isp.views import differentiable_demosaic, get_view, twin_view_problems
 from lens2logit.training.checkpoint import load_model
 from lens2logit.training.device import resolve_device, to_device
 from lens2logit.training.losses import task_loss

@@ -17,13 +17,27 @@ One definition of each step: the step functions of ``isp.demosaic``, ``isp.color
 composition. Raw file reading in ``isp.io`` (imports rawpy/tifffile lazily).
 """
 
-from lens2logit.isp.camera import CAMERAS, DRONE, MICROSCOPY, CameraProfile, get_camera
-from lens2logit.isp.cfa import BayerPattern
-from lens2logit.isp.io import camera_from_dng
-from lens2logit.isp.neural import NeuralISP
-from lens2logit.isp.parametrized import GROUPS, ParametrizedISP, ScaledGroups, tap_stages
-from lens2logit.isp.pipeline import STAGES, render, render_steps, render_views
-from lens2logit.isp.views import VIEW_SLUGS, VIEW_SPECS, VIEWS, View, get_view
+import importlib
+
+# Exports load their module on first use (PEP 562): the view names (``isp.views``, ``isp.methods``)
+# import no PyTorch, so the workflow plans without it.
+_EXPORTS = {
+    "camera": ("CAMERAS", "DRONE", "MICROSCOPY", "CameraProfile", "get_camera"),
+    "cfa": ("BayerPattern",),
+    "io": ("camera_from_dng",),
+    "neural": ("NeuralISP",),
+    "parametrized": ("GROUPS", "ParametrizedISP", "ScaledGroups", "tap_stages"),
+    "pipeline": ("STAGES", "render", "render_steps", "render_views"),
+    "views": ("VIEW_SLUGS", "VIEW_SPECS", "VIEWS", "View", "get_view"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+
 
 __all__ = [
     "render",

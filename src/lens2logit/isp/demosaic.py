@@ -23,8 +23,7 @@ import torch.nn.functional as F
 
 from lens2logit.isp.cfa import B, R, BayerPattern, cfa_masks, site_masks
 from lens2logit.isp.filters import K_BILINEAR_G, K_BILINEAR_RB, check_image, pad2d
-
-DEMOSAIC_METHODS = ("bilinear", "malvar2004", "menon2007")
+from lens2logit.isp.methods import DEMOSAIC_METHODS, LINEAR_DEMOSAIC_METHODS
 
 # Malvar, He & Cutler (2004), "High-quality linear interpolation for demosaicing of Bayer-patterned
 # color images", ICASSP: gradient-corrected 5×5 filters.
@@ -533,10 +532,10 @@ def _menon_refine(red: dict, green: dict, blue: dict, s: _Sites, horizontal: dic
     blue[s.r] = red[s.r] - rb.along(s.r, third, horizontal[s.r])
 
 
-DEMOSAICERS = {"bilinear": demosaic_bilinear, "malvar2004": demosaic_malvar2004, "menon2007": demosaic_menon2007}
+DEMOSAICERS = dict(zip(DEMOSAIC_METHODS, (demosaic_bilinear, demosaic_malvar2004, demosaic_menon2007), strict=True))
 """Demosaicing function by method name (the names of :data:`DEMOSAIC_METHODS`)."""
 # The linear demosaicers, with the fixed filters their ``weight=`` form starts from.
-DEMOSAIC_WEIGHTS = {"bilinear": bilinear_demosaic_weight, "malvar2004": malvar_demosaic_weight}
+DEMOSAIC_WEIGHTS = dict(zip(LINEAR_DEMOSAIC_METHODS, (bilinear_demosaic_weight, malvar_demosaic_weight), strict=True))
 
 
 def demosaic(raw: torch.Tensor, method: str, pattern: BayerPattern | str = BayerPattern.RGGB) -> torch.Tensor:

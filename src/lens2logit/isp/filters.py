@@ -23,6 +23,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from lens2logit.isp.methods import DENOISE_METHODS, SHARPEN_METHODS  # :func:`sharpen`, :func:`denoise` dispatch on them
+
 # 3×3 luma sharpening kernel (reference-spec §1.2 step 5).
 K_SHARP = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]])
 # Bilinear demosaicing kernels (reference-spec §1.2 step 2, §2.1).
@@ -36,10 +38,6 @@ DENOISE_GAUSSIAN_SIGMA = 0.5
 GAUSSIAN_TRUNCATE = 4.0
 
 UNSHARP_MODES = ("paper", "2d")
-# Names of the luma sharpeners and denoisers of the static views (reference-spec §1.1), in the
-# paper's order; :func:`sharpen` and :func:`denoise` dispatch on them.
-SHARPEN_METHODS = ("sharpening_filter", "unsharp_masking")
-DENOISE_METHODS = ("median_denoising", "gaussian_denoising")
 BORDER_MODES = ("reflect", "mirror", "nearest", "constant")
 
 

@@ -6,8 +6,7 @@ import itertools
 from dataclasses import dataclass
 
 from lens2logit.errors import InputError
-from lens2logit.isp.demosaic import DEMOSAIC_METHODS, DEMOSAIC_WEIGHTS
-from lens2logit.isp.filters import DENOISE_METHODS, SHARPEN_METHODS
+from lens2logit.isp.methods import DEMOSAIC_METHODS, DENOISE_METHODS, LINEAR_DEMOSAIC_METHODS, SHARPEN_METHODS
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ def get_view(view: "str | View") -> View:
 # Forensics and customization start from one of these.
 TWIN_VIEWS: list[str] = [
     v.label for v in VIEW_SPECS
-    if v.demosaic in DEMOSAIC_WEIGHTS and v.sharpen == "sharpening_filter" and v.denoise == "gaussian_denoising"
+    if v.demosaic in LINEAR_DEMOSAIC_METHODS and v.sharpen == "sharpening_filter" and v.denoise == "gaussian_denoising"
 ]  # fmt: skip
 
 

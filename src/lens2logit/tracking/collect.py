@@ -132,16 +132,10 @@ def read_benchmark(path: Path) -> dict[str, float]:
     return out
 
 
-def job_benchmark(results: Path, rule: str, dataset: str, aug: str, intensity: str, view: str, fold: int) -> dict[str, float]:
-    """The benchmark of the training/evaluation job of one fold's model (:func:`read_benchmark`).
-
-    With ``drift.jobs: per_view`` one job handles every fold of a view: its time and memory are
-    for all of them; with ``per_fold`` the job's are the fold's own. The results folder does not say
-    which option made it, so the fold's own file (:func:`.paths.job_benchmark_path` with ``fold``)
-    is read if it exists, else its view's.
-    """
-    per_fold = _in(results, paths.job_benchmark_path(rule, dataset, aug, intensity, view, fold))
-    return read_benchmark(per_fold if per_fold.is_file() else _in(results, paths.job_benchmark_path(rule, dataset, aug, intensity, view)))
+def job_benchmark(results: Path, rule: str, dataset: str, aug: str, intensity: str, view: str) -> dict[str, float]:
+    """The benchmark of the training job of one view (:func:`read_benchmark`): one job trains every
+    fold of the view, so its time and memory are for all of them."""
+    return read_benchmark(_in(results, paths.job_benchmark_path(rule, dataset, aug, intensity, view)))
 
 
 def _in(results: Path, layout_path: str) -> Path:
@@ -225,7 +219,7 @@ def train_records(results: Path) -> Iterator[RunRecord]:
             sources=[path],
             models=[ModelRecord(task_model_name(dataset, aug, intensity, view, fold), path, TASK_MODEL, {"dataset": dataset, "view": view})],
         )
-        bench = job_benchmark(results, "train_models", dataset, aug, intensity, view, fold)
+        bench = job_benchmark(results, "train_models", dataset, aug, intensity, view)
         record.metrics += [(f"job_{name}", value, 0) for name, value in bench.items()]
         yield record
 

@@ -33,10 +33,8 @@ _RUNS_URI = re.compile(r"^runs:/(?P<run>[0-9a-zA-Z]+)(?:/(?P<path>.*))?$")
 
 def load_task_model(path: str | os.PathLike):
     """The workflow's own loader of task-model checkpoints: ``(model in eval mode, checkpoint dict)``."""
-    try:  # the training engine package, where it exists
-        from lens2logit.training import load_model
-    except ImportError:
-        from lens2logit.training.train import load_model
+    from lens2logit.training.checkpoint import load_model
+
     return load_model(path)
 
 
@@ -208,8 +206,7 @@ def resolve_model(
             raise InputError(f"{option} {reference}: checkpoint file not found (a DVC-tracked file: `dvc pull {reference}` first)")
     ckpt = load_torch(path, f"{option} {reference}")
     found_type, found_dataset, found_kind = checkpoint_identity(ckpt)
-    # registry tag of the model version (lens2logit.task before the rename)
-    found_dataset = tags.get("lens2logit.dataset") or tags.get("lens2logit.task") or found_dataset
+    found_dataset = tags.get("lens2logit.dataset") or found_dataset  # the registry version's tag
     if found_type != model_type:
         raise InputError(f"{option} {reference} is a {found_type} checkpoint, but {option} needs a {model_type}")
     if dataset is not None:
@@ -220,3 +217,14 @@ def resolve_model(
         if found_dataset is None and None not in (found_kind, expected_kind) and found_kind != expected_kind:
             raise InputError(f"{option} {reference} is a {found_kind} model, but dataset {dataset} is {expected_kind}")
     return str(path)
+
+
+def fetch_model(reference: str, out_path: str | os.PathLike, *, option: str, model_type: str, dataset: str | None,
+                tracking_uri: str | None = None, results: str | os.PathLike = "results") -> None:
+    """:func:`resolve_model` (fetch through the lab log if need be, check type, dataset and kind), then
+    copy the checkpoint to ``out_path`` atomically: the workflow's rule resolve_model_reference."""
+    from lens2logit.io import atomic_path
+
+    source = resolve_model(reference, option=option, model_type=model_type, dataset=dataset, tracking_uri=tracking_uri, results=results)
+    with atomic_path(out_path) as tmp:
+        shutil.copyfile(source, tmp)

@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from lens2logit.errors import InputError
+from lens2logit.schema import schema_choices
 
-AUGMENTATIONS = ("none", "weak", "strong")
+AUGMENTATIONS = schema_choices("augmentation")  # none, weak, strong: the regimes below
 FLIP_PROBABILITY = 0.5
 ROTATION_PROBABILITY = 0.5
 MAX_ROTATION_DEGREES = 90.0

@@ -9,9 +9,11 @@ experiment (:func:`lens2logit.training.train.train_on_view`) and by ISP customiz
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -99,6 +101,76 @@ def check_fit_options(kind: str, augmentation: str, amp: str | None, device: str
     return check_amp(amp), resolve_device(device)
 
 
+@contextlib.contextmanager
+def frozen(*modules: nn.Module | None) -> Iterator[None]:
+    """Hold ``modules`` (None skipped) fixed inside the block: eval mode, ``requires_grad`` off; their
+    modes and flags are restored afterwards. Gradients still flow *through* a frozen module."""
+    modules = [m for m in modules if m is not None]
+    flags = [(p, p.requires_grad) for m in modules for p in m.parameters()]
+    modes = [(m, m.training) for m in modules]
+    try:
+        for module in modules:
+            module.eval()
+            for p in module.parameters():
+                p.requires_grad_(False)
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+        for module, mode in modes:
+            module.train(mode)
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One forward pass of :func:`fit`: ``processor → augmentation (training only) → model`` on ``device``."""
+
+    model: nn.Module
+    processor: nn.Module | None
+    kind: str
+    augmentation: str
+    generator: torch.Generator
+    device: torch.device
+    amp: str
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, training: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = to_device(x, self.device), to_device(y, self.device)
+        with autocast(self.device, self.amp):
+            if self.processor is not None:
+                x = self.processor(x)
+            if training and self.augmentation != "none":
+                x, masks = augment(x, y if self.kind == "segmentation" else None, mode=self.augmentation, generator=self.generator)
+                if masks is not None:
+                    y = masks
+            logits = self.model(x)
+        return logits.float(), y
+
+
+def _train_epoch(step: _Step, batches: Iterable, optimizer: torch.optim.Optimizer, scheduler, bce_weight: float,
+                 desc: str, progress: bool) -> dict[str, float]:
+    """One pass of Adam steps over ``batches``; the metrics measured on the fly."""
+    scores = MetricAccumulator(step.kind)
+    for x, y in _progress(batches, desc, progress):
+        logits, y = step(x, y, training=True)
+        loss = task_loss(logits, y, step.kind, bce_weight)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        scores.update(logits, y, loss=loss)
+    return scores.compute()
+
+
+@torch.no_grad()
+def _validate(step: _Step, batches: Iterable, bce_weight: float, desc: str, progress: bool) -> dict[str, float]:
+    scores = MetricAccumulator(step.kind)
+    for x, y in _progress(batches, desc, progress):
+        logits, y = step(x, y, training=False)
+        scores.update(logits, y, loss=task_loss(logits, y, step.kind, bce_weight))
+    return scores.compute()
+
+
 def fit(
     model: nn.Module,
     train_batches: Batches | Callable[[], Batches],
@@ -107,11 +179,10 @@ def fit(
     kind: str,
     epochs: int,
     lr: float,
-    processor: nn.Module | None = None,
-    train_processor: bool = False,
-    train_model: bool = True,
-    augmentation: str = "none",
     seed: int,
+    processor: nn.Module | None = None,
+    trainable: Sequence[nn.Module] | None = None,
+    augmentation: str = "none",
     progress: bool = True,
     on_epoch_end: Callable[[int, list[dict[str, Any]]], None] | None = None,
     bce_weight: float = 0.0,
@@ -119,7 +190,7 @@ def fit(
     amp: str = "none",
     schedule: str = "constant",
 ) -> list[dict[str, Any]]:
-    """Train ``model`` (and optionally ``processor``) with Adam; evaluate each epoch.
+    """Train ``trainable`` (default: ``model``) with Adam; evaluate each epoch.
 
     Args:
         model: task network taking ``(B, 3, H, W)`` (put :class:`Standardize` inside it).
@@ -130,13 +201,13 @@ def fit(
         kind: ``"classification"`` or ``"segmentation"``.
         epochs: number of passes over ``train_batches``.
         lr: Adam learning rate (weight decay 0).
-        processor: optional ISP module ``(B, H, W) → (B, 3, H, W)`` applied before augmentation.
-        train_processor / train_model: which modules Adam updates. Frozen modules stay in eval
-            mode with ``requires_grad`` off during the call (restored afterwards); gradients still
-            flow *through* a frozen model into a trainable processor.
-        augmentation: ``none`` | ``weak`` | ``strong`` (per sample, training only).
         seed: seeds torch's global RNG and the augmentation generator (a CPU generator on every
             device, so augmentations do not depend on the device).
+        processor: optional ISP module ``(B, H, W) → (B, 3, H, W)`` applied before augmentation.
+        trainable: the modules Adam updates, among ``model`` and ``processor``. The other one is
+            held :func:`frozen` during the call; gradients still flow *through* a frozen model into
+            a trainable processor.
+        augmentation: ``none`` | ``weak`` | ``strong`` (per sample, training only).
         progress: one tqdm bar per epoch and split on stderr.
         on_epoch_end: called as ``on_epoch_end(epoch, rows)`` after each epoch with that epoch's rows.
         bce_weight: segmentation only, weight of an added BCE term (0 = Dice only).
@@ -158,77 +229,43 @@ def fit(
     if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
         raise InputError(f"lr must be a positive number, got {lr!r}")
     check_schedule(schedule)
-    trainable = ([model] if train_model else []) + ([processor] if processor is not None and train_processor else [])
+    modules = [m for m in (model, processor) if m is not None]
+    trainable = [model] if trainable is None else list(trainable)
     if not trainable:
-        raise InputError("nothing to train: train_model is False and no trainable processor was given")
-    frozen = ([] if train_model else [model]) + ([processor] if processor is not None and not train_processor else [])
-    for module in (model, processor):
-        if module is not None:
-            module.to(device)
+        raise InputError("nothing to train: trainable is empty")
+    if any(not any(t is m for m in modules) for t in trainable):
+        raise InputError("trainable modules must be the model or the processor passed to fit")
+    fixed = [m for m in modules if not any(m is t for t in trainable)]
+    for module in modules:
+        module.to(device)
     parameters = [p for module in trainable for p in module.parameters() if p.requires_grad]
     if not parameters:
         raise InputError("the trainable modules have no parameters with requires_grad=True")
 
     configure_determinism(device)
     torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
+    step = _Step(model, processor, kind, augmentation, torch.Generator().manual_seed(seed), device, amp)
     optimizer = torch.optim.Adam(parameters, lr=lr)
-    total_steps = 0 if schedule == "constant" else epochs * _steps_per_epoch(train_batches)
-    scheduler = make_scheduler(optimizer, schedule, total_steps)
-    saved_flags = [(p, p.requires_grad) for module in frozen for p in module.parameters()]
-    saved_modes = [(m, m.training) for m in (model, processor) if m is not None]
-
-    def forward(x: torch.Tensor, y: torch.Tensor, training: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = to_device(x, device), to_device(y, device)
-        with autocast(device, amp):
-            if processor is not None:
-                x = processor(x)
-            if training and augmentation != "none":
-                x, masks = augment(x, y if kind == "segmentation" else None, mode=augmentation, generator=generator)
-                if masks is not None:
-                    y = masks
-            logits = model(x)
-        return logits.float(), y
-
+    scheduler = make_scheduler(optimizer, schedule, 0 if schedule == "constant" else epochs * _steps_per_epoch(train_batches))
+    modes = [(m, m.training) for m in trainable]
     history: list[dict[str, Any]] = []
-    try:
-        for module in frozen:
-            module.eval()
-            for p in module.parameters():
-                p.requires_grad_(False)
-        for epoch in range(1, epochs + 1):
-            for module in trainable:
-                module.train()
-            scores = MetricAccumulator(kind)
-            for x, y in _progress(
-                _epoch_batches(train_batches, "train_batches"), f"epoch {epoch}/{epochs} train", progress
-            ):
-                logits, y = forward(x, y, training=True)
-                loss = task_loss(logits, y, kind, bce_weight)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-                scores.update(logits, y, loss=loss)
-            rows = [{"epoch": epoch, "split": "train", "loss": 0.0, **scores.compute()}]
-            if val_batches is not None:
+    with frozen(*fixed):
+        try:
+            for epoch in range(1, epochs + 1):
                 for module in trainable:
-                    module.eval()
-                scores = MetricAccumulator(kind)
-                with torch.no_grad():
-                    for x, y in _progress(
-                        _epoch_batches(val_batches, "val_batches"), f"epoch {epoch}/{epochs} val", progress
-                    ):
-                        logits, y = forward(x, y, training=False)
-                        scores.update(logits, y, loss=task_loss(logits, y, kind, bce_weight))
-                rows.append({"epoch": epoch, "split": "val", "loss": 0.0, **scores.compute()})
-            history.extend(rows)
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, rows)
-    finally:
-        for p, flag in saved_flags:
-            p.requires_grad_(flag)
-        for module, mode in saved_modes:
-            module.train(mode)
+                    module.train()
+                train = _train_epoch(step, _epoch_batches(train_batches, "train_batches"), optimizer, scheduler,
+                                     bce_weight, f"epoch {epoch}/{epochs} train", progress)  # fmt: skip
+                rows = [{"epoch": epoch, "split": "train", "loss": 0.0, **train}]
+                if val_batches is not None:
+                    for module in trainable:
+                        module.eval()
+                    val = _validate(step, _epoch_batches(val_batches, "val_batches"), bce_weight, f"epoch {epoch}/{epochs} val", progress)
+                    rows.append({"epoch": epoch, "split": "val", "loss": 0.0, **val})
+                history.extend(rows)
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch, rows)
+        finally:
+            for module, mode in modes:
+                module.train(mode)
     return history

@@ -12,7 +12,6 @@ What the plan decides (docs/architecture.md):
   which models the corruption, intensity-drift, forensics, QA and robust studies read;
 * the render jobs: the reference-intensity views split into a static and an unsharp-masked job,
   the few views other intensities need in a third (:attr:`Plan.other_intensity_views`);
-* the job granularity (``drift.jobs``, ``corruptions.jobs``): which files one job writes;
 * the targets of ``rule all`` and of the named partial targets (``rules/targets.smk``).
 
 Every argument named ``dataset``, ``aug``, ``intensity`` (slug), ``view`` (slug) or ``fold`` is a
@@ -22,6 +21,7 @@ method builds a rule's output patterns.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -44,11 +44,19 @@ TRAINING_SHARED = ("threads", "progress", "amp")  # training options common to b
 
 # A model reference (models:/NAME/VERSION, runs:/ID/PATH, checkpoint path) → local checkpoint:
 # (reference, option, model_type, dataset) → path.
-Resolver = Callable[[str, str, str, str], str]
+# The options that take a model reference (a registry name, a run artifact or a checkpoint file) and
+# the checkpoint each needs; rule resolve_model_reference fetches and checks it.
+MODEL_REFERENCE_TYPES = {"forensics.model": "task-model", "customization.classifier": "task-model", "customization.isp": "isp"}
+REGISTRY_PREFIXES = ("models:/", "runs:/")
 
 
 def check_device(spec: str) -> None:
-    """Refuse an unknown ``training.device`` or an accelerator this machine lacks, before any job runs."""
+    """Refuse an unknown ``training.device`` or an accelerator this machine lacks, before any job runs.
+
+    ``auto`` and ``cpu`` always resolve: PyTorch is imported (≈ 1.4 s) only to look for a named accelerator.
+    """
+    if spec.strip().lower() in ("auto", "cpu"):
+        return
     from lens2logit.training.device import resolve_device  # imports torch
 
     resolve_device(spec)
@@ -59,22 +67,12 @@ def fetched_sources() -> list[str]:
     return list(dict.fromkeys(e.source for e in REGISTRY.values() if set(e.sources) - {"path"}))
 
 
-def mlflow_resolver(tracking_uri: str | None) -> Resolver:
-    """The resolver of model references through the lab log (imported only when a reference is set)."""
-
-    def resolve(reference: str, option: str, model_type: str, dataset: str) -> str:
-        from lens2logit.tracking.references import resolve_model
-
-        return resolve_model(reference, option=option, model_type=model_type, dataset=dataset, tracking_uri=tracking_uri)
-
-    return resolve
-
-
-def references_per_dataset(value, option: str, model_type: str, datasets: list[str], resolve: Resolver) -> dict[str, str]:
-    """{dataset: checkpoint} for a reference (the same for every dataset) or a {dataset: reference} mapping.
+def references_per_dataset(value, option: str, datasets: list[str]) -> dict[str, str]:
+    """{dataset: reference} for a reference (the same for every dataset) or a {dataset: reference} mapping.
 
     Raises:
-        ValueError: naming ``option``, for a dataset the run does not have.
+        ValueError: naming ``option``, for a dataset the run does not have, or a checkpoint file that
+            is neither on disk nor a file this workflow makes (under ``results/``).
     """
     if not value:
         return {}
@@ -82,8 +80,14 @@ def references_per_dataset(value, option: str, model_type: str, datasets: list[s
         unknown = sorted(set(value) - set(datasets))
         if unknown:
             raise ValueError(f"config {option}: unknown dataset(s) {unknown}; datasets are {datasets}")
-        return {t: resolve(r, f"{option}.{t}", model_type, t) for t, r in value.items()}
-    return {t: resolve(value, option, model_type, t) for t in datasets}
+        found = {t: str(r) for t, r in value.items()}
+    else:
+        found = {t: str(value) for t in datasets}
+    for reference in found.values():
+        local = not reference.startswith(REGISTRY_PREFIXES)
+        if local and not os.path.isfile(reference) and not reference.startswith(f"{paths.RESULTS}/"):
+            raise ValueError(f"config {option}: {reference}: checkpoint file not found (a DVC-tracked file: `dvc pull {reference}` first)")
+    return found
 
 
 def other_intensity_views(intensity: list[tuple[str, str]], customization: list[tuple[str, str]]) -> dict[str, list[str]]:
@@ -121,13 +125,12 @@ class Plan:
     forensics_datasets: list[str]
     forensics_view: str
     forensics_folds: list[int]
-    forensics_model: dict[str, str]  # {dataset: checkpoint} when forensics.model is set
     customization_enabled: bool
     customization_datasets: list[str]
     customization_view: str
     customization_intensities: list[float]
     customization_slugs: list[str]
-    customization_start: dict[str, dict[str, str]]  # {dataset: {"classifier"?: path, "isp"?: path}}
+    model_references: dict[tuple[str, str], str]  # {(dataset, option): reference} of MODEL_REFERENCE_TYPES' options
     robust_datasets: list[str]
     robust_folds: list[int]
 
@@ -243,65 +246,23 @@ class Plan:
             for aug, intensity, view, fold in self.evaluation_keys()
         ]
 
-    # ---- job granularity (drift.jobs, corruptions.jobs) --------------------------------------
-
-    @property
-    def jobs_per_fold(self) -> bool:
-        return self.config["drift"]["jobs"] == "per_fold"
-
-    @property
-    def job_intensity(self) -> str:
-        """Intensities of rule train_models: all, or (jobs per view) the reference only."""
-        return r"\d{3}" if self.jobs_per_fold else self.ref
+    # ---- job granularity: one training job and one corruption-scoring job per view ----------
+    # (a cluster that wants larger units groups them: Snakemake `--groups`/`--group-components`)
 
     @property
     def other_intensity(self) -> str:
-        """Intensities of the per-view twin rule (train_models_intensity): every one but the reference."""
+        """Intensities of the twin rule train_models_intensity (its first ``intensity_drift.folds``
+        folds only): every one but the reference."""
         return rf"(?!{self.ref})\d{{3}}"
 
-    def fold_files(self, path: Callable[..., str], folds: list[int]) -> list[str]:
-        """Output patterns of one training job: every fold of its view, or its {fold} (``path``: :func:`.paths.model_path`)."""
-        pattern = ("{dataset}", "{aug}", "{intensity}", "{view}")
-        if self.jobs_per_fold:
-            return [path(*pattern, "{fold}")]
-        return [path(*pattern, k) for k in folds]
+    @staticmethod
+    def fold_files(path: Callable[..., str], folds: list[int]) -> list[str]:
+        """Output patterns of one training job: every fold of its view (``path``: :func:`.paths.model_path`)."""
+        return [path("{dataset}", "{aug}", "{intensity}", "{view}", k) for k in folds]
 
-    def job_log(self, prefix: str, suffix: str) -> str:
-        """Log/benchmark pattern of a training job: one per view, or per fold."""
-        fold = "{fold}" if self.jobs_per_fold else None
-        return paths.job_file(prefix, "{dataset}", "{aug}", "{intensity}", "{view}", fold, suffix)
-
-    def job_benchmark(self, rule: str) -> str:
-        """Benchmark pattern of a training job (:func:`.paths.job_benchmark_path`)."""
-        fold = "{fold}" if self.jobs_per_fold else None
-        return paths.job_benchmark_path(rule, "{dataset}", "{aug}", "{intensity}", "{view}", fold)
-
-    @property
-    def corruption_job_per_view(self) -> bool:
-        return self.config["corruptions"]["jobs"] == "per_view"
-
-    def corruption_job_views(self, view: str | None = None) -> list[str]:
-        """View slugs one score_corruptions job scores (``view``: its wildcard, jobs per view)."""
-        return [view] if self.corruption_job_per_view else self.view_slugs
-
-    def corruption_job_files(self, path: Callable[..., str]) -> list[str]:
-        """Output patterns of one score_corruptions job (``path``: a corruption table or samples path)."""
-        views = ["{view}"] if self.corruption_job_per_view else self.view_slugs
-        return [path("{dataset}", "{aug}", v) for v in views]
-
-    def corruption_job_log(self, prefix: str, suffix: str) -> str:
-        job = "{aug}/{view}" if self.corruption_job_per_view else "{aug}"
-        return f"{prefix}/{{dataset}}/{job}{suffix}"
-
-    def corruption_models(self, dataset: str, aug: str, view: str | None = None) -> list[str]:
-        """Every fold's model of each of the job's views, view after view."""
-        return [paths.model_path(dataset, aug, self.ref, v, k) for v in self.corruption_job_views(view) for k in self.folds]
-
-    def corruption_view_files(self, dataset: str, view: str | None = None) -> list[str]:
-        return [paths.view_path(dataset, self.ref, v) for v in self.corruption_job_views(view)]
-
-    def corruption_view_labels(self, view: str | None = None) -> list[str]:
-        return [get_view(v).label for v in self.corruption_job_views(view)]
+    def corruption_models(self, dataset: str, aug: str, view: str) -> list[str]:
+        """Every fold's model of the job's view."""
+        return [paths.model_path(dataset, aug, self.ref, view, k) for k in self.folds]
 
     # ---- what each study reads ---------------------------------------------------------------
 
@@ -338,9 +299,21 @@ class Plan:
     def forensics_models(self, dataset: str) -> list[str]:
         """The models the forensics attack: static view, primary augmentation, reference light, or
         the one model ``forensics.model`` names."""
-        if dataset in self.forensics_model:
-            return [self.forensics_model[dataset]]
+        if (dataset, "forensics.model") in self.model_references:
+            return [paths.reference_model_path(dataset, "forensics.model")]
         return [paths.model_path(dataset, self.primary_aug, self.ref, self.forensics_view, k) for k in self.forensics_folds]
+
+    def customization_start(self, dataset: str) -> dict[str, str]:
+        """{"classifier"?: path, "isp"?: path}: the checkpoints customization starts from (options
+        ``customization.classifier`` / ``isp``)."""
+        return {option.split(".")[1]: paths.reference_model_path(d, option)
+                for d, option in self.model_references if d == dataset and option.startswith("customization.")}  # fmt: skip
+
+    def reference_files(self, dataset: str, option: str) -> list[str]:
+        """The checkpoint file a reference names (an input of resolve_model_reference), or none for a
+        registry name or run artifact."""
+        reference = self.model_references[(dataset, option)]
+        return [] if reference.startswith(REGISTRY_PREFIXES) else [reference]
 
     def customization_data(self, dataset: str, name: str) -> list[str]:
         """``name`` (raw.npy, targets.npy, meta.json) of the dataset at each customization intensity."""
@@ -512,16 +485,15 @@ class Plan:
         )
 
 
-def build_plan(config: Mapping[str, Any], resolve: Resolver | None = None) -> Plan:
+def build_plan(config: Mapping[str, Any]) -> Plan:
     """The plan of a validated config (schema defaults filled in, ``check_config`` passed).
 
-    ``resolve`` turns the model references of ``forensics.model`` and ``customization.classifier``/
-    ``isp`` into checkpoints (default: through the lab log, :func:`mlflow_resolver`); it is called
-    only for references that are set and studies that are enabled.
+    Model references (``forensics.model``, ``customization.classifier``/``isp``) stay references: the
+    rule resolve_model_reference fetches and checks each one (through the lab log for registry names),
+    so planning contacts no tracking server.
     """
-    from lens2logit.corruptions.benchmark import resolve_corruptions  # imports torch
+    from lens2logit.corruptions.presets import resolve_corruptions
 
-    resolve = resolve or mlflow_resolver(config["tracking"]["uri"])
     datasets = list(config["datasets"])
     kinds = {t: dataset_kind(t, config) for t in datasets}
     corruptions = resolve_corruptions(config["corruptions"])
@@ -532,17 +504,13 @@ def build_plan(config: Mapping[str, Any], resolve: Resolver | None = None) -> Pl
     custom_intensities = [float(i) for i in custom["intensities"]]
     forensics_datasets, custom_datasets = (study_datasets(datasets, s["datasets"]) for s in (forensics, custom))
 
-    forensics_model = (
-        references_per_dataset(forensics["model"], "forensics.model", "task-model", forensics_datasets, resolve)
-        if forensics["enabled"]
-        else {}
-    )
-    customization_start: dict[str, dict[str, str]] = {}
-    if custom["enabled"]:
-        for option, model_type in (("classifier", "task-model"), ("isp", "isp")):
-            found = references_per_dataset(custom[option], f"customization.{option}", model_type, custom_datasets, resolve)
-            for dataset, path in found.items():
-                customization_start.setdefault(dataset, {})[option] = path
+    model_references: dict[tuple[str, str], str] = {}
+    for option in MODEL_REFERENCE_TYPES:
+        study = option.split(".")[0]
+        if config[study]["enabled"]:
+            section, study_sets = config[study], (forensics_datasets if study == "forensics" else custom_datasets)
+            for dataset, reference in references_per_dataset(section[option.split(".")[1]], option, study_sets).items():
+                model_references[(dataset, option)] = reference
 
     return Plan(
         config=config,
@@ -562,13 +530,12 @@ def build_plan(config: Mapping[str, Any], resolve: Resolver | None = None) -> Pl
         forensics_datasets=forensics_datasets,
         forensics_view=get_view(forensics["view"]).slug,
         forensics_folds=folds[: forensics["folds"]],
-        forensics_model=forensics_model,
         customization_enabled=custom["enabled"],
         customization_datasets=custom_datasets,
         customization_view=get_view(custom["view"]).slug,
         customization_intensities=custom_intensities,
         customization_slugs=[intensity_slug(i) for i in custom_intensities],
-        customization_start=customization_start,
+        model_references=model_references,
         robust_datasets=study_datasets(datasets, robust["datasets"]),
         robust_folds=folds[: robust["folds"]],
     )
