@@ -2,6 +2,13 @@
 # run artifact, through the lab log) or read (a checkpoint file), checked for its type, dataset and
 # kind, and copied into results/references/. Planning contacts no tracking server; `latest` and
 # aliases are read when this job runs (`--forcerun resolve_model_reference` picks up a newer version).
+# A local rule, like ingest_mlflow: on a cluster the submitting host is the one that reaches the lab log.
+
+
+localrules:
+    resolve_model_reference,
+
+
 rule resolve_model_reference:
     input:
         checkpoint=reference_files,

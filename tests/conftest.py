@@ -118,10 +118,10 @@ def snakemake_has_nothing_to_do(cwd: Path, *args: str) -> tuple[bool, str]:
 
 
 # `make test` runs two pytest-xdist workers, a test file at a time (--dist loadfile), with one change:
-# every file that uses the session's study (workflow_run, dvc_study) or starts the local SLURM cluster
-# goes to the same worker, so each of those is made once. (xdist's own --dist loadgroup does not
-# group under pytest 9: the node-id suffix it sets is lost.)
-SHARED_USE = re.compile(r"\b(workflow_run|dvc_study)\b|^def slurm\(", re.M)
+# every file that uses the session's study (workflow_run, dvc_study) goes to the same worker, so the
+# study is made once. (xdist's own --dist loadgroup does not group under pytest 9: the node-id suffix
+# it sets is lost.)
+SHARED_USE = re.compile(r"\b(workflow_run|dvc_study)\b")
 
 
 @functools.lru_cache(maxsize=None)
