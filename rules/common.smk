@@ -57,11 +57,17 @@ wildcard_constraints:
 
 
 def script_code(script):
-    """Hash of the library code scripts/<script> runs (a params value: a change reruns the job).
+    """params: hash of the library code scripts/<script> runs (a change reruns the job).
 
-    Every rule's params carry it (lens2logit.workflow.codehash): a library change reruns exactly those jobs.
+    Every rule's params carry it (lens2logit.workflow.codehash): a library change reruns exactly those
+    jobs. Computed for the jobs being planned, not while parsing: a cluster job, which parses the
+    workflow anew, hashes its own script's code only.
     """
-    return code_hash(os.path.join(workflow.basedir, "scripts", script))
+    path = os.path.join(workflow.basedir, "scripts", script)
+    return lambda wildcards: _code_hash(path)
+
+
+_code_hash = functools.cache(code_hash)  # the library does not change during a run
 
 
 # ---- data: params of the data rules ------------------------------------------------------

@@ -62,6 +62,24 @@ class TrainingViews:
         return {}
 
 
+def task_classes(kind: str, classes: Sequence[str] | None, targets: np.ndarray) -> list[str]:
+    """The class names of a training job: as given, or (classification) ``"0"…`` up to the largest
+    label, (segmentation) ``["foreground"]``."""
+    if kind == "classification":
+        return list(classes) if classes is not None else [str(i) for i in range(int(np.max(targets)) + 1 if targets.size else 2)]
+    return list(classes) if classes else ["foreground"]
+
+
+def fold_indices(folds_path: str | os.PathLike, fold: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, val)`` sample indices of ``fold``, checked against ``n`` samples; InputError without training samples."""
+    split = get_fold(folds_path, fold)
+    train_idx = check_indices(split["train"], n, f"fold {fold} train")
+    val_idx = check_indices(split["val"], n, f"fold {fold} val")
+    if train_idx.size == 0:
+        raise InputError(f"fold {fold} of {folds_path} has no training samples")
+    return train_idx, val_idx
+
+
 def train_on_view(
     views_path: str | os.PathLike | TrainingViews,
     targets_path: str | os.PathLike,
@@ -123,19 +141,10 @@ def train_on_view(
     images = views_path if isinstance(views_path, TrainingViews) else TrainingViews(views_path)
     views = images.open()
     targets = open_array(targets_path, "targets")
-    if kind == "classification":
-        if classes is None:
-            classes = [str(i) for i in range(int(np.max(targets)) + 1 if targets.size else 2)]
-        n_classes = len(classes)
-    else:
-        classes = list(classes) if classes else ["foreground"]
-        n_classes = 1
+    classes = task_classes(kind, classes, targets)
+    n_classes = len(classes) if kind == "classification" else 1
     check_targets(targets, views, kind, n_classes, targets_path)
-    split = get_fold(folds_path, fold)
-    train_idx = check_indices(split["train"], len(views), f"fold {fold} train")
-    val_idx = check_indices(split["val"], len(views), f"fold {fold} val")
-    if train_idx.size == 0:
-        raise InputError(f"fold {fold} of {folds_path} has no training samples")
+    train_idx, val_idx = fold_indices(folds_path, fold, len(views))
 
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
