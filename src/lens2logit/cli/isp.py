@@ -100,7 +100,7 @@ def _render_command(args) -> int:
     import torch
 
     from lens2logit.io import atomic_path
-    from lens2logit.isp import render_views
+    from lens2logit.isp.pipeline import render_views
 
     views = parse_views(args.views)
     if args.out_dir.exists() and not args.out_dir.is_dir():
@@ -126,7 +126,7 @@ def _render_command(args) -> int:
 def _views_command(args) -> int:
     import torch
 
-    from lens2logit.isp import render_views
+    from lens2logit.isp.pipeline import render_views
     from lens2logit.reporting.isp import plot_views_grid
 
     if args.output.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):

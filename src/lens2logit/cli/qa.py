@@ -83,7 +83,7 @@ def render_folder(files: list[Path], view, camera: str | None, unsharp: str, ckp
     import torch
 
     from lens2logit.cli.isp import load_input
-    from lens2logit.isp import render_views
+    from lens2logit.isp.pipeline import render_views
 
     loaded = [(path, *load_input(path, camera)) for path in files]  # read and check all before rendering
     images = []

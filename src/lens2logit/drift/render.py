@@ -41,7 +41,8 @@ def render_views_files(raw_path, meta_path, views: Sequence[str], out_paths: Seq
     """
     import torch
 
-    from lens2logit.isp import get_view, render_views
+    from lens2logit.isp.pipeline import render_views
+    from lens2logit.isp.views import get_view
 
     views, out_paths = list(views), list(out_paths)
     if len(views) != len(out_paths) or not views:

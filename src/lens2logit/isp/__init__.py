@@ -20,7 +20,8 @@ composition. Raw file reading in ``isp.io`` (imports rawpy/tifffile lazily).
 import importlib
 
 # Exports load their module on first use (PEP 562): the view names (``isp.views``, ``isp.methods``)
-# import no PyTorch, so the workflow plans without it.
+# import no PyTorch, so the workflow plans without it. The code hash (workflow.codehash) follows
+# import statements only, so library code imports these names from their modules, not from here.
 _EXPORTS = {
     "camera": ("CAMERAS", "DRONE", "MICROSCOPY", "CameraProfile", "get_camera"),
     "cfa": ("BayerPattern",),

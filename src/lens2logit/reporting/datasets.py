@@ -17,7 +17,7 @@ DRONE_ZOOM_VIEWS = ("bi,s,me", "ma,s,ga", "me,u,ga")
 def _render(raw: np.ndarray, camera, view: str = PREVIEW_VIEW) -> np.ndarray:
     import torch
 
-    from lens2logit.isp import render
+    from lens2logit.isp.pipeline import render
 
     rgb = render(torch.from_numpy(np.ascontiguousarray(raw)), view, camera)
     return rgb.permute(0, 2, 3, 1).clamp(0, 1).numpy()

@@ -216,7 +216,7 @@ def plot_views_grid(images: Mapping[str, torch.Tensor], path, *, title: str) -> 
         path: the picture to write (its extension picks the format: .png, .pdf, .svg, .jpg).
         title: the figure's title.
     """
-    from lens2logit.isp import VIEW_SPECS
+    from lens2logit.isp.views import VIEW_SPECS
 
     h, w = next(iter(images.values())).shape[-2:]
     fig, axes = plt.subplots(3, 4, figsize=(4 * VIEWS_GRID_CELL, 3 * VIEWS_GRID_CELL * h / w + 0.6), squeeze=False)
