@@ -9,7 +9,7 @@ import re
 from snakemake.utils import validate
 
 from lens2logit.schema import schema_choices
-from lens2logit.workflow.codehash import code_hash
+from lens2logit.workflow.codehash import cached_code_hash
 from lens2logit.workflow.config import check_config, check_schema, coerce_config
 from lens2logit.data.layout import intensity_from_slug
 from lens2logit.data.manifest import checked_branch_fingerprint
@@ -67,7 +67,7 @@ def script_code(script):
     return lambda wildcards: _code_hash(path)
 
 
-_code_hash = functools.cache(code_hash)  # the library does not change during a run
+_code_hash = functools.cache(cached_code_hash)  # the library does not change during a run
 
 
 # ---- data: params of the data rules ------------------------------------------------------

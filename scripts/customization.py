@@ -1,4 +1,5 @@
-from lens2logit.customization.joint import CustomizationOptions, run_customization
+from lens2logit.customization.joint import run_customization
+from lens2logit.customization.options import CustomizationOptions
 from lens2logit.training.options import training_context
 from lens2logit.workflow import job
 

@@ -2,7 +2,7 @@ import json
 
 from lens2logit.training.options import training_arguments
 from lens2logit.training.train import train_on_view
-from lens2logit.training import save_checkpoint
+from lens2logit.training.checkpoint import save_checkpoint
 from lens2logit.workflow import job
 
 with job(snakemake):

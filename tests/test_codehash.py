@@ -125,17 +125,41 @@ def test_source_digest_ignores_docstrings_but_not_strings(tmp_path):
     assert source_digest(a) == source_digest(b) != source_digest(c)
 
 
-def test_library_imports_isp_names_from_their_modules():
-    """lens2logit.isp exports its names lazily (planning stays free of PyTorch), so the code hash, which
-    follows import statements, would not see what a `from lens2logit.isp import render` runs: the
-    library imports from the submodules (`from lens2logit.isp import pipeline` is a submodule, fine)."""
+@pytest.mark.parametrize("package", ["isp", "training"])
+def test_library_imports_lazy_package_names_from_their_modules(package):
+    """lens2logit.isp and lens2logit.training export their names lazily (planning stays free of
+    PyTorch), so the code hash, which follows import statements, would not see what a
+    `from lens2logit.isp import render` runs: the library and the scripts import from the submodules
+    (`from lens2logit.isp import pipeline` names a submodule, fine)."""
     import re
 
-    submodules = {p.stem for p in (REPO / "src/lens2logit/isp").glob("*.py")}
+    submodules = {p.stem for p in (REPO / "src/lens2logit" / package).glob("*.py")}
     offenders = {}
-    for path in sorted((REPO / "src/lens2logit").rglob("*.py")):
-        for names in re.findall(r"^\s*from lens2logit\.isp import (.+)$", path.read_text(), re.M):
-            lazy = {n.split(" as ")[0].strip() for n in names.split(",")} - submodules
+    for path in sorted([*(REPO / "src/lens2logit").rglob("*.py"), *(REPO / "scripts").rglob("*.py")]):
+        for names in re.findall(rf"^\s*from lens2logit\.{package} import (.+)$", path.read_text(), re.M):
+            lazy = {n.split(" as ")[0].strip(" ()") for n in names.split(",")} - submodules - {""}
             if lazy:
                 offenders[str(path.relative_to(REPO))] = sorted(lazy)
     assert not offenders
+
+
+def test_cached_hash_is_the_hash_and_follows_every_change(pkg, tmp_path, monkeypatch):
+    from lens2logit.workflow import codehash
+
+    root, scripts = pkg
+    cache = tmp_path / "cache"
+    script = scripts / "render.py"
+    first = codehash.cached_code_hash(script, cache_dir=cache, root=root)
+    assert first == code_hash(script, root=root) and len(list(cache.iterdir())) == 1
+    with monkeypatch.context() as m:  # a second process: the answer comes from the cache
+        m.setattr(codehash, "code_hash", lambda *a, **k: pytest.fail("not served from the cache"))
+        assert codehash.cached_code_hash(script, cache_dir=cache, root=root) == first
+    # any library file or the script itself changes the key, so a stored hash never goes stale
+    write(root, "lens2logit/isp/demosaic.py", "def bilinear(x):\n    return x + 1\n")
+    second = codehash.cached_code_hash(script, cache_dir=cache, root=root)
+    assert second != first and second == code_hash(script, root=root)
+    write(root, "lens2logit/unrelated.py", "X = 1\n")  # not imported: same hash, new key
+    assert codehash.cached_code_hash(script, cache_dir=cache, root=root) == second and len(list(cache.iterdir())) == 3
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert codehash.cached_code_hash(script, cache_dir=blocked / "sub", root=root) == second  # unwritable: computed

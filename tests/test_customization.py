@@ -15,14 +15,12 @@ from lens2logit.errors import InputError
 from lens2logit.customization.joint import (
     CURVE_COLUMNS,
     FINAL_COLUMNS,
-    CustomizationOptions,
-    NeuralOptions,
     build_processor,
     final_table,
     run_customization,
-    start_model_problems,
     train_processing,
 )
+from lens2logit.customization.options import CustomizationOptions, NeuralOptions, start_model_problems
 from lens2logit.data.export import load_dataset_arrays
 from lens2logit.training.options import CONTEXT_KEYS
 from lens2logit.training.splits import load_folds

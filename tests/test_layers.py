@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("errors", "io", "schema", "statistics"),  # foundation (may import each other)
     ("isp",),
     ("data",),
-    ("models", "training", "paths", "reporting"),  # core: models, training, metrics, results layout, figures
+    ("architectures", "models", "training", "paths", "reporting"),  # core: models, training, metrics, results layout, figures
     ("corruptions", "forensics", "customization"),  # studies that stand alone
     ("drift",),  # the headline study (its findings compare with the corruptions baseline)
     ("robust", "qa"),  # studies built on drift's models

@@ -248,9 +248,9 @@ def test_paths_of_one_model_share_their_keys_and_take_wildcards():
 
 
 def test_planning_imports_neither_torch_nor_pandas():
-    """Every cluster job parses the workflow again before its script starts: the modules the Snakefile
-    and rules/common.smk import, and the plan of the default config, load no PyTorch or pandas (the
-    plan-time checks, which may, run in the main process only)."""
+    """What the Snakefile and rules/common.smk import, the plan-time checks and the plan of the default
+    and the test config load no PyTorch, pandas or smp: `snakemake -n` stays quick, and every cluster
+    job, which parses the workflow again before its script starts, pays none of it."""
     import subprocess
     import sys
 
@@ -261,10 +261,12 @@ def test_planning_imports_neither_torch_nor_pandas():
     assert "lens2logit.workflow.plan" in modules
     code = "\n".join([
         "import importlib, sys, yaml", *(f"importlib.import_module({m!r})" for m in modules),
-        "from lens2logit.workflow.config import with_defaults", "from lens2logit.workflow.plan import build_plan",
-        f"build_plan(with_defaults(yaml.safe_load(open({str(REPO / 'config.yaml')!r}))))",
-        "print(sorted({'torch', 'pandas'} & set(sys.modules)))",
+        "from lens2logit.workflow.config import check_config, with_defaults",
+        "from lens2logit.data.registry import check_datasets", "from lens2logit.workflow.plan import build_plan",
+        *(f"config = with_defaults(yaml.safe_load(open({str(REPO / name)!r})))\n"
+          "check_config(config); check_datasets(config); build_plan(config)" for name in ("config.yaml", "configs/test.yaml")),
+        "print(sorted({'torch', 'pandas', 'segmentation_models_pytorch'} & set(sys.modules)))",
     ])  # fmt: skip
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[]"

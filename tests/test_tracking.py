@@ -423,7 +423,8 @@ def test_customization_continues_from_saved_classifier_and_isp(study, tmp_path):
     import torch
 
     from lens2logit.errors import InputError
-    from lens2logit.customization.joint import CustomizationOptions, run_customization
+    from lens2logit.customization.joint import run_customization
+    from lens2logit.customization.options import CustomizationOptions
 
     results = study / "results"
     saved = results / "customization/microscopy/models"

@@ -29,13 +29,10 @@ import torch
 from torch import nn
 
 from lens2logit.data.dataset import KINDS
+from lens2logit.architectures import CLASSIFICATION_ARCHS, DEFAULT_UNET_ENCODER, RESNET_LAYERS, SEGMENTATION_ARCHS
 from lens2logit.errors import InputError
 from lens2logit.io import load_torch
 
-CLASSIFICATION_ARCHS = ("resnet18", "resnet34", "resnet50", "small_cnn")
-SEGMENTATION_ARCHS = ("unet", "unetplusplus", "small_unet")
-DEFAULT_UNET_ENCODER = "resnet34"  # the paper's UNet++ encoder
-RESNET_LAYERS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}  # BasicBlock ResNets: blocks per stage
 PAPER_WIDTH = 64  # base width of torchvision's ResNets
 SMP_DECODER_CHANNELS = (256, 128, 64, 32, 16)  # smp's default U-Net decoder, scaled with the encoder width
 MIN_DECODER_CHANNELS = 4

@@ -178,7 +178,7 @@ def train_leave_one_view_out(views_paths: Sequence[str | os.PathLike], view_labe
     """
     from lens2logit.robust.isp_random import train_on_random_isp  # imports this module
     from lens2logit.training.scoring import score_model
-    from lens2logit.training import save_checkpoint
+    from lens2logit.training.checkpoint import save_checkpoint
 
     views_paths, view_labels, folds = list(views_paths), list(view_labels), list(folds)
     if len(views_paths) != len(view_labels) or len(model_paths) != len(metrics_paths) or len(model_paths) != len(view_labels) * len(folds):
@@ -203,11 +203,3 @@ def train_leave_one_view_out(views_paths: Sequence[str | os.PathLike], view_labe
                         train={"train_view": lovo_label(held_out), "train_intensity": 1.0, "augmentation": augmentation,
                                "fold": fold},
                         batch_size=eval_batch_size, device=options["device"])
-
-
-def robust_problems(robust: dict, *, datasets: Sequence[str], views: Sequence[str]) -> list[str]:
-    """What the schema cannot check in the ``robust`` section (one line per problem, naming its key);
-    its fold count is checked with the other stages' (:func:`lens2logit.workflow.config.trained_folds_problems`)."""
-    if len(views) < 3:
-        return [f"robust.enabled: leaving one view out needs at least 3 views (option views), got {len(views)}"]
-    return []

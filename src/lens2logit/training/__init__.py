@@ -10,19 +10,27 @@
 | :mod:`.device` | ``resolve_device``, ``check_amp``, ``autocast``, ``to_device``, ``pin_memory``, ``configure_determinism`` |
 """
 
-from lens2logit.training.batches import (
-    ArrayBatches,
-    channel_statistics,
-    check_indices,
-    check_targets,
-    check_view_array,
-    open_array,
-)
-from lens2logit.training.checkpoint import CHECKPOINT_KEYS, load_model, read_checkpoint, save_checkpoint
-from lens2logit.training.device import check_amp, resolve_device
-from lens2logit.training.losses import dice_loss_from_logits, task_loss
-from lens2logit.training.loop import check_fit_options, fit
-from lens2logit.training.metrics import MetricAccumulator
+import importlib
+
+# Exports load their module on first use (PEP 562), so the option modules (``training.options``,
+# ``training.augment``'s names) import without PyTorch while planning. The code hash
+# (workflow.codehash) follows import statements only: library code imports from the modules.
+_EXPORTS = {
+    "batches": ("ArrayBatches", "channel_statistics", "check_indices", "check_targets", "check_view_array", "open_array"),
+    "checkpoint": ("CHECKPOINT_KEYS", "load_model", "read_checkpoint", "save_checkpoint"),
+    "device": ("check_amp", "resolve_device"),
+    "losses": ("dice_loss_from_logits", "task_loss"),
+    "loop": ("check_fit_options", "fit"),
+    "metrics": ("MetricAccumulator",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+
 
 __all__ = [
     "CHECKPOINT_KEYS",

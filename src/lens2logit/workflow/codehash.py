@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
 from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = "lens2logit"
 SRC_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the package
 HASH_LENGTH = 16  # hex digits kept: short in Snakemake's metadata and logs, collisions irrelevant
+CACHE_ENV = "LENS2LOGIT_CODEHASH_CACHE"  # folder of cached hashes (default: $XDG_CACHE_HOME/lens2logit/codehash)
 
 
 def module_file(name: str, root: Path = SRC_ROOT) -> Path | None:
@@ -200,3 +202,54 @@ def code_hash(script: str | Path, *, package: str = PACKAGE, root: Path = SRC_RO
     for name, path in module_closure(script, package=package, root=root).items():
         h.update(f"{name}\0{source_digest(path)}\n".encode())
     return h.hexdigest()[:HASH_LENGTH]
+
+
+# ---- a cache across processes: every `snakemake` call and every cluster job parses the workflow and
+# asks for every rule's hash; the syntax trees of the whole library take ≈ 1.5 s to walk, a lookup
+# keyed by the files' bytes a few milliseconds.
+
+
+def default_cache_dir() -> Path:
+    """``$LENS2LOGIT_CODEHASH_CACHE``, else ``$XDG_CACHE_HOME/lens2logit/codehash`` (``~/.cache`` without it)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lens2logit" / "codehash"
+
+
+@lru_cache(maxsize=None)
+def _package_digest(root: Path, package: str, stamp: tuple) -> str:
+    h = hashlib.sha256()
+    for rel, _, _ in stamp:
+        h.update(f"{rel}\0".encode() + hashlib.sha256((root / rel).read_bytes()).digest())
+    return h.hexdigest()
+
+
+def cache_key(script: str | Path, *, package: str = PACKAGE, root: Path = SRC_ROOT) -> str:
+    """sha256 of everything :func:`code_hash` reads: the script's bytes and the name and bytes of every
+    ``.py`` file of ``package`` (not where the tree lives)."""
+    root = Path(root)
+    stamp = tuple((p.relative_to(root).as_posix(), p.stat().st_mtime_ns, p.stat().st_size)
+                  for p in sorted((root / package).rglob("*.py")))  # fmt: skip
+    return hashlib.sha256(Path(script).read_bytes() + _package_digest(root, package, stamp).encode()).hexdigest()
+
+
+def cached_code_hash(script: str | Path, *, cache_dir: Path | None = None, package: str = PACKAGE, root: Path = SRC_ROOT) -> str:
+    """:func:`code_hash`, kept in ``cache_dir`` (default :func:`default_cache_dir`) under :func:`cache_key`:
+    the same files give the same hash, so a stored answer never goes stale. An unwritable cache is skipped."""
+    if not Path(script).is_file():
+        raise FileNotFoundError(f"code_hash: no script {script}")
+    path = Path(cache_dir or default_cache_dir()) / cache_key(script, package=package, root=root)
+    try:
+        stored = path.read_text().strip()
+        if len(stored) == HASH_LENGTH:
+            return stored
+    except OSError:
+        pass
+    value = code_hash(script, package=package, root=root)
+    try:
+        from lens2logit.io import write_text
+
+        write_text(path, value + "\n")
+    except OSError:
+        pass
+    return value

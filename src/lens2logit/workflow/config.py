@@ -147,7 +147,7 @@ def known_encoder(name: str, *, cache: Path | None = ENCODER_CACHE) -> bool:
 
 def _arch_problems(kind: str, arch: Any) -> list[str]:
     """The syntax of :func:`lens2logit.models.build_model`'s ``arch``, checked without building."""
-    from lens2logit.models import CLASSIFICATION_ARCHS, DEFAULT_UNET_ENCODER, RESNET_LAYERS, SEGMENTATION_ARCHS
+    from lens2logit.architectures import CLASSIFICATION_ARCHS, DEFAULT_UNET_ENCODER, RESNET_LAYERS, SEGMENTATION_ARCHS
 
     key = f"training.{kind}.arch"
     allowed = CLASSIFICATION_ARCHS if kind == "classification" else SEGMENTATION_ARCHS
@@ -342,7 +342,7 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
     cannot express: cross-field rules, views with a differentiable twin, names of architectures and
     encoders, files and class counts on disk.
     """
-    from lens2logit.customization.joint import customization_problems, start_model_problems
+    from lens2logit.customization.options import customization_problems, start_model_problems
     from lens2logit.isp.views import TWIN_VIEWS, twin_view_problems
 
     config = with_defaults(config)
@@ -378,9 +378,8 @@ def check_config(config: dict, *, workdir: str | Path = ".") -> None:
         problems += trained_folds_problems("forensics.folds", forensics["folds"], folds)
     robust = config["robust"]
     if robust["enabled"]:
-        from lens2logit.robust.train import robust_problems
-
-        problems += robust_problems(robust, datasets=datasets, views=views)
+        if len(views) < 3:  # one held out, a mix of the others to train on
+            problems.append(f"robust.enabled: leaving one view out needs at least 3 views (option views), got {len(views)}")
         problems += trained_folds_problems("robust.folds", int(robust["folds"]), folds)
     custom = config["customization"]
     if custom["enabled"]:
