@@ -67,7 +67,8 @@ def script_code(script):
     return lambda wildcards: _code_hash(path)
 
 
-_code_hash = functools.cache(cached_code_hash)  # the library does not change during a run
+# The library does not change during a run.
+_code_hash = functools.cache(cached_code_hash)
 
 
 # ---- data: params of the data rules ------------------------------------------------------
