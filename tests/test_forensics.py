@@ -204,3 +204,13 @@ def test_segmentation_model_on_a_classification_dataset_is_rejected(tmp_path):
             models, cls["raw"], cls["targets"], cls["meta"], table_path=tmp_path / "t.csv", figure_path=tmp_path / "f.png",
             strips_path=tmp_path / "s.png", params_path=tmp_path / "p.json", options=cpu_options(steps=1),
         )  # fmt: skip
+
+
+def test_attack_seeds_are_the_decimal_ones_below_ten_and_never_collide():
+    import itertools
+
+    from lens2logit.forensics.attack import attack_seed_of
+
+    assert attack_seed_of(7, 10, 2, 1, 3, 4) == 7 + 2000 + 100 + 30 + 4  # the seeds of every run so far
+    grid = list(itertools.product(range(3), range(2), range(11), range(12)))  # 12 groups, 11 λs: base 12
+    assert len({attack_seed_of(0, 12, *key) for key in grid}) == len(grid)

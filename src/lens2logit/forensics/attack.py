@@ -353,8 +353,6 @@ def run_forensics(
     Returns:
         The table as a DataFrame.
     """
-    from lens2logit.reporting.isp import plot_forensics, plot_forensics_distance, plot_strips
-
     o = options
     groups, lambdas, regularizers, view = list(o.groups), list(o.lambdas), list(o.regularizers), o.view
     steps, lr, batch_size, seed, constrain = o.steps, o.lr, o.batch_size, o.seed, o.constrain
@@ -374,18 +372,11 @@ def run_forensics(
     strips: dict[str, torch.Tensor] = {}
     strip_lambda = next((x for x in lambdas if x > 0), lambdas[0])
     attacks: list[dict[str, Any]] = []
+    seed_base = max(10, len(groups), len(lambdas), len(regularizers))
     for fold, path in enumerate(model_paths):
         model, ckpt = load_model(path, device)
         kind = ckpt["kind"]
-        if meta.get("kind") not in (None, kind):
-            raise InputError(f"model {path} is a {kind} model but {meta_path} describes a {meta['kind']} dataset")
-        trained_on = Path(str(ckpt.get("config", {}).get("views_path", ""))).stem
-        if trained_on and trained_on != get_view(view).slug:
-            raise InputError(f"model {path} was trained on view {trained_on!r}, but forensics starts from {get_view(view).slug!r} (option 'view')")
-        train_idx = torch.as_tensor(ckpt["train_indices"], dtype=torch.long)
-        val_idx = torch.as_tensor(ckpt["val_indices"], dtype=torch.long)
-        if len(val_idx) == 0:
-            raise InputError(f"model {path} has no validation indices")
+        train_idx, val_idx = _checked_fold_model(path, ckpt, meta, meta_path, view)
         x_train, y_train = raw[train_idx], targets[train_idx]
         x_val, y_val = raw[val_idx], targets[val_idx]
         ref_train, ref_val = render_all(reference, x_train), render_all(reference, x_val)
@@ -403,7 +394,7 @@ def run_forensics(
         for reg_index, regularizer in enumerate(regularizers):
             for lam_index, lam in enumerate(lambdas):
                 for group_index, group in enumerate(groups):
-                    attack_seed = seed + 1000 * fold + 100 * reg_index + 10 * lam_index + group_index
+                    attack_seed = attack_seed_of(seed, seed_base, fold, reg_index, lam_index, group_index)
                     adversarial, history = attack_isp(
                         reference, model, x_train, y_train, kind=kind, group=group, lam=lam, regularizer=regularizer,
                         steps=steps, lr=lr, batch_size=batch_size, seed=attack_seed, bce_weight=o.bce_weight,
@@ -433,14 +424,45 @@ def run_forensics(
         setup = {"view": get_view(view).label, "steps": steps, "lr": lr, "batch_size": batch_size, "seed": seed, "constrain": constrain,
                  "step_scale": o.step_scale, "lambda_factor": lambda_factor()}  # fmt: skip
         write_json(attacks_path, {"setup": setup, "attacks": attacks})
+    _plot_forensics(table, strips, options, kind=kind, name=meta.get("name", ""), strip_lambda=strip_lambda,
+                    figure_path=figure_path, distance_figure_path=distance_figure_path, strips_path=strips_path)  # fmt: skip
+    return table
+
+
+def attack_seed_of(seed: int, base: int, fold: int, reg_index: int, lam_index: int, group_index: int) -> int:
+    """The seed of one attack: the indices as digits in ``base`` (≥ every index + 1, so no two attacks
+    share a seed; with fewer than 10 groups, λs and regularizers, base 10: ``seed + 1000·fold + 100·reg
+    + 10·λ + group``)."""
+    return seed + ((fold * base + reg_index) * base + lam_index) * base + group_index
+
+
+def _checked_fold_model(path, ckpt: Mapping[str, Any], meta: Mapping[str, Any], meta_path, view: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(train, val)`` indices of a fold's model, after checking its kind and training view fit; InputError otherwise."""
+    kind = ckpt["kind"]
+    if meta.get("kind") not in (None, kind):
+        raise InputError(f"model {path} is a {kind} model but {meta_path} describes a {meta['kind']} dataset")
+    trained_on = Path(str(ckpt.get("config", {}).get("views_path", ""))).stem
+    if trained_on and trained_on != get_view(view).slug:
+        raise InputError(f"model {path} was trained on view {trained_on!r}, but forensics starts from {get_view(view).slug!r} (option 'view')")
+    train_idx = torch.as_tensor(ckpt["train_indices"], dtype=torch.long)
+    val_idx = torch.as_tensor(ckpt["val_indices"], dtype=torch.long)
+    if len(val_idx) == 0:
+        raise InputError(f"model {path} has no validation indices")
+    return train_idx, val_idx
+
+
+def _plot_forensics(table: pd.DataFrame, strips: Mapping[str, torch.Tensor], o: "ForensicsOptions", *, kind: str, name: str,
+                    strip_lambda: float, figure_path, distance_figure_path, strips_path) -> None:
+    """The figures of :func:`run_forensics`: metric vs λ, metric vs distance (optional), the strips."""
+    from lens2logit.reporting.isp import plot_forensics, plot_forensics_distance, plot_strips
+
     headline = headline_metric(kind, o.segmentation_headline)
-    title = f"{meta.get('name', '')} drift forensics ({get_view(view).label}, {steps} steps, step scale {o.step_scale})"
+    title = f"{name} drift forensics ({get_view(o.view).label}, {o.steps} steps, step scale {o.step_scale})"
     plot_forensics(table, figure_path, metric=headline, title=title, extensions=EXTENSION_GROUPS)
     if distance_figure_path is not None:
         plot_forensics_distance(table, distance_figure_path, metric=headline, title=title, extensions=EXTENSION_GROUPS)
-    strip_paper = lambda_to_paper(strip_lambda, regularizers[0])
-    plot_strips(strips, strips_path, title=f"reference vs adversarial ISP (λ = {strip_lambda:g}, paper units {strip_paper:.2g}, {regularizers[0]})")
-    return table
+    strip_paper = lambda_to_paper(strip_lambda, o.regularizers[0])
+    plot_strips(strips, strips_path, title=f"reference vs adversarial ISP (λ = {strip_lambda:g}, paper units {strip_paper:.2g}, {o.regularizers[0]})")
 
 
 def summarise(records: pd.DataFrame) -> pd.DataFrame:
