@@ -8,9 +8,9 @@ import re
 
 from snakemake.utils import validate
 
-from lens2logit.schema import schema_choices
+from lens2logit.schema import check_schema, coerce_config, schema_choices
 from lens2logit.workflow.codehash import cached_code_hash
-from lens2logit.workflow.config import check_config, check_schema, coerce_config
+from lens2logit.workflow.config import check_config
 from lens2logit.data.layout import intensity_from_slug
 from lens2logit.data.manifest import checked_branch_fingerprint
 from lens2logit.data.registry import check_datasets, dataset_root, is_real_source

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lens2logit.workflow.config import SCHEMA_PATH, load_schema, with_defaults
+from lens2logit.schema import SCHEMA_PATH, load_schema, with_defaults
 from lens2logit.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]

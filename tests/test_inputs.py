@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lens2logit.workflow.config import check_config, coerce_config, override, with_defaults
+from lens2logit.workflow.config import check_config, override
+
+from lens2logit.schema import coerce_config, with_defaults
 from lens2logit.data.layout import MANIFEST
 from lens2logit.data.manifest import (
     branch_files,

@@ -84,7 +84,9 @@ def test_synthesis_hashes_every_written_file_once(tmp_path, monkeypatch):
 def test_a_stage_asking_for_more_folds_than_trained_is_refused(stage):
     from conftest import TEST_CONFIG
 
-    from lens2logit.workflow.config import check_config, with_defaults
+    from lens2logit.workflow.config import check_config
+
+    from lens2logit.schema import with_defaults
 
     config = with_defaults({**TEST_CONFIG, "drift": {**TEST_CONFIG["drift"], "folds": 3, "use_folds": 1},
                             stage: {**TEST_CONFIG.get(stage, {}), "enabled": True, "folds": 2}})

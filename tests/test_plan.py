@@ -9,7 +9,7 @@ import re
 import pytest
 
 from conftest import TEST_CONFIG
-from lens2logit.workflow.config import with_defaults
+from lens2logit.schema import with_defaults
 from lens2logit import paths
 from lens2logit.workflow.plan import build_plan, fetched_sources, other_intensity_views
 
@@ -261,7 +261,8 @@ def test_planning_imports_neither_torch_nor_pandas():
     assert "lens2logit.workflow.plan" in modules
     code = "\n".join([
         "import importlib, sys, yaml", *(f"importlib.import_module({m!r})" for m in modules),
-        "from lens2logit.workflow.config import check_config, with_defaults",
+        "from lens2logit.workflow.config import check_config",
+        "from lens2logit.schema import with_defaults",
         "from lens2logit.data.registry import check_datasets", "from lens2logit.workflow.plan import build_plan",
         *(f"config = with_defaults(yaml.safe_load(open({str(REPO / name)!r})))\n"
           "check_config(config); check_datasets(config); build_plan(config)" for name in ("config.yaml", "configs/test.yaml")),

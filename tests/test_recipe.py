@@ -10,7 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from lens2logit.workflow.config import check_config, with_defaults
+from lens2logit.workflow.config import check_config
+
+from lens2logit.schema import with_defaults
 from lens2logit.errors import InputError
 from lens2logit.training.loop import fit
 
@@ -104,7 +106,7 @@ def test_use_folds_plans_only_the_first_folds_of_the_split(tmp_path):
 def test_schedule_keyword_defaults_are_the_schemas():
     import inspect
 
-    from lens2logit.workflow.config import schema_default
+    from lens2logit.schema import schema_default
     from lens2logit.training.train import train_on_view
 
     for function in (fit, train_on_view):

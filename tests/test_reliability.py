@@ -210,7 +210,7 @@ def test_strict_labels_refuses_at_plan_time_and_can_be_switched_off(microscopy):
     assert strict_labels({"data": {"source": "path", "strict_labels": None}})
     assert not strict_labels({"data": {"source": "zenodo", "strict_labels": None}})
     assert strict_labels({"data": {"source": "zenodo", "strict_labels": True}})
-    from lens2logit.workflow.config import schema_default
+    from lens2logit.schema import schema_default
 
     assert schema_default("data.strict_labels") is None
 
@@ -228,7 +228,7 @@ def test_strict_labels_refuses_at_plan_time_and_can_be_switched_off(microscopy):
 )
 def test_schema_errors_are_one_line_naming_key_value_and_allowed(extra, line):
     from lens2logit.cli.config import merge
-    from lens2logit.workflow.config import check_schema
+    from lens2logit.schema import check_schema
 
     config = merge(yaml.safe_load((REPO / "config.yaml").read_text()), extra)
     with pytest.raises(InputError) as error:

@@ -38,7 +38,7 @@ def _check_options(p) -> None:
 def _resolve(given: Path | None, relative: str) -> Path:
     """``given``, else ``relative`` in the current folder, else next to the installed workflow's schema;
     InputError when none exists (the check is never skipped silently)."""
-    from lens2logit.workflow.config import SCHEMA_PATH
+    from lens2logit.schema import SCHEMA_PATH
 
     candidates = [given] if given is not None else [Path(relative), SCHEMA_PATH.parents[1] / relative]
     for path in candidates:
@@ -61,7 +61,7 @@ def merge(base: dict, extra: dict) -> dict:
 def _check_merged(files_merged: dict, args) -> Path:
     """The merge of ``files_merged`` over the base config, checked against the schema (one-line
     InputError); returns the base config it was merged over."""
-    from lens2logit.workflow.config import check_schema
+    from lens2logit.schema import check_schema
 
     base, schema = _resolve(args.base, "config.yaml"), _resolve(args.schema, "schemas/config.schema.yaml")
     check_schema(merge(read_config_file(base), files_merged), schema)

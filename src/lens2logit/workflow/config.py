@@ -1,8 +1,6 @@
-"""The workflow's configuration, checked when the workflow is planned (``snakemake -n`` fails).
+"""The workflow's configuration, checked when the workflow is planned (``snakemake -n`` fails); the
+schema's own checks, defaults and the typing of ``--config`` strings are :mod:`lens2logit.schema`.
 
-* ``coerce_config(config, schema)``: Snakemake's ``--config 'drift={folds: 3}'`` passes nested values
-  as strings; where the schema wants a number, boolean, null, list or object and the string parses
-  (YAML) to exactly that, it is converted. Strings the schema allows stay strings.
 * ``check_config(config)``: every option that could otherwise only fail inside a job — views with a
   differentiable twin, architectures and encoders (names only, nothing is downloaded), weight files,
   tile size vs data size, intensities on disk, class counts vs folds. Each problem names the full key
@@ -19,16 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from lens2logit.errors import InputError
 from lens2logit.data.registry import dataset_kind, dataset_names, dataset_source
-from lens2logit.schema import (  # noqa: F401  (schema functions callers reach through config)
-    SCHEMA_PATH,
-    check_schema,
-    coerce_config,
-    coerce_value,
-    load_schema,
-    schema_default,
-    schema_error_line,
-    with_defaults,
-)
+from lens2logit.schema import with_defaults
 
 REFERENCE_INTENSITY = 1.0
 # Full drone images of the synthetic data are this many tiles high and wide.
