@@ -223,8 +223,6 @@ def train_processing(
     to save the trained task model (checkpoint format of the drift models, with ``classes`` and the
     workflow dataset name ``dataset``) and ISP.
     """
-    from lens2logit.reporting.isp import plot_stage_grid
-
     o = options
     arch, epochs, batch_size, lr, seed, view, neural = o.arch, o.epochs, o.batch_size, o.lr, o.seed, o.view, o.neural
     constrain, augmentation, bce_weight, stage_samples = o.constrain, o.augmentation, o.bce_weight, o.stage_samples
@@ -243,19 +241,7 @@ def train_processing(
         isp_state, norm_state = isp_start["state_dict"], isp_start.get("batchnorm")
     processor = build_processor(processing, camera, view=view, neural=neural, constrain=constrain, group_lr_scales=o.group_lr_scales,
                                 state_dict=isp_state, batchnorm=o.batchnorm, batchnorm_state=norm_state)  # fmt: skip
-    if processor is None:
-        mean, std = channel_statistics(views, train_idx)
-        images = views
-    elif isinstance(processor, BatchNormAfter):  # the paper: the batch norm is the model's standardisation
-        processor.to(device)
-        mean, std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
-        images = raw.numpy()
-    else:
-        processor.to(device)
-        mean, std = processor_statistics(processor, raw, train_idx)
-        images = raw.numpy()
-    if classifier_start is not None:  # the classifier keeps the standardisation it was trained with
-        mean, std = list(classifier_start["mean"]), list(classifier_start["std"])
+    images, mean, std = _model_inputs(processor, views, raw, train_idx, device, classifier_start)
     model = standardized(net, mean, std)
     shuffle = torch.Generator().manual_seed(seed + 1 + fold_index)
     pin = pin_memory(device)
@@ -265,14 +251,8 @@ def train_processing(
     on_epoch_end = None
     if processor is not None and stage_samples > 0 and stage_path is not None:
         tap_idx = torch.as_tensor(np.sort(val_idx)[:stage_samples])
-        tap_raw = raw[tap_idx].to(device)
-        tap_targets = torch.from_numpy(np.asarray(targets[tap_idx.numpy()])).to(device)
-
-        def on_epoch_end(epoch: int, rows: list[dict[str, Any]]) -> None:
-            taps = tap_stages(processor, model, tap_raw, tap_targets, lambda logits, y: task_loss(logits, y, kind, bce_weight))
-            taps = {stage: {part: t.cpu() for part, t in images.items()} for stage, images in taps.items()}
-            plot_stage_grid(taps, stage_path(epoch), title=f"{processing} ISP, epoch {epoch}")
-
+        on_epoch_end = _stage_grids(processor, model, raw[tap_idx].to(device), torch.from_numpy(np.asarray(targets[tap_idx.numpy()])).to(device),
+                                    kind=kind, bce_weight=bce_weight, stage_path=stage_path, processing=processing)  # fmt: skip
     trainable = [m for m, fixed in ((model, freeze_classifier and classifier_start is not None),
                                     (processor, freeze_isp and isp_state is not None)) if m is not None and not fixed]  # fmt: skip
     history = fit(
@@ -298,6 +278,41 @@ def train_processing(
             save_torch(save_paths["isp"], isp_checkpoint(processing, processor, camera, view=view, neural=neural, constrain=constrain,
                                                         dataset=dataset, **info))  # fmt: skip
     return history, processor
+
+
+def _model_inputs(processor: nn.Module | None, views: np.ndarray, raw: torch.Tensor, train_idx: np.ndarray, device: torch.device,
+                  classifier_start: dict[str, Any] | None) -> tuple[np.ndarray, list[float], list[float]]:
+    """``(images, mean, std)`` of one (processing, fold): the static views, or the raw mosaics for a
+    processor (moved to ``device``), with the standardisation of the model input (a start classifier
+    keeps its own; after the paper's batch norm there is none)."""
+    if processor is None:
+        mean, std = channel_statistics(views, train_idx)
+        images = views
+    elif isinstance(processor, BatchNormAfter):  # the paper: the batch norm is the model's standardisation
+        processor.to(device)
+        mean, std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+        images = raw.numpy()
+    else:
+        processor.to(device)
+        mean, std = processor_statistics(processor, raw, train_idx)
+        images = raw.numpy()
+    if classifier_start is not None:  # the classifier keeps the standardisation it was trained with
+        mean, std = list(classifier_start["mean"]), list(classifier_start["std"])
+    return images, mean, std
+
+
+def _stage_grids(processor: nn.Module, model: nn.Module, tap_raw: torch.Tensor, tap_targets: torch.Tensor, *, kind: str,
+                 bce_weight: float, stage_path: Callable[[int], str], processing: str) -> Callable[[int, list[dict[str, Any]]], None]:
+    """``on_epoch_end`` of :func:`~lens2logit.training.loop.fit` that saves the learned ISP's stage images and
+    task-loss gradients for ``tap_raw`` as a PNG grid after every epoch."""
+    from lens2logit.reporting.isp import plot_stage_grid
+
+    def on_epoch_end(epoch: int, rows: list[dict[str, Any]]) -> None:
+        taps = tap_stages(processor, model, tap_raw, tap_targets, lambda logits, y: task_loss(logits, y, kind, bce_weight))
+        taps = {stage: {part: t.cpu() for part, t in images.items()} for stage, images in taps.items()}
+        plot_stage_grid(taps, stage_path(epoch), title=f"{processing} ISP, epoch {epoch}")
+
+    return on_epoch_end
 
 
 def processor_kind_matches(processing: str, isp_start: dict[str, Any]) -> bool:
@@ -379,18 +394,9 @@ def run_customization(
     rows: list[dict[str, Any]] = []
     kind = None
     for intensity, raw_path, targets_path, meta_path, view_path in zip(intensities, raw_paths, targets_paths, meta_paths, view_paths):
-        raw, targets_t, meta, camera = load_dataset_arrays(raw_path, targets_path, meta_path)
-        targets = targets_t.numpy()
-        kind = meta.get("kind")
-        if kind not in KIND_METRICS:
-            raise InputError(f"meta file {meta_path}: unknown kind {kind!r} (key 'kind')")
+        raw, targets, meta, camera, views = _intensity_arrays(raw_path, targets_path, meta_path, view_path)
+        kind = meta["kind"]
         n_classes = len(meta.get("classes", [])) if kind == "classification" else 1
-        if kind == "classification" and n_classes < 2:
-            raise InputError(f"meta file {meta_path}: classification needs at least 2 classes (key 'classes')")
-        views = open_array(view_path, "views")
-        check_view_array(views, view_path)
-        if views.shape[0] != raw.shape[0] or tuple(views.shape[-2:]) != tuple(raw.shape[-2:]):
-            raise InputError(f"views file {view_path} {views.shape} does not match raw file {raw_path} {tuple(raw.shape)}")
         slug = intensity_slug(intensity)
         if classifier_start is not None and (classifier_start["kind"] != kind or (kind == "classification" and classifier_start["n_classes"] != n_classes)):
             raise InputError(f"customization.classifier {classifier} is a {classifier_start['kind']} model with {classifier_start['n_classes']} "
@@ -410,12 +416,9 @@ def run_customization(
                     classifier_start=classifier_start, isp_start=isp_start, save_paths=save,
                     classes=meta.get("classes", []), dataset=dataset,
                 )  # fmt: skip
-                for entry in history:
-                    for metric, value in entry.items():
-                        if metric in ("epoch", "split"):
-                            continue
-                        rows.append({"processing": processing, "intensity": intensity, "epoch": entry["epoch"], "fold": k,
-                                     "split": entry["split"], "metric": metric, "value": float(value)})  # fmt: skip
+                rows += [{"processing": processing, "intensity": intensity, "epoch": entry["epoch"], "fold": k, "split": entry["split"],
+                          "metric": metric, "value": float(value)}
+                         for entry in history for metric, value in entry.items() if metric not in ("epoch", "split")]  # fmt: skip
                 log.info("%s @ %s fold %d: %s", processing, intensity, k, history[-1] if history else None)
 
     curves = pd.DataFrame.from_records(rows, columns=CURVE_COLUMNS)
@@ -429,6 +432,22 @@ def run_customization(
         Path(models_dir).mkdir(parents=True, exist_ok=True)
     plot_customization(curves, figure_path, metric=headline, title=f"{meta.get('name', '')}: ISP customization ({get_view(view).label} vs learned ISPs)")
     return curves
+
+
+def _intensity_arrays(raw_path, targets_path, meta_path, view_path) -> tuple[torch.Tensor, np.ndarray, dict[str, Any], Any, np.ndarray]:
+    """``(raw, targets, meta, camera, views)`` of one intensity, checked: a known kind, ≥ 2 classes for
+    classification, and static views of the raw mosaics' count and size."""
+    raw, targets, meta, camera = load_dataset_arrays(raw_path, targets_path, meta_path)
+    kind = meta.get("kind")
+    if kind not in KIND_METRICS:
+        raise InputError(f"meta file {meta_path}: unknown kind {kind!r} (key 'kind')")
+    if kind == "classification" and len(meta.get("classes", [])) < 2:
+        raise InputError(f"meta file {meta_path}: classification needs at least 2 classes (key 'classes')")
+    views = open_array(view_path, "views")
+    check_view_array(views, view_path)
+    if views.shape[0] != raw.shape[0] or tuple(views.shape[-2:]) != tuple(raw.shape[-2:]):
+        raise InputError(f"views file {view_path} {views.shape} does not match raw file {raw_path} {tuple(raw.shape)}")
+    return raw, targets.numpy(), meta, camera, views
 
 
 def _stage_path(stages_dir, processing: str, slug: str, epoch: int) -> str:
