@@ -55,6 +55,7 @@ from lens2logit.isp.parametrized import ADDITIVE, ALL, ParametrizedISP, ScaledGr
 from lens2logit.data.export import load_dataset_arrays
 from lens2logit.isp.views import differentiable_demosaic, get_view, twin_view_problems
 from lens2logit.training.checkpoint import load_model
+from lens2logit.training.loop import frozen
 from lens2logit.training.device import resolve_device, to_device
 from lens2logit.training.losses import task_loss
 from lens2logit.training.metrics import KIND_METRICS, MetricAccumulator
@@ -249,7 +250,38 @@ def attack_isp(
     if reference_output is None:
         reference_output = render_all(reference, raw)
     adversarial = copy.deepcopy(reference).eval()
-    names = adversarial.group_names(group)
+    attacked, selected = _attacked_parameters(adversarial, adversarial.group_names(group), step_scales)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(selected, lr=lr)
+    device = _device_of(model)
+    losses = []  # per step (loss, task loss, distance), kept on the device until the end
+    with frozen(model):
+        for step in range(steps):
+            idx = torch.randperm(len(raw), generator=generator)[:batch_size]
+            x, y, ref = (to_device(t[idx], device) for t in (raw, targets, reference_output))
+            out = attacked(x)
+            harm = task_loss(model(out), y, kind, bce_weight)
+            dist = distance(ref, out)
+            loss = -harm + lam * dist
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(torch.stack([loss.detach(), harm.detach(), dist.detach()]))
+    if step_scales is not None:
+        adversarial = attacked.merged().eval()
+    for p in adversarial.parameters():
+        p.requires_grad_(False)
+    history = [
+        {"step": step + 1, "loss": loss, "task_loss": harm, "distance": dist}
+        for step, (loss, harm, dist) in enumerate(torch.stack(losses).tolist())
+    ]
+    return adversarial, history
+
+
+def _attacked_parameters(adversarial: ParametrizedISP, names: Sequence[str],
+                         step_scales: Mapping[str, float] | None) -> tuple[nn.Module, list[torch.nn.Parameter]]:
+    """``(module to run, parameters Adam updates)``: only the attacked ``names`` require gradients; with
+    ``step_scales`` they are wrapped in :class:`ScaledGroups` (each group's step scaled)."""
     for p in adversarial.parameters():
         p.requires_grad_(False)
     if step_scales is not None:
@@ -263,40 +295,7 @@ def attack_isp(
         selected = adversarial.select_groups(names)
     for p in selected:
         p.requires_grad_(True)
-    model_flags = [(p, p.requires_grad) for p in model.parameters()]
-    model_mode = model.training
-    model.eval()
-    for p, _ in model_flags:
-        p.requires_grad_(False)
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(selected, lr=lr)
-    device = _device_of(model)
-    losses = []  # per step (loss, task loss, distance), kept on the device until the end
-    try:
-        for step in range(steps):
-            idx = torch.randperm(len(raw), generator=generator)[:batch_size]
-            x, y, ref = (to_device(t[idx], device) for t in (raw, targets, reference_output))
-            out = attacked(x)
-            harm = task_loss(model(out), y, kind, bce_weight)
-            dist = distance(ref, out)
-            loss = -harm + lam * dist
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(torch.stack([loss.detach(), harm.detach(), dist.detach()]))
-    finally:
-        for p, flag in model_flags:
-            p.requires_grad_(flag)
-        model.train(model_mode)
-    if step_scales is not None:
-        adversarial = attacked.merged().eval()
-    for p in adversarial.parameters():
-        p.requires_grad_(False)
-    history = [
-        {"step": step + 1, "loss": loss, "task_loss": harm, "distance": dist}
-        for step, (loss, harm, dist) in enumerate(torch.stack(losses).tolist())
-    ]
-    return adversarial, history
+    return attacked, selected
 
 
 def _param_summary(isp: ParametrizedISP, group: str | None) -> dict[str, Any]:
