@@ -29,6 +29,7 @@ from lens2logit.workflow.config import study_datasets
 from lens2logit.data.layout import intensity_from_slug, intensity_slug
 from lens2logit.data.registry import REGISTRY, dataset_kind, dataset_source, get_dataset
 from lens2logit.isp.views import VIEWS, get_view
+from lens2logit.tracking.references import ISP_MODEL, TASK_MODEL, is_registry_reference
 from lens2logit import paths
 
 REFERENCE = intensity_slug(1.0)
@@ -42,12 +43,9 @@ QA_FILES = ("table.csv", "corruptions.csv", "summary.csv", "scatter.png")
 ROBUST_FILES = ("matrix.csv", "summary.json")
 TRAINING_SHARED = ("threads", "progress", "amp")  # training options common to both kinds
 
-# A model reference (models:/NAME/VERSION, runs:/ID/PATH, checkpoint path) → local checkpoint:
-# (reference, option, model_type, dataset) → path.
 # The options that take a model reference (a registry name, a run artifact or a checkpoint file) and
 # the checkpoint each needs; rule resolve_model_reference fetches and checks it.
-MODEL_REFERENCE_TYPES = {"forensics.model": "task-model", "customization.classifier": "task-model", "customization.isp": "isp"}
-REGISTRY_PREFIXES = ("models:/", "runs:/")
+MODEL_REFERENCE_TYPES = {"forensics.model": TASK_MODEL, "customization.classifier": TASK_MODEL, "customization.isp": ISP_MODEL}
 
 
 def check_device(spec: str) -> None:
@@ -84,8 +82,7 @@ def references_per_dataset(value, option: str, datasets: list[str]) -> dict[str,
     else:
         found = {t: str(value) for t in datasets}
     for reference in found.values():
-        local = not reference.startswith(REGISTRY_PREFIXES)
-        if local and not os.path.isfile(reference) and not reference.startswith(f"{paths.RESULTS}/"):
+        if not is_registry_reference(reference) and not os.path.isfile(reference) and not reference.startswith(f"{paths.RESULTS}/"):
             raise ValueError(f"config {option}: {reference}: checkpoint file not found (a DVC-tracked file: `dvc pull {reference}` first)")
     return found
 
@@ -313,7 +310,7 @@ class Plan:
         """The checkpoint file a reference names (an input of resolve_model_reference), or none for a
         registry name or run artifact."""
         reference = self.model_references[(dataset, option)]
-        return [] if reference.startswith(REGISTRY_PREFIXES) else [reference]
+        return [] if is_registry_reference(reference) else [reference]
 
     def customization_data(self, dataset: str, name: str) -> list[str]:
         """``name`` (raw.npy, targets.npy, meta.json) of the dataset at each customization intensity."""
