@@ -174,6 +174,98 @@ def robust_section(paths: Sequence[str]) -> list[str]:
             "Intervals: 90 % bootstrap over the held-out views (paired), each view's drop a mean over the folds per model.", ""]
 
 
+DRIFT_NOTE = (
+    "Each cell of a matrix is a mean over the trained folds; *n* = folds × test images per fold behind the "
+    "mean drop and its 90 % bootstrap interval (the paper table's resampling). Diagonal, off-diagonal, max drop "
+    "and the counts are point values of the same matrix (the max drop, a maximum over the off-diagonal cells, "
+    "has its relative form with an interval in the paper table)."
+)
+CORRUPTION_NOTES = (
+    "Drops of the headline metric averaged over training views; *normalised* = drop ÷ headroom "
+    "(clean − chance; chance = majority-class rate for accuracy, best constant mask for IoU).",
+    "Intervals: 90 % bootstrap over folds and the corruption-scored test images (*n*: folds × images per "
+    "fold); the ISP-drift drop's interval is in the drift table. Normalised drops are point values.",
+)
+INTENSITY_NOTE = (
+    "Cells: mean ± sample std over the *n* folds trained per intensity, no bootstrap interval; with one fold "
+    "each cell is one model: a single measurement, no interval, and a difference between cells cannot be told "
+    "from noise."
+)
+
+
+def drift_section(summaries: Mapping[str, Mapping[str, Any]], results: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Markdown lines: one row per dataset's 12×12 drift matrix (``results/drift/{dataset}/summary.json``)."""
+    rows = []
+    for s in summaries.values():
+        found = _findings_of(results, s["dataset"], s["metric"])
+        rows.append({
+            "dataset": s["dataset"], "metric": s["metric"], "chance": _chance(results, s["dataset"], s["metric"]),
+            "diagonal": s["diagonal_mean"],
+            "off-diagonal": s["off_diagonal_mean"], "mean drop": s["mean_drop"],
+            "mean drop 90 % CI": _ci((found or {}).get("findings", {}).get("mean_drop")), "n": sample_size(found),
+            "max drop": s["max_drop"],
+            "worst pair (train→test)": " → ".join(s["max_drop_pair"]),
+            "rows with best diagonal": f"{s['rows_with_diagonal_best']}/{s['n_views']}",
+            "cells below diagonal": f"{s['cells_below_diagonal']}/{s['n_off_diagonal']}",
+        })  # fmt: skip
+    return ["## Drift synthesis (12×12 views)", "", _table(pd.DataFrame(rows)), "", DRIFT_NOTE, ""]
+
+
+def corruption_section(comparisons: Mapping[str, pd.DataFrame], results: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Markdown lines: ISP drift vs common corruptions per dataset (``results/corruptions/{dataset}/comparison.csv``)."""
+    if not comparisons:
+        return []
+    rows = []
+    for dataset, c in comparisons.items():
+        a = c[c["view"] == "all"].iloc[0]
+        found = _findings_of(results, dataset, a["metric"])
+        f = (found or {}).get("findings", {})
+        rows.append({"dataset": dataset, "metric": a["metric"], "clean": a["clean"], "chance": a.get("chance", float("nan")),
+                     "drop under ISP drift": a["drift_drop"], "drop under corruptions": a["corruption_drop"],
+                     "ISP drop / headroom": a.get("drift_drop_normalised", float("nan")),
+                     "corruption drop / headroom": a.get("corruption_drop_normalised", float("nan")),
+                     "ratio": a["corruption_to_drift_ratio"], "ratio 90 % CI": _ci(f.get("corruption_to_drift_ratio"), 1, difference=False),
+                     "corruption drop 90 % CI": _ci(f.get("corruption_drop")), "n": sample_size(found, "corruption_images_per_fold"),
+                     "ratio at chance": a.get("ratio_at_chance", float("nan"))})  # fmt: skip
+    before, after = CORRUPTION_NOTES
+    return ["## ISP drift vs common corruptions", "", before, "", _table(pd.DataFrame(rows)), "", after, ""]
+
+
+def intensity_section(paths: Sequence[str], headline: Mapping[str, str], results: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Markdown lines: train/test intensity cells per dataset (``results/intensity/{dataset}/matrix.csv``)."""
+    if not paths:
+        return []
+    rows = []
+    for p in paths:
+        dataset = _dataset_of(p)
+        m = pd.read_csv(p)
+        metric = headline.get(dataset) or ("accuracy" if "accuracy" in set(m["metric"]) else DEFAULT_SEGMENTATION_HEADLINE)
+        m = m[m["metric"] == metric]
+        lo, hi = m["train_intensity"].min(), m["train_intensity"].max()
+        rows.append({"dataset": dataset, "metric": metric, "chance": _chance(results, dataset, metric),
+                     f"train {hi:g}→test {hi:g}": _intensity_cell(m, hi, hi), f"train {hi:g}→test {lo:g}": _intensity_cell(m, hi, lo),
+                     f"train {lo:g}→test {lo:g}": _intensity_cell(m, lo, lo), "n": _folds_text(m["n"])})  # fmt: skip
+    return ["## Intensity drift", "", _table(pd.DataFrame(rows)), "", INTENSITY_NOTE, ""]
+
+
+def fold_tables_section(title: str, paths: Sequence[str], note: str, headline: Mapping[str, str]) -> list[str]:
+    """Markdown lines: one fold table per file (forensics, customization), in the dataset's headline metric;
+    a customization ``verdict.csv`` (learned vs static ISP, 90 % interval over folds) is shown whole."""
+    if not paths:
+        return []
+    lines = [f"## {title}", "", note, ""]
+    for p in paths:
+        dataset = _dataset_of(p)
+        frame = pd.read_csv(p)
+        if Path(p).name == "verdict.csv":
+            lines += [f"### {dataset}: learned ISP vs static view", "", _table(frame), ""]
+            continue
+        keep = {headline[dataset]} if dataset in headline else set(HEADLINE_METRIC.values())
+        frame = frame[frame["metric"].isin(keep)]  # one metric keeps it readable
+        lines += [f"### {dataset}", "", _table(frame), ""]
+    return lines
+
+
 def write_summary(
     out_path,
     *,
@@ -205,89 +297,14 @@ def write_summary(
         headline = {t: headline_metric(k, segmentation_headline) for t, k in zip(datasets, kinds)}
     else:
         headline = {t: s["metric"] for t, s in summaries.items()}
-    comparisons = {_dataset_of(p): pd.read_csv(p) for p in corruptions}
-    parts = ["# lens2logit results", ""]
     results = {r["dataset"]: r for r in (json.loads(Path(p).read_text()) for p in findings)}
+    parts = ["# lens2logit results", ""]
     parts += paper_section(results)
-    parts += ["## Drift synthesis (12×12 views)", ""]
-    rows = []
-    for s in summaries.values():
-        found = _findings_of(results, s["dataset"], s["metric"])
-        rows.append({
-            "dataset": s["dataset"], "metric": s["metric"], "chance": _chance(results, s["dataset"], s["metric"]),
-            "diagonal": s["diagonal_mean"],
-            "off-diagonal": s["off_diagonal_mean"], "mean drop": s["mean_drop"],
-            "mean drop 90 % CI": _ci((found or {}).get("findings", {}).get("mean_drop")), "n": sample_size(found),
-            "max drop": s["max_drop"],
-            "worst pair (train→test)": " → ".join(s["max_drop_pair"]),
-            "rows with best diagonal": f"{s['rows_with_diagonal_best']}/{s['n_views']}",
-            "cells below diagonal": f"{s['cells_below_diagonal']}/{s['n_off_diagonal']}",
-        })  # fmt: skip
-    parts += [_table(pd.DataFrame(rows)), ""]
-    parts += [
-        "Each cell of a matrix is a mean over the trained folds; *n* = folds × test images per fold behind the "
-        "mean drop and its 90 % bootstrap interval (the paper table's resampling). Diagonal, off-diagonal, max drop "
-        "and the counts are point values of the same matrix (the max drop, a maximum over the off-diagonal cells, "
-        "has its relative form with an interval in the paper table).",
-        "",
-    ]
-    if comparisons:
-        parts += ["## ISP drift vs common corruptions", ""]
-        parts += [
-            "Drops of the headline metric averaged over training views; *normalised* = drop ÷ headroom "
-            "(clean − chance; chance = majority-class rate for accuracy, best constant mask for IoU).",
-            "",
-        ]
-        rows = []
-        for dataset, c in comparisons.items():
-            a = c[c["view"] == "all"].iloc[0]
-            found = _findings_of(results, dataset, a["metric"])
-            f = (found or {}).get("findings", {})
-            rows.append({"dataset": dataset, "metric": a["metric"], "clean": a["clean"], "chance": a.get("chance", float("nan")),
-                         "drop under ISP drift": a["drift_drop"], "drop under corruptions": a["corruption_drop"],
-                         "ISP drop / headroom": a.get("drift_drop_normalised", float("nan")),
-                         "corruption drop / headroom": a.get("corruption_drop_normalised", float("nan")),
-                         "ratio": a["corruption_to_drift_ratio"], "ratio 90 % CI": _ci(f.get("corruption_to_drift_ratio"), 1, difference=False),
-                         "corruption drop 90 % CI": _ci(f.get("corruption_drop")), "n": sample_size(found, "corruption_images_per_fold"),
-                         "ratio at chance": a.get("ratio_at_chance", float("nan"))})  # fmt: skip
-        parts += [_table(pd.DataFrame(rows)), ""]
-        parts += [
-            "Intervals: 90 % bootstrap over folds and the corruption-scored test images (*n*: folds × images per "
-            "fold); the ISP-drift drop's interval is in the drift table. Normalised drops are point values.",
-            "",
-        ]
-    if intensity:
-        parts += ["## Intensity drift", ""]
-        rows = []
-        for p in intensity:
-            dataset = _dataset_of(p)
-            m = pd.read_csv(p)
-            metric = headline.get(dataset) or ("accuracy" if "accuracy" in set(m["metric"]) else DEFAULT_SEGMENTATION_HEADLINE)
-            m = m[m["metric"] == metric]
-            lo, hi = m["train_intensity"].min(), m["train_intensity"].max()
-            rows.append({"dataset": dataset, "metric": metric, "chance": _chance(results, dataset, metric),
-                         f"train {hi:g}→test {hi:g}": _intensity_cell(m, hi, hi), f"train {hi:g}→test {lo:g}": _intensity_cell(m, hi, lo),
-                         f"train {lo:g}→test {lo:g}": _intensity_cell(m, lo, lo), "n": _folds_text(m["n"])})  # fmt: skip
-        parts += [_table(pd.DataFrame(rows)), ""]
-        parts += [
-            "Cells: mean ± sample std over the *n* folds trained per intensity, no bootstrap interval; with one fold "
-            "each cell is one model: a single measurement, no interval, and a difference between cells cannot be told "
-            "from noise.",
-            "",
-        ]
-    for title, paths, note in (("Drift forensics", forensics, FOLD_TABLE_NOTE),
-                               ("ISP customization", customization, f"{FOLD_TABLE_NOTE} {VERDICT_NOTE}")):
-        if paths:
-            parts += [f"## {title}", "", note, ""]
-            for p in paths:
-                dataset = _dataset_of(p)
-                frame = pd.read_csv(p)
-                if Path(p).name == "verdict.csv":  # learned vs static ISP, 90 % interval over folds
-                    parts += [f"### {dataset}: learned ISP vs static view", "", _table(frame), ""]
-                    continue
-                keep = {headline[dataset]} if dataset in headline else set(HEADLINE_METRIC.values())
-                frame = frame[frame["metric"].isin(keep)]  # one metric keeps it readable
-                parts += [f"### {dataset}", "", _table(frame), ""]
+    parts += drift_section(summaries, results)
+    parts += corruption_section({_dataset_of(p): pd.read_csv(p) for p in corruptions}, results)
+    parts += intensity_section(intensity, headline, results)
+    parts += fold_tables_section("Drift forensics", forensics, FOLD_TABLE_NOTE, headline)
+    parts += fold_tables_section("ISP customization", customization, f"{FOLD_TABLE_NOTE} {VERDICT_NOTE}", headline)
     parts += summary_markdown(qa)
     parts += robust_section(robust)
     text = "\n".join(parts) + "\n"
