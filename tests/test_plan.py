@@ -16,6 +16,7 @@ from lens2logit.workflow.plan import build_plan, fetched_sources, other_intensit
 REF = "100"
 # configs/test.yaml: views bi,s,ga (intensity drift, forensics, customization), ma,s,ga, me,u,ga (unsharp).
 BI, MA, ME = "bi-s-ga", "ma-s-ga", "me-u-ga"
+EVERY_DATASET = ["microscopy", "drone_segmentation", "drone_classification"]
 
 
 def plan_of(**sections):
@@ -100,7 +101,7 @@ def test_no_other_intensity_views_when_neither_study_needs_them():
     plan = plan_of(intensity_drift={"enabled": False}, customization={"enabled": False})
     assert plan.other_intensity_views == {}
     assert plan.rendered_view_outputs() == plan.view_outputs()
-    assert len(plan.view_outputs()) == 3 * 3
+    assert len(plan.view_outputs()) == len(plan.datasets) * 3 == 6  # 2 datasets × 3 views
 
 
 def test_rendered_views_add_the_other_intensities_once():
@@ -110,7 +111,7 @@ def test_rendered_views_add_the_other_intensities_once():
 
 
 def test_targets_follow_the_enabled_stages():
-    every = plan_of(tracking={"enabled": False})
+    every = plan_of(datasets=EVERY_DATASET, tracking={"enabled": False})
     final = every.final_outputs()
     assert "results/corruptions/microscopy/comparison.csv" in final
     assert "results/intensity/drone_segmentation/matrix.png" in final
@@ -133,8 +134,8 @@ def test_tracking_adds_the_ingest_target_and_its_inputs_pair_metrics_with_models
     assert files == sorted(set(files))
     metrics = [f for f in files if f.startswith("results/metrics/")]
     models = [f for f in files if f.startswith("results/models/")]
-    # 3 datasets × (3 views × 2 folds + intensity drift at 0.05 × 1 fold; at full light it is a drift model)
-    assert len(metrics) == len(models) == 3 * (3 * 2 + 1)
+    # 2 datasets × (3 views × 2 folds + intensity drift at 0.05 × 1 fold; at full light it is a drift model)
+    assert len(metrics) == len(models) == 2 * (3 * 2 + 1)
     assert [m.replace("results/metrics/", "").removesuffix(".csv") for m in metrics] == [
         m.replace("results/models/", "").removesuffix(".pt") for m in models]
     assert "results/models/microscopy/weak/005/bi-s-ga/fold0.pt" in models
@@ -156,7 +157,7 @@ def test_robust_datasets_are_filtered_and_targets_only_when_enabled():
 
 
 def test_forensics_and_customization_run_on_their_datasets_only():
-    plan = plan_of(forensics={"enabled": True, "datasets": ["microscopy"]},
+    plan = plan_of(datasets=EVERY_DATASET, forensics={"enabled": True, "datasets": ["microscopy"]},
                    customization={"enabled": True, "datasets": ["drone_segmentation", "drone_classification"]})
     assert plan.forensics_datasets == ["microscopy"]
     assert plan.forensics_outputs() == [f"results/forensics/microscopy/{n}" for n in ("table.csv", "figure.png")]
