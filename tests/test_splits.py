@@ -72,3 +72,13 @@ def test_load_folds_errors(tmp_path):
     bad.write_text('{"splits": []}')
     with pytest.raises(InputError, match="bad.json"):
         load_folds(bad)
+
+
+def test_fold_seed_gives_each_fold_and_run_its_own_stream():
+    from lens2logit.training.splits import fold_seed
+
+    seeds = {(s, f): fold_seed(s, f) for s in (1, 2, 3) for f in range(5)}
+    assert len(set(seeds.values())) == len(seeds)  # no two (run seed, fold) pairs share a model seed
+    assert fold_seed(1, 1) != fold_seed(2, 0)  # what seed + fold would give
+    assert seeds == {(s, f): fold_seed(s, f) for s in (1, 2, 3) for f in range(5)}  # a pure function
+    assert all(0 <= v < 2**32 for v in seeds.values())

@@ -38,7 +38,7 @@ from lens2logit.customization.options import CustomizationOptions, NeuralOptions
 from lens2logit.errors import InputError
 from lens2logit.data.export import load_dataset_arrays
 from lens2logit.isp.views import differentiable_demosaic
-from lens2logit.training.splits import load_folds
+from lens2logit.training.splits import fold_seed, load_folds
 from lens2logit.statistics import fold_summary, headline_metric
 from lens2logit.training.batches import ArrayBatches, channel_statistics, check_view_array, open_array
 from lens2logit.training.device import pin_memory, resolve_device, to_device
@@ -232,7 +232,8 @@ def train_processing(
     val_idx = np.asarray(fold["val"], dtype=np.int64)
     if train_idx.size == 0 or val_idx.size == 0:
         raise InputError(f"fold {fold_index} needs both training and validation samples")
-    torch.manual_seed(seed + fold_index)
+    model_seed = fold_seed(seed, fold_index)
+    torch.manual_seed(model_seed)
     net = build_model(arch, kind, n_classes)  # same initial weights for every processing
     if classifier_start is not None:
         _load_state(net, classifier_start["state_dict"], "classifier")
@@ -243,7 +244,7 @@ def train_processing(
                                 state_dict=isp_state, batchnorm=o.batchnorm, batchnorm_state=norm_state)  # fmt: skip
     images, mean, std = _model_inputs(processor, views, raw, train_idx, device, classifier_start)
     model = standardized(net, mean, std)
-    shuffle = torch.Generator().manual_seed(seed + 1 + fold_index)
+    shuffle = torch.Generator().manual_seed(model_seed + 1)
     pin = pin_memory(device)
     train_batches = ArrayBatches(images, targets, train_idx, batch_size, generator=shuffle, pin_memory=pin)
     val_batches = ArrayBatches(images, targets, val_idx, batch_size, pin_memory=pin)
@@ -257,7 +258,7 @@ def train_processing(
                                     (processor, freeze_isp and isp_state is not None)) if m is not None and not fixed]  # fmt: skip
     history = fit(
         model, train_batches, val_batches, kind=kind, epochs=epochs, lr=lr, processor=processor, trainable=trainable,
-        augmentation=augmentation, seed=seed + fold_index,
+        augmentation=augmentation, seed=model_seed,
         progress=False, on_epoch_end=on_epoch_end, bce_weight=bce_weight, device=device, schedule=o.schedule,
     )  # fmt: skip
     if save_paths:

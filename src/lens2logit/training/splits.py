@@ -33,6 +33,18 @@ def _validate(targets: Any, k: int, kind: str) -> int:
     return n
 
 
+def fold_seed(seed: int, fold: int) -> int:
+    """The seed of fold ``fold``'s model in a run with seed ``seed``: its initial weights, shuffling and
+    augmentation draws.
+
+    Each fold's model gets its own random stream, as in the original, which seeds once per run and then
+    builds the folds' models one after the other; so resampling folds also samples initialisations. A
+    hash of the pair (NumPy's ``SeedSequence``), not ``seed + fold``: fold 1 of seed 1 and fold 0 of seed 2
+    must not start from the same weights.
+    """
+    return int(np.random.SeedSequence([int(seed), int(fold)]).generate_state(1)[0])
+
+
 def make_folds(targets: Sequence | np.ndarray, k: int, seed: int, kind: str) -> list[dict[str, list[int]]]:
     """Partition ``range(N)`` into ``k`` validation folds.
 

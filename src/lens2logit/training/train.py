@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from lens2logit.errors import InputError
-from lens2logit.training.splits import get_fold
+from lens2logit.training.splits import fold_seed, get_fold
 from lens2logit.models import build_model, standardized
 from lens2logit.training.records import calibration_record
 from lens2logit.training.batches import ArrayBatches, channel_statistics, check_indices, check_targets, check_view_array, open_array
@@ -114,7 +114,8 @@ def train_on_view(
         kind, arch, pretrained: see :func:`lens2logit.models.build_model`.
         epochs, batch_size, lr, augmentation, bce_weight, schedule: see :func:`fit` (``schedule``:
             option ``training.<kind>.schedule``).
-        seed: model initialisation, shuffling and augmentation; same seed → same weights.
+        seed: the run's seed; the model's initialisation, shuffling and augmentation draw from
+            :func:`~lens2logit.training.splits.fold_seed` of it and ``fold``; same seed → same weights.
         classes: class names (classification: ``n_classes = len(classes)``; None → ``max label + 1``
             with names ``"0"…``); segmentation: names of the foreground (default ``["foreground"]``).
         threads: ``torch.set_num_threads`` for the job (restored afterwards).
@@ -149,17 +150,18 @@ def train_on_view(
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        torch.manual_seed(seed)
+        model_seed = fold_seed(seed, fold)
+        torch.manual_seed(model_seed)
         net = build_model(arch, kind, n_classes, pretrained=pretrained)
         mean, std = images.statistics(train_idx)
         model = standardized(net, mean, std)
-        shuffle = torch.Generator().manual_seed(seed + 1)
+        shuffle = torch.Generator().manual_seed(model_seed + 1)
         pin = pin_memory(device)
         train_batches = images.batches(targets, train_idx, batch_size, generator=shuffle, pin_memory=pin)
         val_batches = images.batches(targets, val_idx, batch_size, pin_memory=pin) if val_idx.size else None
         history = fit(
             model, train_batches, val_batches, kind=kind, epochs=epochs, lr=lr, augmentation=augmentation,
-            seed=seed, progress=progress, bce_weight=bce_weight, device=device, amp=amp, schedule=schedule,
+            seed=model_seed, progress=progress, bce_weight=bce_weight, device=device, amp=amp, schedule=schedule,
         )  # fmt: skip
         calibration = calibration_record(model, val_batches, kind) if val_batches is not None else None
     finally:
