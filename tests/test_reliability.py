@@ -395,3 +395,33 @@ def test_tracking_off_plans_without_a_localrules_warning(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "localrules directive specifies rules that are not present" not in proc.stdout + proc.stderr
     assert "ingest_mlflow" not in proc.stdout
+
+
+def test_a_rerun_job_removes_the_temporary_file_its_killed_run_left(tmp_path):
+    """A writer killed by SIGKILL leaves its hidden temporary file; the job's next start removes it."""
+    from types import SimpleNamespace
+
+    from lens2logit.workflow import job
+
+    target = tmp_path / "view.npy"
+    killed = subprocess.run(
+        [sys.executable, "-c",
+         "import os, signal, sys\n"
+         "from lens2logit.io import atomic_path\n"
+         f"with atomic_path({str(target)!r}) as tmp:\n"
+         "    tmp.write_bytes(b'half')\n"
+         "    os.kill(os.getpid(), signal.SIGKILL)\n"],
+        check=False,
+    )
+    assert killed.returncode == -9
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".view.npy.") and left[0].endswith(".tmp.npy")
+    neighbours = [tmp_path / ".view.npy.b.tmp.npy", tmp_path / ".view.npyx.abcdefgh.tmp.npy", tmp_path / "other.npy"]
+    for path in neighbours:  # not view.npy's temporaries: another name, or not mkstemp's 8 characters
+        path.write_bytes(b"keep")
+
+    with job(SimpleNamespace(log=[str(tmp_path / "job.log")], output=[str(target)], threads=1)):
+        pass
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([p.name for p in neighbours] + ["job.log"])
+    assert "left by a killed earlier run of this job" in (tmp_path / "job.log").read_text()

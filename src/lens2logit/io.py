@@ -2,7 +2,9 @@
 
 Every writer goes through :func:`atomic_path`: the data land in a temporary sibling
 (``.name.<random>.tmp``) that is renamed over the target only after a successful write.
-``os.replace`` is atomic on POSIX within one file system.
+``os.replace`` is atomic on POSIX within one file system. A writer killed by SIGKILL cannot
+remove its temporary file; :func:`stale_temporaries` finds it, and the workflow's job wrapper
+removes those of a job's outputs when the job starts again.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,6 +20,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from lens2logit.errors import InputError
+
+TEMP_MARK = ".tmp"  # in every temporary file's name, before the target's extension
 
 
 @contextlib.contextmanager
@@ -34,7 +39,7 @@ def atomic_path(target: str | os.PathLike, *, suffix: str | None = None) -> Iter
     target.parent.mkdir(parents=True, exist_ok=True)
     # Hidden, marked ".tmp", yet ending in the real extension for format-sniffing writers.
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp" + (target.suffix if suffix is None else suffix), dir=target.parent
+        prefix=f".{target.name}.", suffix=TEMP_MARK + (target.suffix if suffix is None else suffix), dir=target.parent
     )
     os.close(fd)
     tmp_path = Path(tmp)
@@ -48,6 +53,20 @@ def atomic_path(target: str | os.PathLike, *, suffix: str | None = None) -> Iter
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def stale_temporaries(target: str | os.PathLike) -> list[Path]:
+    """The temporary files of :func:`atomic_path` for ``target`` that a killed writer left behind.
+
+    Only call this where no other process writes ``target`` now (a Snakemake job owns its outputs):
+    a live writer's temporary file looks the same.
+    """
+    target = Path(target)
+    # mkstemp's names: the prefix, 8 random characters of [a-z0-9_], then the suffix.
+    pattern = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}" + re.escape(TEMP_MARK))
+    if not target.parent.is_dir():
+        return []
+    return sorted(p for p in target.parent.iterdir() if pattern.match(p.name) and p.is_file())
 
 
 def write_bytes(target: str | os.PathLike, data: bytes) -> None:

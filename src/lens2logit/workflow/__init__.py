@@ -1,7 +1,8 @@
 """The workflow's glue: :mod:`.config` (plan-time checks of the config), :mod:`.plan` (which jobs
 and files a config means), :mod:`.codehash` (the code a job ran, for reruns), :mod:`.stale_lock`
-(resuming after a killed Snakemake), and here :func:`job`: per-job logging and thread limits for
-the scripts under ``scripts/``, which stay a few lines: ``with job(snakemake): library_function(...)``.
+(resuming after a killed Snakemake), and here :func:`job`: per-job logging, thread limits and the
+clean-up of temporary files that a killed earlier run left, for the scripts under ``scripts/``,
+which stay a few lines: ``with job(snakemake): library_function(...)``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import traceback
 from typing import Iterator
 
 from lens2logit.errors import InputError
+from lens2logit.io import stale_temporaries
 
 
 @contextlib.contextmanager
@@ -41,6 +43,7 @@ def job(snakemake, *, threads: int | None = None) -> Iterator[None]:
             logging.getLogger().addHandler(console_warnings(console))
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(n_threads)
+        remove_stale_temporaries(getattr(snakemake, "output", ()))
         try:
             yield
         except InputError as exc:
@@ -54,6 +57,17 @@ def job(snakemake, *, threads: int | None = None) -> Iterator[None]:
         where = f" (traceback: {log_path})" if log_path else ""
         print(f"lens2logit: error: {one_line(user_error)}{where}", file=sys.stderr, flush=True)
         raise SystemExit(2)
+
+
+def remove_stale_temporaries(outputs) -> None:
+    """Delete the temporary files a killed earlier run of this job left beside its outputs.
+
+    Safe here: Snakemake runs one job per output at a time, so no live writer owns them.
+    """
+    for output in outputs:
+        for stale in stale_temporaries(output):
+            logging.info("removing %s, left by a killed earlier run of this job", stale)
+            stale.unlink(missing_ok=True)
 
 
 def console_warnings(stream) -> logging.Handler:
