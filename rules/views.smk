@@ -25,6 +25,7 @@ if PLAN.ref_static_slugs:
             views=[PLAN.ref_static_slugs],
             unsharp="paper",
             batch_size=config["render"]["batch_size"],
+            dtype=config["render"]["dtype"],
             code=script_code("render_views.py"),
         script:
             "../scripts/render_views.py"
@@ -49,6 +50,7 @@ if PLAN.ref_unsharp_slugs:
             views=[PLAN.ref_unsharp_slugs],
             unsharp=config["unsharp"],
             batch_size=config["render"]["batch_size"],
+            dtype=config["render"]["dtype"],
             code=script_code("render_views.py"),
         script:
             "../scripts/render_views.py"
@@ -73,6 +75,7 @@ if PLAN.other_intensity_views:
             views=list(PLAN.other_intensity_views.values()),
             unsharp=PLAN.other_intensity_unsharp,
             batch_size=config["render"]["batch_size"],
+            dtype=config["render"]["dtype"],
             code=script_code("render_views.py"),
         script:
             "../scripts/render_views.py"

@@ -10,4 +10,5 @@ with job(snakemake):
         unsharp=snakemake.params.unsharp,
         batch_size=snakemake.params.batch_size,
         threads=snakemake.threads,
+        dtype=snakemake.params.dtype,
     )

@@ -239,3 +239,34 @@ def test_a_lone_last_sample_joins_the_previous_batch():
     assert [len(y) for _, y in ArrayBatches(images, targets, range(1), 4)] == [1]
     seen = sorted(int(v) for _, y in ArrayBatches(images, targets, range(9), 4, generator=torch.Generator().manual_seed(0)) for v in y)
     assert seen == list(range(9))
+
+
+def test_float16_views_are_read_as_float32_and_train_like_float32(cls_ckpt, cls_data, tmp_path):
+    """render.dtype float16: batches come out float32 (the file's values exactly), a float64 file is refused,
+    and a model trained on the float16 copy scores like the float32 one (same seed, inputs rounded to 11 bits)."""
+    views = np.load(cls_data / "view.npy")
+    half = views.astype(np.float16)
+    batches = ArrayBatches(half, np.zeros(len(half), np.int64), range(10), 4)
+    x, _ = next(iter(batches))
+    assert x.dtype == torch.float32 and torch.equal(x, torch.from_numpy(half[:4].astype(np.float32)))
+
+    np.save(tmp_path / "view.npy", half)
+    for name in ("targets.npy", "folds.json"):
+        (tmp_path / name).write_bytes((cls_data / name).read_bytes())
+    half_ckpt = _train_cls(tmp_path)  # the options of cls_ckpt, on the float16 copy
+    final = {name: [r for r in ckpt["history"] if r["split"] == "val"][-1] for name, ckpt in (("half", half_ckpt), ("full", cls_ckpt))}
+    n_val = len(cls_ckpt["val_indices"])
+    assert abs(final["half"]["accuracy"] - final["full"]["accuracy"]) <= 2 / n_val  # at most two images flip
+
+    save_checkpoint(tmp_path / "fold1.pt", cls_ckpt)
+    samples = {  # one model, its validation images stored both ways
+        name: evaluate_model(tmp_path / "fold1.pt", [{"views": root / "view.npy", "targets": cls_data / "targets.npy"}],
+                             with_samples=True)[1]
+        for name, root in (("half", tmp_path), ("full", cls_data))
+    }
+    assert samples["half"]["prediction"].tolist() == samples["full"]["prediction"].tolist()
+    assert np.abs(samples["half"]["confidence"] - samples["full"]["confidence"]).max() < 1e-3
+
+    np.save(tmp_path / "wide.npy", views.astype(np.float64))
+    with pytest.raises(InputError, match="float32 or float16, got float64"):
+        evaluate_model(tmp_path / "fold1.pt", [{"views": tmp_path / "wide.npy", "targets": cls_data / "targets.npy"}])

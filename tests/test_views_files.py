@@ -47,3 +47,18 @@ def test_mismatch_and_bad_view_leave_no_file(raw_files):
     with pytest.raises(ValueError):
         render_views_files(d / "raw.npy", d / "meta.json", ["bi,s,ga", "xx,s,ga"], [d / "a.npy", d / "b.npy"])
     assert sorted(p.name for p in d.iterdir()) == ["meta.json", "raw.npy"]
+
+
+def test_float16_storage_is_the_float32_rendering_rounded(raw_files):
+    d, raw = raw_files
+    views = ["bi,s,ga", "ma,u,me"]
+    outs = [d / "a.npy", d / "b.npy"]
+    render_views_files(d / "raw.npy", d / "meta.json", views, outs, dtype="float16")
+    for view, out in zip(views, outs):
+        expected = render(torch.from_numpy(raw), view, "drone").numpy().astype(np.float16)
+        got = np.load(out)
+        assert got.dtype == np.float16
+        np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ValueError, match="render.dtype: expected one of float32, float16, got 'int8'"):
+        render_views_files(d / "raw.npy", d / "meta.json", ["bi,s,ga"], [d / "c.npy"], dtype="int8")
+    assert not (d / "c.npy").exists()

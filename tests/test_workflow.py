@@ -86,6 +86,29 @@ def test_per_model_metrics_match_a_fresh_evaluation(run, dataset):
     assert cell["mean"].iloc[0] == pytest.approx(np.mean(values))
 
 
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_float16_views_change_the_drift_diagonal_little(run, dataset, tmp_path):
+    """render.dtype float16 (the paper config's view storage): every model of the run scored on its own view
+    rounded to float16 gives the float32 predictions, up to one flipped image or 1e-3 of IoU per model
+    (benchmarks/view_dtype.py measures the default run)."""
+    from lens2logit.training.evaluate import evaluate_model
+
+    aug = TEST_CONFIG["drift"]["augmentations"][0]
+    targets = run / f"results/data/{dataset}/100/targets.npy"
+    for view in (get_view(v).slug for v in VIEWS):
+        full_path = run / f"results/views/{dataset}/100/{view}.npy"
+        half_path = tmp_path / f"{view}.npy"
+        np.save(half_path, np.load(full_path).astype(np.float16))
+        for k in range(FOLDS):
+            model = run / f"results/models/{dataset}/{aug}/100/{view}/fold{k}.pt"
+            full, half = (evaluate_model(model, [{"views": p, "targets": targets}], with_samples=True)
+                          for p in (full_path, half_path))  # fmt: skip
+            if "prediction" in full[1]:
+                assert (full[1]["prediction"] != half[1]["prediction"]).sum() <= 1, (view, k)
+            else:
+                np.testing.assert_allclose(half[0]["value"], full[0]["value"], atol=1e-3, err_msg=f"{view} fold {k}")
+
+
 def test_folds_partition_the_dataset(run):
     import json
 

@@ -19,12 +19,17 @@ from lens2logit.io import open_array  # noqa: F401  (re-exported: the batches' c
 
 STD_FLOOR = 1e-6
 STATISTICS_CHUNK = 256
+# How a rendered view may be stored (option render.dtype): float16 halves the disk of the paper run
+# (docs/paper-scale.md); batches are float32 whatever the file holds.
+VIEW_DTYPES = {"float32": np.float32, "float16": np.float16}
 
 
 def check_view_array(views: np.ndarray, path: Any) -> None:
-    """A rendered view must be ``(N, 3, H, W)`` float32."""
-    if views.ndim != 4 or views.shape[1] != 3 or views.dtype != np.float32:
-        raise InputError(f"views file {path} must hold (N, 3, H, W) float32, got {views.dtype} {views.shape}")
+    """A rendered view must be ``(N, 3, H, W)`` float32 or float16 (:data:`VIEW_DTYPES`)."""
+    if views.ndim != 4 or views.shape[1] != 3 or views.dtype not in VIEW_DTYPES.values():
+        raise InputError(
+            f"views file {path} must hold (N, 3, H, W) {' or '.join(VIEW_DTYPES)}, got {views.dtype} {views.shape}"
+        )
 
 
 def check_targets(targets: np.ndarray, views: np.ndarray, kind: str, n_classes: int, path: Any) -> None:
@@ -113,6 +118,8 @@ class ArrayBatches:
         for start, stop in zip(starts[:-1], starts[1:]):
             chunk = np.sort(order[start:stop])
             images = self._read(chunk)
+            if images.dtype != np.float32:  # a float16 view file: models compute in float32
+                images = images.astype(np.float32)
             if self.transform is not None:
                 images = self.transform(images)
             yield self._tensor(images), self._tensor(self.targets[chunk])
