@@ -17,6 +17,8 @@ from typing import Iterator
 from lens2logit.errors import InputError
 from lens2logit.io import stale_temporaries
 
+log = logging.getLogger(__name__)
+
 
 @contextlib.contextmanager
 def job(snakemake, *, threads: int | None = None) -> Iterator[None]:
@@ -66,7 +68,7 @@ def remove_stale_temporaries(outputs) -> None:
     """
     for output in outputs:
         for stale in stale_temporaries(output):
-            logging.info("removing %s, left by a killed earlier run of this job", stale)
+            log.info("removing %s, left by a killed earlier run of this job", stale)
             stale.unlink(missing_ok=True)
 
 
