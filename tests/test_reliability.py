@@ -425,3 +425,29 @@ def test_a_rerun_job_removes_the_temporary_file_its_killed_run_left(tmp_path):
 
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([p.name for p in neighbours] + ["job.log"])
     assert "left by a killed earlier run of this job" in (tmp_path / "job.log").read_text()
+
+
+def test_a_stale_temporary_that_cannot_be_removed_fails_the_job_with_its_traceback_in_the_log(tmp_path, monkeypatch):
+    """The clean-up runs inside the job's error handling: its failure reaches the log with a traceback.
+
+    The failure is injected (Path.unlink raising): tests run as root here, which removes read-only files.
+    """
+    from types import SimpleNamespace
+
+    from lens2logit.workflow import job
+
+    stale = tmp_path / ".view.npy.abcdefgh.tmp.npy"
+    stale.write_bytes(b"half")
+
+    def refuse(self, missing_ok=False):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    ran = []
+    with pytest.raises(PermissionError):
+        with job(SimpleNamespace(log=[str(tmp_path / "job.log")], output=[str(tmp_path / "view.npy")], threads=1)):
+            ran.append(True)
+    monkeypatch.undo()
+    assert not ran and stale.exists()
+    log_text = (tmp_path / "job.log").read_text()
+    assert "Traceback" in log_text and "PermissionError" in log_text and stale.name in log_text

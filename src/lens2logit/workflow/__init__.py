@@ -45,8 +45,8 @@ def job(snakemake, *, threads: int | None = None) -> Iterator[None]:
             logging.getLogger().addHandler(console_warnings(console))
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(n_threads)
-        remove_stale_temporaries(getattr(snakemake, "output", ()))
         try:
+            remove_stale_temporaries(getattr(snakemake, "output", ()))  # inside: a failure here is logged too
             yield
         except InputError as exc:
             traceback.print_exc()  # the log keeps the traceback for developers
