@@ -104,6 +104,14 @@ def test_ratio_without_drift_drop_reaches_infinity():
     assert paper.verdict(paper.RATIO_RANGE, ratio["low"], ratio["high"]) in ("cannot tell", "disagrees")
 
 
+def test_an_undefined_or_infinite_ratio_is_printed_in_words_not_as_nan():
+    """A point ratio with no ISP-drift drop (0 ÷ 0 → NaN) and an unbounded interval print readably."""
+    text = paper.interval_text({"value": float("nan"), "low": 0.4, "high": float("inf")}, digits=1, unit="×")
+    assert text == "undefined [0.4, ∞]"
+    assert paper.interval_text({"value": 3.14, "low": 2.0, "high": 4.0}, digits=1, unit="×") == "3.1× [2.0, 4.0]"
+    assert paper.interval_text({"value": 0.256, "low": 0.21, "high": 0.34}, 100, 0, " %") == "26 % [21, 34]"
+
+
 def test_bootstrap_is_seeded_and_deterministic():
     records = _drift_records(P)
     one = bootstrap.bootstrap_findings(records, VIEWS, "accuracy", n_replicates=200, seed=5)

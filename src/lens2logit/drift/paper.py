@@ -176,9 +176,27 @@ def _band_text(claim: Claim) -> str:
     return f"{claim.band[0]:g}–{claim.band[1]:g} ({claim.band_rule})"
 
 
+def number_text(x: float, digits: int) -> str:
+    """``x`` rounded to ``digits``; ``∞`` for infinity and ``undefined`` for NaN (a ratio whose
+    denominator, the ISP-drift drop, is ≤ 0).
+
+    Example:
+        >>> number_text(1.234, 1), number_text(float("inf"), 1), number_text(float("nan"), 1)
+        ('1.2', '∞', 'undefined')
+    """
+    if math.isnan(x):
+        return "undefined"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    return f"{x:.{digits}f}"
+
+
 def interval_text(f: Mapping[str, Any], scale: float = 1.0, digits: int = 3, unit: str = "") -> str:
-    """``value [low, high]`` of a finding, scaled (e.g. 100 for percent) and rounded to ``digits``."""
-    return f"{scale * f['value']:.{digits}f}{unit} [{scale * f['low']:.{digits}f}, {scale * f['high']:.{digits}f}]"
+    """``value [low, high]`` of a finding, scaled (e.g. 100 for percent) and rounded to ``digits``
+    (:func:`number_text`; the unit follows finite values only)."""
+    value, low, high = (scale * float(f[k]) for k in ("value", "low", "high"))
+    point = number_text(value, digits) + (unit if math.isfinite(value) else "")
+    return f"{point} [{number_text(low, digits)}, {number_text(high, digits)}]"
 
 
 def describe(claim: Claim, result: Mapping[str, Any] | None) -> str:
