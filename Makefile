@@ -10,14 +10,22 @@ export DVC_NO_ANALYTICS := 1
 export PYTHONHASHSEED := 0
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: setup run test lint bench share pull slurm-up slurm-down clean
+.PHONY: setup lock run test lint bench share pull slurm-up slurm-down clean
 
-# Idempotent: reinstalls only when the pinned requirements or pyproject change.
-$(STAMP): requirements/lock.txt pyproject.toml
+# Idempotent: reinstalls only when the locked requirements or pyproject change. The lock's exact
+# distributions, with uv where it can be had (parallel: ≈ 50 s instead of pip's ≈ 140 s), else pip.
+$(STAMP): requirements/lock.txt requirements/install.py pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -r requirements/lock.txt 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+	$(BIN)/python requirements/install.py $(BIN)/python 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e . 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 	touch $(STAMP)
+
+# Resolve requirements/direct.txt into requirements/lock.txt with pip, in a scratch environment.
+lock:
+	rm -rf .lock-venv && $(PY) -m venv .lock-venv
+	.lock-venv/bin/pip install -q -r requirements/direct.txt
+	{ sed -n 1,2p requirements/lock.txt; .lock-venv/bin/pip freeze --all | grep -v -i -e '^pip==' -e '^lens2logit'; } > requirements/lock.txt.new
+	mv requirements/lock.txt.new requirements/lock.txt && rm -rf .lock-venv
 
 setup: $(STAMP)
 
