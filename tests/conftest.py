@@ -117,18 +117,29 @@ def snakemake_has_nothing_to_do(cwd: Path, *args: str) -> tuple[bool, str]:
     return "Nothing to be done" in out, out
 
 
-# `make test` runs two pytest-xdist workers, a test file at a time (--dist loadfile), with one change:
-# every file that uses the session's study (workflow_run, dvc_study) goes to the same worker, so the
-# study is made once. (xdist's own --dist loadgroup does not group under pytest 9: the node-id suffix
-# it sets is lost.)
-SHARED_USE = re.compile(r"\b(workflow_run|dvc_study)\b")
+# `make test` runs two pytest-xdist workers, a test file at a time (--dist loadfile), in this order:
+#   0. the files that use the DVC study (dvc_study): one unit of work, so one worker makes that study
+#      (a test pushes from it while another copies it) and, first, the session's workflow run;
+#   1. the files that use no shared run, while that worker makes them;
+#   2. the files that only read the workflow run, made once for both workers (workflow_run).
+# So the run is made once and neither worker waits for it. (xdist's own --dist loadgroup does not group
+# under pytest 9: the node-id suffix it sets is lost.)
+DVC_STUDY_USE = re.compile(r"\bdvc_study\b")
+WORKFLOW_RUN_USE = re.compile(r"\bworkflow_run\b")
 
 
 @functools.lru_cache(maxsize=None)
-def uses_shared_fixtures(test_file: str) -> bool:
+def schedule_rank(test_file: str) -> int:
+    """0: uses the DVC study; 1: no shared run; 2: reads the session's workflow run (order above)."""
     path = Path(test_file)
     path = path if path.is_absolute() else REPO / path
-    return path.name != "conftest.py" and bool(SHARED_USE.search(path.read_text()))
+    text = "" if path.name == "conftest.py" else path.read_text()
+    return 0 if DVC_STUDY_USE.search(text) else 2 if WORKFLOW_RUN_USE.search(text) else 1
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files in :func:`schedule_rank` order (stable: each file's own order is kept)."""
+    items.sort(key=lambda item: schedule_rank(item.nodeid.split("::", 1)[0]))
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
@@ -137,12 +148,14 @@ def pytest_xdist_make_scheduler(config, log):
         return None
     from xdist.scheduler import LoadFileScheduling
 
-    class SharedStudyFirst(LoadFileScheduling):
+    config.option.loadscopereorder = False  # hand the files out in collection order (above), not by test count
+
+    class DvcStudyTogether(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             test_file = nodeid.split("::", 1)[0]
-            return "shared-study" if uses_shared_fixtures(test_file) else test_file
+            return "dvc-study" if schedule_rank(test_file) == 0 else test_file
 
-    return SharedStudyFirst(config, log)
+    return DvcStudyTogether(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -191,10 +204,22 @@ def flip_byte_keep_size_and_mtime(path: Path, offset: int) -> None:
 
 @pytest.fixture(scope="session")
 def workflow_run(tmp_path_factory) -> Path:
-    """The tiny config (every dataset and stage) run once by Snakemake. Tests only read it; a test
-    that changes files takes its own :func:`copy_run`."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    snakemake(workdir)
+    """The tiny config (every dataset and stage) run once by Snakemake, for every pytest-xdist worker
+    of the session (a file lock in their shared temporary folder; the xdist documentation's recipe).
+    Tests only read it; a test that changes files takes its own :func:`copy_run`."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # no xdist
+        workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
+        snakemake(workdir)
+        return workdir
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent
+    workdir, done = shared / "workflow", shared / "workflow.done"
+    with FileLock(str(shared / "workflow.lock")):
+        if not done.exists():
+            shutil.rmtree(workdir, ignore_errors=True)  # a failed attempt of the other worker
+            snakemake(copy_workflow(workdir))
+            done.touch()
     return workdir
 
 
