@@ -83,7 +83,7 @@ def _ci(finding: Mapping[str, Any] | None, digits: int = 3, *, difference: bool 
     if not finding:
         return "no interval (bootstrap not run)"
     low, high = finding["low"], finding["high"]
-    text = f"[{low:.{digits}f}, {high:.{digits}f}]"
+    text = f"[{paper.number_text(low, digits)}, {paper.number_text(high, digits)}]"
     return text + " contains 0: inside the noise" if difference and low <= 0 <= high else text
 
 
@@ -144,7 +144,7 @@ def paper_section(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
         "* Drone findings are in mean per-image IoU, the paper's metric; the dataset IoU (Σ intersection / Σ union) "
         "is given beside it and in the tables below.",
         "* Numbers marked * are second-hand: Figure 1 as quoted in issue 9, not checked against the paper.",
-        "* A ratio interval reaching `inf` means the ISP-drift drop is indistinguishable from zero in some replicates.",
+        "* A ratio interval reaching ∞ means the ISP-drift drop is indistinguishable from zero in some replicates; a ratio printed *undefined* has no ISP-drift drop at all (0 ÷ 0).",
         "* The *ratio at chance* in the corruption table below (headroom ÷ ISP drop) is a hypothetical upper "
         "bound, not a measurement; it is not a finding and has no verdict.",
         "",
