@@ -44,8 +44,13 @@ def pip_sources(python: str) -> list[str]:
 
 
 def run(cmd: list[str]) -> bool:
+    """Run ``cmd``; False if it fails or cannot be started."""
     print("+ " + shlex.join(cmd), flush=True)
-    return subprocess.run(cmd, check=False).returncode == 0
+    try:
+        return subprocess.run(cmd, check=False).returncode == 0
+    except OSError as exc:
+        print(f"requirements/install.py: {exc}", file=sys.stderr, flush=True)
+        return False
 
 
 def main(python: str) -> int:
