@@ -28,10 +28,12 @@ PIP_TO_UV = {"index-url": "--index-url", "extra-index-url": "--extra-index-url",
 
 
 def pip_sources(python: str) -> list[str]:
-    """uv's flags for the package sources that ``python``'s pip is configured with (later scopes win)."""
+    """uv's flags for the package sources that ``python``'s pip is configured with. As in pip, PIP_*
+    variables (listed as ``:env:.option``) override the configuration files, later files earlier ones."""
     listed = subprocess.run([python, "-m", "pip", "config", "list"], capture_output=True, text=True, check=False).stdout
     values: dict[str, str] = {}
-    for line in listed.splitlines():  # e.g. global.extra-index-url='file:///a file:///b' or :env:.find-links='/w'
+    # e.g. global.extra-index-url='file:///a file:///b' or :env:.find-links='/w'; the variables last, so they win
+    for line in sorted(listed.splitlines(), key=lambda line: line.startswith(":env:.")):
         key, _, value = line.partition("=")
         option = key.rsplit(".", 1)[-1]
         if option in PIP_TO_UV:

@@ -45,3 +45,15 @@ def test_no_configured_sources_give_no_flags(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
     assert load_installer().pip_sources(sys.executable) == []
+
+
+def test_pip_variables_override_its_config_file(monkeypatch, tmp_path):
+    """pip's precedence: a PIP_* variable wins over the same option in a configuration file."""
+    config = tmp_path / "pip.conf"
+    config.write_text("[global]\nfind-links = /from/file\nextra-index-url = file:///file/simple\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(config))
+    monkeypatch.setenv("PIP_FIND_LINKS", "/from/variable")
+    monkeypatch.delenv("PIP_INDEX_URL", raising=False)
+    monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)
+    flags = load_installer().pip_sources(sys.executable)
+    assert flags == ["--extra-index-url", "file:///file/simple", "--find-links", "/from/variable"]
