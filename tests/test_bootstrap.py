@@ -297,3 +297,92 @@ def test_per_sample_records_equal_the_metrics(tmp_path, kind):
             assert (sub["label"] == sub["prediction"]).mean() == pytest.approx(value["accuracy"])
         else:
             assert sub["iou"].mean() == pytest.approx(value["iou_image"])
+
+
+def test_literal_seed_test_fails_one_in_four_calibrated_findings():
+    """Two runs of the same distribution with exact 90 % intervals: the value-in-interval test passes
+    ≈ 75.5 % of the time, the difference test ≈ 90 % (seeds module docstring)."""
+    rng = np.random.default_rng(0)
+    z, n = 1.6448536, 200_000
+    a, b = rng.normal(size=n), rng.normal(size=n)  # σ = 1: interval x ± z
+    assert np.mean(np.abs(a - b) <= z) == pytest.approx(seeds.expected_inside_share(0.90), abs=0.005)
+    assert np.mean(np.abs(a - b) <= z * np.sqrt(2)) == pytest.approx(0.90, abs=0.005)
+    assert seeds.expected_inside_share(0.90) == pytest.approx(0.755, abs=0.001)
+
+
+def _write_run(root, name, p, seed, *, dataset="microscopy"):
+    """A results folder with per-sample records and the findings written from them."""
+    results = root / name / "results"
+    (results / "samples").mkdir(parents=True)
+    drift, corr = results / "samples" / "drift.csv", results / "samples" / "corruptions.csv"
+    _drift_records(p, seed=seed).to_csv(drift, index=False)
+    _corruption_records(0.9, 0.5, seed=seed + 1000).to_csv(corr, index=False)
+    bootstrap.write_findings([drift], VIEWS, "classification", results / "findings" / f"{dataset}.json", dataset=dataset,
+                             corruption_paths=[corr], n_replicates=400, seed=seed)  # fmt: skip
+    return results
+
+
+def test_findings_name_their_records_and_rebuild_their_replicates(tmp_path):
+    results = _write_run(tmp_path, "r1", P, seed=3)
+    found = json.loads((results / "findings" / "microscopy.json").read_text())
+    assert found["views"] == VIEWS and found["records"] == {"drift": ["samples/drift.csv"], "corruptions": ["samples/corruptions.csv"]}
+    reps = bootstrap.rebuild_replicates(found, results)
+    assert reps.points["mean_drop"] == pytest.approx(found["findings"]["mean_drop"]["value"], abs=1e-15)
+    assert reps.values["mean_drop"].shape == (400,)
+    # edited records after the findings were written: named, not silently mixed
+    records = pd.read_csv(results / "samples" / "drift.csv")
+    records.loc[records.index[:50], "prediction"] = -1
+    records.to_csv(results / "samples" / "drift.csv", index=False)
+    with pytest.raises(InputError, match="records changed since"):
+        bootstrap.rebuild_replicates(found, results, "f.json")
+    (results / "samples" / "corruptions.csv").unlink()
+    with pytest.raises(InputError, match="record tables missing: .*corruptions.csv"):
+        bootstrap.rebuild_replicates(found, results)
+    with pytest.raises(InputError, match="older version"):
+        bootstrap.rebuild_replicates({k: v for k, v in found.items() if k != "records"}, results)
+
+
+def test_difference_test_holds_for_one_distribution_and_separates_two():
+    """Pairs of runs of the same P: the mean drop's difference interval contains 0 in ≈ 90 % of pairs;
+    runs whose true drops differ by 0.1 (P vs Q): almost never."""
+    q = np.full((4, 4), 0.7) + np.diag([0.1] * 4)  # true mean drop 0.1
+    reps = [bootstrap.bootstrap_replicates(_drift_records(P, seed=s), VIEWS, "accuracy", n_replicates=400, seed=100 + s)
+            for s in range(60)]  # fmt: skip
+    other = [bootstrap.bootstrap_replicates(_drift_records(q, seed=500 + s), VIEWS, "accuracy", n_replicates=400, seed=700 + s)
+             for s in range(10)]  # fmt: skip
+    same = [seeds.covers_zero(seeds.difference(reps[2 * i], reps[2 * i + 1], "mean_drop")) for i in range(30)]
+    assert 0.75 <= np.mean(same) <= 1.0
+    apart = [seeds.covers_zero(seeds.difference(reps[i], other[i], "mean_drop")) for i in range(10)]
+    assert sum(apart) <= 1
+
+
+def test_seed_table_with_replicates_and_calibration(tmp_path):
+    runs = [_write_run(tmp_path, f"r{s}", P, seed=s) for s in (1, 2, 3)]
+    text = seeds.write_seed_table(runs[:2], tmp_path / "two.md", names=["seed 1", "seed 2"])
+    assert "| seed 1 − seed 2 [90 %] |" in text and "the 90 % interval of every difference" in text
+    assert "expected ≈ 76 % per pair" in text and "Calibration" not in text
+    rows = {r["finding"]: r for r in seeds.seed_rows(seeds.read_runs(runs[:2], ["a", "b"]),
+                                                         {n: seeds.read_replicates(r, seeds.read_run(r)) for n, r in zip("ab", runs)})}  # fmt: skip
+    drop = rows["mean drop under ISP drift"]
+    low, high = (float(x) for x in drop["a − b [90 %]"].split("[")[1].rstrip("]").split(", "))
+    assert low <= 0 <= high and drop["within seed noise"] == "yes"  # same P, 200 images per run
+    assert rows["most-dropped test view"]["a − b [90 %]"] == "(categorical)"
+    three = seeds.write_seed_table(runs, None, names=["s1", "s2", "s3"])
+    assert "difference intervals containing 0" in three and "Calibration over 3 runs (s1, s2, s3)" in three
+    calibration = {r["finding"]: r for r in seeds.calibration_rows(seeds.read_runs(runs, ["s1", "s2", "s3"]),
+                                                                      {n: seeds.read_replicates(r, seeds.read_run(r)) for n, r in zip(["s1", "s2", "s3"], runs)})}  # fmt: skip
+    assert calibration["mean drop under ISP drift"]["value in other's interval"].endswith("of 6")
+    assert calibration["mean drop under ISP drift"]["difference contains 0"].endswith("of 3")
+    with pytest.raises(InputError, match="at least three"):
+        seeds.calibration_rows(seeds.read_runs(runs[:2]), {})
+
+
+def test_spread_ratio_interval_covers_one_at_its_level():
+    """Runs of a known σ with exact standard errors: the ratio's 90 % interval contains 1 in ≈ 90 % of draws."""
+    rng = np.random.default_rng(4)
+    hits = [seeds.spread_ratio(rng.normal(0, 0.02, 4), [0.02] * 4)[1:] for _ in range(2000)]
+    assert np.mean([low <= 1 <= high for low, high in hits]) == pytest.approx(0.90, abs=0.02)
+    ratio, low, high = seeds.spread_ratio([0.1, 0.2, 0.3], [0.01, 0.01, 0.01])
+    assert ratio == pytest.approx(10.0) and low > 1  # intervals far too narrow for the spread
+    with pytest.raises(InputError, match="at least two"):
+        seeds.spread_ratio([0.1], [0.01])

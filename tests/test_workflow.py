@@ -248,6 +248,21 @@ def test_summary_and_report(run, tmp_path):
     assert (tmp_path / "report.html").stat().st_size > 10_000
 
 
+def test_findings_rebuild_from_the_records_they_name(run, tmp_path):
+    """The workflow's findings files name their record tables so that `study seeds` can compare runs by
+    the difference of their replicates; the run compared with itself (the same replicates) differs by 0."""
+    from lens2logit.study import seeds
+
+    found = seeds.read_run(run / "results")
+    reps = seeds.read_replicates(run / "results", found)
+    assert reps is not None and set(reps) == set(found) == set(DATASETS)
+    text = seeds.write_seed_table([run / "results", run / "results"], tmp_path / "t.md", names=["a", "b"])
+    assert "| a − b [90 %] |" in text and "| 0.000 [0.000, 0.000] |" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "dataset" not in line]
+    assert rows and all(line.endswith("| yes |") for line in rows)
+    assert "*Within seed noise* = the 90 % interval of every difference between runs contains 0 (the most-dropped view: each run's view in every other run's 90 % set of views): " in text
+
+
 def test_second_run_has_nothing_to_do(run):
     out = snakemake(run, "-n").stdout
     assert "Nothing to be done" in out, out[-2000:]

@@ -1,7 +1,9 @@
 """``lens2logit study seeds``: compare the findings of two or more runs (seed stability).
 
 ``lens2logit study seeds RUN1/results RUN2/results --out table.md`` reads each run's
-``findings/*.json`` and writes a Markdown table (:func:`lens2logit.study.seeds.seed_table`).
+``findings/*.json``, rebuilds the bootstrap replicates from the record tables they name, and writes a
+Markdown table (:func:`lens2logit.study.seeds.seed_table`; with three or more runs also the calibration
+table, :func:`lens2logit.study.seeds.calibration_table`).
 """
 
 from __future__ import annotations

@@ -37,8 +37,10 @@ value. That is one more reason the worst-case claims carry little information.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -239,6 +241,66 @@ def _summary(values: np.ndarray, point: float, level: float) -> dict[str, float]
     return {"value": float(point), "low": low, "high": high}
 
 
+def same_intensity(records: pd.DataFrame) -> pd.DataFrame:
+    """The drift records tested at their training intensity (all records when they do not say)."""
+    if {"test_intensity", "train_intensity"} <= set(records.columns):
+        return records[np.isclose(records["test_intensity"], records["train_intensity"])]
+    return records
+
+
+# Scalar findings with replicates (the most-dropped view is categorical: replicate column indices).
+SCALAR_FINDINGS = ("clean", "drifted", "mean_drop", "max_relative_drop", "corruption_drop", "corruption_to_drift_ratio")
+
+
+@dataclass(frozen=True)
+class Replicates:
+    """Bootstrap replicates and point values of every finding of one run and metric.
+
+    Attributes:
+        values: ``{finding: (B,)}`` for the :data:`SCALAR_FINDINGS` measured (the corruption findings
+            only with corruption records), plus ``max_relative_drop_cell`` (flat index into ``V×V``) and
+            ``most_dropped_test_view`` (column index).
+        points: ``{finding: float}`` with unit weights (the same keys).
+        images_per_fold, corruption_images_per_fold: ``{fold: n}`` scored images (the latter empty
+            without corruption records).
+    """
+
+    values: dict[str, np.ndarray]
+    points: dict[str, float]
+    images_per_fold: dict[str, int]
+    corruption_images_per_fold: dict[str, int]
+
+
+def bootstrap_replicates(drift_records: pd.DataFrame, views: Sequence[str], metric: str, *,
+                         corruption_records: pd.DataFrame | None = None, n_replicates: int = N_REPLICATES,
+                         seed: int = 0) -> Replicates:
+    """The replicates of every finding (module docstring); the same records and seed give the same arrays.
+
+    Args: as :func:`bootstrap_findings`.
+    """
+    if n_replicates < 1:
+        raise InputError(f"bootstrap: n_replicates must be ≥ 1, got {n_replicates}")
+    records = same_intensity(drift_records)
+    cells = drift_cells(records, views, metric)
+    rng = np.random.default_rng(seed)
+    ids = {k: c.ids for k, c in cells.items()}
+    weights, fold_counts = resample_weights(ids, n_replicates, rng)
+    unit = {k: np.ones((1, len(c.ids))) for k, c in cells.items()}
+    ones = np.ones((1, len(cells)))
+    matrices = fold_mean({k: weighted_scores(c, weights[k]) for k, c in cells.items()}, fold_counts)
+    point_matrix = fold_mean({k: weighted_scores(c, unit[k]) for k, c in cells.items()}, ones)
+    values, point = matrix_findings(matrices), matrix_findings(point_matrix)
+    ccells = {}
+    if corruption_records is not None and len(corruption_records):
+        ccells = corruption_cells(corruption_records, views, metric)
+        values["corruption_drop"] = corruption_drops(ccells, weights, ids, fold_counts)
+        point["corruption_drop"] = corruption_drops(ccells, unit, ids, ones)
+        values["corruption_to_drift_ratio"] = severity_ratio(values["corruption_drop"], values["mean_drop"])
+        point["corruption_to_drift_ratio"] = severity_ratio(point["corruption_drop"], point["mean_drop"])
+    sizes = {str(k): len(c.ids) for k, c in cells.items()}
+    return Replicates(values, {k: float(v[0]) for k, v in point.items()}, sizes, {str(k): len(c.ids) for k, c in ccells.items()})
+
+
 def bootstrap_findings(drift_records: pd.DataFrame, views: Sequence[str], metric: str, *,
                        corruption_records: pd.DataFrame | None = None, n_replicates: int = N_REPLICATES,
                        level: float = INTERVAL_LEVEL, seed: int = 0) -> dict[str, Any]:
@@ -264,37 +326,23 @@ def bootstrap_findings(drift_records: pd.DataFrame, views: Sequence[str], metric
     if n_replicates < 1 or not 0 < level < 1:
         raise InputError(f"bootstrap: n_replicates must be ≥ 1 and level in (0, 1), got {n_replicates}, {level}")
     start = time.process_time()
-    records = drift_records
-    if {"test_intensity", "train_intensity"} <= set(records.columns):
-        records = records[np.isclose(records["test_intensity"], records["train_intensity"])]
-    cells = drift_cells(records, views, metric)
-    rng = np.random.default_rng(seed)
-    ids = {k: c.ids for k, c in cells.items()}
-    weights, fold_counts = resample_weights(ids, n_replicates, rng)
-    unit = {k: np.ones((1, len(c.ids))) for k, c in cells.items()}
-    ones = np.ones((1, len(cells)))
-    matrices = fold_mean({k: weighted_scores(c, weights[k]) for k, c in cells.items()}, fold_counts)
-    point_matrix = fold_mean({k: weighted_scores(c, unit[k]) for k, c in cells.items()}, ones)
-    boot, point = matrix_findings(matrices), matrix_findings(point_matrix)
+    records = same_intensity(drift_records)
+    reps = bootstrap_replicates(records, views, metric, corruption_records=corruption_records,
+                                n_replicates=n_replicates, seed=seed)  # fmt: skip
+    boot, point = reps.values, reps.points
     n = len(views)
-    findings: dict[str, Any] = {name: _summary(boot[name], point[name][0], level) for name in ("clean", "drifted", "mean_drop", "max_relative_drop")}
-    worst = int(point["max_relative_drop_cell"][0])
+    findings: dict[str, Any] = {name: _summary(boot[name], point[name], level) for name in SCALAR_FINDINGS if name in boot}
+    worst = int(point["max_relative_drop_cell"])
     findings["max_relative_drop"]["pair"] = [views[worst // n], views[worst % n]]
     shares = np.bincount(boot["most_dropped_test_view"], minlength=n) / n_replicates
-    findings["most_dropped_test_view"] = {"value": views[int(point["most_dropped_test_view"][0])],
+    findings["most_dropped_test_view"] = {"value": views[int(point["most_dropped_test_view"])],
                                           "shares": {views[i]: float(s) for i, s in enumerate(shares) if s > 0}}  # fmt: skip
     out: dict[str, Any] = {"metric": metric, "n_replicates": int(n_replicates), "level": float(level), "seed": int(seed),
-                           "folds": len(cells), "images_per_fold": {str(k): len(c.ids) for k, c in cells.items()},
+                           "folds": len(reps.images_per_fold), "images_per_fold": reps.images_per_fold,
                            "findings": findings}  # fmt: skip
-    if corruption_records is not None and len(corruption_records):
-        ccells = corruption_cells(corruption_records, views, metric)
-        drops = corruption_drops(ccells, weights, ids, fold_counts)
-        point_drop = corruption_drops(ccells, unit, ids, ones)[0]
-        findings["corruption_drop"] = _summary(drops, point_drop, level)
-        ratio = severity_ratio(drops, boot["mean_drop"])
-        findings["corruption_to_drift_ratio"] = _summary(ratio, float(severity_ratio(point_drop, point["mean_drop"][0])), level)
-        findings["corruption_to_drift_ratio"]["undefined_share"] = float(np.mean(np.isnan(ratio)))
-        out["corruption_images_per_fold"] = {str(k): len(c.ids) for k, c in ccells.items()}
+    if "corruption_to_drift_ratio" in boot:
+        findings["corruption_to_drift_ratio"]["undefined_share"] = float(np.mean(np.isnan(boot["corruption_to_drift_ratio"])))
+        out["corruption_images_per_fold"] = reps.corruption_images_per_fold
     if metric == "accuracy":
         labels = records.drop_duplicates(SAMPLE_ID)["label"].to_numpy()
         out["chance"] = float(np.bincount(labels.astype(np.int64)).max() / len(labels))
@@ -317,8 +365,11 @@ def write_findings(drift_paths: Sequence, views: Sequence[str], kind: str, out_p
     """``results/findings/{dataset}.json``: the findings with their intervals, in the paper's metric.
 
     Classification: accuracy. Segmentation: mean per-image IoU (the paper's metric), with the dataset IoU's
-    findings under ``other_metrics``. Each metric uses the same seed, hence the same resampling. The file is
-    byte-identical for the same records and seed (the CPU time goes to the job log, not into the file).
+    findings under ``other_metrics``. Each metric uses the same seed, hence the same resampling. The file
+    also names its inputs — ``views`` (matrix order) and ``records`` (``drift`` / ``corruptions``: the
+    record tables, relative to the results folder that holds ``findings/``) — so that the replicates can be
+    rebuilt (:func:`rebuild_replicates`). It is byte-identical for the same records and seed (the CPU time
+    goes to the job log, not into the file).
     """
     from lens2logit.io import write_json
     from lens2logit.drift.paper import PAPER_METRIC
@@ -328,6 +379,41 @@ def write_findings(drift_paths: Sequence, views: Sequence[str], kind: str, out_p
     metrics = [PAPER_METRIC[kind]] + (["iou_dataset"] if kind == "segmentation" else [])
     results = [bootstrap_findings(drift, views, m, corruption_records=corruptions, n_replicates=n_replicates,
                                   level=level, seed=seed) for m in metrics]  # fmt: skip
-    out = {"dataset": dataset, "kind": kind, **results[0], "other_metrics": {r["metric"]: r for r in results[1:]}}
+    results_dir = Path(out_path).parent.parent
+    records = {"drift": [os.path.relpath(p, results_dir) for p in drift_paths],
+               "corruptions": [os.path.relpath(p, results_dir) for p in corruption_paths]}  # fmt: skip
+    out = {"dataset": dataset, "kind": kind, **results[0], "other_metrics": {r["metric"]: r for r in results[1:]},
+           "views": list(views), "records": records}  # fmt: skip
     write_json(out_path, out)
     return out
+
+
+def rebuild_replicates(findings: Mapping[str, Any], results_dir: str | os.PathLike, source: str = "findings") -> Replicates:
+    """The replicates behind a findings file (:func:`write_findings`), in its headline metric.
+
+    Reads the record tables the file names (relative to ``results_dir``) and resamples with the file's
+    seed and size, so the replicates are those the intervals came from; checks that.
+
+    Raises:
+        InputError: the file names no records (written before they were recorded: rerun the rule
+            ``bootstrap_findings``), a record table is missing, or the rebuilt values or intervals differ
+            from the file's (the records changed since) — each naming ``source``.
+    """
+    if "records" not in findings or "views" not in findings:
+        raise InputError(f"{source}: names no record tables (written by an older version); rerun the rule bootstrap_findings")
+    root = Path(results_dir)
+    paths = {k: [root / p for p in v] for k, v in findings["records"].items()}
+    missing = [str(p) for v in paths.values() for p in v if not p.is_file()]
+    if missing:
+        raise InputError(f"{source}: record tables missing: {', '.join(missing[:3])}" + (" …" if len(missing) > 3 else ""))
+    corruptions = read_records(paths["corruptions"]) if paths["corruptions"] else None
+    reps = bootstrap_replicates(read_records(paths["drift"]), findings["views"], findings["metric"], corruption_records=corruptions,
+                                n_replicates=int(findings["n_replicates"]), seed=int(findings["seed"]))  # fmt: skip
+    for name, f in findings["findings"].items():
+        if name not in SCALAR_FINDINGS:
+            continue
+        low, high = percentile_interval(reps.values[name], float(findings["level"]))
+        rebuilt, stored = (reps.points[name], low, high), (f["value"], f["low"], f["high"])
+        if not np.allclose(rebuilt, stored, rtol=1e-12, atol=1e-12, equal_nan=True):
+            raise InputError(f"{source}: {name} rebuilt from its record tables as {rebuilt}, the file says {stored}: the records changed since")
+    return reps
