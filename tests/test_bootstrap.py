@@ -386,3 +386,10 @@ def test_spread_ratio_interval_covers_one_at_its_level():
     assert ratio == pytest.approx(10.0) and low > 1  # intervals far too narrow for the spread
     with pytest.raises(InputError, match="at least two"):
         seeds.spread_ratio([0.1], [0.01])
+
+
+def test_difference_text_units_and_no_negative_zero():
+    f = {"value": -0.0001, "low": -0.02, "high": 0.1}
+    assert seeds.difference_text(f, 100.0, 0, " %") == "0 points [-2, 10]"  # percentages differ by points
+    assert seeds.difference_text({"value": -0.21, "low": -1.3, "high": 0.6}, 1.0, 1, "×") == "-0.2 [-1.3, 0.6]"
+    assert seeds.difference_text({"value": -0.0004, "low": -0.0204, "high": 0.0104}, 1.0, 3, "") == "0.000 [-0.020, 0.010]"

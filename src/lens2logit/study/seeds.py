@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from itertools import combinations, permutations
 from pathlib import Path
 from statistics import NormalDist
@@ -120,6 +121,17 @@ def difference(a: Replicates, b: Replicates, key: str, level: float = INTERVAL_L
     return {"value": float(point), "low": low, "high": high}
 
 
+def difference_text(d: Mapping[str, float], scale: float, digits: int, unit: str) -> str:
+    """``a − b [low, high]`` of a finding: percentages differ by points, ratios by a plain number; no ``-0``.
+
+    Example:
+        >>> difference_text({"value": -0.0001, "low": -0.02, "high": 0.1}, 100.0, 0, " %")
+        '0 points [-2, 10]'
+    """
+    unit = {" %": " points", "×": ""}.get(unit, unit)
+    return re.sub(r"-(0(?:\.0+)?)(?![\d.])", r"\1", paper.interval_text(d, scale, digits, unit))
+
+
 def covers_zero(f: Mapping[str, float]) -> bool:
     """Whether an interval contains 0 (an undefined interval does not)."""
     return bool(f["low"] <= 0 <= f["high"])
@@ -169,7 +181,7 @@ def seed_rows(runs: Runs, replicates: RunReplicates | None = None) -> list[dict[
                 else:
                     diffs = [difference(replicates[a][dataset], replicates[b][dataset], key) for a, b in combinations(names, 2)]
                     noise = all(covers_zero(d) for d in diffs)
-                    row[column] = (paper.interval_text(diffs[0], scale, digits, unit) if len(names) == 2
+                    row[column] = (difference_text(diffs[0], scale, digits, unit) if len(names) == 2
                                    else f"{sum(map(covers_zero, diffs))} of {len(diffs)} pairs")  # fmt: skip
             row["within seed noise"] = "yes" if noise else "no"
             rows.append(row)
