@@ -18,7 +18,9 @@ Two criteria, because they answer different questions:
   interval of the differences of the two runs' independent replicates — contains 0, for every pair of
   runs. For runs that sample the same distribution this holds with probability ≈ 0.90 per pair. The
   most-dropped test view is categorical: every run's view lies in every other run's 90 % set of views
-  (:func:`lens2logit.drift.paper.view_set`). Runs whose findings files name no record tables (older
+  (:func:`lens2logit.drift.paper.view_set`) — a test like the literal one, not of a difference: the view
+  is an argmax, and a margin between two runs' views measured on the data that chose them is biased by
+  that choice (the view sets, built from every replicate's own argmax, are not). Runs whose findings files name no record tables (older
   versions) fall back to the literal test, and the legend says so.
 
 With three or more runs, :func:`calibration_table` checks the intervals themselves: the spread of the
