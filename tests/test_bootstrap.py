@@ -393,3 +393,31 @@ def test_difference_text_units_and_no_negative_zero():
     assert seeds.difference_text(f, 100.0, 0, " %") == "0 points [-2, 10]"  # percentages differ by points
     assert seeds.difference_text({"value": -0.21, "low": -1.3, "high": 0.6}, 1.0, 1, "×") == "-0.2 [-1.3, 0.6]"
     assert seeds.difference_text({"value": -0.0004, "low": -0.0204, "high": 0.0104}, 1.0, 3, "") == "0.000 [-0.020, 0.010]"
+
+
+def test_classification_resamples_within_classes_as_the_stratified_splits_do():
+    """Every replicate keeps each fold's class counts; segmentation records (no label) resample the whole fold."""
+    ids = {0: np.arange(30), 1: np.arange(30, 57)}
+    labels = {0: np.arange(30) % 3, 1: np.r_[np.zeros(20), np.ones(7)]}
+    weights, _ = bootstrap.resample_weights(ids, 500, np.random.default_rng(0), labels)
+    for k in ids:
+        for c in np.unique(labels[k]):
+            assert (weights[k][:, labels[k] == c].sum(axis=1) == (labels[k] == c).sum()).all()
+    plain, _ = bootstrap.resample_weights(ids, 500, np.random.default_rng(0))
+    assert plain[1][:, :20].sum(axis=1).std() > 1  # the class mix varies without strata
+    records = _drift_records(P)
+    assert bootstrap.fold_labels(records.drop(columns="label"), {0: np.arange(100)}) is None
+    assert (bootstrap.fold_labels(records, {0: np.arange(100)})[0] == np.arange(100) % 3).all()
+
+
+def test_stratified_interval_is_narrower_when_accuracy_depends_on_the_class():
+    """Class 0 always right, class 1 right half the time: resampling the class mix (which the splits fix)
+    would widen the interval of the diagonal mean; within classes it does not."""
+    records = _drift_records(np.full((4, 4), 0.5), n_per_fold=(60, 60), n_classes=2)
+    right = records["label"] == 0
+    records.loc[right, "prediction"] = 0
+    strat = bootstrap.bootstrap_findings(records, VIEWS, "accuracy", n_replicates=1000, seed=0)["findings"]["clean"]
+    plain = bootstrap.bootstrap_findings(records.assign(label=0, prediction=(records.label == records.prediction).map({True: 0, False: 1})),
+                                         VIEWS, "accuracy", n_replicates=1000, seed=0)["findings"]["clean"]  # fmt: skip
+    assert strat["value"] == pytest.approx(plain["value"])
+    assert strat["high"] - strat["low"] < 0.85 * (plain["high"] - plain["low"])

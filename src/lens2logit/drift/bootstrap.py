@@ -12,7 +12,9 @@ data, from the per-sample records the evaluation writes (:func:`lens2logit.train
   corruptions do, so an interval reaching ``inf`` says the drift drop is indistinguishable from zero).
 
 Resampling (one replicate). Level 1, test images: within each fold ``k`` its ``n_k`` validation images
-are drawn with replacement (multinomial counts ``w_k``, ``(n_k,)``). The *same* draw is used for every
+are drawn with replacement (multinomial counts ``w_k``, ``(n_k,)``); for classification within each
+class, because the splits are stratified (every fold holds fixed class counts, and a second run's folds
+would too: resampling the class mix would add variance no run has). The *same* draw is used for every
 cell of that fold — all models of fold ``k`` (every training view) were scored on the same images,
 rendered by every test view, and the corruption scores of fold ``k`` use a subset of them — so paired
 differences keep their pairing. Level 2, folds: the ``F`` folds are drawn with replacement (counts
@@ -158,13 +160,32 @@ def corruption_cells(records: pd.DataFrame, views: Sequence[str], metric: str) -
     return out
 
 
-def resample_weights(fold_ids: Mapping[int, np.ndarray], n_replicates: int, rng: np.random.Generator) -> tuple[dict[int, np.ndarray], np.ndarray]:
-    """Image counts per fold ``{fold: (B, n_k)}`` and fold counts ``(B, F)`` (folds in sorted order)."""
+def resample_weights(fold_ids: Mapping[int, np.ndarray], n_replicates: int, rng: np.random.Generator,
+                     strata: Mapping[int, np.ndarray] | None = None) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """Image counts per fold ``{fold: (B, n_k)}`` and fold counts ``(B, F)`` (folds in sorted order).
+
+    ``strata``: ``{fold: (n_k,)}`` a stratum per image (classification: its label); the images are then
+    drawn within each stratum (sorted), so every replicate keeps the fold's stratum counts, as the
+    stratified splits do. None: drawn from the whole fold.
+    """
     folds = sorted(fold_ids)
-    images = {k: rng.multinomial(len(fold_ids[k]), np.full(len(fold_ids[k]), 1 / len(fold_ids[k])), size=n_replicates).astype(np.float64)
-              for k in folds}  # fmt: skip
+    images = {}
+    for k in folds:
+        groups = [np.arange(len(fold_ids[k]))] if strata is None else [np.flatnonzero(strata[k] == s) for s in np.unique(strata[k])]
+        counts = np.zeros((n_replicates, len(fold_ids[k])))
+        for idx in groups:
+            counts[:, idx] = rng.multinomial(len(idx), np.full(len(idx), 1 / len(idx)), size=n_replicates)
+        images[k] = counts
     fold_counts = rng.multinomial(len(folds), np.full(len(folds), 1 / len(folds)), size=n_replicates).astype(np.float64)
     return images, fold_counts
+
+
+def fold_labels(records: pd.DataFrame, fold_ids: Mapping[int, np.ndarray]) -> dict[int, np.ndarray] | None:
+    """``{fold: (n_k,)}`` the label of each of a fold's sorted image ids; None without a ``label`` column."""
+    if "label" not in records.columns:
+        return None
+    first = records.drop_duplicates(["fold", SAMPLE_ID]).set_index(["fold", SAMPLE_ID])["label"]
+    return {k: first.loc[k].reindex(ids).to_numpy() for k, ids in fold_ids.items()}
 
 
 def weighted_scores(cells: FoldCells, weights: np.ndarray) -> np.ndarray:
@@ -284,7 +305,7 @@ def bootstrap_replicates(drift_records: pd.DataFrame, views: Sequence[str], metr
     cells = drift_cells(records, views, metric)
     rng = np.random.default_rng(seed)
     ids = {k: c.ids for k, c in cells.items()}
-    weights, fold_counts = resample_weights(ids, n_replicates, rng)
+    weights, fold_counts = resample_weights(ids, n_replicates, rng, fold_labels(records, ids))
     unit = {k: np.ones((1, len(c.ids))) for k, c in cells.items()}
     ones = np.ones((1, len(cells)))
     matrices = fold_mean({k: weighted_scores(c, weights[k]) for k, c in cells.items()}, fold_counts)

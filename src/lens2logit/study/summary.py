@@ -119,7 +119,8 @@ def paper_section(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
         "",
         SYNTHETIC_NOTE,
         "",
-        "Every finding carries its 90 % bootstrap interval (test images resampled within each fold, and folds; "
+        "Every finding carries its 90 % bootstrap interval (test images resampled within each fold — within each class "
+        "for classification, as the splits are stratified — and folds; "
         f"{boot}). The verdict comes from the interval, not the point value: "
         "**agrees** = the whole interval lies inside the band of values that tell the paper's story; "
         "**disagrees** = interval and band do not meet; **cannot tell** = the interval straddles an edge of the band. "
