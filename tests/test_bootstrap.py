@@ -362,7 +362,7 @@ def test_seed_table_with_replicates_and_calibration(tmp_path):
     assert "| seed 1 − seed 2 [90 %] |" in text and "the 90 % interval of every difference" in text
     assert "expected ≈ 76 % per pair" in text and "Calibration" not in text
     rows = {r["finding"]: r for r in seeds.seed_rows(seeds.read_runs(runs[:2], ["a", "b"]),
-                                                         {n: seeds.read_replicates(r, seeds.read_run(r)) for n, r in zip("ab", runs)})}  # fmt: skip
+                                                         {n: seeds.read_replicates(r, seeds.read_run(r))[0] for n, r in zip("ab", runs)})}  # fmt: skip
     drop = rows["mean drop under ISP drift"]
     low, high = (float(x) for x in drop["a − b [90 %]"].split("[")[1].rstrip("]").split(", "))
     assert low <= 0 <= high and drop["within seed noise"] == "yes"  # same P, 200 images per run
@@ -370,7 +370,7 @@ def test_seed_table_with_replicates_and_calibration(tmp_path):
     three = seeds.write_seed_table(runs, None, names=["s1", "s2", "s3"])
     assert "difference intervals containing 0" in three and "Calibration over 3 runs (s1, s2, s3)" in three
     calibration = {r["finding"]: r for r in seeds.calibration_rows(seeds.read_runs(runs, ["s1", "s2", "s3"]),
-                                                                      {n: seeds.read_replicates(r, seeds.read_run(r)) for n, r in zip(["s1", "s2", "s3"], runs)})}  # fmt: skip
+                                                                      {n: seeds.read_replicates(r, seeds.read_run(r))[0] for n, r in zip(["s1", "s2", "s3"], runs)})}  # fmt: skip
     assert calibration["mean drop under ISP drift"]["value in other's interval"].endswith("of 6")
     assert calibration["mean drop under ISP drift"]["difference contains 0"].endswith("of 3")
     with pytest.raises(InputError, match="at least three"):
@@ -421,3 +421,18 @@ def test_stratified_interval_is_narrower_when_accuracy_depends_on_the_class():
                                          VIEWS, "accuracy", n_replicates=1000, seed=0)["findings"]["clean"]  # fmt: skip
     assert strat["value"] == pytest.approx(plain["value"])
     assert strat["high"] - strat["low"] < 0.85 * (plain["high"] - plain["low"])
+
+
+def test_seed_table_without_record_tables_falls_back_and_says_why(tmp_path):
+    runs = [_write_run(tmp_path, f"r{s}", P, seed=s) for s in (1, 2)]
+    (runs[1] / "samples" / "corruptions.csv").unlink()  # e.g. only the findings were pulled
+    reps, why = seeds.read_replicates(runs[1], seeds.read_run(runs[1]))
+    assert reps is None and "1 record tables missing, e.g." in why and "corruptions.csv" in why
+    text = seeds.write_seed_table(runs, None, names=["a", "b"])
+    assert "no difference test: " in text and "corruptions.csv" in text and "a − b [90 %]" not in text
+    # present but changed since the findings: an error, not a silent fallback
+    records = pd.read_csv(runs[0] / "samples" / "drift.csv")
+    records["prediction"] = records["label"]
+    records.to_csv(runs[0] / "samples" / "drift.csv", index=False)
+    with pytest.raises(InputError, match=r"r1/results/findings/microscopy.json: clean rebuilt .* records changed since"):
+        seeds.read_replicates(runs[0], seeds.read_run(runs[0]))

@@ -254,8 +254,8 @@ def test_findings_rebuild_from_the_records_they_name(run, tmp_path):
     from lens2logit.study import seeds
 
     found = seeds.read_run(run / "results")
-    reps = seeds.read_replicates(run / "results", found)
-    assert reps is not None and set(reps) == set(found) == set(DATASETS)
+    reps, why = seeds.read_replicates(run / "results", found)
+    assert why == "" and set(reps) == set(found) == set(DATASETS)
     text = seeds.write_seed_table([run / "results", run / "results"], tmp_path / "t.md", names=["a", "b"])
     assert "| a − b [90 %] |" in text and "| 0.000 [0.000, 0.000] |" in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and "dataset" not in line]

@@ -20,8 +20,9 @@ Two criteria, because they answer different questions:
   most-dropped test view is categorical: every run's view lies in every other run's 90 % set of views
   (:func:`lens2logit.drift.paper.view_set`) — a test like the literal one, not of a difference: the view
   is an argmax, and a margin between two runs' views measured on the data that chose them is biased by
-  that choice (the view sets, built from every replicate's own argmax, are not). Runs whose findings files name no record tables (older
-  versions) fall back to the literal test, and the legend says so.
+  that choice (the view sets, built from every replicate's own argmax, are not). Runs whose findings files name no
+  record tables (older versions), or whose record tables are not there, fall back to the literal test, and
+  the legend says why.
 
 With three or more runs, :func:`calibration_table` checks the intervals themselves: the spread of the
 runs' values against the intervals' width (ratio ≈ 1 when the intervals are calibrated), and the shares
@@ -86,17 +87,22 @@ def read_run(results: str | Path) -> dict[str, dict[str, Any]]:
     return {f["dataset"]: f for f in (json.loads(p.read_text()) for p in paths)}
 
 
-def read_replicates(results: str | Path, run: Mapping[str, Mapping[str, Any]]) -> dict[str, Replicates] | None:
-    """``{dataset: replicates}`` of one run (:func:`~lens2logit.drift.bootstrap.rebuild_replicates`);
-    None when a findings file names no record tables (written by an older version).
+def read_replicates(results: str | Path, run: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Replicates] | None, str]:
+    """``({dataset: replicates}, "")`` of one run (:func:`~lens2logit.drift.bootstrap.rebuild_replicates`),
+    or ``(None, why not)`` when a findings file names no record tables (written by an older version) or
+    its record tables are not there (e.g. only the findings were kept or pulled).
 
     Raises:
-        InputError: record tables missing, or changed since the findings were written.
+        InputError: record tables that are there but changed since the findings were written.
     """
-    if any("records" not in f for f in run.values()):
-        return None
     folder = Path(results)
-    return {d: rebuild_replicates(f, folder, str(folder / "findings" / f"{d}.json")) for d, f in run.items()}
+    if any("records" not in f for f in run.values()):
+        return None, f"{folder}: findings files name no record tables (older version)"
+    missing = [str(folder / p) for f in run.values() for p in (*f["records"]["drift"], *f["records"]["corruptions"])
+               if not (folder / p).is_file()]  # fmt: skip
+    if missing:
+        return None, f"{folder}: {len(missing)} record tables missing, e.g. {missing[0]}"
+    return {d: rebuild_replicates(f, folder, str(folder / "findings" / f"{d}.json")) for d, f in run.items()}, ""
 
 
 def _claim(dataset: str, key: str) -> paper.Claim | None:
@@ -196,8 +202,9 @@ def _markdown(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines + ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows]
 
 
-def seed_table(runs: Runs, replicates: RunReplicates | None = None) -> str:
-    """The Markdown table of :func:`seed_rows`, with a legend that states the criteria and the counts."""
+def seed_table(runs: Runs, replicates: RunReplicates | None = None, without: str = "") -> str:
+    """The Markdown table of :func:`seed_rows`, with a legend that states the criteria and the counts
+    (``without``: why there are no replicates, said in the legend)."""
     rows = seed_rows(runs, replicates)
     if not rows:
         raise InputError("the runs share no dataset with findings")
@@ -212,8 +219,8 @@ def seed_table(runs: Runs, replicates: RunReplicates | None = None) -> str:
                    "(the most-dropped view: each run's view in every other run's 90 % set of views): "
                    f"{noise} of {len(rows)} findings (expected ≈ 90 % per pair).")  # fmt: skip
     else:
-        legend += (" *Within seed noise* = every run's value lies in every other run's interval (the findings "
-                   f"files name no record tables, so no difference test): {noise} of {len(rows)} findings.")  # fmt: skip
+        legend += (" *Within seed noise* = every run's value lies in every other run's interval (no difference "
+                   f"test: {without or 'no replicates'}): {noise} of {len(rows)} findings.")  # fmt: skip
     return legend + "\n\n" + "\n".join(_markdown(rows)) + "\n"
 
 
@@ -313,8 +320,9 @@ def write_seed_table(results: Sequence[str | Path], out_path=None, names: Sequen
 
     runs = read_runs(results, names)
     rebuilt = {n: read_replicates(r, runs[n]) for n, r in zip(runs, results)}
-    replicates = rebuilt if all(v is not None for v in rebuilt.values()) else None
-    text = seed_table(runs, replicates)
+    reasons = [why for _, why in rebuilt.values() if why]
+    replicates = None if reasons else {n: reps for n, (reps, _) in rebuilt.items()}
+    text = seed_table(runs, replicates, "; ".join(reasons))
     if replicates is not None and len(runs) >= 3:
         text += "\n" + calibration_table(runs, replicates)
     if out_path is not None:
