@@ -119,8 +119,10 @@ def in_interval(value: Any, other: Mapping[str, Any]) -> bool:
 def difference(a: Replicates, b: Replicates, key: str, level: float = INTERVAL_LEVEL) -> dict[str, float]:
     """``a − b`` of a scalar finding with its percentile interval over the replicates' differences.
 
-    The two runs' replicates are independent resamplings, so ``a*ᵢ − b*ᵢ`` samples the difference's
-    sampling distribution. Undefined replicates (``∞ − ∞``, NaN ratios) are skipped.
+    The two runs' replicates are independent resamplings when their seeds differ (each findings file is
+    resampled with its run's seed), so ``a*ᵢ − b*ᵢ`` samples the difference's sampling distribution; two
+    runs with one seed share their resampling draws, a paired comparison. Undefined replicates
+    (``∞ − ∞``, NaN ratios) are skipped.
     """
     with np.errstate(invalid="ignore"):
         diffs = a.values[key] - b.values[key]
