@@ -62,6 +62,29 @@ Runs = Mapping[str, Mapping[str, Mapping[str, Any]]]
 RunReplicates = Mapping[str, Mapping[str, Replicates]]
 
 
+class Count(str):
+    """A table cell ``"k of n"`` that keeps ``k`` and ``n`` for the legend's totals."""
+
+    def __new__(cls, k: int, n: int) -> "Count":
+        cell = super().__new__(cls, f"{k} of {n}")
+        cell.k, cell.n = k, n
+        return cell
+
+
+class PairChecks(str):
+    """A table cell ``"a in b: yes, …"`` that keeps whether every pair passed (``passed``)."""
+
+    def __new__(cls, checks: Mapping[tuple[str, str], bool]) -> "PairChecks":
+        cell = super().__new__(cls, ", ".join(f"{a} in {b}: {'yes' if ok else 'no'}" for (a, b), ok in checks.items()))
+        cell.passed = all(checks.values())
+        return cell
+
+
+def pooled_error(errors: Sequence[float]) -> float:
+    """The runs' standard errors pooled as a root mean square."""
+    return float(np.sqrt(np.mean(np.asarray(errors, float) ** 2)))
+
+
 def expected_inside_share(level: float = INTERVAL_LEVEL) -> float:
     """Probability that one run's value lies in another's calibrated, normal ``level`` interval when both
     runs sample the same distribution: ``2Φ(z/√2) − 1`` with ``z`` the interval's normal quantile.
@@ -182,7 +205,7 @@ def seed_rows(runs: Runs, replicates: RunReplicates | None = None) -> list[dict[
             verdicts = {row[f"{n} verdict"] for n in names}
             inside = {(a, b): in_interval(found[a]["value"], found[b]) for a, b in permutations(names, 2)}
             row["same verdict"] = "yes" if len(verdicts) == 1 else "no"
-            row["each value in the others' intervals"] = ", ".join(f"{a} in {b}: {'yes' if ok else 'no'}" for (a, b), ok in inside.items())
+            row["each value in the others' intervals"] = PairChecks(inside)
             noise = all(inside.values())
             if replicates is not None:
                 column = f"{names[0]} − {names[1]} [90 %]" if len(names) == 2 else "difference intervals containing 0"
@@ -210,7 +233,7 @@ def seed_table(runs: Runs, replicates: RunReplicates | None = None, without: str
     rows = seed_rows(runs, replicates)
     if not rows:
         raise InputError("the runs share no dataset with findings")
-    literal = sum(all(p.endswith("yes") for p in r["each value in the others' intervals"].split(", ")) for r in rows)
+    literal = sum(r["each value in the others' intervals"].passed for r in rows)
     noise = sum(r["within seed noise"] == "yes" for r in rows)
     legend = (f"Runs: {', '.join(runs)}. Value [90 % bootstrap interval over test images and folds]; verdict against "
               "the paper's band (agrees / disagrees / cannot tell). *Each value in the others' intervals*: "
@@ -244,8 +267,7 @@ def spread_ratio(values: Sequence[float], errors: Sequence[float], level: float 
     if k < 1:
         raise InputError(f"spread_ratio: needs at least two values, got {len(values)}")
     tail = (1 - level) / 2
-    error = float(np.sqrt(np.mean(errors**2)))
-    ratio = float(values.std(ddof=1)) / error
+    ratio = float(values.std(ddof=1)) / pooled_error(errors)
     return ratio, ratio / math.sqrt(chi2.ppf(1 - tail, k) / k), ratio / math.sqrt(chi2.ppf(tail, k) / k)
 
 
@@ -275,17 +297,16 @@ def calibration_rows(runs: Runs, replicates: RunReplicates, level: float = INTER
             if not (np.isfinite(values).all() and np.isfinite(errors).all() and (errors > 0).all()):
                 continue
             ratio, low, high = spread_ratio(values, errors, level)
-            error = float(np.sqrt(np.mean(errors**2)))
             inside = [found[b]["low"] <= found[a]["value"] <= found[b]["high"] for a, b in permutations(range(len(names)), 2)]
             covered = [covers_zero(difference(replicates[a][dataset], replicates[b][dataset], key, level)) for a, b in combinations(names, 2)]
             rows.append({
                 "dataset": dataset, "finding": words, "runs": len(names),
                 "values": ", ".join(paper.number_text(scale * v, digits) for v in values),
                 "sd between runs": paper.number_text(scale * float(values.std(ddof=1)), digits + 1),
-                "interval's standard error": paper.number_text(scale * error, digits + 1),
+                "interval's standard error": paper.number_text(scale * pooled_error(errors), digits + 1),
                 "ratio [90 %]": f"{ratio:.2f} [{low:.2f}, {high:.2f}]",
-                "value in other's interval": f"{sum(inside)} of {len(inside)}",
-                "difference contains 0": f"{sum(covered)} of {len(covered)}",
+                "value in other's interval": Count(sum(inside), len(inside)),
+                "difference contains 0": Count(sum(covered), len(covered)),
             })  # fmt: skip
     return rows
 
@@ -295,14 +316,14 @@ def calibration_table(runs: Runs, replicates: RunReplicates, level: float = INTE
     rows = calibration_rows(runs, replicates, level)
     if not rows:
         raise InputError("the runs share no scalar finding with finite values and intervals")
-    inside = [tuple(map(int, r["value in other's interval"].split(" of "))) for r in rows]
-    covered = [tuple(map(int, r["difference contains 0"].split(" of "))) for r in rows]
+    inside = Count(sum(r["value in other's interval"].k for r in rows), sum(r["value in other's interval"].n for r in rows))
+    covered = Count(sum(r["difference contains 0"].k for r in rows), sum(r["difference contains 0"].n for r in rows))
     legend = (f"Calibration over {len(runs)} runs ({', '.join(runs)}): *ratio* = the runs' standard deviation ÷ "
               "the intervals' standard error (half-width ÷ 1.645); 1 when the intervals are as wide as the spread "
               "between runs, its 90 % interval from the chi-square distribution of a standard deviation of "
-              f"{len(runs)} values. Value in other's interval: {sum(a for a, _ in inside)} of {sum(b for _, b in inside)} "
+              f"{len(runs)} values. Value in other's interval: {inside} "
               f"ordered pairs (expected {100 * expected_inside_share(level):.1f} %); difference contains 0: "
-              f"{sum(a for a, _ in covered)} of {sum(b for _, b in covered)} pairs (expected ≈ {100 * level:.0f} %). "
+              f"{covered} pairs (expected ≈ {100 * level:.0f} %). "
               "Findings share their runs, so the counts are not independent.")  # fmt: skip
     return legend + "\n\n" + "\n".join(_markdown(rows)) + "\n"
 
